@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
+
+export JOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export JOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test check lint types pytest bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --all-extras --quiet
+	touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(VENV)/bin/python -m jot.demo
+
+test: install
+	scripts/check
+	scripts/test
+
+bench: install
+	$(VENV)/bin/python bench/jose.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

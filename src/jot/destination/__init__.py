@@ -1,0 +1,1 @@
+"""jot.destination."""
