@@ -1,0 +1,31 @@
+"""Shared pieces of the wire models: strict request bodies and name patterns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DestinationName", "Name", "Request", "Response"]
+
+#: Names of identities and groups: an e-mail address, a host name, a plain word.
+Name = Annotated[
+    str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9@._+:-]*$")
+]
+
+#: Destination names: DNS-label-like, no dots (a dot separates the sub-resource of a grant).
+DestinationName = Annotated[
+    str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+]
+
+
+class Request(BaseModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Response(BaseModel):
+    """A response body."""
+
+    model_config = ConfigDict(extra="forbid")

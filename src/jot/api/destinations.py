@@ -1,0 +1,53 @@
+"""Destinations: the audiences that tokens are issued for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from jot.api._base import DestinationName, Request, Response
+
+__all__ = [
+    "DEFAULT_LIFETIME",
+    "Destination",
+    "DestinationCreate",
+    "DestinationList",
+    "DestinationUpdate",
+]
+
+#: Token lifetime of a destination unless set: five minutes, as in the seed.
+DEFAULT_LIFETIME = 300
+
+Lifetime = Annotated[int, Field(ge=60, le=3600, description="token lifetime in seconds")]
+Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")]
+#: ``all``: every group of the identity; ``grants``: only groups its grants here mention.
+Narrowing = Literal["all", "grants"]
+
+
+class Destination(Response):
+    id: str
+    name: str
+    kind: str
+    lifetime: int
+    group_narrowing: Narrowing
+    created: datetime
+    updated: datetime
+
+
+class DestinationList(Response):
+    items: list[Destination]
+
+
+class DestinationCreate(Request):
+    name: DestinationName
+    kind: Kind = "http"
+    lifetime: Lifetime = DEFAULT_LIFETIME
+    group_narrowing: Narrowing = "all"
+
+
+class DestinationUpdate(Request):
+    kind: Kind | None = None
+    lifetime: Lifetime | None = None
+    group_narrowing: Narrowing | None = None

@@ -1,0 +1,64 @@
+"""Logging in, whoami, audit records and grant changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, SecretStr
+
+from jot.api._base import Name, Request, Response
+
+__all__ = [
+    "AuditEvent",
+    "AuditList",
+    "GrantCreate",
+    "LoginRequest",
+    "LoginResponse",
+    "WhoAmI",
+]
+
+
+class LoginRequest(Request):
+    name: Name
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(Response):
+    access_key: str
+    identity: str
+    expires: datetime | None
+
+
+class WhoAmI(Response):
+    id: str
+    name: str
+    kind: str
+    groups: list[str]
+    access_key: str
+    roles: list[str]
+
+
+class GrantCreate(Request):
+    """``subject`` is ``user:<name>`` or ``group:<name>``; ``resource`` is
+    ``destination[.sub-resource]``."""
+
+    subject: str = Field(
+        min_length=6, max_length=300, pattern=r"^(user|group):[A-Za-z0-9][A-Za-z0-9@._+:-]*$"
+    )
+    role: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9:._-]+$")
+    resource: str = Field(min_length=1, max_length=300, pattern=r"^[a-z0-9][a-z0-9_-]*(\.[^\s]+)?$")
+
+
+class AuditEvent(Response):
+    id: int
+    time: datetime
+    kind: str
+    actor: str | None
+    target: str | None
+    client: str | None
+    detail: dict[str, Any]
+
+
+class AuditList(Response):
+    items: list[AuditEvent]

@@ -1,0 +1,75 @@
+"""The append-only audit log: logins, token issues and every administrative change."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jot.api.session import AuditEvent as AuditOut
+from jot.authority.models import AuditEvent
+
+__all__ = ["query", "record"]
+
+
+def record(
+    session: Session,
+    time: datetime,
+    kind: str,
+    *,
+    actor: str | None,
+    target: str | None,
+    client: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one event in the caller's transaction (it is lost only if that rolls back)."""
+    session.add(
+        AuditEvent(
+            time=time,
+            kind=kind,
+            actor=actor,
+            target=target,
+            client=client,
+            detail=json.dumps(detail or {}, sort_keys=True),
+        )
+    )
+
+
+def query(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+) -> list[AuditOut]:
+    """Newest first; ``kind`` matches exactly or as a prefix ending in ``.`` (``login.``)."""
+    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.time >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.time < until)
+    if kind:
+        stmt = stmt.where(
+            AuditEvent.kind.startswith(kind, autoescape=True)
+            if kind.endswith(".")
+            else AuditEvent.kind == kind
+        )
+    if actor:
+        stmt = stmt.where(AuditEvent.actor == actor)
+    return [
+        AuditOut(
+            id=row.id,
+            time=row.time,
+            kind=row.kind,
+            actor=row.actor,
+            target=row.target,
+            client=row.client,
+            detail=json.loads(row.detail),
+        )
+        for row in session.scalars(stmt)
+    ]

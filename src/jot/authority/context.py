@@ -1,0 +1,160 @@
+"""One request: authenticate, check access, run the handler in one transaction.
+
+:func:`run` is the wrapper that every route goes through; handlers receive a
+:class:`Context` and never open transactions themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from fastapi import Request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from jot.authority import access, audit
+from jot.authority.clock import to_datetime
+from jot.authority.credentials import parse_access_key, secret_matches
+from jot.authority.errors import APIError, TooManyRequests, Unauthorized
+from jot.authority.models import AccessKey, Identity
+from jot.authority.state import Authority
+
+__all__ = ["CommitThenRaise", "Context", "load_identity", "run"]
+
+T = TypeVar("T")
+
+# last_used is written at most this often per key, so reads stay reads.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+class CommitThenRaise(Exception):
+    """Raised by a handler to answer with ``error`` after committing what it wrote (the audit
+    record of a failed login must survive the failure)."""
+
+    def __init__(self, error: APIError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass
+class Context:
+    authority: Authority
+    session: Session
+    now: datetime
+    client: str | None
+    identity: Identity | None = None
+    key: AccessKey | None = None
+    groups: list[str] = field(default_factory=list)
+    roles: set[str] = field(default_factory=set)
+    #: Run after a successful commit (refresh in-process caches).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str | None:
+        return self.identity.name if self.identity else None
+
+    def me(self) -> Identity:
+        if self.identity is None:
+            raise Unauthorized()
+        return self.identity
+
+    def audit(self, kind: str, target: str | None, **detail: Any) -> None:
+        audit.record(
+            self.session,
+            self.now,
+            kind,
+            actor=self.actor,
+            target=target,
+            client=self.client,
+            detail=detail,
+        )
+
+
+def run(
+    request: Request, need: access.Need, handler: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run ``handler(ctx, *args, **kwargs)`` in one transaction; commit before answering."""
+    authority: Authority = request.app.state.authority
+    client = request.client.host if request.client else None
+    write = request.method not in ("GET", "HEAD")
+    bearer = _bearer(request) if need is not access.Need.PUBLIC else None
+    if bearer is not None:
+        _check_rate(authority, client)
+    deferred: CommitThenRaise | None = None
+    with authority.db.transaction(write=write) as session:
+        ctx = Context(authority, session, to_datetime(authority.clock()), client)
+        if bearer is not None:
+            _authenticate(ctx, bearer, write=write)
+        access.check(need, ctx.roles)
+        try:
+            result = handler(ctx, *args, **kwargs)
+        except CommitThenRaise as exc:
+            deferred = exc
+    if deferred is not None:
+        raise deferred.error
+    for hook in ctx.after_commit:
+        hook()
+    return result
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized()
+    return value.strip()
+
+
+def _check_rate(authority: Authority, client: str | None) -> None:
+    wait = authority.limiter.retry_after(f"addr:{client}")
+    if wait > 0:
+        raise TooManyRequests("too many failed attempts from this address; try later", wait)
+
+
+def _reject(ctx: Context, reason: str) -> Unauthorized:
+    # Failed key checks count against the client address like failed logins do.
+    ctx.authority.limiter.failure(f"addr:{ctx.client}")
+    return Unauthorized(reason)
+
+
+def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
+    parsed = parse_access_key(bearer)
+    if parsed is None:
+        raise _reject(ctx, "a valid access key is required")
+    key_id, secret = parsed
+    key = ctx.session.get(AccessKey, key_id)
+    if key is None or not secret_matches(secret, key.secret_hash):
+        raise _reject(ctx, "a valid access key is required")
+    if key.revoked is not None:
+        raise _reject(ctx, "this access key was revoked; log in again")
+    if key.expires is not None and key.expires <= ctx.now:
+        raise _reject(ctx, "this access key has expired; log in again")
+    idle = key.inactivity_timeout
+    if idle and key.last_used + timedelta(seconds=idle) <= ctx.now:
+        raise _reject(ctx, "this access key expired after inactivity; log in again")
+    identity = ctx.session.get(Identity, key.identity_id)
+    if identity is None:  # Deleted identity: its keys cascade away, this is a race only.
+        raise _reject(ctx, "a valid access key is required")
+    ctx.identity, ctx.key = identity, key
+    ctx.groups = access.group_names(ctx.session, identity.id)
+    subjects = access.subjects_of(identity, ctx.groups)
+    ctx.roles = access.roles_on(ctx.session, access.JOT_DESTINATION, subjects)
+    if ctx.now - key.last_used >= _TOUCH_EVERY:
+        _touch(ctx, key, write=write)
+
+
+def _touch(ctx: Context, key: AccessKey, *, write: bool) -> None:
+    stmt = update(AccessKey).where(AccessKey.id == key.id).values(last_used=ctx.now)
+    if write:
+        ctx.session.execute(stmt)
+        return
+    # A read-only request must not upgrade its snapshot to a writer (SQLite would refuse
+    # with "database is locked"); the rare touch goes into its own short transaction.
+    with ctx.authority.db.transaction(write=True) as session:
+        session.execute(stmt)
+
+
+def load_identity(session: Session, name: str) -> Identity | None:
+    return session.scalars(select(Identity).where(Identity.name == name)).first()

@@ -1,0 +1,112 @@
+"""Engines, transactions and migrations, the same on SQLite and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout; transactions that write start with
+``BEGIN IMMEDIATE`` so that two writers queue instead of failing on a lock upgrade. PostgreSQL
+uses ``postgresql+psycopg://`` URLs. Migrations are Alembic's, shipped inside this package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = ["Database", "advisory_lock", "migrate"]
+
+# An arbitrary constant that names jot's advisory lock on PostgreSQL.
+_LOCK_BASE = 0x6A6F74
+
+
+class Database:
+    """One engine and the two kinds of transactions: read-only and writing."""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL", pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            _ensure_sqlite_dir(url)
+            self.engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            _install_sqlite_hooks(self.engine, synchronous)
+        else:
+            self.engine = create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = self.engine.execution_options(jot_write=True)
+        self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below own the transactions, not the driver.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("jot_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def advisory_lock(session: Session, name: int) -> None:
+    """Serialise a critical section across processes until the transaction ends.
+
+    PostgreSQL takes a transaction-level advisory lock; SQLite already holds its database
+    write lock because writing transactions begin with ``BEGIN IMMEDIATE``.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_BASE + name})
+
+
+def migrate(database: Database) -> None:
+    """Bring the schema to the newest Alembic revision (safe to run concurrently)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "jot.authority:migrations")
+    with database.engine.connect() as conn:
+        if not database.is_sqlite:
+            # Two replicas starting together must not both create the tables.
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_BASE})
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+        finally:
+            if not database.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_BASE})
+                conn.commit()

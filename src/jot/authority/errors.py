@@ -1,0 +1,126 @@
+"""One mapping from errors to HTTP answers: ``{"error": code, "message": one line}``.
+
+Anything that is not an :class:`APIError` becomes a 500 with a generic message; the details
+go to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+__all__ = [
+    "APIError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "TooManyRequests",
+    "Unauthorized",
+    "install_error_handlers",
+]
+
+log = logging.getLogger("jot.authority")
+
+
+class APIError(Exception):
+    status = 500
+    error = "internal"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(APIError):
+    status, error = 400, "invalid_request"
+
+
+class Unauthorized(APIError):
+    status, error = 401, "unauthorized"
+
+    def __init__(self, message: str = "a valid access key is required") -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="jot"'})
+
+
+class Forbidden(APIError):
+    status, error = 403, "forbidden"
+
+
+class NotFound(APIError):
+    status, error = 404, "not_found"
+
+
+class Conflict(APIError):
+    status, error = 409, "conflict"
+
+
+class TooManyRequests(APIError):
+    status, error = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, round(retry_after)))})
+
+
+def _json(
+    status: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
+
+
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, APIError):  # pragma: no cover - registered for APIError only
+        raise exc
+    return _json(exc.status, exc.error, exc.message, exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    errors: list[Any] = exc.errors() if isinstance(exc, RequestValidationError) else []
+    if errors:
+        first = errors[0]
+        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+    else:
+        message = "the request is not valid"
+    return _json(400, "invalid_request", message)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HTTPException):  # pragma: no cover
+        raise exc
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    headers = dict(exc.headers) if exc.headers else None
+    return _json(
+        exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), headers
+    )
+
+
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity error: %s", exc)
+    return _json(409, "conflict", "that conflicts with an existing entry")
+
+
+async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error", exc_info=exc)
+    return _json(503, "unavailable", "the database is unavailable, try again")
+
+
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return _json(500, "internal", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(Exception, _internal_error)

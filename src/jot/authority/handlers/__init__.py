@@ -1,0 +1,1 @@
+"""Route handlers: ``(ctx, ...) -> response model``, listed in :mod:`jot.authority.routes`."""

@@ -1,0 +1,26 @@
+"""Reading the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Query
+
+from jot.api.session import AuditList
+from jot.authority import audit
+from jot.authority.context import Context
+
+__all__ = ["list_audit"]
+
+
+def list_audit(
+    ctx: Context,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str | None = Query(default=None, max_length=64),
+    actor: str | None = Query(default=None, max_length=253),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> AuditList:
+    """Newest first. ``kind`` is exact (``login.failed``) or a prefix ending in ``.``."""
+    items = audit.query(ctx.session, since=since, until=until, kind=kind, actor=actor, limit=limit)
+    return AuditList(items=items)

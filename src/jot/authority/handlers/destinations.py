@@ -1,0 +1,89 @@
+"""Destinations: the audiences tokens are issued for. ``jot`` itself is one and stays."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from jot.api.destinations import Destination as DestinationOut
+from jot.api.destinations import DestinationCreate, DestinationList, DestinationUpdate
+from jot.authority import access, grants_store
+from jot.authority.context import Context
+from jot.authority.credentials import new_id
+from jot.authority.errors import BadRequest, Conflict, NotFound
+from jot.authority.models import Destination
+
+__all__ = [
+    "create_destination",
+    "delete_destination",
+    "get_destination",
+    "list_destinations",
+    "update_destination",
+]
+
+
+def _out(row: Destination) -> DestinationOut:
+    return DestinationOut(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        lifetime=row.lifetime,
+        group_narrowing=row.group_narrowing,  # type: ignore[arg-type]
+        created=row.created,
+        updated=row.updated,
+    )
+
+
+def _get(ctx: Context, name: str) -> Destination:
+    row = ctx.session.scalars(select(Destination).where(Destination.name == name)).first()
+    if row is None:
+        raise NotFound(f"no destination named {name!r}")
+    return row
+
+
+def list_destinations(ctx: Context) -> DestinationList:
+    rows = ctx.session.scalars(select(Destination).order_by(Destination.name))
+    return DestinationList(items=[_out(row) for row in rows])
+
+
+def get_destination(ctx: Context, name: str) -> DestinationOut:
+    return _out(_get(ctx, name))
+
+
+def create_destination(ctx: Context, body: DestinationCreate) -> DestinationOut:
+    stmt = select(Destination).where(Destination.name == body.name)
+    if ctx.session.scalars(stmt).first() is not None:
+        raise Conflict(f"a destination named {body.name!r} already exists")
+    row = Destination(
+        id=new_id(),
+        name=body.name,
+        kind=body.kind,
+        lifetime=body.lifetime,
+        group_narrowing=body.group_narrowing,
+        created=ctx.now,
+        updated=ctx.now,
+    )
+    ctx.session.add(row)
+    ctx.session.flush()
+    ctx.audit("destination.created", body.name, kind=body.kind, lifetime=body.lifetime)
+    return _out(row)
+
+
+def update_destination(ctx: Context, name: str, body: DestinationUpdate) -> DestinationOut:
+    row = _get(ctx, name)
+    changes = body.model_dump(exclude_none=True)
+    if name == access.JOT_DESTINATION and "kind" in changes:
+        raise BadRequest("the kind of the 'jot' destination cannot change")
+    for field, value in changes.items():
+        setattr(row, field, value)
+    row.updated = ctx.now
+    ctx.audit("destination.updated", name, **changes)
+    return _out(row)
+
+
+def delete_destination(ctx: Context, name: str) -> None:
+    if name == access.JOT_DESTINATION:
+        raise BadRequest("the 'jot' destination guards this API and cannot be deleted")
+    row = _get(ctx, name)
+    ctx.session.delete(row)
+    grants_store.bump(ctx)
+    ctx.audit("destination.deleted", name)

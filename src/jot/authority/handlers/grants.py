@@ -1,0 +1,137 @@
+"""Grants, with ``ETag`` and long-poll for destinations that watch them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from fastapi import Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from jot.api import Grant as GrantOut
+from jot.api import GrantList
+from jot.api.session import GrantCreate
+from jot.authority import access, grants_store
+from jot.authority.context import Context, run
+from jot.authority.credentials import new_id
+from jot.authority.errors import BadRequest, Conflict, NotFound
+from jot.authority.models import Destination, Grant, Group, Identity
+from jot.authority.state import Authority
+
+__all__ = ["create_grant", "delete_grant", "list_grants", "watch_grants"]
+
+# How often a long-poll looks at the database revision (other processes' changes).
+_DB_POLL = 0.5
+
+
+def _list(ctx: Context, destination: str | None, subject: str | None) -> GrantList:
+    stmt = select(Grant).order_by(Grant.created, Grant.id)
+    if destination is not None:
+        row = ctx.session.scalars(
+            select(Destination).where(Destination.name == destination)
+        ).first()
+        if row is None:
+            raise NotFound(f"no destination named {destination!r}")
+        stmt = stmt.where(Grant.destination_id == row.id)
+    if subject is not None:
+        stmt = stmt.where(Grant.subject == subject)
+    items = [grants_store.to_api(row) for row in ctx.session.scalars(stmt)]
+    return GrantList(items=items, revision=grants_store.revision(ctx.session))
+
+
+def list_grants(ctx: Context, destination: str | None, subject: str | None) -> GrantList:
+    return _list(ctx, destination, subject)
+
+
+async def watch_grants(
+    request: Request,
+    response: Response,
+    destination: str | None = Query(default=None, max_length=63),
+    subject: str | None = Query(default=None, max_length=300),
+    wait: float = Query(default=0, ge=0, le=600, description="long-poll seconds"),
+) -> GrantList | Response:
+    """``GET /api/grants``: the grants, with an ETag; long-polls with ``If-None-Match``."""
+    authority: Authority = request.app.state.authority
+    wanted = request.headers.get("if-none-match")
+    deadline = time.monotonic() + min(wait, authority.settings.max_wait)
+    while True:
+        seen_local = authority.grants_changed.value
+        grants = await run_in_threadpool(
+            run, request, access.Need.GRANTS, _list, destination, subject
+        )
+        tag = grants_store.etag(grants.revision)
+        if wanted is None or not _matches(wanted, tag) or time.monotonic() >= deadline:
+            break
+        await _sleep_until_change(authority, seen_local, deadline)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if wanted is not None and _matches(wanted, tag):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return grants
+
+
+async def _sleep_until_change(authority: Authority, seen: int, deadline: float) -> None:
+    counter = authority.grants_changed
+    stop = min(deadline, time.monotonic() + _DB_POLL)
+    while time.monotonic() < stop and counter.value == seen:
+        await asyncio.sleep(0.05)
+
+
+def _matches(header: str, tag: str) -> bool:
+    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return tag in candidates or "*" in candidates
+
+
+def _check_subject(ctx: Context, subject: str) -> None:
+    kind, _, name = subject.partition(":")
+    model = Identity if kind == "user" else Group
+    if ctx.session.scalars(select(model).where(model.name == name)).first() is None:
+        raise NotFound(f"no {'identity' if kind == 'user' else 'group'} named {name!r}")
+
+
+def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
+    name = body.resource.split(".", 1)[0]
+    destination = ctx.session.scalars(select(Destination).where(Destination.name == name)).first()
+    if destination is None:
+        raise NotFound(f"no destination named {name!r}; create it first")
+    if name == access.JOT_DESTINATION and body.role not in ("admin", "view", "connector"):
+        raise BadRequest("roles on 'jot' are admin, view and connector")
+    _check_subject(ctx, body.subject)
+    exists = select(Grant).where(
+        Grant.subject == body.subject, Grant.role == body.role, Grant.resource == body.resource
+    )
+    if ctx.session.scalars(exists).first() is not None:
+        raise Conflict("that grant already exists")
+    row = Grant(
+        id=new_id(),
+        subject=body.subject,
+        role=body.role,
+        resource=body.resource,
+        destination_id=destination.id,
+        created=ctx.now,
+    )
+    ctx.session.add(row)
+    ctx.session.flush()
+    grants_store.bump(ctx)
+    ctx.audit("grant.created", body.resource, subject=body.subject, role=body.role, id=row.id)
+    return grants_store.to_api(row)
+
+
+def delete_grant(ctx: Context, grant_id: str) -> None:
+    row = ctx.session.get(Grant, grant_id)
+    if row is None:
+        raise NotFound(f"no grant with id {grant_id!r}")
+    if row.resource == access.JOT_DESTINATION and row.role == "admin":
+        _keep_one_admin(ctx, row)
+    ctx.session.delete(row)
+    grants_store.bump(ctx)
+    ctx.audit("grant.deleted", row.resource, subject=row.subject, role=row.role, id=row.id)
+
+
+def _keep_one_admin(ctx: Context, row: Grant) -> None:
+    stmt = select(Grant).where(
+        Grant.resource == access.JOT_DESTINATION, Grant.role == "admin", Grant.id != row.id
+    )
+    if ctx.session.scalars(stmt).first() is None:
+        raise BadRequest("this is the last admin grant on 'jot'; add another one first")

@@ -1,0 +1,173 @@
+"""Users, machines, groups and memberships."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from jot.api.identities import (
+    Group as GroupOut,
+)
+from jot.api.identities import (
+    GroupCreate,
+    GroupList,
+    IdentityCreate,
+    IdentityList,
+    IdentityUpdate,
+    MemberChange,
+)
+from jot.api.identities import (
+    Identity as IdentityOut,
+)
+from jot.authority import access, grants_store
+from jot.authority.context import Context, load_identity
+from jot.authority.credentials import hash_password, new_id
+from jot.authority.errors import BadRequest, Conflict, NotFound
+from jot.authority.models import Group, Identity, Membership
+
+__all__ = [
+    "add_member",
+    "create_group",
+    "create_identity",
+    "delete_group",
+    "delete_identity",
+    "get_group",
+    "get_identity",
+    "list_groups",
+    "list_identities",
+    "remove_member",
+    "update_identity",
+]
+
+
+def _identity_out(ctx: Context, row: Identity) -> IdentityOut:
+    return IdentityOut(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,  # type: ignore[arg-type]
+        has_password=row.password_hash is not None,
+        groups=access.group_names(ctx.session, row.id),
+        created=row.created,
+        updated=row.updated,
+    )
+
+
+def _identity(ctx: Context, name: str) -> Identity:
+    row = load_identity(ctx.session, name)
+    if row is None:
+        raise NotFound(f"no identity named {name!r}")
+    return row
+
+
+def list_identities(ctx: Context) -> IdentityList:
+    rows = ctx.session.scalars(select(Identity).order_by(Identity.name))
+    return IdentityList(items=[_identity_out(ctx, row) for row in rows])
+
+
+def get_identity(ctx: Context, name: str) -> IdentityOut:
+    return _identity_out(ctx, _identity(ctx, name))
+
+
+def create_identity(ctx: Context, body: IdentityCreate) -> IdentityOut:
+    if load_identity(ctx.session, body.name) is not None:
+        raise Conflict(f"an identity named {body.name!r} already exists")
+    if body.kind == "machine" and body.password is not None:
+        raise BadRequest("machine identities have no password; give them access keys")
+    password = body.password.get_secret_value() if body.password else None
+    row = Identity(
+        id=new_id(),
+        name=body.name,
+        kind=body.kind,
+        password_hash=hash_password(password) if password else None,
+        created=ctx.now,
+        updated=ctx.now,
+    )
+    ctx.session.add(row)
+    ctx.session.flush()
+    ctx.audit("identity.created", body.name, kind=body.kind)
+    return _identity_out(ctx, row)
+
+
+def update_identity(ctx: Context, name: str, body: IdentityUpdate) -> IdentityOut:
+    row = _identity(ctx, name)
+    if body.password is not None:
+        if row.kind == "machine":
+            raise BadRequest("machine identities have no password; give them access keys")
+        row.password_hash = hash_password(body.password.get_secret_value())
+        row.updated = ctx.now
+        ctx.audit("identity.password_set", name)
+    return _identity_out(ctx, row)
+
+
+def delete_identity(ctx: Context, name: str) -> None:
+    row = _identity(ctx, name)
+    if ctx.identity is not None and row.id == ctx.identity.id:
+        raise BadRequest("you cannot delete the identity you are logged in as")
+    grants_store.delete_for_subject(ctx, f"user:{name}")
+    ctx.session.delete(row)
+    ctx.audit("identity.deleted", name)
+
+
+def _group_out(ctx: Context, row: Group) -> GroupOut:
+    stmt = (
+        select(Identity.name)
+        .join(Membership, Membership.identity_id == Identity.id)
+        .where(Membership.group_id == row.id)
+        .order_by(Identity.name)
+    )
+    return GroupOut(
+        id=row.id, name=row.name, members=list(ctx.session.scalars(stmt)), created=row.created
+    )
+
+
+def _group(ctx: Context, name: str) -> Group:
+    row = ctx.session.scalars(select(Group).where(Group.name == name)).first()
+    if row is None:
+        raise NotFound(f"no group named {name!r}")
+    return row
+
+
+def list_groups(ctx: Context) -> GroupList:
+    rows = ctx.session.scalars(select(Group).order_by(Group.name))
+    return GroupList(items=[_group_out(ctx, row) for row in rows])
+
+
+def get_group(ctx: Context, name: str) -> GroupOut:
+    return _group_out(ctx, _group(ctx, name))
+
+
+def create_group(ctx: Context, body: GroupCreate) -> GroupOut:
+    if ctx.session.scalars(select(Group).where(Group.name == body.name)).first() is not None:
+        raise Conflict(f"a group named {body.name!r} already exists")
+    row = Group(id=new_id(), name=body.name, created=ctx.now)
+    ctx.session.add(row)
+    ctx.session.flush()
+    ctx.audit("group.created", body.name)
+    return _group_out(ctx, row)
+
+
+def delete_group(ctx: Context, name: str) -> None:
+    row = _group(ctx, name)
+    grants_store.delete_for_subject(ctx, f"group:{name}")
+    ctx.session.delete(row)
+    ctx.audit("group.deleted", name)
+
+
+def add_member(ctx: Context, name: str, body: MemberChange) -> GroupOut:
+    group, identity = _group(ctx, name), _identity(ctx, body.name)
+    if ctx.session.get(Membership, (group.id, identity.id)) is None:
+        ctx.session.add(Membership(group_id=group.id, identity_id=identity.id))
+        ctx.session.flush()
+        ctx.audit("group.member_added", name, member=body.name)
+    return _group_out(ctx, group)
+
+
+def remove_member(ctx: Context, name: str, member: str) -> None:
+    group, identity = _group(ctx, name), _identity(ctx, member)
+    result = ctx.session.execute(
+        delete(Membership).where(
+            Membership.group_id == group.id, Membership.identity_id == identity.id
+        )
+    )
+    if not getattr(result, "rowcount", 0):
+        raise NotFound(f"{member!r} is not a member of {name!r}")
+    ctx.audit("group.member_removed", name, member=member)

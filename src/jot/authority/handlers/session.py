@@ -1,0 +1,111 @@
+"""Logging in and out, whoami, and issuing tokens."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from jot.api import TokenRequest, TokenResponse
+from jot.api.session import LoginRequest, LoginResponse, WhoAmI
+from jot.authority import access, signing
+from jot.authority.clock import to_datetime
+from jot.authority.context import CommitThenRaise, Context, load_identity
+from jot.authority.credentials import hash_secret, new_access_key, verify_password
+from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from jot.authority.models import AccessKey, Destination
+
+__all__ = ["issue_token", "login", "logout", "whoami"]
+
+
+def login(ctx: Context, body: LoginRequest) -> LoginResponse:
+    """Name and password → a new access key. Failures are limited, backed off and audited."""
+    limiter, settings = ctx.authority.limiter, ctx.authority.settings
+    keys = (f"name:{body.name.lower()}", f"addr:{ctx.client}")
+    wait = max(limiter.retry_after(key) for key in keys)
+    if wait > 0:
+        ctx.audit("login.locked", body.name)
+        raise CommitThenRaise(TooManyRequests("too many failed logins; try again later", wait))
+    identity = load_identity(ctx.session, body.name)
+    password_hash = identity.password_hash if identity is not None else None
+    if identity is None or not verify_password(body.password.get_secret_value(), password_hash):
+        for key in keys:
+            limiter.failure(key)
+        ctx.audit("login.failed", body.name)
+        raise CommitThenRaise(Unauthorized("wrong name or password"))
+    for key in keys:
+        limiter.success(key)
+    expires = ctx.now + timedelta(seconds=settings.access_key_lifetime)
+    key_id, secret, full = new_access_key()
+    ctx.session.add(
+        AccessKey(
+            id=key_id,
+            identity_id=identity.id,
+            name="login",
+            secret_hash=hash_secret(secret),
+            created=ctx.now,
+            expires=expires,
+            inactivity_timeout=settings.access_key_inactivity,
+            last_used=ctx.now,
+            revoked=None,
+        )
+    )
+    ctx.identity = identity
+    ctx.audit("login.ok", identity.name, access_key=key_id)
+    return LoginResponse(access_key=full, identity=identity.name, expires=expires)
+
+
+def logout(ctx: Context) -> None:
+    """Revoke the access key this request was made with."""
+    key = ctx.key
+    if key is None:
+        raise Unauthorized()
+    key.revoked = ctx.now
+    ctx.audit("logout", ctx.actor, access_key=key.id)
+
+
+def whoami(ctx: Context) -> WhoAmI:
+    me = ctx.me()
+    return WhoAmI(
+        id=me.id,
+        name=me.name,
+        kind=me.kind,
+        groups=ctx.groups,
+        access_key=ctx.key.id if ctx.key else "",
+        roles=sorted(ctx.roles),
+    )
+
+
+def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
+    """A token for one destination, only for identities that hold a grant there."""
+    me = ctx.me()
+    stmt = select(Destination).where(Destination.name == body.destination)
+    destination = ctx.session.scalars(stmt).first()
+    if destination is None:
+        raise NotFound(f"no destination named {body.destination!r}")
+    subjects = access.subjects_of(me, ctx.groups)
+    if not access.matching_grants(ctx.session, destination.id, subjects):
+        raise Forbidden(f"{me.name} has no grant on {destination.name!r}; ask an admin for one")
+    groups = ctx.groups
+    if destination.group_narrowing == "grants":
+        mentioned = {g.subject for g in access.grants_for(ctx.session, destination.id)}
+        groups = [g for g in groups if f"group:{g}" in mentioned]
+    settings = ctx.authority.settings
+    iat = int(ctx.now.timestamp())
+    claims = {
+        "iss": settings.issuer_url,
+        "sub": me.id,
+        "aud": destination.name,
+        "name": me.name,
+        "groups": groups,
+        "iat": iat,
+        "nbf": iat - settings.clock_skew,
+        "exp": iat + destination.lifetime,
+        "nonce": secrets.token_urlsafe(16),
+        "jti": str(uuid.uuid4()),
+    }
+    token = signing.sign(claims, ctx.authority.keyring.signer())
+    ctx.audit("token.issued", destination.name, jti=claims["jti"], sub=me.id)
+    return TokenResponse(token=token, expires=to_datetime(claims["exp"]))  # type: ignore[arg-type]

@@ -1,0 +1,158 @@
+"""The authority's one settings object.
+
+Precedence, lowest first: defaults, the TOML file (``--config``, ``JOT_CONFIG``, or
+``$XDG_CONFIG_HOME/jot/server.toml`` when it exists), ``JOT_*`` environment variables, and
+explicit keyword arguments (the command-line flags). Secrets are :class:`SecretStr`, so they
+are masked in every ``repr`` and log line.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "default_config_file", "default_data_dir", "load_settings"]
+
+# The TOML file named by `load_settings(config_file=...)`, seen by the source hook below.
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("jot_config_file", default=None)
+
+SigningAlg = Literal["EdDSA", "ES256", "RS256", "PS256"]
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/jot``, falling back to ``~/.local/share/jot``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "jot"
+
+
+def default_config_file() -> Path:
+    """``$XDG_CONFIG_HOME/jot/server.toml``, falling back to ``~/.config/jot/server.toml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "jot" / "server.toml"
+
+
+class Settings(BaseSettings):
+    """Everything the authority can be told. Field ``x`` is read from ``JOT_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="JOT_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: SecretStr | None = None
+    listen: str = "127.0.0.1:8080"
+    issuer: str | None = None
+    workers: int = Field(default=1, ge=1, le=64)
+
+    root_key: SecretStr | None = None
+    root_key_file: Path | None = None
+    bootstrap_key: SecretStr | None = None
+    bootstrap_key_file: Path | None = None
+    redis_url: SecretStr | None = None
+
+    signing_alg: SigningAlg = "EdDSA"
+    rotation_period: int = Field(default=86400, ge=600, description="seconds a key signs")
+    jwks_max_age: int = Field(default=300, ge=0, le=86400, description="JWKS Cache-Control")
+    clock_skew: int = Field(default=300, ge=0, le=3600, description="nbf = iat - skew")
+    key_reload_interval: float = Field(default=2.0, gt=0, le=60)
+
+    access_key_lifetime: int = Field(default=30 * 86400, ge=60)
+    access_key_inactivity: int = Field(default=3 * 86400, ge=60)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window: int = Field(default=900, ge=1)
+    lockout_base: float = Field(default=1.0, gt=0)
+    lockout_max: float = Field(default=900.0, gt=0)
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_wait: int = Field(default=60, ge=1, le=600)
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def issuer_url(self) -> str:
+        """The ``iss`` of every token: ``--issuer``, or derived from the listen address."""
+        if self.issuer:
+            return self.issuer.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard is no URL host
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'jot.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def max_token_lifetime(self) -> int:
+        """The longest lifetime a destination may set (one hour)."""
+        return 3600
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def _config_path() -> Path | None:
+    chosen = _CONFIG_FILE.get()
+    if chosen is not None:
+        return chosen
+    explicit = os.environ.get("JOT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    candidate = default_config_file()
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Build the settings; ``flags`` that are ``None`` (not given) do not override anything."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file {config_file} does not exist")
+    token = _CONFIG_FILE.set(config_file)
+    try:
+        return Settings(**given)
+    finally:
+        _CONFIG_FILE.reset(token)

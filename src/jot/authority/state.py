@@ -1,0 +1,37 @@
+"""The long-lived parts of one authority process, shared by every request."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from jot.authority.clock import Clock
+from jot.authority.db import Database
+from jot.authority.keyring import Keyring
+from jot.authority.ratelimit import Limiter
+from jot.authority.settings import Settings
+
+__all__ = ["Authority", "ChangeCounter"]
+
+
+class ChangeCounter:
+    """Bumped in-process when grants change, so local long-polls answer at once (other
+    processes' changes are seen by polling the database revision)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+@dataclass
+class Authority:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    limiter: Limiter
+    clock: Clock
+    grants_changed: ChangeCounter = field(default_factory=ChangeCounter)
