@@ -14,6 +14,7 @@ import pytest
 from jot.authority.app import Started, create_app, open_authority
 from jot.authority.clock import FakeClock
 from jot.authority.settings import Settings
+
 from .helpers import database_url
 
 ISSUER = "http://authority.test"
