@@ -147,7 +147,9 @@ _RACER = textwrap.dedent(
     from jot.authority.settings import Settings
 
     url, data_dir, fake_now, mode = sys.argv[1:5]
-    settings = Settings(database_url=url, data_dir=data_dir, rotation_period=3600, key_reload_interval=0.001)
+    settings = Settings(
+        database_url=url, data_dir=data_dir, rotation_period=3600, key_reload_interval=0.001
+    )
     clock = FakeClock(float(fake_now))
     started = open_authority(settings, clock=clock)
     clock.advance(3600 - 300)
