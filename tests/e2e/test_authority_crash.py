@@ -16,7 +16,9 @@ from test_authority_support import free_port, run_server
 pytestmark = pytest.mark.e2e
 
 
-def _writer(url: str, key: str, prefix: str, acknowledged: list[str], stop: threading.Event) -> None:
+def _writer(
+    url: str, key: str, prefix: str, acknowledged: list[str], stop: threading.Event
+) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url, headers=headers, timeout=5) as http:
         for n in range(10_000):
