@@ -1,0 +1,160 @@
+"""What `jot decode` shows: a token's header, payload and times, for people or for scripts.
+
+:func:`inspect_token` builds a JSON-able view (the ``--json`` output); :func:`render` prints it
+for people, in colour only when stdout is a terminal. The signature is never checked here, and
+both forms say so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from jot.cli._tokens_common import format_duration, iso, relative
+from jot.jose.hazmat import decode_unverified
+
+__all__ = ["UNCHECKED_WARNING", "Printer", "inspect_token", "render", "wants_colour"]
+
+UNCHECKED_WARNING = "warning: the signature was NOT checked (use `jot verify` with a key)"
+
+_TIME_CLAIMS = ("iat", "nbf", "exp")
+
+#: A line of output: pieces of text, each with a rich style (or ``None``).
+Segments = Sequence[tuple[str, str | None]]
+
+
+def wants_colour() -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+class Printer:
+    """Writes lines and JSON to stdout, through rich when colour is wanted."""
+
+    def __init__(self, colour: bool) -> None:
+        self._console: Any = None
+        if colour:
+            from rich.console import Console  # Imported only on a terminal: it is slow.
+
+            self._console = Console(soft_wrap=True, highlight=False)
+
+    def line(self, *segments: tuple[str, str | None]) -> None:
+        if self._console is None:
+            click.echo("".join(text for text, _ in segments))
+            return
+        from rich.text import Text
+
+        self._console.print(Text.assemble(*((t, s or "") for t, s in segments)))
+
+    def heading(self, text: str) -> None:
+        self.line((text, "bold cyan"))
+
+    def json(self, value: Any) -> None:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+        if self._console is None:
+            click.echo(text)
+            return
+        from rich.json import JSON
+
+        self._console.print(JSON(text, indent=2, ensure_ascii=False))
+
+
+def _time_entry(name: str, value: Any, current: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {"value": value}
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        entry["note"] = "not a NumericDate"
+        return entry
+    entry["utc"] = iso(value)
+    when = relative(value, current)
+    future = value > current
+    entry["relative"] = when
+    entry["note"] = {
+        "iat": f"issued {when}",
+        "nbf": f"valid from {when}" if future else f"valid since {when}",
+        "exp": f"expires {when}" if future else f"expired {when}",
+    }[name]
+    return entry
+
+
+def _status(times: dict[str, dict[str, Any]], current: float) -> str | None:
+    exp = times.get("exp", {})
+    nbf = times.get("nbf", {})
+    if "utc" in exp and current >= exp["value"]:
+        return "expired"
+    if "utc" in nbf and current < nbf["value"]:
+        return "not yet valid"
+    return "within its validity window" if "utc" in exp else None
+
+
+def _payload_view(payload: Any) -> Any:
+    if not isinstance(payload, bytes):
+        return payload
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"non_json_bytes": len(payload)}
+
+
+def inspect_token(token: str, current: float) -> dict[str, Any]:
+    """The ``--json`` view of a token; raises `jot.jose` errors for a malformed one."""
+    header, payload = decode_unverified(token)
+    encrypted = token.count(".") == 4
+    view: dict[str, Any] = {
+        "header": header,
+        "payload": None if encrypted else _payload_view(payload),
+        "encrypted": encrypted,
+        "signature_checked": False,
+    }
+    claims = payload if isinstance(payload, dict) else {}
+    times = {
+        name: _time_entry(name, claims[name], current) for name in _TIME_CLAIMS if name in claims
+    }
+    view["times"] = times
+    start = times.get("iat", times.get("nbf", {}))
+    if "utc" in start and "utc" in times.get("exp", {}):
+        view["lifetime_seconds"] = times["exp"]["value"] - start["value"]
+    view["status"] = _status(times, current)
+    view["now"] = iso(current)
+    return view
+
+
+def render(view: dict[str, Any], printer: Printer) -> None:
+    """Print a view from :func:`inspect_token` for people."""
+    printer.heading("Header")
+    printer.json(view["header"])
+    printer.line(("", None))
+    printer.heading("Payload")
+    if view["encrypted"]:
+        printer.line(("(encrypted: this is a JWE; its content needs the recipient's key)", "dim"))
+    elif isinstance(view["payload"], str):
+        printer.line(("(not JSON) ", "dim"), (view["payload"], None))
+    else:
+        printer.json(view["payload"])
+    _render_times(view, printer)
+    printer.line(("", None))
+    printer.line((UNCHECKED_WARNING, "bold yellow"))
+
+
+def _render_times(view: dict[str, Any], printer: Printer) -> None:
+    times: dict[str, dict[str, Any]] = view["times"]
+    if not times:
+        return
+    printer.line(("", None))
+    printer.heading(f"Times (now {view['now']})")
+    for name in _TIME_CLAIMS:
+        if name in times:
+            entry = times[name]
+            when = entry.get("utc", str(entry["value"]))
+            style = "red" if entry["note"].startswith(("expired", "not a")) else "green"
+            printer.line((f"  {name:<9}", "bold"), (f"{when:<22}", None), (entry["note"], style))
+    if "lifetime_seconds" in view:
+        printer.line(("  lifetime ", "bold"), (format_duration(view["lifetime_seconds"]), None))
+    if view["status"]:
+        bad = view["status"] != "within its validity window"
+        printer.line(("  status   ", "bold"), (view["status"], "bold red" if bad else "green"))
