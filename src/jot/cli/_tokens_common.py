@@ -7,6 +7,7 @@ invalid). :func:`friendly_errors` turns jot's and the OS's exceptions into those
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -22,6 +23,7 @@ from jot.jose.errors import InvalidTokenError, JoseError, JotError
 __all__ = [
     "MAX_INPUT",
     "NOW_ENV",
+    "OUT_OF_RANGE",
     "CommandError",
     "TokenRejected",
     "format_duration",
@@ -36,6 +38,9 @@ __all__ = [
 
 #: The hidden way to fix "now" (epoch seconds or ISO-8601 UTC), for tests and demos.
 NOW_ENV = "JOT_NOW"
+
+#: What :func:`iso` gives for a time that no calendar date can show.
+OUT_OF_RANGE = "out of range"
 
 #: Inputs (tokens, key files, JWKS) larger than this are refused before they are parsed.
 MAX_INPUT = 1024 * 1024
@@ -125,7 +130,9 @@ def format_duration(seconds: float) -> str:
 
 def relative(moment: float, current: float) -> str:
     """``"in 4m 12s"`` for the future, ``"3h ago"`` for the past, ``"now"`` within a second."""
-    delta = moment - current
+    # Whole seconds of "now", so that a token issued at the current second reads "5m", not
+    # "4m 59s".
+    delta = moment - math.floor(current)
     if abs(delta) < 1:
         return "now"
     return f"in {format_duration(delta)}" if delta > 0 else f"{format_duration(delta)} ago"
@@ -136,7 +143,7 @@ def iso(moment: float) -> str:
     try:
         return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, OSError, ValueError):
-        return "out of range"
+        return OUT_OF_RANGE
 
 
 def read_input(source: str, *, what: str) -> bytes:

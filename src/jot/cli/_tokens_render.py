@@ -16,12 +16,20 @@ from typing import Any
 
 import click
 
-from jot.cli._tokens_common import format_duration, iso, relative
+from jot.cli._tokens_common import OUT_OF_RANGE, format_duration, iso, relative
 from jot.jose.hazmat import decode_unverified
 
-__all__ = ["UNCHECKED_WARNING", "Printer", "inspect_token", "render", "wants_colour"]
+__all__ = [
+    "ENCRYPTED_WARNING",
+    "UNCHECKED_WARNING",
+    "Printer",
+    "inspect_token",
+    "render",
+    "wants_colour",
+]
 
 UNCHECKED_WARNING = "warning: the signature was NOT checked (use `jot verify` with a key)"
+ENCRYPTED_WARNING = "warning: nothing was decrypted or checked"
 
 _TIME_CLAIMS = ("iat", "nbf", "exp")
 
@@ -40,9 +48,11 @@ class Printer:
     def __init__(self, colour: bool) -> None:
         self._console: Any = None
         if colour:
-            from rich.console import Console  # Imported only on a terminal: it is slow.
+            # Imported only when colour is wanted: rich is slow to import. It is forced on
+            # because the caller has already decided that stdout is a terminal.
+            from rich.console import Console
 
-            self._console = Console(soft_wrap=True, highlight=False)
+            self._console = Console(soft_wrap=True, highlight=False, force_terminal=True)
 
     def line(self, *segments: tuple[str, str | None]) -> None:
         if self._console is None:
@@ -70,13 +80,16 @@ def _time_entry(name: str, value: Any, current: float) -> dict[str, Any]:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         entry["note"] = "not a NumericDate"
         return entry
-    entry["utc"] = iso(value)
+    utc = iso(value)
+    if utc == OUT_OF_RANGE:
+        entry["note"] = "out of range"
+        return entry
     when = relative(value, current)
     future = value > current
-    entry["relative"] = when
+    entry.update(utc=utc, relative=when)
     entry["note"] = {
-        "iat": f"issued {when}",
-        "nbf": f"valid from {when}" if future else f"valid since {when}",
+        "iat": f"issued {when} (in the future)" if future else f"issued {when}",
+        "nbf": f"not valid yet, starts {when}" if future else f"valid since {when}",
         "exp": f"expires {when}" if future else f"expired {when}",
     }[name]
     return entry
@@ -138,7 +151,8 @@ def render(view: dict[str, Any], printer: Printer) -> None:
         printer.json(view["payload"])
     _render_times(view, printer)
     printer.line(("", None))
-    printer.line((UNCHECKED_WARNING, "bold yellow"))
+    warning = ENCRYPTED_WARNING if view["encrypted"] else UNCHECKED_WARNING
+    printer.line((warning, "bold yellow"))
 
 
 def _render_times(view: dict[str, Any], printer: Printer) -> None:
@@ -151,8 +165,9 @@ def _render_times(view: dict[str, Any], printer: Printer) -> None:
         if name in times:
             entry = times[name]
             when = entry.get("utc", str(entry["value"]))
-            style = "red" if entry["note"].startswith(("expired", "not a")) else "green"
-            printer.line((f"  {name:<9}", "bold"), (f"{when:<22}", None), (entry["note"], style))
+            good = entry["note"].startswith(("issued", "valid since", "expires"))
+            style = "green" if good and "future" not in entry["note"] else "red"
+            printer.line((f"  {name:<9}", "bold"), (f"{when:<21} ", None), (entry["note"], style))
     if "lifetime_seconds" in view:
         printer.line(("  lifetime ", "bold"), (format_duration(view["lifetime_seconds"]), None))
     if view["status"]:
