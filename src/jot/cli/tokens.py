@@ -8,6 +8,7 @@ or ISO-8601) fixes the clock, for tests and demos.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ __all__ = ["decode", "jwk", "sign", "verify"]
 
 #: `nbf` is this many seconds before `iat` by default: the design's clock-skew allowance.
 NBF_SKEW = 300
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 _password_option = click.option(
     "--password-env",
@@ -161,12 +164,12 @@ def verify(
 def _verification_keys(
     key_file: str | None, jwks: str | None, password_env: str | None
 ) -> Key | KeySet:
-    if jwks is not None and jwks.startswith(("https://", "http://")):
+    if jwks is not None and _URL.match(jwks):
         return fetch_jwks(jwks)
     loaded = load_key(key_file or jwks or "-", password_env=password_env)
     if jwks is not None and not isinstance(loaded, KeySet):
         raise CommandError(f"--jwks: {jwks} holds one key, not a JWKS; use --key")
-    return loaded.public() if isinstance(loaded, Key) else loaded
+    return loaded  # A private key verifies with its public half; no need to strip it.
 
 
 # -- sign -----------------------------------------------------------------------------------
