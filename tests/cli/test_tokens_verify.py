@@ -109,7 +109,7 @@ def test_not_yet_valid():
 
 
 def test_bad_signature():
-    header, payload, signature = token().split(".")
+    header, _payload, signature = token().split(".")
     forged = jwt.encode(claims(name="mallory"), load("ed25519.jwk"), typ="jot+jwt").split(".")[1]
     result = run(f"{header}.{forged}.{signature}", *key_arg(), "--aud", "web")
     assert_rejected(result, "invalid token (bad_signature): the signature does not verify")
