@@ -110,6 +110,10 @@ def test_decode_reads_stdin_with_dash_and_without_argument():
     assert with_dash.stdout == without.stdout == run(text).stdout
 
 
+def test_decode_accepts_an_authorization_header_value():
+    assert run(f"Bearer {token()}").stdout == run(token()).stdout
+
+
 def test_decode_jwe_shows_header_and_says_encrypted():
     header = jwt_segment({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "k1"})
     jwe = f"{header}.AAAA.AAAA.AAAA.AAAA"

@@ -193,6 +193,7 @@ def test_encrypted_pem_prompts_for_the_password():
         (["--jwks", str(KEYS / "ed25519.pub.jwk")], "not a JWKS"),
         (["--jwks", "http://example.com/jwks.json"], "only on loopback"),
         (["--jwks", "ftp://example.com/jwks.json"], "not an https URL"),
+        (["--jwks", "https://"], "not an https URL"),
     ],
 )
 def test_usage_errors_exit_2(args, fragment):
@@ -200,6 +201,17 @@ def test_usage_errors_exit_2(args, fragment):
     assert result.exit_code == 2, result.output
     assert fragment in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_key_and_token_cannot_both_be_stdin():
+    result = run("-", "--key", "-", stdin="x")
+    assert_rejected(result, "cannot both come from stdin", code=2)
+
+
+def test_hmac_key_verifies_hs256():
+    result = run(token("oct256.jwk"), *key_arg("oct256.jwk"), "--aud", "web")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("valid: HS256 signature")
 
 
 def test_unusable_key_file(tmp_path):

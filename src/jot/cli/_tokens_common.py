@@ -165,6 +165,9 @@ def read_token(token: str | None) -> str:
             raise CommandError("give a token as an argument, or pipe one on stdin")
         token = read_input("-", what="token").decode("utf-8")
     token = token.strip()
+    # Accept a pasted Authorization header value as well as the bare token.
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
     if not token:
         raise CommandError("the token is empty")
     return token

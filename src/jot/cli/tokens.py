@@ -134,6 +134,8 @@ def verify(
     """
     if (key_file is None) == (jwks is None):
         raise click.UsageError("give exactly one of --key FILE and --jwks FILE_OR_URL")
+    if "-" in (key_file, jwks) and token in (None, "-"):
+        raise CommandError("the key and the token cannot both come from stdin")
     leeway_seconds = parse_duration(leeway, option="--leeway")
     with friendly_errors():
         keys = _verification_keys(key_file, jwks, password_env)
