@@ -130,8 +130,31 @@ def test_decode_non_json_payload_is_shown_as_text():
     compact = f"{jwt_segment({'alg': 'HS256'})}.{b64(b'hello world')}.AAAA"
     result = run(compact)
     assert result.exit_code == 0, result.output
-    assert "(not JSON) hello world" in result.stdout
+    assert '(not JSON) "hello world"' in result.stdout
     assert "Times" not in result.stdout
+
+
+def test_decode_escapes_control_characters():
+    evil = b64(b"evil \x1b[2J")
+    compact = f"{jwt_segment({'alg': 'HS256'})}.{evil}.AAAA"
+    assert "\x1b" not in run(compact).stdout
+    odd = run(token(iat="\x1b[31mred")).stdout
+    assert "\x1b" not in odd
+    assert "\\u001b[31mred" in odd
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_decode_escapes_c1_and_bidi_controls_but_keeps_unicode(monkeypatch, colour):
+    from jot.cli import tokens
+
+    monkeypatch.setattr(tokens, "wants_colour", lambda: colour)
+    out = run(token(name="José\u009b2J\u202etxt.exe")).stdout
+    assert "José" in out
+    assert "\u009b" not in out
+    assert "\u202e" not in out
+    assert "\\u009b2J\\u202etxt.exe" in out
+    as_json = run("--json", token(name="\u202e")).stdout
+    assert json.loads(as_json)["payload"]["name"] == "\u202e"
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,13 @@ def test_audience_required_when_token_names_one():
     assert_rejected(run(token(), *key_arg()), "pass --aud")
 
 
+def test_claim_values_in_errors_are_escaped_and_short():
+    result = run(token(aud="\x1b[2J" + "a" * 200), *key_arg(), "--aud", "web")
+    assert_rejected(result, "wrong audience: the token is for '\\x1b[2Jaaa")
+    assert "\x1b" not in result.stderr
+    assert len(result.stderr) < 200
+
+
 def test_wrong_issuer():
     result = run(token(), *key_arg(), "--aud", "web", "--iss", "https://evil.example")
     assert_rejected(result, "(invalid_issuer): wrong issuer")

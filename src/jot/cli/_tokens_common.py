@@ -7,6 +7,7 @@ invalid). :func:`friendly_errors` turns jot's and the OS's exceptions into those
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -34,6 +36,7 @@ __all__ = [
     "read_input",
     "read_token",
     "relative",
+    "safe_json",
 ]
 
 #: The hidden way to fix "now" (epoch seconds or ISO-8601 UTC), for tests and demos.
@@ -144,6 +147,21 @@ def iso(moment: float) -> str:
         return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (OverflowError, OSError, ValueError):
         return OUT_OF_RANGE
+
+
+# Characters that json.dumps(ensure_ascii=False) leaves as they are but a terminal may act on:
+# DEL and the C1 controls (U+009B is a one-character CSI), and the bidi overrides and
+# isolates that reorder what is shown ("Trojan Source").
+_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_json(value: Any, *, indent: int | None = 2) -> str:
+    """JSON text that is safe on a terminal: readable Unicode, control characters escaped.
+
+    The escaped characters can only occur inside JSON strings, so the text stays valid JSON.
+    """
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def read_input(source: str, *, what: str) -> bytes:

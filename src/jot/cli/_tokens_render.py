@@ -7,7 +7,6 @@ both forms say so.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 
 import click
 
-from jot.cli._tokens_common import OUT_OF_RANGE, format_duration, iso, relative
+from jot.cli._tokens_common import OUT_OF_RANGE, format_duration, iso, relative, safe_json
 from jot.jose.hazmat import decode_unverified
 
 __all__ = [
@@ -66,13 +65,15 @@ class Printer:
         self.line((text, "bold cyan"))
 
     def json(self, value: Any) -> None:
-        text = json.dumps(value, indent=2, ensure_ascii=False)
+        text = safe_json(value)
         if self._console is None:
             click.echo(text)
             return
-        from rich.json import JSON
+        # Highlight our own (escaped) text: rich.json.JSON would parse and re-dump it,
+        # undoing the escaping of terminal control characters.
+        from rich.highlighter import JSONHighlighter
 
-        self._console.print(JSON(text, indent=2, ensure_ascii=False))
+        self._console.print(JSONHighlighter()(text))
 
 
 def _time_entry(name: str, value: Any, current: float) -> dict[str, Any]:
@@ -146,7 +147,9 @@ def render(view: dict[str, Any], printer: Printer) -> None:
     if view["encrypted"]:
         printer.line(("(encrypted: this is a JWE; its content needs the recipient's key)", "dim"))
     elif isinstance(view["payload"], str):
-        printer.line(("(not JSON) ", "dim"), (view["payload"], None))
+        # As a JSON string: control characters are escaped, so the payload cannot drive
+        # the terminal.
+        printer.line(("(not JSON) ", "dim"), (safe_json(view["payload"]), None))
     else:
         printer.json(view["payload"])
     _render_times(view, printer)
@@ -164,7 +167,7 @@ def _render_times(view: dict[str, Any], printer: Printer) -> None:
     for name in _TIME_CLAIMS:
         if name in times:
             entry = times[name]
-            when = entry.get("utc", str(entry["value"]))
+            when = entry.get("utc") or safe_json(entry["value"])[:40]
             good = entry["note"].startswith(("issued", "valid since", "expires"))
             style = "green" if good and "future" not in entry["note"] else "red"
             printer.line((f"  {name:<9}", "bold"), (f"{when:<21} ", None), (entry["note"], style))

@@ -25,6 +25,7 @@ from jot.cli._tokens_common import (
     read_input,
     read_token,
     relative,
+    safe_json,
 )
 from jot.cli._tokens_jwk import jwk
 from jot.cli._tokens_keys import fetch_jwks, load_key, load_private_key
@@ -62,7 +63,7 @@ def decode(token: str | None, as_json: bool) -> None:
     with friendly_errors():
         view = inspect_token(read_token(token), now())
     if as_json:
-        click.echo(json.dumps(view, indent=2, ensure_ascii=False))
+        click.echo(safe_json(view))
     else:
         render(view, Printer(wants_colour()))
 
@@ -96,12 +97,19 @@ def _explain(exc: InvalidTokenError, token: str, audience: Sequence[str], curren
     if exc.claim in ("exp", "nbf", "iat") and isinstance(value, int | float):
         return f"{reason} ({relative(value, current)})"
     if exc.error == "invalid_audience" and not audience:
-        return f"the token is for {value!r}: pass --aud to say which audience you are"
+        return f"the token is for {_shown(value)}: pass --aud to say which audience you are"
     if exc.error == "invalid_audience":
-        return f"wrong audience: the token is for {value!r}, not {', '.join(audience)!r}"
+        return f"wrong audience: the token is for {_shown(value)}, not {', '.join(audience)!r}"
     if exc.error == "invalid_issuer":
-        return f"wrong issuer: the token comes from {value!r}"
+        return f"wrong issuer: the token comes from {_shown(value)}"
     return reason
+
+
+def _shown(value: Any) -> str:
+    # repr() escapes control characters, so a claim cannot drive the terminal; and it is cut
+    # short, so an error stays one readable line.
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @click.command()
@@ -156,7 +164,7 @@ def verify(
         except InvalidTokenError as exc:
             reason = _explain(exc, token, audience, current)
             raise TokenRejected(f"invalid token ({exc.error}): {reason}") from None
-    click.echo(json.dumps(verified.claims, indent=2, ensure_ascii=False))
+    click.echo(safe_json(verified.claims))
     exp = verified.claims.get("exp")
     until = f"; expires {relative(exp, current)}" if isinstance(exp, int | float) else ""
     kid = f", kid {verified.key.kid}" if verified.key.kid else ""
