@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from jot.cli import _tokens_render
 from jot.cli.main import cli
-from jot.jose import jwk, jwt
+from jot.jose import jwk, jws, jwt
 
 TESTDATA = Path(__file__).parent / "testdata"
 GOLDEN = TESTDATA / "decode"
@@ -124,6 +124,52 @@ def test_decode_jwe_shows_header_and_says_encrypted():
     assert view["encrypted"] is True
     assert view["payload"] is None
     assert view["header"]["enc"] == "A256GCM"
+
+
+def test_decode_jws_json_general_golden():
+    payload = json.dumps(CLAIMS).encode()
+    signers = [jws.Signer(key(), header={"note": "first"}), jws.Signer(key())]
+    general = json.dumps(jws.sign_json(payload, signers))
+    result = run(stdin=general)
+    assert result.exit_code == 0, result.output
+    check_golden("json-general.txt", result.stdout)
+    view = json.loads(run("--json", stdin=general).stdout)
+    assert view["serialization"] == "JWS JSON general"
+    assert view["signatures"] == 2
+    assert view["unprotected_header"] == {"note": "first"}
+    assert view["payload"] == CLAIMS
+
+
+def test_decode_jws_json_flattened_and_unencoded_payload():
+    flat = jws.sign_json(b"hello", [jws.Signer(key())], flatten=True)
+    view = json.loads(run("--json", json.dumps(flat)).stdout)
+    assert view["serialization"] == "JWS JSON flattened"
+    assert view["payload"] == "hello"
+    unencoded = jws.sign_json(b"$.02", [jws.Signer(key())], flatten=True, b64=False)
+    assert json.loads(run("--json", json.dumps(unencoded)).stdout)["payload"] == "$.02"
+    assert "(not JSON)" in run(json.dumps(unencoded)).stdout
+
+
+def test_decode_jwe_json():
+    jwe = {"protected": jwt_segment({"enc": "A256GCM"}), "unprotected": {"alg": "dir"},
+           "iv": "AAAA", "ciphertext": "AAAA", "tag": "AAAA"}  # fmt: skip
+    view = json.loads(run("--json", json.dumps(jwe)).stdout)
+    assert view["encrypted"] is True
+    assert view["header"] == {"enc": "A256GCM"}
+    assert view["unprotected_header"] == {"alg": "dir"}
+    assert "nothing was decrypted" in run(json.dumps(jwe)).stdout
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ['{"a": 1, "a": 2}', "[1]", "{", '{"signatures": []}', '{"signatures": [1]}',
+     '{"protected": "!!"}', '{"protected": "WzFd"}', '{"payload": 5}'],
+)  # fmt: skip
+def test_decode_bad_json_serialization(bad):
+    result = run(bad)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: invalid token (malformed)")
+    assert result.stderr.count("\n") == 1
 
 
 def test_decode_non_json_payload_is_shown_as_text():

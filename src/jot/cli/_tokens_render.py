@@ -15,7 +15,16 @@ from typing import Any
 
 import click
 
-from jot.cli._tokens_common import OUT_OF_RANGE, format_duration, iso, relative, safe_json
+from jot.cli._tokens_common import (
+    MAX_INPUT,
+    OUT_OF_RANGE,
+    format_duration,
+    iso,
+    relative,
+    safe_json,
+)
+from jot.cli._tokens_json import decode_json_unverified
+from jot.jose.errors import MalformedTokenError
 from jot.jose.hazmat import decode_unverified
 
 __all__ = [
@@ -117,13 +126,20 @@ def _payload_view(payload: Any) -> Any:
 
 def inspect_token(token: str, current: float) -> dict[str, Any]:
     """The ``--json`` view of a token; raises `jot.jose` errors for a malformed one."""
-    header, payload = decode_unverified(token)
-    encrypted = token.count(".") == 4
+    details: dict[str, Any] = {}
+    if token.startswith("{"):
+        if len(token) > MAX_INPUT:
+            raise MalformedTokenError(f"the token is larger than {MAX_INPUT} bytes")
+        header, payload, encrypted, details = decode_json_unverified(token)
+    else:
+        header, payload = decode_unverified(token)
+        encrypted = token.count(".") == 4
     view: dict[str, Any] = {
         "header": header,
         "payload": None if encrypted else _payload_view(payload),
         "encrypted": encrypted,
         "signature_checked": False,
+        **{name: value for name, value in details.items() if value is not None},
     }
     claims = payload if isinstance(payload, dict) else {}
     times = {
@@ -140,8 +156,17 @@ def inspect_token(token: str, current: float) -> dict[str, Any]:
 
 def render(view: dict[str, Any], printer: Printer) -> None:
     """Print a view from :func:`inspect_token` for people."""
+    if "serialization" in view:
+        count = view.get("signatures", 1)
+        first = "; the first one's headers are shown" if count > 1 else ""
+        printer.line((f"{view['serialization']} serialization", "dim"), (first, "dim"))
+        printer.line(("", None))
     printer.heading("Header")
     printer.json(view["header"])
+    if "unprotected_header" in view:
+        printer.line(("", None))
+        printer.heading("Unprotected header")
+        printer.json(view["unprotected_header"])
     printer.line(("", None))
     printer.heading("Payload")
     if view["encrypted"]:
