@@ -96,6 +96,10 @@ def test_decode_relative_times_and_lifetime():
     assert "signature was NOT checked" in out
 
 
+def test_decode_negative_lifetime():
+    assert "negative: exp is before iat" in run(token(exp=NOW - 100)).stdout
+
+
 def test_decode_expired_says_how_long_ago():
     out = run(token(**CASES["expired"])).stdout
     assert "expired 3h ago" in out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -41,9 +40,6 @@ ENCRYPTED_WARNING = "warning: nothing was decrypted or checked"
 
 _TIME_CLAIMS = ("iat", "nbf", "exp")
 
-#: A line of output: pieces of text, each with a rich style (or ``None``).
-Segments = Sequence[tuple[str, str | None]]
-
 
 def wants_colour() -> bool:
     """Colour only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
@@ -63,6 +59,7 @@ class Printer:
             self._console = Console(soft_wrap=True, highlight=False, force_terminal=True)
 
     def line(self, *segments: tuple[str, str | None]) -> None:
+        """One line made of pieces of text, each with a rich style (or ``None``)."""
         if self._console is None:
             click.echo("".join(text for text, _ in segments))
             return
@@ -71,9 +68,11 @@ class Printer:
         self._console.print(Text.assemble(*((t, s or "") for t, s in segments)))
 
     def heading(self, text: str) -> None:
+        """A section title."""
         self.line((text, "bold cyan"))
 
     def json(self, value: Any) -> None:
+        """A JSON value, indented, highlighted on a terminal."""
         text = safe_json(value)
         if self._console is None:
             click.echo(text)
@@ -197,7 +196,9 @@ def _render_times(view: dict[str, Any], printer: Printer) -> None:
             style = "green" if good and "future" not in entry["note"] else "red"
             printer.line((f"  {name:<9}", "bold"), (f"{when:<21} ", None), (entry["note"], style))
     if "lifetime_seconds" in view:
-        printer.line(("  lifetime ", "bold"), (format_duration(view["lifetime_seconds"]), None))
+        lifetime = view["lifetime_seconds"]
+        shown = format_duration(lifetime) if lifetime >= 0 else "negative: exp is before iat"
+        printer.line(("  lifetime ", "bold"), (shown, None if lifetime >= 0 else "red"))
     if view["status"]:
         bad = view["status"] != "within its validity window"
         printer.line(("  status   ", "bold"), (view["status"], "bold red" if bad else "green"))
