@@ -89,7 +89,8 @@ def test_cached_path_imports_nothing_heavy(home: Path) -> None:
         "    main(['token', '--for', 'web'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in ('httpx', 'pydantic', 'rich', 'jot.authority', 'jot.client') if m in sys.modules)\n"
+        "names = ('httpx', 'pydantic', 'rich', 'jot.authority', 'jot.client')\n"
+        "heavy = sorted(m for m in names if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(
