@@ -91,7 +91,7 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     if destination is None:
         raise NotFound(f"no destination named {body.destination!r}")
     subjects = access.subjects_of(me, ctx.groups)
-    if not access.matching_grants(ctx.session, destination.id, subjects):
+    if not access.has_grant(ctx.session, destination.id, subjects):
         raise Forbidden(f"{me.name} has no grant on {destination.name!r}; ask an admin for one")
     groups = ctx.groups
     if destination.group_narrowing == "grants":
