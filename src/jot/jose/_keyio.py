@@ -176,7 +176,8 @@ def import_key(
 
 
 def _from_text(data: bytes, password: bytes | None, weak_allowed: bool) -> Key:
-    stripped = data.strip()
+    # DER (a SEQUENCE, 0x30) is binary: stripping would eat key bytes that look like spaces.
+    stripped = data if data[:1] == b"\x30" else data.strip()
     if stripped.startswith(b"{"):
         try:
             jwk = _json.loads_object(stripped, "JWK")
