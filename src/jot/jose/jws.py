@@ -86,6 +86,10 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
     With ``algorithms=None`` the key (or every key of the set) must be bound to one ``alg``;
     otherwise it is a :class:`UsageError`: the token must never choose its own algorithm.
     """
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    if isinstance(keys, Key) and not keys.allows("verify"):
+        raise UsageError("the key's use or key_ops do not allow verifying")
     if algorithms is None:
         members = [keys] if isinstance(keys, Key) else list(keys)
         if not members or any(key.alg is None for key in members):
@@ -194,13 +198,14 @@ def _select(
 
 # -- compact serialization ----------------------------------------------------------------
 
-_encoded_headers: dict[tuple[tuple[str, Any], ...], bytes] = {}
+_encoded_headers: dict[tuple[tuple[str, type, Any], ...], bytes] = {}
 
 
 def _encode_header(header: Mapping[str, Any]) -> bytes:
     """base64url(JSON(header)), cached for headers made of plain scalars (the usual case)."""
-    items = tuple(header.items())
-    if all(isinstance(v, str | int | bool) for _, v in items):
+    # The value's type is part of the cache key: True == 1 but they encode differently.
+    items = tuple((k, type(v), v) for k, v in header.items())
+    if all(isinstance(v, str | int | bool) for _, _, v in items):
         encoded = _encoded_headers.get(items)
         if encoded is None:
             if len(_encoded_headers) >= _HEADER_CACHE_SIZE:
@@ -252,11 +257,21 @@ def sign_compact(
         header["crit"] = sorted({*header.get("crit", ()), "b64"})
         if b"." in payload and not detached:
             raise UsageError("an unencoded compact payload cannot contain '.'")
+        if not detached and not _is_utf8(payload):
+            raise UsageError("an unencoded compact payload must be UTF-8 text")
     encoded_header = _encode_header(header)
     encoded_payload = b64encode(payload) if b64 else payload
     signature = algorithm.sign(key, encoded_header + b"." + encoded_payload)
     body = b"" if detached else encoded_payload
     return b".".join((encoded_header, body, b64encode(signature))).decode("utf-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def verify_compact(
