@@ -152,8 +152,8 @@ def _check_structure(header: Mapping[str, Any], protected: Mapping[str, Any]) ->
     if "b64" in header and (crit is None or "b64" not in crit):
         # RFC 7797 §6: b64 must be understood, so it must be listed in crit.
         raise UnsupportedHeaderError("'b64' is used without being listed in 'crit'")
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    # "kid": null is not an absent kid: it would make a key set fall back to any single key.
+    if "kid" in header and not isinstance(header["kid"], str):
         raise MalformedTokenError("'kid' must be a string")
     return b64
 
