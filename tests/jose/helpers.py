@@ -44,12 +44,19 @@ def _material(kind: str, size: int | None) -> Key:
     return jwk.generate(kind, size=size)
 
 
+@functools.cache
 def private_key(alg: str, *, bound: bool = True) -> Key:
-    """A private key for ``alg``; ``bound=True`` binds a copy of it to ``alg``."""
+    """A private key for ``alg``; ``bound=True`` binds a copy of it to ``alg``.
+
+    Cached: tests must not change the key they get (make a new one with ``import_key``).
+    """
     base = _material(*KEY_KINDS[alg])
     if not bound:
         return base
-    return jwk.import_key(base.to_dict(private=True), alg=alg, kid=f"{alg}-key")
+    if isinstance(base, jwk.OctKey):
+        return jwk.OctKey(base.crypto_key, alg=alg, kid=f"{alg}-key")
+    # From the `cryptography` object: importing an RSA JWK re-checks the key (~0.3 s).
+    return jwk.import_key(base.crypto_key, alg=alg, kid=f"{alg}-key")
 
 
 def vector(relative: str) -> dict[str, Any]:
