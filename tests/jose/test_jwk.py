@@ -473,3 +473,28 @@ def test_der_ending_in_a_whitespace_byte_loads(last: bytes) -> None:
     )
     assert der.endswith(last)
     assert material(jwk.import_key(der)) == material(jwk.import_key(crypto))
+
+
+def test_rsa_jwk_without_crt_parameters() -> None:
+    key = private_key("RS256", bound=False)
+    data = key.to_dict(private=True)
+    minimal = {name: data[name] for name in ("kty", "n", "e", "d")}
+    assert material(jwk.import_key(minimal)) == material(key)
+
+
+def test_der_looking_secret_that_is_no_key_is_a_fine_secret() -> None:
+    secret = b"\x30" + bytes(range(1, 40))
+    assert OctKey.from_secret(secret).crypto_key == secret
+
+
+def test_unexpected_cryptography_errors_become_invalid_key_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    def refuse(data: bytes) -> None:
+        raise UnsupportedAlgorithm("odd key")
+
+    monkeypatch.setattr(serialization, "load_pem_public_key", refuse)
+    with pytest.raises(InvalidKeyError, match="UnsupportedAlgorithm"):
+        jwk.import_key(private_key("ES256", bound=False).to_pem())
