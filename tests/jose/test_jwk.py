@@ -269,7 +269,9 @@ def test_cryptography_objects(kind: str) -> None:
     key = key_of(kind)
     assert material(jwk.import_key(key.crypto_key)) == material(key)
     assert material(jwk.import_key(key.crypto_key.public_key())) == material(key.public())
-    assert jwk.import_key(key) is key
+    copy = jwk.import_key(key, kid="other")
+    assert material(copy) == material(key)
+    assert (copy.kid, key.kid) == ("other", key.thumbprint())  # the caller's key is unchanged
 
 
 def test_import_binding_arguments() -> None:

@@ -166,9 +166,7 @@ class Key:
     def thumbprint(self, hash_name: str = "sha256") -> str:
         """The RFC 7638 thumbprint, base64url: a stable id for the public key."""
         members = {"kty": self.kty, **self._public_params()}
-        # RFC 7638 §3.2: the required members, "kty" included, in lexicographic order.
-        names = sorted((*_THUMBPRINT_MEMBERS[self.kty], "kty"))
-        required = {name: members[name] for name in names}
+        required = {name: members[name] for name in sorted(_THUMBPRINT_MEMBERS[self.kty])}
         return b64encode_str(hashlib.new(hash_name, _json.dumps(required)).digest())
 
     def thumbprint_uri(self, hash_name: str = "sha256") -> str:
