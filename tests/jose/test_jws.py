@@ -376,3 +376,17 @@ def test_header_cache_survives_many_headers() -> None:
     for i in range(300):
         token = jws.sign_compact(b"x", key, headers={"n": i})
         assert jws.verify_compact(token, key).header["n"] == i
+
+
+def test_keyset_with_encryption_keys_and_no_algorithms() -> None:
+    # An authority's JWKS may hold encryption keys too; they must not break verification.
+    signing = private_key("ES256")
+    token = jws.sign_compact(b"x", signing)
+    enc_bound = jwk.import_key(private_key("RS256", bound=False).crypto_key, alg="RSA-OAEP")
+    enc_use = jwk.import_key(jwk.generate("X25519").crypto_key, use="enc")
+    keys = KeySet([enc_bound.public(), signing.public(), enc_use.public()])
+    assert jws.verify_compact(token, keys).payload == b"x"
+    with pytest.raises(UsageError):
+        jws.verify_compact(token, KeySet([enc_bound.public(), enc_use.public()]))
+    with pytest.raises(UsageError):
+        jws.verify_compact(token, enc_bound.public())

@@ -91,7 +91,9 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
     if isinstance(keys, Key) and not keys.allows("verify"):
         raise UsageError("the key's use or key_ops do not allow verifying")
     if algorithms is None:
-        members = [keys] if isinstance(keys, Key) else list(keys)
+        # A JWKS also holds encryption keys (use "enc", or bound to a JWE algorithm): they
+        # take no part in choosing the signature algorithms.
+        members = [keys] if isinstance(keys, Key) else [k for k in keys if _for_signatures(k)]
         if not members or any(key.alg is None for key in members):
             raise UsageError("no algorithm allowed: pass algorithms=[...] or bind keys to an alg")
         names = frozenset(key.alg for key in members if key.alg is not None)
@@ -106,6 +108,10 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
         if isinstance(keys, Key):
             algorithm.check_key(keys)  # A single key must fit every algorithm allowed.
     return names
+
+
+def _for_signatures(key: Key) -> bool:
+    return key.allows("verify") and (key.alg is None or key.alg in SIGNATURE_ALGORITHMS)
 
 
 # -- headers ------------------------------------------------------------------------------
