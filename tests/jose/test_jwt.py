@@ -300,3 +300,18 @@ def test_error_codes_are_stable() -> None:
     for cls, code in codes.items():
         assert cls().error == code
         assert cls("x", claim="c").claim == "c"
+
+
+@pytest.mark.parametrize(
+    ("claims", "error"),
+    [
+        ({"exp": -(10**20)}, ExpiredTokenError),
+        ({"exp": -1e300}, ExpiredTokenError),
+        ({"exp": 10**30, "nbf": 10**20}, NotYetValidError),
+        ({"exp": 10**30, "iat": 1e300}, NotYetValidError),
+    ],
+    ids=["exp-huge-negative", "exp-float", "nbf-far-future", "iat-far-future"],
+)
+def test_times_beyond_datetime_are_still_token_errors(claims: dict[str, Any], error: type) -> None:
+    with pytest.raises(error, match="out of range"):
+        decode(claims)

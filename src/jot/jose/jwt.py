@@ -174,7 +174,11 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        # A valid NumericDate may lie outside the years 1 to 9999 that datetime can show.
+        return "a time out of range"
 
 
 def validate_claims(
