@@ -196,3 +196,36 @@ def test_arbitrary_jwks_are_reported_not_raised(entries: list[dict[str, Any]]) -
 def test_jot_errors_are_the_only_base() -> None:
     assert issubclass(InvalidTokenError, JotError)
     assert issubclass(InvalidKeyError, JotError)
+
+
+times = (
+    st.integers(-(2**80), 2**80) | st.floats(allow_nan=False, allow_infinity=False) | json_values
+)
+
+
+@QUICK
+@given(
+    claims=st.fixed_dictionaries(
+        {},
+        optional={
+            "exp": times,
+            "nbf": times,
+            "iat": times,
+            "iss": json_values,
+            "aud": json_values | st.lists(st.text(max_size=5), max_size=3),
+            "sub": json_values,
+            "jti": json_values,
+        },
+    ),
+    leeway=st.integers(0, 600),
+)
+def test_arbitrary_claims_are_accepted_or_rejected_with_token_errors(
+    claims: dict[str, Any], leeway: int
+) -> None:
+    token = jwt.encode(claims, private_key("HS256"))
+    with contextlib.suppress(InvalidTokenError):
+        result = jwt.decode(
+            token, private_key("HS256"), issuer="i", audience="a", leeway=leeway, now=NOW
+        )
+        assert result == claims
+        assert claims["iss"] == "i"
