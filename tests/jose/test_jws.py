@@ -19,7 +19,7 @@ from jot.jose.errors import (
     UnsupportedHeaderError,
     UsageError,
 )
-from jot.jose.hazmat import decode_unverified
+from jot.jose.hazmat import decode_unverified, weak_secret
 
 from .helpers import ALGORITHMS, private_key
 
@@ -323,8 +323,6 @@ def test_single_key_not_for_verifying_is_a_usage_error() -> None:
 def test_short_hmac_key_in_a_keyset() -> None:
     weak = jwk.import_key({"kty": "oct", "k": b64encode_str(b"k" * 16), "kid": "w"})
     token_key = jwk.import_key({"kty": "oct", "k": b64encode_str(b"k" * 16), "kid": "w"})
-    from jot.jose.hazmat import weak_secret
-
     token = jws.sign_compact(b"x", weak_secret(b"k" * 16, kid="w"), alg="HS256")
     with pytest.raises(InvalidKeyError):
         jws.verify_compact(token, KeySet([weak]), algorithms=["HS256"])
@@ -390,3 +388,33 @@ def test_keyset_with_encryption_keys_and_no_algorithms() -> None:
         jws.verify_compact(token, KeySet([enc_bound.public(), enc_use.public()]))
     with pytest.raises(UsageError):
         jws.verify_compact(token, enc_bound.public())
+
+
+def test_keyset_without_kid_picks_the_one_key_that_fits() -> None:
+    # Keys of the same type but another curve or use are not candidates.
+    def unnamed(key: jwk.Key) -> jwk.Key:
+        return jwk.import_key({k: v for k, v in key.public().to_dict().items() if k != "kid"})
+
+    p256 = jwk.import_key(private_key("ES256", bound=False).crypto_key)
+    token = jws.sign_compact(b"x", p256, alg="ES256")
+    keys = KeySet([unnamed(private_key("ES384", bound=False)), unnamed(p256)])
+    assert jws.verify_compact(token, keys, algorithms=["ES256", "ES384"]).payload == b"x"
+    ed = jwk.import_key(private_key("EdDSA", bound=False).crypto_key)
+    token = jws.sign_compact(b"x", ed, alg="EdDSA")
+    keys = KeySet(
+        [unnamed(jwk.generate("X25519")), unnamed(ed), unnamed(private_key("Ed448", bound=False))]
+    )
+    with pytest.raises(KeyNotFoundError):  # Ed25519 and Ed448 both fit "EdDSA"
+        jws.verify_compact(token, keys, algorithms=["EdDSA"])
+    assert jws.verify_compact(token, KeySet(list(keys)[:2]), algorithms=["EdDSA"]).payload == b"x"
+    sig_and_enc = KeySet([unnamed(p256), jwk.import_key({**unnamed(p256).to_dict(), "use": "enc"})])
+    assert (
+        jws.verify_compact(
+            jws.sign_compact(b"x", p256, alg="ES256"), sig_and_enc, algorithms=["ES256"]
+        ).payload
+        == b"x"
+    )
+    weak = jwk.OctKey(b"k" * 16)
+    token = jws.sign_compact(b"x", weak_secret(b"k" * 16), alg="HS256")
+    with pytest.raises(InvalidKeyError):  # the one candidate is too weak: said so
+        jws.verify_compact(token, KeySet([weak, unnamed(p256)]), algorithms=["HS256", "ES256"])

@@ -26,6 +26,7 @@ from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode
 from jot.jose.errors import (
     BadSignatureError,
+    InvalidKeyError,
     KeyNotFoundError,
     MalformedTokenError,
     UnsupportedAlgorithmError,
@@ -172,6 +173,19 @@ def _check_crit(header: Mapping[str, Any], understood: Collection[str]) -> None:
                 raise UnsupportedHeaderError(f"critical header parameter {name!r} not understood")
 
 
+def _fits(algorithm: SignatureAlgorithm, key: Key) -> bool:
+    """Whether a key could verify this algorithm (a key too weak still fits, then fails)."""
+    if not key.allows("verify"):
+        return False
+    try:
+        algorithm.check_key(key)
+    except UsageError:  # Another family or curve.
+        return False
+    except InvalidKeyError:
+        return True
+    return True
+
+
 def _select(
     keys: Key | KeySet, header: Mapping[str, Any], allowed: frozenset[str]
 ) -> tuple[SignatureAlgorithm, Key]:
@@ -187,7 +201,7 @@ def _select(
     if kid is not None:
         key = keys.get(kid)
     else:
-        candidates = [k for k in keys if k.alg in (None, alg) and isinstance(k, algorithm.key_type)]
+        candidates = [k for k in keys if k.alg in (None, alg) and _fits(algorithm, k)]
         if len(candidates) != 1:
             raise KeyNotFoundError("the token has no 'kid' and no single key fits")
         key = candidates[0]
