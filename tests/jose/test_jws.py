@@ -161,9 +161,17 @@ def test_unencoded_compact_payload_with_a_dot_is_refused() -> None:
         jws.sign_compact(b"a.b", private_key("HS256"), b64=False)
 
 
-def test_unencoded_compact_payload_must_be_text() -> None:
+def test_unencoded_payload_must_be_text() -> None:
+    key = private_key("HS256")
     with pytest.raises(UsageError):
-        jws.sign_compact(b"\xff\xfe", private_key("HS256"), b64=False)
+        jws.sign_compact(b"\xff\xfe", key, b64=False)
+    with pytest.raises(UsageError):
+        jws.sign_json(b"\xff\xfe", [jws.Signer(key)], b64=False)
+    # Detached, the payload is never written out: any bytes will do.
+    obj = jws.sign_json(b"\xff\xfe", [jws.Signer(key)], b64=False, detached=True)
+    assert jws.verify_json(obj, key, detached_payload=b"\xff\xfe").payload == b"\xff\xfe"
+    token = jws.sign_compact(b"\xff.\xfe", key, b64=False, detached=True)
+    assert jws.verify_compact(token, key, detached_payload=b"\xff.\xfe").payload == b"\xff.\xfe"
 
 
 # -- JSON serialization details ----------------------------------------------------------------

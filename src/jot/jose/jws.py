@@ -361,6 +361,8 @@ def sign_json(
         raise UsageError("sign_json needs at least one signer")
     if flatten and len(signers) != 1:
         raise UsageError("the flattened serialization has exactly one signature")
+    if not b64 and not detached and not _is_utf8(payload):
+        raise UsageError("an unencoded JSON payload must be UTF-8 text")
     encoded_payload = b64encode(payload) if b64 else payload
     signatures = []
     for signer in signers:
