@@ -500,3 +500,15 @@ def test_unexpected_cryptography_errors_become_invalid_key_errors(
     monkeypatch.setattr(serialization, "load_pem_public_key", refuse)
     with pytest.raises(InvalidKeyError, match="UnsupportedAlgorithm"):
         jwk.import_key(private_key("ES256", bound=False).to_pem())
+
+
+def test_pem_with_ec_parameters_before_the_private_key() -> None:
+    # What `openssl ecparam -name prime256v1 -genkey` writes.
+    key = private_key("ES256", bound=False)
+    traditional = key.crypto_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    parameters = b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+    assert material(jwk.import_key(parameters + traditional)) == material(key)

@@ -213,7 +213,8 @@ def _load_encoded(data: bytes, password: bytes | None) -> Any:
         return serialization.load_ssh_private_key(data, password)
     if data.startswith(b"-----BEGIN CERTIFICATE"):
         return x509.load_pem_x509_certificate(data).public_key()
-    if data.startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in data.split(b"\n", 1)[0]:
+    # Any block, not just the first: `openssl ecparam -genkey` writes EC PARAMETERS first.
+    if data.startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in data:
         return serialization.load_pem_private_key(data, password)
     if data.startswith(b"-----BEGIN"):
         return serialization.load_pem_public_key(data)
