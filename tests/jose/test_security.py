@@ -524,3 +524,50 @@ def test_usage_errors_and_token_errors_are_disjoint() -> None:
     for bad in bad_tokens:
         with pytest.raises(InvalidTokenError):
             jwt.decode(bad, private_key("HS256"), now=NOW)
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+def test_disguised_key_encodings_never_become_hmac_secrets(alg: str) -> None:
+    key = private_key(alg, bound=False)
+    pem = key.public().to_pem()
+    body = b"".join(pem.splitlines()[1:-1])  # the PEM without its armor
+    ssh = key.crypto_key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    for disguised in (
+        body,
+        pem.replace(b"\n", b"\r\n"),
+        b"Bag Attributes\n    friendlyName: key\n" + pem,
+        b"# the server's key\n" + pem,
+        b'from="10.0.0.0/8",no-pty ' + ssh + b" user@host",
+        b"\n".join(body[i : i + 64] for i in range(0, len(body), 64)),
+        b"".join(key.to_pem(private=True).splitlines()[1:-1]),
+    ):
+        with pytest.raises(InvalidKeyError):
+            OctKey.from_secret(disguised)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        b"M" * 40,
+        b"My secret, with punctuation!",
+        b"MIIBIjANBgkq" + b"A" * 20,
+        b"my shared secret that is long enough",
+        b"0" * 32,
+        b"\x30\x82" + bytes(range(30)),
+    ],
+)
+def test_ordinary_secrets_are_still_accepted(secret: bytes) -> None:
+    assert OctKey.from_secret(secret).crypto_key == secret
+
+
+def test_der_of_an_unsupported_key_type_is_still_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    def unsupported(data: bytes) -> None:
+        raise UnsupportedAlgorithm("odd key type")
+
+    monkeypatch.setattr(serialization, "load_der_public_key", unsupported)
+    with pytest.raises(InvalidKeyError):
+        OctKey.from_secret(private_key("ES256", bound=False).public().to_der())
