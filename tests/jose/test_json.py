@@ -65,3 +65,24 @@ def test_loads_object_needs_an_object(text: bytes) -> None:
 def test_dumps_refuses_nan() -> None:
     with pytest.raises(ValueError):
         _json.dumps({"exp": float("nan")})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"sub":"\\udc00"}',
+        b'{"sub":"\\ud800x"}',
+        b'["\\uDFFF"]',
+        b'{"\\ud800":1}',
+        '{"a":"\udc00"}',
+    ],
+)
+def test_rejects_lone_surrogates(text: bytes | str) -> None:
+    # "UTF-8 only": a lone surrogate is not Unicode text and would fail when encoded later.
+    with pytest.raises(MalformedTokenError):
+        _json.loads(text)
+
+
+def test_escaped_surrogate_pairs_are_fine() -> None:
+    assert _json.loads(b'{"e":"\\ud83d\\ude00","t":"\\u00e9"}') == {"e": "😀", "t": "é"}
+    assert _json.loads('{"e":"😀"}') == {"e": "😀"}
