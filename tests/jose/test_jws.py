@@ -426,3 +426,15 @@ def test_keyset_without_kid_picks_the_one_key_that_fits() -> None:
     token = jws.sign_compact(b"x", weak_secret(b"k" * 16), alg="HS256")
     with pytest.raises(InvalidKeyError):  # the one candidate is too weak: said so
         jws.verify_compact(token, KeySet([weak, unnamed(p256)]), algorithms=["HS256", "ES256"])
+
+
+def test_signing_headers_b64_and_none() -> None:
+    key = private_key("HS256")
+    for b64 in (False, True):
+        with pytest.raises(UsageError):
+            jws.sign_compact(b"x", key, headers={"b64": b64})
+        with pytest.raises(UsageError):
+            jws.sign_json(b"x", [jws.Signer(key, protected={"b64": b64})])
+    token = jws.sign_compact(b"x", key, headers={"kid": None, "typ": None, "cty": "c"})
+    assert decode_unverified(token).header == {"alg": "HS256", "cty": "c"}
+    assert jws.verify_compact(token, KeySet([key])).payload == b"x"

@@ -250,8 +250,12 @@ def _signing_header(
     if key.kid is not None:
         header["kid"] = key.kid
     if headers:
+        if "b64" in headers:
+            raise UsageError("pass b64=False rather than a 'b64' header (it needs 'crit')")
         header.update(headers)
         header["alg"] = algorithm.name
+        if None in header.values():  # {"kid": None} leaves the kid out; null means nothing.
+            header = {name: value for name, value in header.items() if value is not None}
     return algorithm, header
 
 
