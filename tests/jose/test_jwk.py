@@ -66,7 +66,16 @@ def test_generate_binding_and_sizes() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "size"),
-    [("RSA", 1024), ("RSA", 2047), ("oct", 64), ("oct", 257), ("DSA", None), ("P-192", None)],
+    [
+        ("RSA", 1024),
+        ("RSA", 2047),
+        ("RSA", 0),
+        ("oct", 64),
+        ("oct", 257),
+        ("oct", 0),
+        ("DSA", None),
+        ("P-192", None),
+    ],
 )
 def test_generate_refuses(kind: str, size: int | None) -> None:
     with pytest.raises(UsageError):

@@ -438,12 +438,12 @@ def generate(
     """
     crypto: Any
     if kind == "oct":
-        bits = size or 256
+        bits = 256 if size is None else size
         if bits % 8 or bits < 128:
             raise UsageError("an oct key needs a whole number of bytes, at least 128 bits")
         crypto = os.urandom(bits // 8)
     elif kind == "RSA":
-        bits = size or 2048
+        bits = 2048 if size is None else size
         if bits < MIN_RSA_BITS:
             raise UsageError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
         crypto = rsa.generate_private_key(public_exponent=65537, key_size=bits)
