@@ -438,3 +438,16 @@ def test_signing_headers_b64_and_none() -> None:
     token = jws.sign_compact(b"x", key, headers={"kid": None, "typ": None, "cty": "c"})
     assert decode_unverified(token).header == {"alg": "HS256", "cty": "c"}
     assert jws.verify_compact(token, KeySet([key])).payload == b"x"
+
+
+def test_keys_of_different_types_may_share_a_kid() -> None:
+    # RFC 7517 §4.5 allows it (equivalent alternatives); the key that fits the token wins.
+    rsa_key = jwk.import_key(private_key("RS256", bound=False).crypto_key, kid="2026")
+    ec_key = jwk.import_key(private_key("ES256", bound=False).crypto_key, kid="2026")
+    keys = KeySet([rsa_key.public(), ec_key.public()])
+    for key, alg in ((rsa_key, "RS256"), (ec_key, "ES256")):
+        token = jws.sign_compact(b"x", key, alg=alg)
+        assert jws.verify_compact(token, keys, algorithms=["RS256", "ES256"]).key.kty == key.kty
+    ed = jwk.import_key(jwk.generate("Ed25519").crypto_key, kid="2026")
+    with pytest.raises(KeyNotFoundError):
+        jws.verify_compact(jws.sign_compact(b"x", ed, alg="EdDSA"), keys, algorithms=["EdDSA"])
