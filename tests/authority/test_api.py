@@ -325,3 +325,24 @@ async def test_discovery_and_operations(client: httpx.AsyncClient) -> None:
     assert (await client.get("/readyz")).status_code == 200
     metrics = await client.get("/metrics")
     assert "jot_http_requests" in metrics.text
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+async def test_other_signing_algorithms(alg: str, settings_factory, clock: FakeClock) -> None:
+    from jot.authority.app import create_app, open_authority
+
+    started = open_authority(settings_factory(signing_alg=alg), clock=clock)
+    transport = httpx.ASGITransport(app=create_app(authority=started.authority))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=ISSUER, headers=bearer(started.bootstrap_key or "")
+    ) as http:
+        token = (await http.post("/api/tokens", json={"destination": "jot"})).json()["token"]
+        jwks = (await http.get("/.well-known/jwks.json")).json()
+    started.authority.close()
+    header = pyjwt.get_unverified_header(token)
+    assert header["alg"] == alg
+    (jwk,) = jwks["keys"]
+    assert jwk["alg"] == alg
+    assert jwk["kid"] == header["kid"]
+    claims = pyjwt.decode(token, pyjwt.PyJWK(jwk), algorithms=[alg], audience="jot", issuer=ISSUER)
+    assert claims["name"] == "admin"

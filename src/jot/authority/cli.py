@@ -6,6 +6,7 @@ jot.authority``, which runs this group; the CLI package itself never imports the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,9 @@ def server(ctx: click.Context, /, **flags: Any) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(ctx)
+    if flags.get("config_file") is not None:
+        # Worker processes build their settings from the environment they inherit.
+        os.environ["JOT_CONFIG"] = str(flags["config_file"])
     try:
         serve(settings)
     except _ERRORS as exc:
