@@ -346,3 +346,23 @@ async def test_other_signing_algorithms(alg: str, settings_factory, clock: FakeC
     assert jwk["kid"] == header["kid"]
     claims = pyjwt.decode(token, pyjwt.PyJWK(jwk), algorithms=[alg], audience="jot", issuer=ISSUER)
     assert claims["name"] == "admin"
+
+
+async def test_the_last_admin_cannot_be_removed_through_its_group(admin: httpx.AsyncClient) -> None:
+    await admin.post("/api/groups", json={"name": "admins"})
+    await admin.post("/api/groups/admins/members", json={"name": "admin"})
+    grant = (
+        await admin.post(
+            "/api/grants", json={"subject": "group:admins", "role": "admin", "resource": "jot"}
+        )
+    ).json()
+    (direct,) = list(
+        (await admin.get("/api/grants", params={"subject": "user:admin"})).json()["items"]
+    )
+    assert (await admin.delete(f"/api/grants/{direct['id']}")).status_code == 204
+    response = await admin.delete("/api/groups/admins")
+    assert response.status_code == 400
+    assert "last admin grant" in response.json()["message"]
+    assert (await admin.get("/api/grants", params={"subject": "group:admins"})).json()["items"][0][
+        "id"
+    ] == grant["id"]
