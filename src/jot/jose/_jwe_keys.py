@@ -240,7 +240,6 @@ def kw_unwrap(kek: bytes, encrypted_key: bytes, enc: ContentEncryption) -> bytes
 class AESGCMKeyWrap(AESKeyWrap):
     """A128GCMKW, A192GCMKW, A256GCMKW (RFC 7518 §4.7): ``iv`` and ``tag`` in the header."""
 
-
     def wrap(
         self,
         key: Key,

@@ -5,6 +5,11 @@ default), ``nbf`` and ``iat`` with a leeway, an exact ``iss``, the ``aud`` (a to
 an audience is refused unless the caller says which audience it is), required claims, the
 ``typ`` header and custom validators. Comparisons are type-strict: ``"1" != 1``, ``True`` is
 not a number. The clock is a parameter (``now=``), so tests never sleep.
+
+Nested JWTs (RFC 7519 §5.2, §7.1): ``encode(..., encrypt_to=key)`` signs, then encrypts the
+signed JWT into a compact JWE with ``cty: JWT``; ``decode(..., decrypt_with=key)`` requires a
+JWE, decrypts it, and then verifies the inner JWT as usual: both layers must be valid. Whether
+a token is encrypted is the caller's choice, never guessed from the token.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jot.jose import _json, jws
+from jot.jose import _json, jwe, jws
 from jot.jose.errors import (
     ClaimError,
     ExpiredTokenError,
@@ -45,6 +50,8 @@ class Token:
     header: Mapping[str, Any]
     claims: dict[str, Any]
     key: Key
+    #: The JWE header of a nested JWT, else ``None``.
+    encryption_header: Mapping[str, Any] | None = None
 
 
 def encode(
@@ -54,12 +61,24 @@ def encode(
     alg: str | None = None,
     typ: str | None = "JWT",
     headers: Mapping[str, Any] | None = None,
+    encrypt_to: Key | None = None,
+    encryption_alg: str | None = None,
+    enc: str = jwe.DEFAULT_ENC,
 ) -> str:
-    """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``."""
+    """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``.
+
+    :param encrypt_to: the recipient's key: the signed JWT is then encrypted into a compact
+        JWE (``cty: JWT``) with ``encryption_alg`` (default: the key's usual one) and ``enc``.
+    """
     header = {"typ": typ} if typ else {}
     if headers:
         header.update(headers)
-    return jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
+    token = jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
+    if encrypt_to is None:
+        return token
+    return jwe.encrypt_compact(
+        token.encode("ascii"), encrypt_to, alg=encryption_alg, enc=enc, headers={"cty": "JWT"}
+    )
 
 
 def decode(
@@ -75,6 +94,8 @@ def decode(
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
+    decrypt_with: Key | KeySet | None = None,
+    decryption_algorithms: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Verify a JWT and validate its claims; return the claims.
 
@@ -86,6 +107,8 @@ def decode(
     :param leeway: seconds of clock skew tolerated for ``exp``, ``nbf`` and ``iat``.
     :param require: claims that must be present (``exp`` by default).
     :param now: the current time in seconds since the epoch; default: the system clock.
+    :param decrypt_with: for a nested JWT: the key(s) that decrypt the outer JWE, whose
+        ``alg`` must be in ``decryption_algorithms`` (default: the keys' bound ``alg``).
     :raises InvalidTokenError: with a specific subclass for each reason.
     """
     return decode_complete(
@@ -100,6 +123,8 @@ def decode(
         now=now,
         validators=validators,
         max_size=max_size,
+        decrypt_with=decrypt_with,
+        decryption_algorithms=decryption_algorithms,
     ).claims
 
 
@@ -116,8 +141,20 @@ def decode_complete(
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
+    decrypt_with: Key | KeySet | None = None,
+    decryption_algorithms: Collection[str] | None = None,
 ) -> Token:
     """As :func:`decode`, returning the header and key too."""
+    encryption_header = None
+    if decrypt_with is not None:
+        opened = jwe.decrypt_compact(
+            token, decrypt_with, algorithms=decryption_algorithms, max_size=2 * max_size
+        )
+        cty = opened.header.get("cty")
+        # RFC 7519 §5.2: a nested JWT's outer header says cty JWT.
+        if not isinstance(cty, str) or _media_type(cty) != "jwt":
+            raise MalformedTokenError("the JWE does not hold a JWT (its cty is not JWT)")
+        token, encryption_header = opened.plaintext, opened.header
     verified = jws.verify_compact(token, keys, algorithms=algorithms, max_size=max_size)
     header = verified.header
     if header.get("b64", True) is not True:
@@ -135,7 +172,7 @@ def decode_complete(
     )
     for validator in validators:
         validator(claims)
-    return Token(header, claims, verified.key)
+    return Token(header, claims, verified.key, encryption_header)
 
 
 def _media_type(value: str) -> str:
