@@ -161,7 +161,15 @@ def import_key(
 ) -> Key:
     """See :func:`jot.jose.jwk.import_key`."""
     if isinstance(data, Key):
-        key = data
+        # A copy, so that new bindings never change the caller's key object.
+        key = from_crypto_key(
+            data.crypto_key,
+            weak_allowed=weak_allowed or data.weak_allowed,
+            alg=data.alg,
+            use=data.use,
+            key_ops=data.key_ops,
+            kid=data.kid,
+        )
     elif isinstance(data, Mapping):
         key = from_jwk(data, weak_allowed=weak_allowed)
     elif isinstance(data, str | bytes):
