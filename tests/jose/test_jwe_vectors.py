@@ -201,7 +201,7 @@ def _without_rsa_keys(obj: Any, case: dict[str, Any]) -> Any:
     rsa = [str(alg).startswith("RSA") for alg in (algs if isinstance(algs, list) else [algs])]
     if isinstance(obj, str):
         parts = obj.split(".")
-        return ".".join(parts[:1] + [""] + parts[2:]) if rsa[0] else obj
+        return ".".join([*parts[:1], "", *parts[2:]]) if rsa[0] else obj
     obj = dict(obj)
     if "recipients" in obj:
         obj["recipients"] = [

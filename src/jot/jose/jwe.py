@@ -156,8 +156,9 @@ def encrypt_json(
 ) -> dict[str, Any]:
     """Encrypt to each recipient; the general JSON serialization, or flattened for one.
 
-    With one recipient its ``alg``, ``kid`` and algorithm parameters go into the protected
-    header, with several into each recipient's header, unless the caller placed them.
+    A recipient's ``alg``, ``kid`` and algorithm parameters (``epk``, ``p2s``, …) go into its
+    own header when it has one or when there are several recipients; otherwise into the shared
+    unprotected header if the caller put ``alg`` there, else into the protected header.
     """
     sealed = _seal(
         plaintext, recipients, enc, dict(protected or {}), dict(unprotected or {}), aad, zip,
@@ -237,7 +238,7 @@ def _placement(
     protected: dict[str, Any], shared: dict[str, Any], header: dict[str, Any], count: int
 ) -> dict[str, Any]:
     """The header that receives a recipient's ``alg`` and algorithm parameters."""
-    if "alg" in header or count > 1:
+    if header or count > 1:
         return header
     if "alg" in shared:
         return shared
@@ -323,8 +324,12 @@ def _limits(
         raise UsageError("algorithms must be a non-empty list")
     allowed = {algorithm.name: algorithm for algorithm in map(get_key_management, algorithms)}
     if isinstance(keys, Key):
+        if not keys.is_private:
+            raise UsageError("decryption needs a private key (or the shared secret)")
         for algorithm in allowed.values():
             algorithm.check_key(keys)  # A single key must fit every algorithm allowed.
+            if not keys.allows(algorithm.decrypt_op):
+                raise UsageError("the key's use or key_ops do not allow decrypting")
     if encryptions is None:
         encryptions = CONTENT_ENCRYPTIONS
     elif isinstance(encryptions, str) or not encryptions:
