@@ -25,13 +25,20 @@ def _reject_constant(name: str) -> Any:
 
 _decoder = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# `JSONDecoder.decode` skips whitespace with two regex matches around this scanner. Tokens
+# carry no whitespace, so the scanner is tried alone first; any other text takes the full path.
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # set in __init__, not typed
 
 
 def loads(data: bytes | str) -> Any:
     """Parse strict JSON; raise :class:`MalformedTokenError` on anything else."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return _decoder.decode(text)
+        try:
+            value, end = _scan_once(text, 0)
+        except StopIteration:
+            end = -1
+        return value if end == len(text) else _decoder.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedTokenError("invalid JSON") from None
 

@@ -104,14 +104,45 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
     return names
 
 
+# A verifier passes the same key and list on every call, and checking each name against the
+# key is a good part of a fast verification. The result depends only on the names and, for a
+# single key, on its alg and material: an entry is used only while those are the same objects
+# (the entry holds them, so their ids cannot be reused while it exists).
+_AllowedEntry = tuple[object, tuple[Any, ...], frozenset[str]]
+_allowed_cache: dict[tuple[int, tuple[Any, ...]], _AllowedEntry] = {}
+
+
+def _allowed(keys: Key | KeySet, algorithms: Collection[str] | None) -> frozenset[str]:
+    """:func:`allowed_algorithms`, cached for a list or tuple of names."""
+    if type(algorithms) is not list and type(algorithms) is not tuple:
+        return allowed_algorithms(keys, algorithms)
+    names = tuple(algorithms)
+    state = (keys.alg, keys.crypto_key, keys.weak_allowed) if isinstance(keys, Key) else ()
+    try:
+        cached = _allowed_cache.get((id(keys), names))
+    except TypeError:  # An unhashable name: allowed_algorithms reports it.
+        return allowed_algorithms(keys, algorithms)
+    if cached is not None and cached[0] is keys and cached[1] == state:
+        return cached[2]
+    allowed = allowed_algorithms(keys, algorithms)
+    if len(_allowed_cache) >= _HEADER_CACHE_SIZE:
+        _allowed_cache.clear()
+    _allowed_cache[(id(keys), names)] = (keys, state, allowed)
+    return allowed
+
+
 # -- headers ------------------------------------------------------------------------------
 
-_header_cache: dict[str, tuple[Mapping[str, Any], bool]] = {}
+# A parsed protected header: the read-only view handed to callers, the dict itself (faster to
+# read), its b64 value and whether it has `crit`.
+_Parsed = tuple[Mapping[str, Any], dict[str, Any], bool, bool]
+
+_header_cache: dict[str, _Parsed] = {}
 _HEADER_CACHE_SIZE = 256
 
 
-def _decode_protected(segment: str) -> tuple[Mapping[str, Any], bool]:
-    """Parse and check a protected header; return it (read-only) and whether b64 is true.
+def _decode_protected(segment: str) -> _Parsed:
+    """Parse and check a protected header; return it (read-only and raw) and its b64 value.
 
     Results are cached by the encoded segment: a verifier sees the same few headers again
     and again, and a header's meaning does not depend on anything else.
@@ -120,7 +151,8 @@ def _decode_protected(segment: str) -> tuple[Mapping[str, Any], bool]:
     if cached is not None:
         return cached
     header = _json.loads_object(b64decode(segment), "the JWS header")
-    result = (MappingProxyType(header), _check_structure(header, protected=header))
+    b64 = _check_structure(header, protected=header)
+    result = (MappingProxyType(header), header, b64, "crit" in header)
     if len(_header_cache) >= _HEADER_CACHE_SIZE:
         _header_cache.clear()
     _header_cache[segment] = result
@@ -194,20 +226,53 @@ def _select(
 
 # -- compact serialization ----------------------------------------------------------------
 
-_encoded_headers: dict[tuple[tuple[str, Any], ...], bytes] = {}
+_encoded_headers: dict[tuple[Any, ...], bytes] = {}
+_SCALARS = frozenset({str, int, bool})
 
 
 def _encode_header(header: Mapping[str, Any]) -> bytes:
     """base64url(JSON(header)), cached for headers made of plain scalars (the usual case)."""
     items = tuple(header.items())
-    if all(isinstance(v, str | int | bool) for _, v in items):
-        encoded = _encoded_headers.get(items)
+    types = tuple(map(type, header.values()))
+    if _SCALARS.issuperset(types):
+        # The types are part of the key: 1 == True, but they encode differently.
+        cache_key = (items, types)
+        encoded = _encoded_headers.get(cache_key)
         if encoded is None:
             if len(_encoded_headers) >= _HEADER_CACHE_SIZE:
                 _encoded_headers.clear()
-            encoded = _encoded_headers[items] = b64encode(_json.dumps(header))
+            encoded = _encoded_headers[cache_key] = b64encode(_json.dumps(header))
         return encoded
     return b64encode(_json.dumps(header))
+
+
+# What jwt.encode signs with, by (key, alg, typ): the checks of _signing_header and the encoded
+# header depend only on those, so they are done once. An entry is used only while the key's
+# attributes are the same objects as when it was made (the entry holds the key, so its id
+# cannot be reused while the entry exists).
+_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
+_jwt_signers: dict[tuple[int, str | None, str | None], _SignerEntry] = {}
+
+
+def _jwt_signer(key: Key, alg: str | None, typ: str | None) -> tuple[SignatureAlgorithm, bytes]:
+    """The algorithm and ``base64url(header) + "."`` for a header of ``alg``, ``kid``, ``typ``.
+
+    ``alg`` and ``typ`` are ``None`` or a str; the result is what :func:`sign_compact` would
+    sign with for ``headers={"typ": typ}``.
+    """
+    if not isinstance(key, Key):
+        raise UsageError("key must be a jot.jose.jwk.Key")
+    state = (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
+    cache_key = (id(key), alg, typ)
+    entry = _jwt_signers.get(cache_key)
+    if entry is not None and entry[0] is key and entry[1] == state:
+        return entry[2], entry[3]
+    algorithm, header = _signing_header(key, alg, {"typ": typ} if typ else None)
+    prefix = _encode_header(header) + b"."
+    if len(_jwt_signers) >= _HEADER_CACHE_SIZE:
+        _jwt_signers.clear()
+    _jwt_signers[cache_key] = (key, state, algorithm, prefix)
+    return algorithm, prefix
 
 
 def _signing_header(
@@ -276,7 +341,22 @@ def verify_compact(
     :param crit: extension header parameters that the caller understands.
     :raises InvalidTokenError: for anything wrong with the token.
     """
-    allowed = allowed_algorithms(keys, algorithms)
+    header, payload, key, _ = _verify_compact(
+        token, keys, algorithms, detached_payload, crit, max_size
+    )
+    return VerifiedJWS(header, payload, key)
+
+
+def _verify_compact(
+    token: str | bytes,
+    keys: Key | KeySet,
+    algorithms: Collection[str] | None,
+    detached_payload: bytes | None,
+    crit: Collection[str],
+    max_size: int,
+) -> tuple[Mapping[str, Any], bytes, Key, bool]:
+    """:func:`verify_compact` without the result object; also returns the b64 value."""
+    allowed = _allowed(keys, algorithms)
     if isinstance(token, bytes):
         try:
             token = token.decode("ascii")
@@ -290,9 +370,15 @@ def verify_compact(
         raise MalformedTokenError("a compact JWS has exactly three segments")
     signing_input, _, encoded_signature = token.rpartition(".")
     encoded_header, _, encoded_payload = signing_input.partition(".")
-    header, b64 = _decode_protected(encoded_header)
-    _check_crit(header, crit)
-    algorithm, key = _select(keys, header, allowed)
+    header, raw_header, b64, has_crit = _decode_protected(encoded_header)
+    if has_crit:
+        _check_crit(raw_header, crit)
+    alg = raw_header.get("alg")
+    if type(alg) is str and alg in allowed and isinstance(keys, Key):
+        # One key, an allowed alg: all that _select would do (its checks ran in _allowed).
+        algorithm, key = SIGNATURE_ALGORITHMS[alg], keys
+    else:
+        algorithm, key = _select(keys, raw_header, allowed)
     signature = b64decode(encoded_signature)
     if detached_payload is not None:
         if encoded_payload:
@@ -307,7 +393,7 @@ def verify_compact(
         payload = detached_payload
     else:
         payload = b64decode(encoded_payload) if b64 else encoded_payload.encode("utf-8")
-    return VerifiedJWS(header, payload, key)
+    return header, payload, key, b64
 
 
 # -- JSON serialization (RFC 7515 §7.2) --------------------------------------------------

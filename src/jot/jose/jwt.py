@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jot.jose import _json, jwe, jws
+from jot.jose._b64 import b64encode
 from jot.jose.errors import (
     ClaimError,
     ExpiredTokenError,
@@ -70,10 +71,18 @@ def encode(
     :param encrypt_to: the recipient's key: the signed JWT is then encrypted into a compact
         JWE (``cty: JWT``) with ``encryption_alg`` (default: the key's usual one) and ``enc``.
     """
-    header = {"typ": typ} if typ else {}
-    if headers:
-        header.update(headers)
-    token = jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
+    if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
+        # The usual call: the key checks and the encoded header are prepared once per key.
+        payload = b64encode(_json.dumps(claims))
+        algorithm, prefix = jws._jwt_signer(key, alg, typ)
+        signing_input = prefix + payload
+        signature = b64encode(algorithm.sign(key, signing_input))
+        token = (signing_input + b"." + signature).decode("ascii")
+    else:
+        header = {"typ": typ} if typ else {}
+        if headers:
+            header.update(headers)
+        token = jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
     if encrypt_to is None:
         return token
     return jwe.encrypt_compact(
@@ -111,21 +120,11 @@ def decode(
         ``alg`` must be in ``decryption_algorithms`` (default: the keys' bound ``alg``).
     :raises InvalidTokenError: with a specific subclass for each reason.
     """
-    return decode_complete(
-        token,
-        keys,
-        algorithms=algorithms,
-        issuer=issuer,
-        audience=audience,
-        typ=typ,
-        leeway=leeway,
-        require=require,
-        now=now,
-        validators=validators,
-        max_size=max_size,
-        decrypt_with=decrypt_with,
-        decryption_algorithms=decryption_algorithms,
-    ).claims
+    if decrypt_with is not None:
+        token = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)[0]
+    return _decode(
+        token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
+    )[1]
 
 
 def decode_complete(
@@ -147,32 +146,57 @@ def decode_complete(
     """As :func:`decode`, returning the header and key too."""
     encryption_header = None
     if decrypt_with is not None:
-        opened = jwe.decrypt_compact(
-            token, decrypt_with, algorithms=decryption_algorithms, max_size=2 * max_size
+        token, encryption_header = _decrypt_nested(
+            token, decrypt_with, decryption_algorithms, max_size
         )
-        cty = opened.header.get("cty")
-        # RFC 7519 §5.2: a nested JWT's outer header says cty JWT.
-        if not isinstance(cty, str) or _media_type(cty) != "jwt":
-            raise MalformedTokenError("the JWE does not hold a JWT (its cty is not JWT)")
-        token, encryption_header = opened.plaintext, opened.header
-    verified = jws.verify_compact(token, keys, algorithms=algorithms, max_size=max_size)
-    header = verified.header
-    if header.get("b64", True) is not True:
+    return Token(
+        *_decode(
+            token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators,
+            max_size,
+        ),
+        encryption_header,
+    )  # fmt: skip
+
+
+def _decrypt_nested(
+    token: str | bytes,
+    keys: Key | KeySet,
+    algorithms: Collection[str] | None,
+    max_size: int,
+) -> tuple[bytes, Mapping[str, Any]]:
+    """The inner JWT of a nested JWT, and the JWE header around it."""
+    opened = jwe.decrypt_compact(token, keys, algorithms=algorithms, max_size=2 * max_size)
+    cty = opened.header.get("cty")
+    # RFC 7519 §5.2: the JWE header of a nested JWT says cty JWT.
+    if not isinstance(cty, str) or _media_type(cty) != "jwt":
+        raise MalformedTokenError("the JWE does not hold a JWT (its cty is not JWT)")
+    return opened.plaintext, opened.header
+
+
+def _decode(
+    token: str | bytes,
+    keys: Key | KeySet,
+    algorithms: Collection[str] | None,
+    issuer: str | Collection[str] | None,
+    audience: str | Collection[str] | None,
+    typ: str | None,
+    leeway: float,
+    require: Iterable[str],
+    now: float | None,
+    validators: Iterable[Validator],
+    max_size: int,
+) -> tuple[Mapping[str, Any], dict[str, Any], Key]:
+    """:func:`decode_complete` without the result object (the verify path builds none)."""
+    header, payload, key, b64 = jws._verify_compact(token, keys, algorithms, None, (), max_size)
+    if b64 is not True:
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
         check_type(header, typ)
-    claims = _json.loads_object(verified.payload, "the JWT claims")
-    validate_claims(
-        claims,
-        issuer=issuer,
-        audience=audience,
-        leeway=leeway,
-        require=require,
-        now=now,
-    )
+    claims = _json.loads_object(payload, "the JWT claims")
+    _validate(claims, issuer, audience, leeway, require, now)
     for validator in validators:
         validator(claims)
-    return Token(header, claims, verified.key, encryption_header)
+    return header, claims, key
 
 
 def _media_type(value: str) -> str:
@@ -212,24 +236,43 @@ def validate_claims(
     now: float | None = None,
 ) -> None:
     """Validate registered claims; see :func:`decode`."""
+    _validate(claims, issuer, audience, leeway, require, now)
+
+
+def _validate(
+    claims: Mapping[str, Any],
+    issuer: str | Collection[str] | None,
+    audience: str | Collection[str] | None,
+    leeway: float,
+    require: Iterable[str],
+    now: float | None,
+) -> None:
     for name in require:
         if name not in claims:
             raise MissingClaimError(f"the token has no {name!r} claim", claim=name)
     current = time.time() if now is None else now
-    exp = _numeric_date(claims, "exp")
+    # An int is the usual NumericDate and needs no further check; anything else (absent,
+    # null, float, bool, text) goes through _numeric_date.
+    exp = claims.get("exp")
+    if type(exp) is not int:
+        exp = _numeric_date(claims, "exp")
     if exp is not None and current >= exp + leeway:
         raise ExpiredTokenError(f"the token expired at {_iso(exp)}", claim="exp")
-    nbf = _numeric_date(claims, "nbf")
+    nbf = claims.get("nbf")
+    if type(nbf) is not int:
+        nbf = _numeric_date(claims, "nbf")
     if nbf is not None and current + leeway < nbf:
         raise NotYetValidError(f"the token is not valid before {_iso(nbf)}", claim="nbf")
-    iat = _numeric_date(claims, "iat")
+    iat = claims.get("iat")
+    if type(iat) is not int:
+        iat = _numeric_date(claims, "iat")
     if iat is not None and current + leeway < iat:
         raise NotYetValidError(f"the token was issued in the future ({_iso(iat)})", claim="iat")
     for name in ("iss", "sub", "jti"):
         if name in claims and not isinstance(claims[name], str):
             raise ClaimError(f"claim {name!r} is not a string", claim=name)
-    if issuer is not None:
-        _check_issuer(claims, issuer)
+    if issuer is not None and not (type(issuer) is str and claims.get("iss") == issuer):
+        _check_issuer(claims, issuer)  # Rejects, unless issuer is a collection that has iss.
     _check_audience(claims, audience)
 
 
@@ -243,6 +286,10 @@ def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> N
 
 def _check_audience(claims: Mapping[str, Any], audience: str | Collection[str] | None) -> None:
     aud = claims.get("aud")
+    if type(aud) is str and type(audience) is str:  # The usual case, without building sets.
+        if aud != audience:
+            raise InvalidAudienceError("the token is for another audience", claim="aud")
+        return
     if aud is None:
         if "aud" in claims:
             raise ClaimError("claim 'aud' is null", claim="aud")
