@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from _harness import FLOOR, Case, Target, check_targets, measure, render_table, render_targets
+from _jwe_cases import JWE_TARGETS, jwe_cases
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -58,6 +59,7 @@ TARGETS = [
     Target("jot", VERIFY, "HS256", 1.50),
     Target("jot", VERIFY, "HS256", 1 / 2.5, than="PyJWT"),
     *(Target("jot", SIGN, alg, 1.10) for alg in ALGS),
+    *JWE_TARGETS,  # Issue 3: JWE encrypt and decrypt (see bench/_jwe_cases.py).
 ]
 
 
@@ -360,6 +362,8 @@ CASE_BUILDERS: list[Callable[[Fixture], list[Case]]] = [
     joserfc_cases,
     jwcrypto_cases,
     python_jose_cases,
+    # JWE rows: the plaintext is a signed JWT, as in a nested JWT.
+    lambda f: jwe_cases(f.tokens["EdDSA"].encode("ascii")),
 ]
 
 _DISTRIBUTIONS = {

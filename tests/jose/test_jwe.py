@@ -308,3 +308,50 @@ def test_password_key_round_trip() -> None:
     assert len(b64decode(str(_header(token)["p2s"]))) == 16
     assert jwe.decrypt_compact(token, key).plaintext == b"x"
     assert recipient_key("PBES2-HS256+A128KW") is not key
+
+
+# -- the prepared paths (checks cached per key) -------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["dir", "A256KW", "RSA-OAEP-256"])
+def test_prepared_compact_header_matches_the_general_path(alg: str) -> None:
+    key = key_for(alg)
+    recipient = key.public() if key.kty == "RSA" else key
+    for headers in (None, {"cty": "JWT"}, {"cty": "JWT", "kid": "override"}):
+        token = jwe.encrypt_compact(b"x", recipient, alg=alg, headers=headers)
+        general = jwe._seal(
+            b"x",
+            [jwe.Recipient(recipient, alg)],
+            "A256GCM",
+            {"alg": None, **({"kid": key.kid} if key.kid else {}), **(headers or {})},
+            {},
+            None,
+            None,
+            jwe._ENTROPY,
+        ).compact()
+        assert token.split(".")[0] == general.split(".")[0]  # fmt: skip
+        assert jwe.decrypt_compact(token, key, algorithms=[alg]).plaintext == b"x"
+
+
+def test_a_key_changed_in_place_is_checked_again() -> None:
+    key = generate("oct", size=256, alg="A256KW")
+    token = jwe.encrypt_compact(b"x", key)
+    assert jwe.decrypt_compact(token, key).plaintext == b"x"
+    key.use = "sig"
+    with pytest.raises(UsageError):
+        jwe.encrypt_compact(b"x", key)
+    with pytest.raises(UsageError):
+        jwe.decrypt_compact(token, key)
+    key.use, key.alg = None, "A256GCMKW"
+    with pytest.raises(UsageError):
+        jwe.encrypt_compact(b"x", key, alg="A256KW")
+    with pytest.raises(UnsupportedAlgorithmError):
+        jwe.decrypt_compact(token, key)
+
+
+def test_a_cached_header_is_reselected_for_other_keys() -> None:
+    a, b = generate("oct", size=256, kid="same"), generate("oct", size=256, kid="same")
+    token = jwe.encrypt_compact(b"for a", a, alg="A256KW")
+    assert jwe.decrypt_compact(token, KeySet([a]), algorithms=["A256KW"]).key is a
+    with pytest.raises(DecryptionError):  # Same header, other key set: selected afresh.
+        jwe.decrypt_compact(token, KeySet([b]), algorithms=["A256KW"])

@@ -28,6 +28,7 @@ class ECDHES(KeyManagement):
 
     encrypt_op = "deriveKey"
     decrypt_op = "deriveKey"
+    static_header = False
     _CURVES: ClassVar[frozenset[str]] = frozenset({"P-256", "P-384", "P-521", "X25519", "X448"})
 
     def __init__(self, name: str, kw_size: int | None) -> None:

@@ -94,6 +94,8 @@ class KeyManagement:
     #: The ``key_ops`` needed to encrypt and to decrypt (RFC 7517 §4.3).
     encrypt_op: ClassVar[str] = "wrapKey"
     decrypt_op: ClassVar[str] = "unwrapKey"
+    #: True when :meth:`wrap` adds nothing to the header, so a header can be encoded once.
+    static_header: ClassVar[bool] = True
 
     def check_key(self, key: Key, enc: ContentEncryption | None = None) -> None:
         """Raise :class:`UsageError` if ``key`` cannot be used with this algorithm."""
@@ -240,6 +242,8 @@ def kw_unwrap(kek: bytes, encrypted_key: bytes, enc: ContentEncryption) -> bytes
 class AESGCMKeyWrap(AESKeyWrap):
     """A128GCMKW, A192GCMKW, A256GCMKW (RFC 7518 §4.7): ``iv`` and ``tag`` in the header."""
 
+    static_header = False
+
     def wrap(
         self,
         key: Key,
@@ -277,6 +281,7 @@ class PBES2(KeyManagement):
     """PBES2-HS256+A128KW, -HS384+A192KW, -HS512+A256KW (RFC 7518 §4.8), password keys only."""
 
     key_type = PasswordKey
+    static_header = False
 
     def __init__(self, name: str, hash_name: str, size: int) -> None:
         self.name = name

@@ -28,7 +28,7 @@ from jot.jose.errors import (
 )
 from jot.jose.jwk import Key, KeySet
 
-__all__ = ["Limits", "Sealed", "open_sealed", "parse_compact", "parse_json"]
+__all__ = ["Limits", "Sealed", "open_compact", "open_sealed", "parse_compact", "parse_json"]
 
 # Largest encoded size of each part; the ciphertext is bounded by the whole token's limit.
 _MAX_PARTS = {"protected": 16 * 1024, "encrypted_key": 4096, "iv": 64, "tag": 128, "aad": 64 * 1024}
@@ -297,3 +297,38 @@ def open_sealed(
             plaintext = _inflate(plaintext, limits.max_inflated_size)
         return MappingProxyType(header), plaintext, key, sealed.aad
     raise last_error
+
+
+# A compact token's protected header decides the whole selection (the checks, enc, alg and
+# key) for given keys and limits; recipients see the same few headers again and again.
+_Selection = tuple[Key | KeySet, Limits, Mapping[str, Any], ContentEncryption, KeyManagement, Key]
+_selections: dict[str, _Selection] = {}
+
+
+def open_compact(
+    token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
+) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
+    """:func:`open_sealed` for a compact token, reusing the selection made for its header."""
+    sealed = parse_compact(token, max_size)
+    entry = _selections.get(sealed.protected)
+    if entry is None or entry[0] is not keys or entry[1] is not limits:
+        protected = _protected_header(sealed)
+        _check_headers(protected, sealed, limits)
+        enc = _content_encryption(protected, limits)
+        header: Mapping[str, Any] = MappingProxyType(protected)
+        algorithm, key = _select(keys, header, limits, enc)
+        entry = (keys, limits, header, enc, algorithm, key)
+        if algorithm.static_header:  # Headers with an epk, p2s or iv are never seen twice.
+            if len(_selections) >= 256:
+                _selections.clear()
+            _selections[sealed.protected] = entry
+    _, _, header, enc, algorithm, key = entry
+    encrypted_key = sealed.encrypted_keys[0]
+    if algorithm.direct and encrypted_key:
+        raise MalformedTokenError(f"{algorithm.name} needs an empty encrypted key")
+    cek = algorithm.unwrap(key, enc, encrypted_key, header, limits.max_p2c)
+    aad = sealed.protected.encode("ascii")
+    plaintext = enc.decrypt(cek, sealed.iv, sealed.ciphertext, sealed.tag, aad)
+    if "zip" in header:
+        plaintext = _inflate(plaintext, limits.max_inflated_size)
+    return header, plaintext, key, None

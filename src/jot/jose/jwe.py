@@ -21,23 +21,21 @@ key made by :func:`password_key`; its iteration count is bounded by ``max_p2c``.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from jot.jose import _json
-from jot.jose._b64 import b64encode
 from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, get_content_encryption
 from jot.jose._jwe_keys import (
     DEFAULT_P2C,
     MAX_P2C,
-    Entropy,
     KeyManagement,
     PasswordKey,
 )
-from jot.jose._jwe_open import Limits, Sealed, open_sealed, parse_compact, parse_json
+from jot.jose._jwe_open import Limits, open_compact, open_sealed, parse_json
 from jot.jose._jwe_registry import get_key_management
+from jot.jose._jwe_seal import ENTROPY, Recipient, default_algorithm, key_state, seal_compact
+from jot.jose._jwe_seal import seal as _seal
 from jot.jose.errors import UsageError
 from jot.jose.jwk import Key, KeySet, OctKey
 
@@ -64,10 +62,7 @@ MAX_INFLATED_SIZE = 1024 * 1024
 #: The content encryption used when the caller names none.
 DEFAULT_ENC = "A256GCM"
 
-_ENTROPY = Entropy()
-_KW_BY_SIZE = {16: "A128KW", 24: "A192KW", 32: "A256KW"}
-# Parameters that each key management algorithm writes into the header next to `alg`.
-_ALG_PARAMS = ("epk", "iv", "tag", "p2s", "p2c")
+_ENTROPY = ENTROPY
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +78,6 @@ class DecryptedJWE:
     aad: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """One recipient of a JSON-serialized JWE: a key, its ``alg`` and its own header."""
-
-    key: Key
-    alg: str | KeyManagement | None = None
-    header: Mapping[str, Any] = field(default_factory=dict)
-
-
 def password_key(
     password: bytes | str, *, alg: str = "PBES2-HS512+A256KW", kid: str | None = None
 ) -> OctKey:
@@ -103,19 +89,6 @@ def password_key(
         raise UsageError("a password key is for PBES2 algorithms only")
     get_key_management(alg)
     return PasswordKey(data, alg=alg, use="enc", kid=kid)
-
-
-def default_algorithm(key: Key) -> str:
-    """The ``alg`` to encrypt to ``key`` with when the caller names none."""
-    if key.alg is not None:
-        return "dir" if key.alg in CONTENT_ENCRYPTIONS else key.alg
-    if key.kty == "RSA":
-        return "RSA-OAEP-256"
-    if key.kty in ("EC", "OKP"):
-        return "ECDH-ES"
-    if isinstance(key, OctKey) and len(key.crypto_key) in _KW_BY_SIZE:
-        return _KW_BY_SIZE[len(key.crypto_key)]
-    raise UsageError(f"no default key management algorithm for this {key.kty} key")
 
 
 # -- encryption ---------------------------------------------------------------------------
@@ -137,10 +110,12 @@ def encrypt_compact(
     :param headers: extra protected header parameters (``cty``, ``typ``, ``p2c``, …).
     :param zip: ``"DEF"`` to compress first (beware: sizes then leak information).
     """
-    protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
-    protected.update(headers or {})
-    sealed = _seal(plaintext, [Recipient(key, alg)], enc, protected, {}, None, zip, _ENTROPY)
-    return sealed.compact()
+    if zip is not None:
+        protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
+        protected.update(headers or {})
+        sealed = _seal(plaintext, [Recipient(key, alg)], enc, protected, {}, None, zip, _ENTROPY)
+        return sealed.compact()
+    return seal_compact(plaintext, key, alg, enc, headers)
 
 
 def encrypt_json(
@@ -165,92 +140,6 @@ def encrypt_json(
         _ENTROPY,
     )  # fmt: skip
     return sealed.json(flatten)
-
-
-def _seal(
-    plaintext: bytes,
-    recipients: Sequence[Recipient],
-    enc_name: str,
-    protected: dict[str, Any],
-    shared: dict[str, Any],
-    aad: bytes | None,
-    zip: str | None,
-    entropy: Entropy,
-) -> Sealed:
-    """RFC 7516 §5.1: encrypt for each recipient; the steps' numbers are the RFC's."""
-    if not isinstance(plaintext, bytes):
-        raise UsageError("the plaintext must be bytes")
-    if not recipients:
-        raise UsageError("a JWE needs at least one recipient")
-    enc = get_content_encryption(enc_name)
-    headers = [dict(recipient.header) for recipient in recipients]
-    algorithms = [_check_recipient(recipient, enc, len(recipients)) for recipient in recipients]
-    # Steps 1–2: the CEK is random, unless the one (direct) recipient determines it.
-    cek: bytes | None = None if algorithms[0].direct else entropy.random(enc.key_size, "cek")
-    encrypted_keys = []
-    for index, recipient in enumerate(recipients):
-        algorithm, header = algorithms[index], headers[index]
-        target = _placement(protected, shared, header, len(recipients))
-        target["alg"] = algorithm.name
-        if recipient.key.kid is not None and not _has("kid", protected, shared, header):
-            target["kid"] = recipient.key.kid
-        cek, encrypted_key = algorithm.wrap(recipient.key, enc, cek, target, entropy)
-        encrypted_keys.append(encrypted_key)
-    assert cek is not None
-    (shared if "enc" in shared else protected)["enc"] = enc.name
-    if zip is not None:
-        if zip != "DEF":
-            raise UsageError("the only compression is 'DEF'")
-        # RFC 7516 §4.1.3: zip must be integrity protected.
-        protected["zip"] = "DEF"
-        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-        plaintext = compressor.compress(plaintext) + compressor.flush()
-    _check_disjoint(protected, shared, headers)
-    iv = entropy.random(enc.iv_size, "iv")
-    # Steps 14–15: the AAD is the encoded protected header, then "." and the JWE AAD.
-    encoded_protected = b64encode(_json.dumps(protected)) if protected else b""
-    full_aad = encoded_protected + (b"." + b64encode(aad) if aad is not None else b"")
-    ciphertext, tag = enc.encrypt(cek, iv, plaintext, full_aad)
-    return Sealed(
-        encoded_protected.decode("ascii"), shared, headers, encrypted_keys, iv, ciphertext, tag,
-        aad,
-    )  # fmt: skip
-
-
-def _check_recipient(recipient: Recipient, enc: Any, count: int) -> KeyManagement:
-    key = recipient.key
-    if not isinstance(key, Key):
-        raise UsageError("each recipient needs a jot.jose.jwk.Key")
-    algorithm = get_key_management(recipient.alg or default_algorithm(key))
-    algorithm.check_key(key, enc)
-    if algorithm.direct and count > 1:
-        raise UsageError(f"{algorithm.name} cannot be used with several recipients")
-    if not key.allows(algorithm.encrypt_op):
-        raise UsageError("the key's use or key_ops do not allow encrypting")
-    return algorithm
-
-
-def _has(name: str, *headers: Mapping[str, Any]) -> bool:
-    return any(name in header for header in headers)
-
-
-def _placement(
-    protected: dict[str, Any], shared: dict[str, Any], header: dict[str, Any], count: int
-) -> dict[str, Any]:
-    """The header that receives a recipient's ``alg`` and algorithm parameters."""
-    if header or count > 1:
-        return header
-    if "alg" in shared:
-        return shared
-    return protected
-
-
-def _check_disjoint(
-    protected: Mapping[str, Any], shared: Mapping[str, Any], headers: Sequence[Mapping[str, Any]]
-) -> None:
-    for header in headers:
-        if protected.keys() & shared.keys() or (protected.keys() | shared.keys()) & header.keys():
-            raise UsageError("a header parameter appears in more than one header")
 
 
 # -- decryption ---------------------------------------------------------------------------
@@ -278,9 +167,10 @@ def decrypt_compact(
     :param max_p2c: the largest PBES2 iteration count accepted.
     :raises InvalidTokenError: for anything wrong with the token.
     """
-    limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
-    sealed = parse_compact(token, max_size)
-    return DecryptedJWE(*open_sealed(sealed, keys, limits))
+    limits = _cached_limits(
+        keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
+    )
+    return DecryptedJWE(*open_compact(token, keys, limits, max_size))
 
 
 def decrypt_json(
@@ -302,6 +192,49 @@ def decrypt_json(
     limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
     sealed = parse_json(obj, max_size)
     return DecryptedJWE(*open_sealed(sealed, keys, limits))
+
+
+_limits_cache: dict[tuple[Any, ...], tuple[Key | KeySet, tuple[Any, ...], Limits]] = {}
+
+
+def _cached_limits(
+    keys: Key | KeySet,
+    algorithms: Collection[str | KeyManagement] | None,
+    encryptions: Collection[str] | None,
+    crit: Collection[str],
+    allow_zip: bool,
+    max_inflated_size: int,
+    max_p2c: int,
+) -> Limits:
+    """:func:`_limits`, checked once per key (or key set) and allow-lists: a recipient
+    decrypts many tokens with the same ones. A key changed in place is checked again."""
+    arguments = (algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    try:
+        cache_key = (
+            id(keys), None if algorithms is None else tuple(algorithms),
+            None if encryptions is None else tuple(encryptions), tuple(crit), allow_zip,
+            max_inflated_size, max_p2c,
+        )  # fmt: skip
+        hash(cache_key)
+    except TypeError:
+        return _limits(keys, *arguments)
+    state = _keys_state(keys)
+    entry = _limits_cache.get(cache_key)
+    if entry is not None and entry[0] is keys and entry[1] == state:
+        return entry[2]
+    limits = _limits(keys, *arguments)
+    if len(_limits_cache) >= 256:
+        _limits_cache.clear()
+    _limits_cache[cache_key] = (keys, state, limits)
+    return limits
+
+
+def _keys_state(keys: Key | KeySet) -> tuple[Any, ...]:
+    if isinstance(keys, Key):
+        return key_state(keys)
+    return (keys.keys, *map(key_state, keys.keys))
 
 
 def _limits(
