@@ -51,7 +51,7 @@ __all__ = [
 #: PBES2 iteration count used when encrypting, unless the header names another (``p2c``).
 DEFAULT_P2C = 310_000
 #: Largest ``p2c`` accepted when decrypting, unless the caller raises it: one token can cost
-#: the recipient at most this many HMAC computations (about 0.2 s), never an attacker's choice.
+#: the recipient at most this many HMAC computations (0.1–0.3 s), never an attacker's choice.
 MAX_P2C = 310_000
 #: RFC 7518 §4.8.1.2 recommends at least 1000 iterations; fewer are refused both ways.
 MIN_P2C = 1000
