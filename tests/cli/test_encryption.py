@@ -143,3 +143,12 @@ def test_library_and_cli_agree(keys: dict[str, Path]) -> None:
     opened = run("decrypt", "--key", str(keys["rsa.pem"]), "--key-password-env", "PEM_PW",
                  stdin=token.encode(), env=PEM_ENV)  # fmt: skip
     assert opened.stdout_bytes == b"from the library"
+
+
+def test_a_one_key_jwks_and_a_non_ascii_token(keys: dict[str, Path]) -> None:
+    sealed = run("encrypt", "--key", str(keys["jwks.json"]), stdin=b"via jwks")
+    assert sealed.exit_code == 0, sealed.output
+    opened = run("decrypt", "--key", str(keys["jwks.json"]), stdin=sealed.output.encode())
+    assert opened.stdout_bytes == b"via jwks"
+    _one_line_error(run("decrypt", "--key", str(keys["p256.jwk"]), stdin="é.b".encode()), 2,
+                    "UTF-8")  # fmt: skip

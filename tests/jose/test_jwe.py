@@ -52,7 +52,7 @@ def test_default_algorithm(kind: str, size: int | None, expected: str) -> None:
 
 def test_default_algorithm_needs_a_usable_key() -> None:
     with pytest.raises(UsageError):
-        jwe.default_algorithm(OctKey.from_secret(os.urandom(20)))
+        jwe.default_algorithm(OctKey(os.urandom(20)))
     assert jwe.default_algorithm(generate("oct", alg="A128GCMKW")) == "A128GCMKW"
 
 
@@ -135,7 +135,7 @@ def test_key_set_selects_by_kid() -> None:
     assert jwe.decrypt_compact(token, keys, algorithms=["A256KW"]).key is b
     with pytest.raises(KeyNotFoundError):
         jwe.decrypt_compact(token, KeySet([a]), algorithms=["A256KW"])
-    anonymous = OctKey.from_secret(b.crypto_key)
+    anonymous = OctKey(b.crypto_key)
     token = jwe.encrypt_compact(b"no kid", anonymous, alg="A256KW")
     with pytest.raises(KeyNotFoundError):  # Two keys fit and there is no kid: no guessing.
         jwe.decrypt_compact(token, keys, algorithms=["A256KW"])

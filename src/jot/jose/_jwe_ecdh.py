@@ -66,7 +66,10 @@ class ECDHES(KeyManagement):
     ) -> tuple[bytes, bytes]:
         ephemeral = entropy.ephemeral(key)
         header["epk"] = from_crypto_key(ephemeral.public_key()).to_dict()
-        derived = self._derive(_exchange(ephemeral, key.verifier), enc, header)
+        try:
+            derived = self._derive(_exchange(ephemeral, key.verifier), enc, header)
+        except MalformedTokenError as exc:  # The caller's own apu/apv.
+            raise UsageError(exc.description) from None
         if self.kw_size is None:
             return derived, b""
         assert cek is not None
