@@ -333,6 +333,19 @@ def test_prepared_compact_header_matches_the_general_path(alg: str) -> None:
         assert jwe.decrypt_compact(token, key, algorithms=[alg]).plaintext == b"x"
 
 
+@pytest.mark.parametrize("alg", ["ECDH-ES", "A128GCMKW", "PBES2-HS256+A128KW"])
+def test_prepared_compact_header_order_with_per_token_parameters(alg: str) -> None:
+    key = key_for(alg)
+    recipient = key.public() if key.kty in ("EC", "OKP") else key
+    headers = {"cty": "JWT", "p2c": SMALL_P2C} if alg.startswith("PBES2") else {"cty": "JWT"}
+    token = jwe.encrypt_compact(b"x", recipient, alg=alg, headers=headers)
+    general = jwe._seal(b"x", [jwe.Recipient(recipient, alg)], "A256GCM",
+                        {"alg": None, **({"kid": key.kid} if key.kid else {}), **headers}, {},
+                        None, None, jwe._ENTROPY).compact()  # fmt: skip
+    assert list(_header(token)) == list(_header(general))
+    assert jwe.decrypt_compact(token, key, algorithms=[alg]).plaintext == b"x"
+
+
 def test_a_key_changed_in_place_is_checked_again() -> None:
     key = generate("oct", size=256, alg="A256KW")
     token = jwe.encrypt_compact(b"x", key)

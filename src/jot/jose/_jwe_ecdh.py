@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
+from jot.jose._b64 import b64encode_str
 from jot.jose._jwe_content import DECRYPTION_FAILED, ContentEncryption
 from jot.jose._jwe_keys import Entropy, KeyManagement, header_bytes, kw_unwrap
 from jot.jose.errors import DecryptionError, JoseError, MalformedTokenError, UsageError
-from jot.jose.jwk import ECKey, Key, OKPKey, from_crypto_key
+from jot.jose.jwk import ECKey, Key, OKPKey
 
 __all__ = ["ECDHES"]
 
@@ -65,7 +66,7 @@ class ECDHES(KeyManagement):
         entropy: Entropy,
     ) -> tuple[bytes, bytes]:
         ephemeral = entropy.ephemeral(key)
-        header["epk"] = from_crypto_key(ephemeral.public_key()).to_dict()
+        header["epk"] = _public_jwk(key, ephemeral.public_key())
         try:
             derived = self._derive(_exchange(ephemeral, key.verifier), enc, header)
         except MalformedTokenError as exc:  # The caller's own apu/apv.
@@ -94,25 +95,44 @@ class ECDHES(KeyManagement):
         return kw_unwrap(derived, encrypted_key, enc)
 
 
+def _public_jwk(key: Key, public: Any) -> dict[str, str]:
+    """The JWK of an ephemeral public key on ``key``'s curve (RFC 7518 §6.2.1, RFC 8037 §2)."""
+    if isinstance(key, ECKey):
+        numbers, size = public.public_numbers(), key.coordinate_size
+        return {"kty": "EC", "crv": key.curve, "x": b64encode_str(numbers.x.to_bytes(size, "big")),
+                "y": b64encode_str(numbers.y.to_bytes(size, "big"))}  # fmt: skip
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": key.curve or "", "x": b64encode_str(raw)}
+
+
 def _exchange(private: Any, public: Any) -> bytes:
     if isinstance(private, ec.EllipticCurvePrivateKey):
         return private.exchange(ec.ECDH(), public)
     return bytes(private.exchange(public))
 
 
-def _ephemeral_public(key: Key, epk: object) -> Any:
-    """The sender's ephemeral public key, checked: a public JWK of the recipient's curve."""
-    from jot.jose._keyio import from_jwk
+_OKP_PUBLIC = {
+    "X25519": (32, x25519.X25519PublicKey.from_public_bytes),
+    "X448": (56, x448.X448PublicKey.from_public_bytes),
+}
 
+
+def _ephemeral_public(key: Key, epk: object) -> Any:
+    """The sender's ephemeral public key, checked: a public JWK of the recipient's key type
+    and curve, with coordinates of the exact size, and (for EC) a point on the curve."""
     if not isinstance(epk, Mapping):
         raise MalformedTokenError("ECDH-ES needs an 'epk' JSON object")
     if "d" in epk:
         raise MalformedTokenError("'epk' must be a public key")
-    try:
-        # Parsing checks that an EC point lies on its curve (`cryptography` refuses others).
-        peer = from_jwk(epk)
-    except JoseError:
-        raise DecryptionError(DECRYPTION_FAILED) from None
-    if peer.kty != key.kty or peer.curve != key.curve:
+    if epk.get("kty") != key.kty or epk.get("crv") != key.curve:
         raise DecryptionError(DECRYPTION_FAILED)
-    return peer.crypto_key
+    try:
+        if isinstance(key, ECKey):
+            size = key.coordinate_size
+            x, y = (int.from_bytes(header_bytes(epk, name, size), "big") for name in "xy")
+            # `cryptography` refuses a point that is not on the curve (invalid-curve attacks).
+            return ec.EllipticCurvePublicNumbers(x, y, key.crypto_key.curve).public_key()
+        size, load = _OKP_PUBLIC[key.curve or ""]
+        return load(header_bytes(epk, "x", size))
+    except (JoseError, ValueError):
+        raise DecryptionError(DECRYPTION_FAILED) from None

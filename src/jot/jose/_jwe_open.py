@@ -28,7 +28,7 @@ from jot.jose.errors import (
 )
 from jot.jose.jwk import Key, KeySet
 
-__all__ = ["Limits", "Sealed", "open_compact", "open_sealed", "parse_compact", "parse_json"]
+__all__ = ["Limits", "Sealed", "open_compact", "open_sealed", "parse_json", "split_compact"]
 
 # Largest encoded size of each part; the ciphertext is bounded by the whole token's limit.
 _MAX_PARTS = {"protected": 16 * 1024, "encrypted_key": 4096, "iv": 64, "tag": 128, "aad": 64 * 1024}
@@ -108,8 +108,8 @@ def _part(name: str, value: object, max_size: int, required: bool = True) -> byt
     return b64decode(value)
 
 
-def parse_compact(token: str | bytes, max_size: int) -> Sealed:
-    """Split a compact JWE into its five parts (RFC 7516 §7.1)."""
+def split_compact(token: str | bytes, max_size: int) -> tuple[str, str, str, str, str]:
+    """The five segments of a compact JWE (RFC 7516 §7.1), sizes checked, not yet decoded."""
     if isinstance(token, bytes):
         try:
             token = token.decode("ascii")
@@ -124,12 +124,9 @@ def parse_compact(token: str | bytes, max_size: int) -> Sealed:
     protected, encrypted_key, iv, ciphertext, tag = token.split(".")
     if not protected:
         raise MalformedTokenError("a compact JWE needs a protected header")
-    _part("protected", protected, max_size)
-    return Sealed(
-        protected, {}, [{}], [_part("encrypted_key", encrypted_key, max_size)],
-        _part("iv", iv, max_size), _part("ciphertext", ciphertext, max_size),
-        _part("tag", tag, max_size), None,
-    )  # fmt: skip
+    if len(protected) > _MAX_PARTS["protected"]:
+        raise MalformedTokenError("the JWE member 'protected' is too large")
+    return protected, encrypted_key, iv, ciphertext, tag
 
 
 def _object(value: object, name: str) -> Mapping[str, Any]:
@@ -309,26 +306,33 @@ def open_compact(
     token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
 ) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
     """:func:`open_sealed` for a compact token, reusing the selection made for its header."""
-    sealed = parse_compact(token, max_size)
-    entry = _selections.get(sealed.protected)
+    protected, encrypted_key, iv, ciphertext, tag = split_compact(token, max_size)
+    entry = _selections.get(protected)
     if entry is None or entry[0] is not keys or entry[1] is not limits:
-        protected = _protected_header(sealed)
-        _check_headers(protected, sealed, limits)
-        enc = _content_encryption(protected, limits)
-        header: Mapping[str, Any] = MappingProxyType(protected)
-        algorithm, key = _select(keys, header, limits, enc)
-        entry = (keys, limits, header, enc, algorithm, key)
-        if algorithm.static_header:  # Headers with an epk, p2s or iv are never seen twice.
-            if len(_selections) >= 256:
-                _selections.clear()
-            _selections[sealed.protected] = entry
+        entry = _selection(protected, keys, limits)
     _, _, header, enc, algorithm, key = entry
-    encrypted_key = sealed.encrypted_keys[0]
-    if algorithm.direct and encrypted_key:
+    wrapped = _part("encrypted_key", encrypted_key, max_size)
+    if algorithm.direct and wrapped:
         raise MalformedTokenError(f"{algorithm.name} needs an empty encrypted key")
-    cek = algorithm.unwrap(key, enc, encrypted_key, header, limits.max_p2c)
-    aad = sealed.protected.encode("ascii")
-    plaintext = enc.decrypt(cek, sealed.iv, sealed.ciphertext, sealed.tag, aad)
+    content = (_part("iv", iv, max_size), _part("ciphertext", ciphertext, max_size),
+               _part("tag", tag, max_size))  # fmt: skip
+    cek = algorithm.unwrap(key, enc, wrapped, header, limits.max_p2c)
+    plaintext = enc.decrypt(cek, *content, protected.encode("ascii"))
     if "zip" in header:
         plaintext = _inflate(plaintext, limits.max_inflated_size)
     return header, plaintext, key, None
+
+
+def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> _Selection:
+    sealed = Sealed(protected, {}, [{}], [b""], b"", b"", b"", None)
+    header = _protected_header(sealed)
+    _check_headers(header, sealed, limits)
+    enc = _content_encryption(header, limits)
+    frozen: Mapping[str, Any] = MappingProxyType(header)
+    algorithm, key = _select(keys, frozen, limits, enc)
+    entry = (keys, limits, frozen, enc, algorithm, key)
+    if algorithm.static_header:  # Headers with an epk, p2s or iv are never seen twice.
+        if len(_selections) >= 256:
+            _selections.clear()
+        _selections[protected] = entry
+    return entry

@@ -150,7 +150,9 @@ def _check_disjoint(
 
 # -- the prepared compact path ---------------------------------------------------------------
 
-_Prepared = tuple[Key, tuple[Any, ...], KeyManagement, ContentEncryption, bytes]
+# The checked algorithms and the protected header before the algorithm adds its parameters:
+# encoded once when the algorithm adds none (dir, AES-KW, RSA-OAEP), else per token.
+_Prepared = tuple[Key, tuple[Any, ...], KeyManagement, ContentEncryption, dict[str, Any], bytes]
 _prepared: dict[tuple[Any, ...], _Prepared] = {}
 
 
@@ -169,7 +171,7 @@ def seal_compact(
     """A compact JWE for one key; the same result as :func:`seal` (with fresh randomness)."""
     items = tuple(headers.items()) if headers else ()
     entry = None
-    if all(isinstance(value, str | int | bool | None) for _, value in items):
+    if isinstance(plaintext, bytes) and all(isinstance(v, str | int | bool) for _, v in items):
         cache_key = (id(key), alg, enc_name, items)
         entry = _prepared.get(cache_key)
         if entry is None or entry[0] is not key or entry[1] != key_state(key):
@@ -178,14 +180,20 @@ def seal_compact(
                 if len(_prepared) >= _CACHE_SIZE:
                     _prepared.clear()
                 _prepared[cache_key] = entry
-    if entry is None or not isinstance(plaintext, bytes):
+    if entry is None:
         protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
         protected.update(headers or {})
         return seal(plaintext, [Recipient(key, alg)], enc_name, protected, {}, None, None,
                     ENTROPY).compact()  # fmt: skip
-    _, _, algorithm, enc, prefix = entry
+    _, _, algorithm, enc, base, prefix = entry
     cek = None if algorithm.direct else os.urandom(enc.key_size)
-    cek, encrypted_key = algorithm.wrap(key, enc, cek, {}, ENTROPY)
+    if prefix:
+        cek, encrypted_key = algorithm.wrap(key, enc, cek, {}, ENTROPY)
+    else:
+        header = dict(base)
+        cek, encrypted_key = algorithm.wrap(key, enc, cek, header, ENTROPY)
+        header["enc"] = enc.name
+        prefix = b64encode(_json.dumps(header))
     iv = os.urandom(enc.iv_size)
     ciphertext, tag = enc.encrypt(cek, iv, plaintext, prefix)
     parts = (prefix, b64encode(encrypted_key), b64encode(iv), b64encode(ciphertext), b64encode(tag))
@@ -195,15 +203,23 @@ def seal_compact(
 def _prepare(
     key: Key, alg: str | KeyManagement | None, enc_name: str, headers: Mapping[str, Any] | None
 ) -> _Prepared | None:
-    """The checked algorithms and the encoded header, or ``None`` if the header varies."""
+    """The checks and the header of :func:`seal`; ``None`` for headers it must handle."""
     enc = get_content_encryption(enc_name)
     algorithm = check_recipient(Recipient(key, alg), enc, 1)
-    if not algorithm.static_header or (headers and not {"alg", "enc", "zip"}.isdisjoint(headers)):
+    if headers and not {"alg", "enc", "zip", "epk", "iv", "tag", "p2s"}.isdisjoint(headers):
         return None
-    protected: dict[str, Any] = {"alg": algorithm.name}
+    base: dict[str, Any] = {"alg": algorithm.name}
     if key.kid is not None:
-        protected["kid"] = key.kid
-    protected.update(headers or {})
-    protected["alg"] = algorithm.name
-    protected["enc"] = enc.name
-    return key, key_state(key), algorithm, enc, b64encode(_json.dumps(protected))
+        base["kid"] = key.kid
+    base.update(headers or {})
+    base["alg"] = algorithm.name
+    if not algorithm.static_header:
+        return key, key_state(key), algorithm, enc, base, b""
+    return (
+        key,
+        key_state(key),
+        algorithm,
+        enc,
+        base,
+        b64encode(_json.dumps({**base, "enc": enc.name})),
+    )
