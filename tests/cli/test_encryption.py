@@ -54,7 +54,7 @@ def test_rsa_round_trip_through_stdin(keys: dict[str, Path]) -> None:
     assert sealed.exit_code == 0, sealed.output
     token = sealed.output.strip()
     assert header(token) == {"alg": "RSA-OAEP-256", "enc": "A256GCM"}  # A PEM has no kid.
-    opened = run("decrypt", "--key", str(keys["rsa.pem"]), "--key-password-env", "PEM_PW",
+    opened = run("decrypt", "--key", str(keys["rsa.pem"]), "--password-env", "PEM_PW",
                  stdin=sealed.output.encode(), env=PEM_ENV)  # fmt: skip
     assert opened.exit_code == 0, opened.output
     assert opened.stdout_bytes == b"hello\x00\xff world"
@@ -88,12 +88,12 @@ def test_symmetric_key_and_password(keys: dict[str, Path]) -> None:
     opened = run("decrypt", "--key", str(keys["oct.jwk"]), stdin=sealed.output.encode())
     assert opened.stdout_bytes == b"shared"
     env = {"JOT_PW": "correct horse battery staple"}
-    sealed = run("encrypt", "--password-env", "JOT_PW", "--p2c", "1000", stdin=b"pw", env=env)
+    sealed = run("encrypt", "--passphrase-env", "JOT_PW", "--p2c", "1000", stdin=b"pw", env=env)
     assert sealed.exit_code == 0, sealed.output
     assert header(sealed.output.strip())["p2c"] == 1000
-    opened = run("decrypt", "--password-env", "JOT_PW", stdin=sealed.output.encode(), env=env)
+    opened = run("decrypt", "--passphrase-env", "JOT_PW", stdin=sealed.output.encode(), env=env)
     assert opened.stdout_bytes == b"pw"
-    wrong = run("decrypt", "--password-env", "JOT_PW", stdin=sealed.output.encode(),
+    wrong = run("decrypt", "--passphrase-env", "JOT_PW", stdin=sealed.output.encode(),
                 env={"JOT_PW": "wrong"})  # fmt: skip
     assert wrong.exit_code == 1
 
@@ -123,12 +123,14 @@ def test_failures_are_one_line(keys: dict[str, Path], tmp_path: Path) -> None:
     _one_line_error(run("encrypt", "--key", str(keys["p256.pub.jwk"]), "--alg", "RSA1_5",
                         stdin=b"x"), 2, "hazmat")  # fmt: skip
     _one_line_error(run("encrypt", stdin=b"x"), 2, "--key")
-    _one_line_error(run("encrypt", "--password-env", "UNSET_VAR_FOR_JOT", stdin=b"x"), 2,
+    _one_line_error(run("encrypt", "--passphrase-env", "UNSET_VAR_FOR_JOT", stdin=b"x"), 2,
                     "UNSET_VAR_FOR_JOT")  # fmt: skip
+    _one_line_error(run("encrypt", "--key", str(keys["rsa.pub.pem"]), "--passphrase-env", "X",
+                        stdin=b"x"), 2, "exactly one")  # fmt: skip
     _one_line_error(run("encrypt", "--key", str(keys["p256.pub.jwk"]),
                         stdin=b"x" * (1024 * 1024 + 1)), 2, "larger than")  # fmt: skip
-    _one_line_error(run("decrypt", "--key", str(keys["rsa.pem"]), stdin=token.encode()), 2,
-                    "password")  # fmt: skip
+    _one_line_error(run("decrypt", "--key", str(keys["rsa.pem"]), "--password-env", "UNSET_X",
+                        stdin=token.encode()), 2, "UNSET_X")  # fmt: skip
 
 
 def test_jwks_with_several_keys_cannot_be_encrypted_to(tmp_path: Path) -> None:
@@ -140,7 +142,7 @@ def test_jwks_with_several_keys_cannot_be_encrypted_to(tmp_path: Path) -> None:
 
 def test_library_and_cli_agree(keys: dict[str, Path]) -> None:
     token = jwe.encrypt_compact(b"from the library", _rsa().public(), alg="RSA-OAEP")
-    opened = run("decrypt", "--key", str(keys["rsa.pem"]), "--key-password-env", "PEM_PW",
+    opened = run("decrypt", "--key", str(keys["rsa.pem"]), "--password-env", "PEM_PW",
                  stdin=token.encode(), env=PEM_ENV)  # fmt: skip
     assert opened.stdout_bytes == b"from the library"
 
