@@ -51,6 +51,8 @@ def test_default_algorithm(kind: str, size: int | None, expected: str) -> None:
 
 
 def test_default_algorithm_needs_a_usable_key() -> None:
+    with pytest.raises(UsageError, match="not an encryption key"):
+        jwe.default_algorithm(generate("P-256", alg="ES256"))
     with pytest.raises(UsageError):
         jwe.default_algorithm(OctKey(os.urandom(20)))
     assert jwe.default_algorithm(generate("oct", alg="A128GCMKW")) == "A128GCMKW"

@@ -20,7 +20,7 @@ from jot.jose._b64 import b64encode
 from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
 from jot.jose._jwe_keys import Entropy, KeyManagement
 from jot.jose._jwe_open import Sealed
-from jot.jose._jwe_registry import get_key_management
+from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose.errors import UsageError
 from jot.jose.jwk import Key, OctKey
 
@@ -52,7 +52,11 @@ class Recipient:
 def default_algorithm(key: Key) -> str:
     """The ``alg`` to encrypt to ``key`` with when the caller names none."""
     if key.alg is not None:
-        return "dir" if key.alg in CONTENT_ENCRYPTIONS else key.alg
+        if key.alg in CONTENT_ENCRYPTIONS:
+            return "dir"
+        if key.alg not in KEY_MANAGEMENT_ALGORITHMS and key.alg != "RSA1_5":
+            raise UsageError(f"the key is bound to {key.alg}: it is not an encryption key")
+        return key.alg
     if key.kty == "RSA":
         return "RSA-OAEP-256"
     if key.kty in ("EC", "OKP"):
