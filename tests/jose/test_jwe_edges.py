@@ -113,6 +113,16 @@ def test_encryption_usage_errors() -> None:
                             max_inflated_size=0)  # fmt: skip
 
 
+def test_odd_arguments_are_usage_errors() -> None:
+    key = key_for("A128KW")
+    with pytest.raises(UsageError):
+        jwe.encrypt_compact(b"x", key, alg=["A128KW"])  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        jwe.encrypt_compact(b"x", key, enc=["A128GCM"])  # type: ignore[arg-type]
+    token = jwe.encrypt_compact(b"x", key, headers={"x": [1]})  # Any JSON value is fine.
+    assert _header(token)["x"] == [1]
+
+
 def test_invalid_compressed_content() -> None:
     key = key_for("A128KW")
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)

@@ -175,7 +175,12 @@ def seal_compact(
     """A compact JWE for one key; the same result as :func:`seal` (with fresh randomness)."""
     items = tuple(headers.items()) if headers else ()
     entry = None
-    if isinstance(plaintext, bytes) and all(isinstance(v, str | int | bool) for _, v in items):
+    if (
+        isinstance(plaintext, bytes)
+        and isinstance(alg, str | KeyManagement | None)
+        and isinstance(enc_name, str)
+        and all(isinstance(name, str) and isinstance(v, str | int | bool) for name, v in items)
+    ):
         cache_key = (id(key), alg, enc_name, items)
         entry = _prepared.get(cache_key)
         if entry is None or entry[0] is not key or entry[1] != key_state(key):
