@@ -8,7 +8,10 @@ import zlib
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
 from jot.jose import _jwe_content, _jwe_ecdh, _jwe_keys, _jwe_open, jwe, jws, jwt
 from jot.jose._b64 import b64decode, b64encode_str
@@ -145,10 +148,17 @@ def test_ecdh_ephemeral_private_key_or_no_object_refused() -> None:
 
 def test_x25519_all_zero_shared_secret_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     key = generate("X25519")
-    token = jwe.encrypt_compact(b"x", key.public(), alg="ECDH-ES")
+    # A sender who picks a small-order point knows the shared secret (all zeros), hence the CEK.
     small_order = {"kty": "OKP", "crv": "X25519", "x": b64encode_str(bytes(32))}
+    header = b64encode_str(dumps({"alg": "ECDH-ES", "enc": "A128GCM", "epk": small_order}))
+    other_info = b"\0\0\0\x07A128GCM" + bytes(8) + (128).to_bytes(4, "big")
+    cek = ConcatKDFHash(hashes.SHA256(), 16, other_info).derive(bytes(32))
+    iv = os.urandom(12)
+    sealed = AESGCM(cek).encrypt(iv, b"chosen by the sender", header.encode())
+    token = ".".join([header, "", b64encode_str(iv), b64encode_str(sealed[:-16]),
+                      b64encode_str(sealed[-16:])])  # fmt: skip
     with pytest.raises(DecryptionError):
-        jwe.decrypt_compact(_with_header(token, epk=small_order), key, algorithms=["ECDH-ES"])
+        jwe.decrypt_compact(token, key, algorithms=["ECDH-ES"])
     # Whatever the X25519 implementation does with such a point, jot itself refuses zeros.
     monkeypatch.setattr(_jwe_ecdh, "_exchange", lambda private, public: bytes(32))
     with pytest.raises(DecryptionError):
