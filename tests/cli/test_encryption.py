@@ -154,3 +154,23 @@ def test_a_one_key_jwks_and_a_non_ascii_token(keys: dict[str, Path]) -> None:
     assert opened.stdout_bytes == b"via jwks"
     _one_line_error(run("decrypt", "--key", str(keys["p256.jwk"]), stdin="é.b".encode()), 2,
                     "UTF-8")  # fmt: skip
+
+
+def test_decrypt_with_a_mixed_jwks(tmp_path: Path) -> None:
+    encryption = jwk.generate("P-256")  # Unbound: ECDH-ES* allowed.
+    jwks = tmp_path / "mixed.json"
+    jwks.write_text(json.dumps({"keys": [
+        jwk.generate("Ed25519", alg="EdDSA").to_dict(private=True),
+        {**jwk.generate("P-256").to_dict(private=True), "use": "sig"},
+        encryption.to_dict(private=True),
+    ]}))  # fmt: skip
+    token = jwe.encrypt_compact(b"mixed", encryption.public(), alg="ECDH-ES+A128KW")
+    opened = run("decrypt", "--key", str(jwks), stdin=token.encode())
+    assert opened.exit_code == 0, opened.output
+    assert opened.stdout_bytes == b"mixed"
+    signing_only = tmp_path / "signing.json"
+    signing_only.write_text(json.dumps(
+        {"keys": [{**jwk.generate("P-256").to_dict(private=True), "use": "sig"}]}
+    ))  # fmt: skip
+    _one_line_error(run("decrypt", "--key", str(signing_only), stdin=token.encode()), 2,
+                    "no algorithm")  # fmt: skip

@@ -146,6 +146,19 @@ def test_key_set_selects_by_kid() -> None:
         jwe.decrypt_compact(_with(token, kid=7), keys, algorithms=["A256KW"])
 
 
+def test_key_set_with_signing_keys_and_no_algorithms() -> None:
+    # An authority's JWKS holds signing and encryption keys; the default allow-list takes the
+    # encryption keys' algorithms only.
+    encryption = generate("P-256", alg="ECDH-ES+A128KW", kid="enc")
+    keys = KeySet([generate("Ed25519", alg="EdDSA"), generate("P-256", alg="ES256"),
+                   import_key({**key_for("RSA-OAEP").to_dict(private=True), "use": "sig"}),
+                   encryption])  # fmt: skip
+    token = jwe.encrypt_compact(b"x", encryption.public())
+    assert jwe.decrypt_compact(token, keys).key is encryption
+    with pytest.raises(UsageError, match="no algorithm"):
+        jwe.decrypt_compact(token, KeySet([generate("Ed25519", alg="EdDSA")]))
+
+
 def _with(token: str, **changes: object) -> str:
     segments = token.split(".")
     segments[0] = b64encode_str(dumps({**_header(token), **changes}))

@@ -121,6 +121,9 @@ def test_odd_arguments_are_usage_errors() -> None:
         jwe.encrypt_compact(b"x", key, enc=["A128GCM"])  # type: ignore[arg-type]
     token = jwe.encrypt_compact(b"x", key, headers={"x": [1]})  # Any JSON value is fine.
     assert _header(token)["x"] == [1]
+    # Headers naming alg or enc take the general path, which sets them in place.
+    token = jwe.encrypt_compact(b"x", key, enc="A256GCM", headers={"enc": "A128GCM", "cty": "a"})
+    assert list(_header(token).items())[-2:] == [("enc", "A256GCM"), ("cty", "a")]
 
 
 def test_invalid_compressed_content() -> None:

@@ -18,6 +18,7 @@ import click
 from jot.cli._tokens_common import CommandError, friendly_errors, read_input
 from jot.cli._tokens_keys import load_key
 from jot.jose import Key, KeySet, jwe
+from jot.jose.errors import UsageError
 
 __all__ = ["decrypt", "encrypt"]
 
@@ -52,12 +53,19 @@ def _algorithms(keys: Key | KeySet, named: tuple[str, ...]) -> list[str] | None:
         return list(named)
     members = [keys] if isinstance(keys, Key) else list(keys)
     if all(key.alg is not None for key in members):
-        return None  # The keys' own algorithms.
+        return None  # The keys' own algorithms (a JWKS's signing keys are skipped).
     names: list[str] = []
     for key in members:
-        family = _FAMILIES.get(key.kty) if key.alg is None else None
-        names.extend(family or [jwe.default_algorithm(key)])
-    return list(dict.fromkeys(names))
+        if key.use == "sig":
+            continue
+        if key.alg is None:
+            names.extend(_FAMILIES.get(key.kty) or [jwe.default_algorithm(key)])
+            continue
+        try:
+            names.append(jwe.default_algorithm(key))
+        except UsageError:  # Bound to a signature algorithm: not an encryption key.
+            continue
+    return list(dict.fromkeys(names)) or None
 
 
 _KEY = click.option("--key", "key_path", metavar="FILE", help="Key file: PEM, DER, JWK or JWKS.")

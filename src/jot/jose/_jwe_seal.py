@@ -221,7 +221,6 @@ def _prepare(
     if key.kid is not None:
         base["kid"] = key.kid
     base.update(headers or {})
-    base["alg"] = algorithm.name
     if not algorithm.static_header:
         return key, key_state(key), algorithm, enc, base, b""
     return (

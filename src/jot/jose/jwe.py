@@ -33,7 +33,7 @@ from jot.jose._jwe_keys import (
     PasswordKey,
 )
 from jot.jose._jwe_open import Limits, open_compact, open_sealed, parse_json
-from jot.jose._jwe_registry import get_key_management
+from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose._jwe_seal import ENTROPY, Recipient, default_algorithm, key_state, seal_compact
 from jot.jose._jwe_seal import seal as _seal
 from jot.jose.errors import UsageError
@@ -237,6 +237,13 @@ def _keys_state(keys: Key | KeySet) -> tuple[Any, ...]:
     return (keys.keys, *map(key_state, keys.keys))
 
 
+def _for_encryption(key: Key) -> bool:
+    usable = key.allows("unwrapKey") or key.allows("decrypt") or key.allows("deriveKey")
+    return usable and (
+        key.alg is None or key.alg in KEY_MANAGEMENT_ALGORITHMS or key.alg in CONTENT_ENCRYPTIONS
+    )
+
+
 def _limits(
     keys: Key | KeySet,
     algorithms: Collection[str | KeyManagement] | None,
@@ -249,7 +256,9 @@ def _limits(
     if not isinstance(keys, Key | KeySet):
         raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
     if algorithms is None:
-        members = [keys] if isinstance(keys, Key) else list(keys)
+        # A JWKS also holds signing keys (use "sig", or bound to a JWS algorithm): they take
+        # no part in choosing the key management algorithms.
+        members = [keys] if isinstance(keys, Key) else [k for k in keys if _for_encryption(k)]
         if not members or any(key.alg is None for key in members):
             raise UsageError("no algorithm allowed: pass algorithms=[...] or bind keys to an alg")
         algorithms = {default_algorithm(key) for key in members}
