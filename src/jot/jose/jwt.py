@@ -143,7 +143,9 @@ def _decode(
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
         check_type(header, typ)
-    claims = _json.loads_object(payload, "the JWT claims")
+    claims = _json.loads(payload)
+    if not isinstance(claims, dict):
+        raise MalformedTokenError("the JWT claims is not a JSON object")
     _validate(claims, issuer, audience, leeway, require, now)
     for validator in validators:
         validator(claims)
@@ -219,12 +221,24 @@ def _validate(
         iat = _numeric_date(claims, "iat")
     if iat is not None and current + leeway < iat:
         raise NotYetValidError(f"the token was issued in the future ({_iso(iat)})", claim="iat")
+    get = claims.get
+    if (
+        type(get("iss", "")) is not str
+        or type(get("sub", "")) is not str
+        or type(get("jti", "")) is not str
+    ):
+        _check_strings(claims)
+    if issuer is not None and not (type(issuer) is str and get("iss") == issuer):
+        _check_issuer(claims, issuer)  # Rejects, unless issuer is a collection that has iss.
+    aud = get("aud")
+    if not (type(aud) is str and type(audience) is str and aud == audience):
+        _check_audience(claims, audience)  # Rejects, unless a list or collection matches.
+
+
+def _check_strings(claims: Mapping[str, Any]) -> None:
     for name in ("iss", "sub", "jti"):
         if name in claims and not isinstance(claims[name], str):
             raise ClaimError(f"claim {name!r} is not a string", claim=name)
-    if issuer is not None and not (type(issuer) is str and claims.get("iss") == issuer):
-        _check_issuer(claims, issuer)  # Rejects, unless issuer is a collection that has iss.
-    _check_audience(claims, audience)
 
 
 def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> None:
