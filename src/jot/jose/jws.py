@@ -253,34 +253,6 @@ def _encode_header(header: Mapping[str, Any]) -> bytes:
     return b64encode(_json.dumps(header))
 
 
-# What jwt.encode signs with: the checks of _signing_header and the encoded header depend
-# only on the key's attributes, the alg and the typ, so they are done once per key and kept
-# while all of those are the same objects. The entry holds the key, so its id cannot be
-# reused while the entry exists.
-_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
-_jwt_signers: dict[int, _SignerEntry] = {}
-
-
-def _jwt_signer(key: Key, alg: str | None, typ: str | None) -> tuple[SignatureAlgorithm, bytes]:
-    """The algorithm and ``base64url(header) + "."`` for a header of ``alg``, ``kid``, ``typ``.
-
-    ``alg`` and ``typ`` are ``None`` or a str; the result is what :func:`sign_compact` would
-    sign with for ``headers={"typ": typ}``.
-    """
-    if not isinstance(key, Key):
-        raise UsageError("key must be a jot.jose.jwk.Key")
-    state = (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
-    entry = _jwt_signers.get(id(key))
-    if entry is not None and entry[0] is key and entry[1] == state:
-        return entry[2], entry[3]
-    algorithm, header = _signing_header(key, alg, {"typ": typ} if typ else None)
-    prefix = _encode_header(header) + b"."
-    if len(_jwt_signers) >= _HEADER_CACHE_SIZE:
-        _jwt_signers.clear()
-    _jwt_signers[id(key)] = (key, state, algorithm, prefix)
-    return algorithm, prefix
-
-
 def _signing_header(
     key: Key, alg: str | None, headers: Mapping[str, Any] | None
 ) -> tuple[SignatureAlgorithm, dict[str, Any]]:

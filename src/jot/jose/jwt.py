@@ -27,7 +27,9 @@ from jot.jose.errors import (
     MalformedTokenError,
     MissingClaimError,
     NotYetValidError,
+    UsageError,
 )
+from jot.jose.jwa import SignatureAlgorithm
 from jot.jose.jwk import Key, KeySet
 
 __all__ = ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encode"]
@@ -48,6 +50,31 @@ class Token:
     key: Key
 
 
+# What encode signs with, per key: the checks of jws.sign_compact and the encoded header
+# depend only on the key's attributes, alg and typ, so they are made once and kept while all
+# of those are the same objects. The entry holds the key, so its id is not reused meanwhile.
+_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
+_signers: dict[int, _SignerEntry] = {}
+_SIGNERS_SIZE = 256
+
+
+def _signer_state(key: Key, alg: str | None, typ: str | None) -> tuple[Any, ...]:
+    return (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
+
+
+def _prepare_signer(key: Key, alg: str | None, typ: str | None) -> _SignerEntry:
+    """Check the key as sign_compact does; encode ``base64url(header) + "."`` once."""
+    if not isinstance(key, Key):
+        raise UsageError("key must be a jot.jose.jwk.Key")
+    state = _signer_state(key, alg, typ)
+    algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
+    entry = (key, state, algorithm, jws._encode_header(header) + b".")
+    if len(_signers) >= _SIGNERS_SIZE:
+        _signers.clear()
+    _signers[id(key)] = entry
+    return entry
+
+
 def encode(
     claims: Mapping[str, Any],
     key: Key,
@@ -59,10 +86,17 @@ def encode(
     """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``."""
     if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
         # The usual call: the key checks and the encoded header are prepared once per key.
-        payload = b64encode(_json.dumps(claims))
-        algorithm, prefix = jws._jwt_signer(key, alg, typ)
-        signing_input = prefix + payload
-        signature = b64encode(algorithm.sign(key, signing_input))
+        payload = b64encode(_json.encode_text(claims).encode("utf-8"))
+        entry = _signers.get(id(key))
+        if (
+            entry is None
+            or entry[0] is not key
+            or entry[1] != (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
+                            key.weak_allowed)  # The same as _signer_state, without a call.
+        ):  # fmt: skip
+            entry = _prepare_signer(key, alg, typ)
+        signing_input = entry[3] + payload
+        signature = b64encode(entry[2].sign(key, signing_input))
         return (signing_input + b"." + signature).decode("ascii")
     header = {"typ": typ} if typ else {}
     if headers:
