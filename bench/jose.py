@@ -31,7 +31,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from _harness import FLOOR, Case, Target, check_targets, measure, render_table, render_targets
+from _harness import (
+    CLOCKS,
+    FLOOR,
+    Case,
+    Target,
+    check_targets,
+    measure,
+    render_table,
+    render_targets,
+    use_clock,
+)
 from _jwe_cases import JWE_TARGETS, jwe_cases
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
@@ -189,7 +199,7 @@ def _floor_verifier(alg: str, key: jot_jwk.Key, token: str) -> Callable[[], obje
         encoded_header, _, payload = signing_input.partition(".")
         headers[encoded_header]
         raw_verify(signing_input.encode("ascii"), _b64d(signature))
-        return loads(_b64d(payload))
+        return loads(_b64d(payload).decode("utf-8"))
 
     return verify
 
@@ -415,15 +425,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny batches, 2 rounds (smoke)")
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--batch-ms", type=float, default=40.0, help="time per batch")
+    parser.add_argument("--repeats", type=int, default=7, help="batches per case and round")
+    parser.add_argument("--batch-ms", type=float, default=1.0, help="time per batch")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     parser.add_argument("--libraries", help="comma-separated, e.g. jot,PyJWT (floor is kept)")
     parser.add_argument("--algs", help="comma-separated, e.g. HS256,ES256")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
-    rounds, batch = (2, 0.002) if args.quick else (args.rounds, args.batch_ms / 1000)
+    rounds, repeats, batch = (
+        (2, 1, 0.001) if args.quick else (args.rounds, args.repeats, args.batch_ms / 1000)
+    )
     libraries = set(args.libraries.split(",")) if args.libraries else None
     algs = set(args.algs.split(",")) if args.algs else None
 
+    use_clock(args.clock)
+    load_before = os.getloadavg()[0]
     fixture = make_fixture()
     with warnings.catch_warnings():
         # Peers may warn about deprecated algorithm names; the numbers are what matters here.
@@ -434,11 +450,16 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(
             cases,
             rounds=rounds,
+            repeats=repeats,
             batch_seconds=batch,
             progress=lambda text: print(text, file=sys.stderr, flush=True),
         )
-    print(f"µs per operation (ratio to the floor), median of {rounds} interleaved rounds.")
-    print(environment())
+    load = os.getloadavg()[0]
+    print(
+        f"µs per operation (ratio to the floor of the same row): median of {rounds} rounds,"
+        f" each the fastest of {repeats} interleaved batches; {args.clock} clock."
+    )
+    print(f"{environment()} Load average: {load_before:.1f} before, {load:.1f} after.")
     print()
     print(render_table(results))
     print()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from jot.jose.errors import MalformedTokenError
 
-__all__ = ["dumps", "loads", "loads_object"]
+__all__ = ["dumps", "encode_text", "loads", "loads_object"]
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -49,6 +50,10 @@ def loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedTokenError(f"{what} is not a JSON object")
     return value
+
+
+#: Serialize compactly as text (one call less than :func:`dumps`, for the signing path).
+encode_text: Callable[[Any], str] = _encoder.encode
 
 
 def dumps(value: Any) -> bytes:

@@ -106,36 +106,36 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
 
 # A verifier passes the same key and list on every call, and checking each name against the
 # key is a good part of a fast verification. The result depends only on the names and, for a
-# single key, on its alg and material: an entry is used only while those are the same objects
-# (the entry holds them, so their ids cannot be reused while it exists).
+# single key, on its alg and material: an entry is used only while those are the same (the
+# entry holds the keys, so their id cannot be reused while it exists).
 _AllowedEntry = tuple[object, tuple[Any, ...], frozenset[str]]
-_allowed_cache: dict[tuple[int, tuple[Any, ...]], _AllowedEntry] = {}
+_allowed_cache: dict[int, _AllowedEntry] = {}
 
 
 def _allowed(keys: Key | KeySet, algorithms: Collection[str] | None) -> frozenset[str]:
     """:func:`allowed_algorithms`, cached for a list or tuple of names."""
     if type(algorithms) is not list and type(algorithms) is not tuple:
         return allowed_algorithms(keys, algorithms)
-    names = tuple(algorithms)
-    state = (keys.alg, keys.crypto_key, keys.weak_allowed) if isinstance(keys, Key) else ()
-    try:
-        cached = _allowed_cache.get((id(keys), names))
-    except TypeError:  # An unhashable name: allowed_algorithms reports it.
-        return allowed_algorithms(keys, algorithms)
+    state: tuple[Any, ...]
+    if isinstance(keys, Key):
+        state = (tuple(algorithms), keys.alg, keys.crypto_key, keys.weak_allowed)
+    else:
+        state = (tuple(algorithms),)
+    cached = _allowed_cache.get(id(keys))
     if cached is not None and cached[0] is keys and cached[1] == state:
         return cached[2]
     allowed = allowed_algorithms(keys, algorithms)
     if len(_allowed_cache) >= _HEADER_CACHE_SIZE:
         _allowed_cache.clear()
-    _allowed_cache[(id(keys), names)] = (keys, state, allowed)
+    _allowed_cache[id(keys)] = (keys, state, allowed)
     return allowed
 
 
 # -- headers ------------------------------------------------------------------------------
 
 # A parsed protected header: the read-only view handed to callers, the dict itself (faster to
-# read), its b64 value and whether it has `crit`.
-_Parsed = tuple[Mapping[str, Any], dict[str, Any], bool, bool]
+# read), its b64 value, whether it has `crit`, and its `alg` if that is a str (else None).
+_Parsed = tuple[Mapping[str, Any], dict[str, Any], bool, bool, str | None]
 
 _header_cache: dict[str, _Parsed] = {}
 _HEADER_CACHE_SIZE = 256
@@ -152,7 +152,14 @@ def _decode_protected(segment: str) -> _Parsed:
         return cached
     header = _json.loads_object(b64decode(segment), "the JWS header")
     b64 = _check_structure(header, protected=header)
-    result = (MappingProxyType(header), header, b64, "crit" in header)
+    alg = header.get("alg")
+    result = (
+        MappingProxyType(header),
+        header,
+        b64,
+        "crit" in header,
+        alg if type(alg) is str else None,
+    )
     if len(_header_cache) >= _HEADER_CACHE_SIZE:
         _header_cache.clear()
     _header_cache[segment] = result
@@ -246,35 +253,6 @@ def _encode_header(header: Mapping[str, Any]) -> bytes:
     return b64encode(_json.dumps(header))
 
 
-# What jwt.encode signs with, by (key, alg, typ): the checks of _signing_header and the encoded
-# header depend only on those, so they are done once. An entry is used only while the key's
-# attributes are the same objects as when it was made (the entry holds the key, so its id
-# cannot be reused while the entry exists).
-_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
-_jwt_signers: dict[tuple[int, str | None, str | None], _SignerEntry] = {}
-
-
-def _jwt_signer(key: Key, alg: str | None, typ: str | None) -> tuple[SignatureAlgorithm, bytes]:
-    """The algorithm and ``base64url(header) + "."`` for a header of ``alg``, ``kid``, ``typ``.
-
-    ``alg`` and ``typ`` are ``None`` or a str; the result is what :func:`sign_compact` would
-    sign with for ``headers={"typ": typ}``.
-    """
-    if not isinstance(key, Key):
-        raise UsageError("key must be a jot.jose.jwk.Key")
-    state = (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
-    cache_key = (id(key), alg, typ)
-    entry = _jwt_signers.get(cache_key)
-    if entry is not None and entry[0] is key and entry[1] == state:
-        return entry[2], entry[3]
-    algorithm, header = _signing_header(key, alg, {"typ": typ} if typ else None)
-    prefix = _encode_header(header) + b"."
-    if len(_jwt_signers) >= _HEADER_CACHE_SIZE:
-        _jwt_signers.clear()
-    _jwt_signers[cache_key] = (key, state, algorithm, prefix)
-    return algorithm, prefix
-
-
 def _signing_header(
     key: Key, alg: str | None, headers: Mapping[str, Any] | None
 ) -> tuple[SignatureAlgorithm, dict[str, Any]]:
@@ -357,20 +335,25 @@ def _verify_compact(
 ) -> tuple[Mapping[str, Any], bytes, Key, bool]:
     """:func:`verify_compact` without the result object; also returns the b64 value."""
     allowed = _allowed(keys, algorithms)
-    if isinstance(token, bytes):
-        try:
-            token = token.decode("ascii")
-        except UnicodeDecodeError:
-            raise MalformedTokenError("the token is not ASCII") from None
-    if not isinstance(token, str):
-        raise UsageError("token must be str or bytes")
+    if type(token) is str and detached_payload is None and isinstance(keys, Key):
+        verified = _verify_usual(token, keys, allowed, max_size)
+        if verified is not None:
+            return verified
+    if type(token) is not str:
+        if isinstance(token, bytes):
+            try:
+                token = token.decode("ascii")
+            except UnicodeDecodeError:
+                raise MalformedTokenError("the token is not ASCII") from None
+        if not isinstance(token, str):
+            raise UsageError("token must be str or bytes")
     if len(token) > max_size:
         raise MalformedTokenError(f"the token is larger than {max_size} bytes")
-    if token.count(".") != 2:
-        raise MalformedTokenError("a compact JWS has exactly three segments")
     signing_input, _, encoded_signature = token.rpartition(".")
-    encoded_header, _, encoded_payload = signing_input.partition(".")
-    header, raw_header, b64, has_crit = _decode_protected(encoded_header)
+    encoded_header, dot, encoded_payload = signing_input.partition(".")
+    if not dot or "." in encoded_payload:  # The signature and header have none by now.
+        raise MalformedTokenError("a compact JWS has exactly three segments")
+    header, raw_header, b64, has_crit, _ = _decode_protected(encoded_header)
     if has_crit:
         _check_crit(raw_header, crit)
     alg = raw_header.get("alg")
@@ -394,6 +377,32 @@ def _verify_compact(
     else:
         payload = b64decode(encoded_payload) if b64 else encoded_payload.encode("utf-8")
     return header, payload, key, b64
+
+
+def _verify_usual(
+    token: str, key: Key, allowed: frozenset[str], max_size: int
+) -> tuple[Mapping[str, Any], bytes, Key, bool] | None:
+    """The usual case of :func:`_verify_compact`, in fewer steps; ``None`` for any other.
+
+    The usual case: one key, an attached payload, a header seen before (so parsed and
+    checked) without ``crit`` and with ``b64`` true, and an allowed ``alg``. The result, and
+    any error raised, are those of the general path, which makes the same checks in the same
+    order; anything unusual is left to it.
+    """
+    if len(token) > max_size:
+        return None
+    signing_input, _, encoded_signature = token.rpartition(".")
+    encoded_header, dot, encoded_payload = signing_input.partition(".")
+    parsed = _header_cache.get(encoded_header)
+    if parsed is None or not dot or "." in encoded_payload:
+        return None
+    header, _, b64, has_crit, alg = parsed
+    if has_crit or not b64 or alg not in allowed:
+        return None
+    signature = b64decode(encoded_signature)
+    if not SIGNATURE_ALGORITHMS[alg].verify(key, signing_input.encode("utf-8"), signature):
+        raise BadSignatureError("the signature does not verify")
+    return header, b64decode(encoded_payload), key, True
 
 
 # -- JSON serialization (RFC 7515 §7.2) --------------------------------------------------

@@ -32,7 +32,9 @@ from jot.jose.errors import (
     MalformedTokenError,
     MissingClaimError,
     NotYetValidError,
+    UsageError,
 )
+from jot.jose.jwa import SignatureAlgorithm
 from jot.jose.jwk import Key, KeySet
 
 __all__ = ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encode"]
@@ -55,6 +57,31 @@ class Token:
     encryption_header: Mapping[str, Any] | None = None
 
 
+# What encode signs with, per key: the checks of jws.sign_compact and the encoded header
+# depend only on the key's attributes, alg and typ, so they are made once and kept while all
+# of those are the same objects. The entry holds the key, so its id is not reused meanwhile.
+_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
+_signers: dict[int, _SignerEntry] = {}
+_SIGNERS_SIZE = 256
+
+
+def _signer_state(key: Key, alg: str | None, typ: str | None) -> tuple[Any, ...]:
+    return (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
+
+
+def _prepare_signer(key: Key, alg: str | None, typ: str | None) -> _SignerEntry:
+    """Check the key as sign_compact does; encode ``base64url(header) + "."`` once."""
+    if not isinstance(key, Key):
+        raise UsageError("key must be a jot.jose.jwk.Key")
+    state = _signer_state(key, alg, typ)
+    algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
+    entry = (key, state, algorithm, jws._encode_header(header) + b".")
+    if len(_signers) >= _SIGNERS_SIZE:
+        _signers.clear()
+    _signers[id(key)] = entry
+    return entry
+
+
 def encode(
     claims: Mapping[str, Any],
     key: Key,
@@ -73,10 +100,17 @@ def encode(
     """
     if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
         # The usual call: the key checks and the encoded header are prepared once per key.
-        payload = b64encode(_json.dumps(claims))
-        algorithm, prefix = jws._jwt_signer(key, alg, typ)
-        signing_input = prefix + payload
-        signature = b64encode(algorithm.sign(key, signing_input))
+        payload = b64encode(_json.encode_text(claims).encode("utf-8"))
+        entry = _signers.get(id(key))
+        if (
+            entry is None
+            or entry[0] is not key
+            or entry[1] != (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
+                            key.weak_allowed)  # The same as _signer_state, without a call.
+        ):  # fmt: skip
+            entry = _prepare_signer(key, alg, typ)
+        signing_input = entry[3] + payload
+        signature = b64encode(entry[2].sign(key, signing_input))
         token = (signing_input + b"." + signature).decode("ascii")
     else:
         header = {"typ": typ} if typ else {}
@@ -192,7 +226,9 @@ def _decode(
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
         check_type(header, typ)
-    claims = _json.loads_object(payload, "the JWT claims")
+    claims = _json.loads(payload)
+    if not isinstance(claims, dict):
+        raise MalformedTokenError("the JWT claims is not a JSON object")
     _validate(claims, issuer, audience, leeway, require, now)
     for validator in validators:
         validator(claims)
@@ -268,12 +304,24 @@ def _validate(
         iat = _numeric_date(claims, "iat")
     if iat is not None and current + leeway < iat:
         raise NotYetValidError(f"the token was issued in the future ({_iso(iat)})", claim="iat")
+    get = claims.get
+    if (
+        type(get("iss", "")) is not str
+        or type(get("sub", "")) is not str
+        or type(get("jti", "")) is not str
+    ):
+        _check_strings(claims)
+    if issuer is not None and not (type(issuer) is str and get("iss") == issuer):
+        _check_issuer(claims, issuer)  # Rejects, unless issuer is a collection that has iss.
+    aud = get("aud")
+    if not (type(aud) is str and type(audience) is str and aud == audience):
+        _check_audience(claims, audience)  # Rejects, unless a list or collection matches.
+
+
+def _check_strings(claims: Mapping[str, Any]) -> None:
     for name in ("iss", "sub", "jti"):
         if name in claims and not isinstance(claims[name], str):
             raise ClaimError(f"claim {name!r} is not a string", claim=name)
-    if issuer is not None and not (type(issuer) is str and claims.get("iss") == issuer):
-        _check_issuer(claims, issuer)  # Rejects, unless issuer is a collection that has iss.
-    _check_audience(claims, audience)
 
 
 def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> None:
