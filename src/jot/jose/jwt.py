@@ -86,7 +86,7 @@ def encode(
     """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``."""
     if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
         # The usual call: the key checks and the encoded header are prepared once per key.
-        payload = b64encode(_json.encode_text(claims).encode("utf-8"))
+        payload = b64encode(_encode_claims(claims))
         entry = _signers.get(id(key))
         if (
             entry is None
@@ -101,7 +101,22 @@ def encode(
     header = {"typ": typ} if typ else {}
     if headers:
         header.update(headers)
-    return jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
+    return jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+
+
+def _encode_claims(claims: Mapping[str, Any]) -> bytes:
+    # A JWT's claims are one JSON object with string names; json.dumps would turn {1: …}
+    # into {"1": …} and could write duplicate names that every strict parser rejects.
+    if type(claims) is not dict and not isinstance(claims, Mapping):
+        raise UsageError("claims must be a mapping with string names")
+    try:
+        "".join(claims)  # A TypeError unless every name is a str; much faster than a loop.
+    except TypeError:
+        raise UsageError("claims must be a mapping with string names") from None
+    try:
+        return _json.encode_text(claims).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the claims cannot be encoded as JSON: {exc}") from None
 
 
 def decode(
@@ -217,7 +232,11 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        # A valid NumericDate may lie outside the years 1 to 9999 that datetime can show.
+        return "a time out of range"
 
 
 def validate_claims(
