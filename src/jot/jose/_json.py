@@ -39,8 +39,14 @@ def loads(data: bytes | str) -> Any:
             value, end = _scan_once(text, 0)
         except StopIteration:
             end = -1
-        return value if end == len(text) else _decoder.decode(text)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        if end != len(text):
+            value = _decoder.decode(text)
+        if isinstance(data, str) or "\\u" in text:
+            # An escape such as "\udc00" makes a lone surrogate, which is not Unicode text
+            # and cannot be encoded as UTF-8 later: refuse it here (UTF-8 only).
+            _encoder.encode(value).encode("utf-8")
+        return value
+    except (UnicodeError, ValueError, RecursionError):
         raise MalformedTokenError("invalid JSON") from None
 
 

@@ -100,7 +100,7 @@ def encode(
     """
     if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
         # The usual call: the key checks and the encoded header are prepared once per key.
-        payload = b64encode(_json.encode_text(claims).encode("utf-8"))
+        payload = b64encode(_encode_claims(claims))
         entry = _signers.get(id(key))
         if (
             entry is None
@@ -116,12 +116,27 @@ def encode(
         header = {"typ": typ} if typ else {}
         if headers:
             header.update(headers)
-        token = jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
+        token = jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
     if encrypt_to is None:
         return token
     return jwe.encrypt_compact(
         token.encode("ascii"), encrypt_to, alg=encryption_alg, enc=enc, headers={"cty": "JWT"}
     )
+
+
+def _encode_claims(claims: Mapping[str, Any]) -> bytes:
+    # A JWT's claims are one JSON object with string names; json.dumps would turn {1: …}
+    # into {"1": …} and could write duplicate names that every strict parser rejects.
+    if type(claims) is not dict and not isinstance(claims, Mapping):
+        raise UsageError("claims must be a mapping with string names")
+    try:
+        "".join(claims)  # A TypeError unless every name is a str; much faster than a loop.
+    except TypeError:
+        raise UsageError("claims must be a mapping with string names") from None
+    try:
+        return _json.encode_text(claims).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the claims cannot be encoded as JSON: {exc}") from None
 
 
 def decode(
@@ -221,7 +236,14 @@ def _decode(
     max_size: int,
 ) -> tuple[Mapping[str, Any], dict[str, Any], Key]:
     """:func:`decode_complete` without the result object (the verify path builds none)."""
-    header, payload, key, b64 = jws._verify_compact(token, keys, algorithms, None, (), max_size)
+    # jws._verify_compact, with its usual-case branch taken here directly (one call less).
+    allowed = jws._allowed(keys, algorithms)
+    verified = None
+    if type(token) is str and isinstance(keys, Key):
+        verified = jws._verify_usual(token, keys, allowed, max_size)
+    if verified is None:
+        verified = jws._verify_compact(token, keys, algorithms, None, (), max_size)
+    header, payload, key, b64 = verified
     if b64 is not True:
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
@@ -259,7 +281,11 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        # A valid NumericDate may lie outside the years 1 to 9999 that datetime can show.
+        return "a time out of range"
 
 
 def validate_claims(
