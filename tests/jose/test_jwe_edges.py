@@ -126,6 +126,13 @@ def test_odd_arguments_are_usage_errors() -> None:
     assert list(_header(token).items())[-2:] == [("enc", "A256GCM"), ("cty", "a")]
 
 
+def test_prepared_headers_tell_true_from_one() -> None:
+    key = key_for("A128KW")
+    for value in (1, True, 1, True):
+        token = jwe.encrypt_compact(b"x", key, headers={"x": value})
+        assert type(_header(token)["x"]) is type(value)
+
+
 def test_invalid_compressed_content() -> None:
     key = key_for("A128KW")
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)

@@ -181,7 +181,8 @@ class Direct(KeyManagement):
         header: dict[str, Any],
         entropy: Entropy,
     ) -> tuple[bytes, bytes]:
-        return bytes(key.crypto_key), b""
+        secret: bytes = key.crypto_key
+        return secret, b""
 
     def unwrap(
         self,
@@ -191,7 +192,8 @@ class Direct(KeyManagement):
         header: Mapping[str, Any],
         max_p2c: int,
     ) -> bytes:
-        return bytes(key.crypto_key)
+        secret: bytes = key.crypto_key
+        return secret
 
 
 class AESKeyWrap(KeyManagement):
@@ -231,12 +233,13 @@ class AESKeyWrap(KeyManagement):
 
 
 def kw_unwrap(kek: bytes, encrypted_key: bytes, enc: ContentEncryption) -> bytes:
-    fallback = random_cek(enc)
+    # A symmetric unwrap has no padding oracle to hide (unlike RSA below), so the random CEK
+    # is drawn only when it is needed; the failure still ends in the content's DecryptionError.
     try:
         cek = aes_key_unwrap(kek, encrypted_key)
     except (InvalidUnwrap, ValueError):
-        return fallback
-    return cek if len(cek) == enc.key_size else fallback
+        return random_cek(enc)
+    return cek if len(cek) == enc.key_size else random_cek(enc)
 
 
 class AESGCMKeyWrap(AESKeyWrap):
@@ -269,12 +272,11 @@ class AESGCMKeyWrap(AESKeyWrap):
     ) -> bytes:
         iv = header_bytes(header, "iv", 12)
         tag = header_bytes(header, "tag", 16)
-        fallback = random_cek(enc)
         try:
             cek = AESGCM(key.crypto_key).decrypt(iv, encrypted_key + tag, None)
         except InvalidTag:
-            return fallback
-        return cek if len(cek) == enc.key_size else fallback
+            return random_cek(enc)
+        return cek if len(cek) == enc.key_size else random_cek(enc)
 
 
 class PBES2(KeyManagement):

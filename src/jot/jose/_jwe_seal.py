@@ -156,6 +156,7 @@ def _check_disjoint(
 
 # The checked algorithms and the protected header before the algorithm adds its parameters:
 # encoded once when the algorithm adds none (dir, AES-KW, RSA-OAEP), else per token.
+_SCALARS = frozenset({str, int, bool})
 _Prepared = tuple[Key, tuple[Any, ...], KeyManagement, ContentEncryption, dict[str, Any], bytes]
 _prepared: dict[tuple[Any, ...], _Prepared] = {}
 
@@ -176,12 +177,13 @@ def seal_compact(
     items = tuple(headers.items()) if headers else ()
     entry = None
     if (
-        isinstance(plaintext, bytes)
-        and isinstance(alg, str | KeyManagement | None)
-        and isinstance(enc_name, str)
-        and all(isinstance(name, str) and isinstance(v, str | int | bool) for name, v in items)
+        type(plaintext) is bytes
+        and (alg is None or type(alg) is str or isinstance(alg, KeyManagement))
+        and type(enc_name) is str
+        and (not items or all(type(n) is str and type(v) in _SCALARS for n, v in items))
     ):
-        cache_key = (id(key), alg, enc_name, items)
+        # True == 1 and they hash alike: the value's type is part of the key.
+        cache_key = (id(key), alg, enc_name, tuple((n, type(v), v) for n, v in items))
         entry = _prepared.get(cache_key)
         if entry is None or entry[0] is not key or entry[1] != key_state(key):
             entry = _prepare(key, alg, enc_name, headers)
@@ -205,7 +207,8 @@ def seal_compact(
         prefix = b64encode(_json.dumps(header))
     iv = os.urandom(enc.iv_size)
     ciphertext, tag = enc.encrypt(cek, iv, plaintext, prefix)
-    parts = (prefix, b64encode(encrypted_key), b64encode(iv), b64encode(ciphertext), b64encode(tag))
+    wrapped = b64encode(encrypted_key) if encrypted_key else b""
+    parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
     return b".".join(parts).decode("ascii")
 
 
