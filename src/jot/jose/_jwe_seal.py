@@ -183,7 +183,8 @@ def seal_compact(
         and (not items or all(type(n) is str and type(v) in _SCALARS for n, v in items))
     ):
         # True == 1 and they hash alike: the value's type is part of the key.
-        cache_key = (id(key), alg, enc_name, tuple((n, type(v), v) for n, v in items))
+        typed = tuple((n, type(v), v) for n, v in items) if items else ()
+        cache_key = (id(key), alg, enc_name, typed)
         entry = _prepared.get(cache_key)
         if entry is None or entry[0] is not key or entry[1] != key_state(key):
             entry = _prepare(key, alg, enc_name, headers)
@@ -198,7 +199,9 @@ def seal_compact(
                     ENTROPY).compact()  # fmt: skip
     _, _, algorithm, enc, base, prefix = entry
     cek = None if algorithm.direct else os.urandom(enc.key_size)
-    if prefix:
+    if prefix and cek is None:  # dir: the checked key is the CEK.
+        cek, encrypted_key = key.crypto_key, b""
+    elif prefix:
         cek, encrypted_key = algorithm.wrap(key, enc, cek, {}, ENTROPY)
     else:
         header = dict(base)
