@@ -13,8 +13,11 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
-__all__ = ["AuthCache", "Principal"]
+__all__ = ["AuthCache", "Principal", "TokenDecision"]
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -32,11 +35,22 @@ class Principal:
     roles: frozenset[str]
 
 
-class AuthCache:
+@dataclass(frozen=True)
+class TokenDecision:
+    """That an identity with given groups may have tokens for a destination, and how."""
+
+    destination: str
+    lifetime: int
+    groups: tuple[str, ...]
+
+
+class AuthCache(Generic[V]):
+    """Entries live ``ttl`` seconds and are all dropped by :meth:`clear`."""
+
     def __init__(self, ttl: float = 1.0, max_entries: int = 10_000) -> None:
         self.ttl, self._max = ttl, max_entries
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._entries: dict[str, tuple[float, V]] = {}
         #: Bumped by :meth:`clear`; a check that began before a clear is not cached.
         self.generation = 0
 
@@ -44,7 +58,7 @@ class AuthCache:
     def digest(bearer: str) -> str:
         return hashlib.sha256(bearer.encode()).hexdigest()
 
-    def get(self, digest: str) -> Principal | None:
+    def get(self, digest: str) -> V | None:
         if self.ttl <= 0:
             return None
         with self._lock:
@@ -53,7 +67,7 @@ class AuthCache:
             return None
         return entry[1]
 
-    def put(self, digest: str, principal: Principal, generation: int) -> None:
+    def put(self, digest: str, principal: V, generation: int) -> None:
         """Cache ``principal`` unless the cache was cleared since ``generation`` was read
         (a revocation may have committed while the key was being checked)."""
         if self.ttl <= 0:

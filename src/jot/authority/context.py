@@ -98,6 +98,7 @@ def run(
             deferred = exc
     if write and not ctx.keeps_auth_cache:
         authority.auth_cache.clear()
+        authority.decisions.clear()
     if deferred is not None:
         raise deferred.error
     for hook in ctx.after_commit:

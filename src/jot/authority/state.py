@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from jot.authority.authcache import AuthCache
+from jot.authority.authcache import AuthCache, Principal, TokenDecision
 from jot.authority.clock import Clock
 from jot.authority.db import Database
 from jot.authority.keyring import Keyring
@@ -36,7 +36,9 @@ class Authority:
     limiter: Limiter
     clock: Clock
     grants_changed: ChangeCounter = field(default_factory=ChangeCounter)
-    auth_cache: AuthCache = field(default_factory=AuthCache)
+    auth_cache: AuthCache[Principal] = field(default_factory=AuthCache)
+    #: Token decisions (destination found, grant held, groups narrowed), same rules.
+    decisions: AuthCache[TokenDecision] = field(default_factory=AuthCache)
 
     def close(self) -> None:
         """Release database connections (and the Redis client, if any)."""

@@ -11,12 +11,13 @@ from sqlalchemy import bindparam, select, update
 from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, WhoAmI
 from jot.authority import access, signing
+from jot.authority.authcache import TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import CommitThenRaise, Context, load_identity
 from jot.authority.credentials import hash_secret, new_access_key, verify_password
 from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from jot.authority.middleware import LOGINS, TOKENS
-from jot.authority.models import AccessKey, Destination, Grant
+from jot.authority.models import AccessKey, Destination, Grant, Identity
 
 __all__ = ["issue_token", "login", "logout", "whoami"]
 
@@ -96,13 +97,11 @@ _HAS_GRANT = (
 )
 
 
-def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
-    """A token for one destination, only for identities that hold a grant there."""
-    me = ctx.me()
-    ctx.keeps_auth_cache = True
-    destination = ctx.session.execute(_DESTINATION, {"name": body.destination}).first()
+def _decide(ctx: Context, me: Identity, name: str) -> TokenDecision:
+    """Whether ``me`` may have tokens for destination ``name``: 404, 403, or how."""
+    destination = ctx.session.execute(_DESTINATION, {"name": name}).first()
     if destination is None:
-        raise NotFound(f"no destination named {body.destination!r}")
+        raise NotFound(f"no destination named {name!r}")
     subjects = access.subjects_of(me, ctx.groups)
     found = ctx.session.execute(_HAS_GRANT, {"destination": destination.id, "subjects": subjects})
     if found.first() is None:
@@ -111,21 +110,36 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     if destination.group_narrowing == "grants":
         mentioned = {g.subject for g in access.grants_for(ctx.session, destination.id)}
         groups = [g for g in groups if f"group:{g}" in mentioned]
+    return TokenDecision(destination.name, destination.lifetime, tuple(groups))
+
+
+def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
+    """A token for one destination, only for identities that hold a grant there."""
+    me = ctx.me()
+    ctx.keeps_auth_cache = True
+    cache = ctx.authority.decisions
+    cache_key = "\0".join((me.id, body.destination, *ctx.groups))
+    decision = cache.get(cache_key)
+    if decision is None:
+        generation = cache.generation
+        decision = _decide(ctx, me, body.destination)
+        cache.put(cache_key, decision, generation)
     settings = ctx.authority.settings
     iat = int(ctx.now.timestamp())
+    exp = iat + decision.lifetime
     claims = {
         "iss": settings.issuer_url,
         "sub": me.id,
-        "aud": destination.name,
+        "aud": decision.destination,
         "name": me.name,
-        "groups": groups,
+        "groups": list(decision.groups),
         "iat": iat,
         "nbf": iat - settings.clock_skew,
-        "exp": iat + destination.lifetime,
+        "exp": exp,
         "nonce": secrets.token_urlsafe(16),
         "jti": str(uuid.uuid4()),
     }
     token = signing.sign(claims, ctx.authority.keyring.signer())
-    ctx.audit("token.issued", destination.name, jti=claims["jti"], sub=me.id)
-    TOKENS.labels(destination.name).inc()
-    return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
+    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
+    TOKENS.labels(decision.destination).inc()
+    return TokenResponse(token=token, expires=to_datetime(exp))
