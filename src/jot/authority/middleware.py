@@ -34,10 +34,16 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        has_body = False
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
                 await _send_413(send)
                 return
+            has_body = has_body or name in (b"content-length", b"transfer-encoding")
+        if not has_body:
+            # No body announced (a GET, a long-poll): nothing to bound, nothing to buffer.
+            await self.app(scope, receive, send)
+            return
         # Bodies are small JSON documents: read them whole here, then replay them, so the
         # limit holds even without Content-Length (chunked uploads).
         chunks: list[bytes] = []
