@@ -1,0 +1,49 @@
+"""Strict JSON for JOSE: UTF-8 only, no duplicate member names, no NaN or Infinity."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jot.jose.errors import MalformedTokenError
+
+__all__ = ["dumps", "loads", "loads_object"]
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 7515 §5.2 step 4 allows either rejecting duplicates or taking the last; taking the
+    # last lets two parsers disagree about a header, so jot rejects them.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise MalformedTokenError("duplicate member name in JSON")
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedTokenError(f"invalid JSON value {name}")
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse strict JSON; raise :class:`MalformedTokenError` on anything else."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return _decoder.decode(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedTokenError("invalid JSON") from None
+
+
+def loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
+    """Parse strict JSON that must be an object."""
+    value = loads(data)
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"{what} is not a JSON object")
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    """Serialize compactly as UTF-8."""
+    return _encoder.encode(value).encode("utf-8")
