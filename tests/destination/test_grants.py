@@ -70,7 +70,7 @@ def test_file_grants_toml_and_yaml_reload(tmp_path):
 def test_file_grants_broken_at_start(tmp_path):
     bad = tmp_path / "g.yaml"
     bad.write_text("grants: [unclosed")
-    with pytest.raises(ValueError, match="g.yaml"):
+    with pytest.raises(ValueError, match=r"g\.yaml"):
         FileGrants(bad)
 
 
