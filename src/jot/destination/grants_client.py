@@ -27,6 +27,8 @@ __all__ = ["AsyncAuthorityGrants", "AuthorityGrants", "GrantsPoll"]
 log = logging.getLogger("jot.destination")
 
 MAX_GRANTS_BYTES = 8 * 1024 * 1024
+#: Least seconds between the starts of two polls.
+MIN_POLL_INTERVAL = 1.0
 
 
 class GrantsPoll:
@@ -131,9 +133,12 @@ class AuthorityGrants:
     def _run(self) -> None:
         failures = 0
         while not self._stop.is_set():
+            started = self._clock()
             try:
                 self.refresh(self._wait)
                 failures = 0
+                # An authority that answers at once (no long-poll) is not polled in a spin.
+                self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
             except (httpx.HTTPError, UnavailableError) as exc:
                 failures += 1
                 log.warning("grants refresh failed: %s", exc)
@@ -184,9 +189,11 @@ class AsyncAuthorityGrants:
     async def _run(self) -> None:
         failures = 0
         while True:
+            started = self._clock()
             try:
                 await self.refresh(self._wait)
                 failures = 0
+                await asyncio.sleep(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
             except (httpx.HTTPError, UnavailableError) as exc:
                 failures += 1
                 log.warning("grants refresh failed: %s", exc)
