@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import flask
 import httpx
 import pytest
@@ -19,6 +21,8 @@ from jot.destination.wsgi import JotWSGIMiddleware, wsgi_identity
 from .authority import ACCESS_KEY, FakeAuthority
 
 pytestmark = pytest.mark.anyio
+
+AdminIdentity = Annotated[Identity, Depends(require_role("admin"))]
 
 
 @pytest.fixture
@@ -104,7 +108,7 @@ async def test_fastapi_dependency(authority):
     app = FastAPI()
 
     @app.get("/admin")
-    def admin(identity: Identity = Depends(require_role("admin"))) -> dict[str, str]:
+    def admin(identity: AdminIdentity) -> dict[str, str]:
         return {"name": identity.name}
 
     wrapped = JotAuthMiddleware(app, verifier=async_verifier(authority), require_grant=False)
