@@ -150,3 +150,127 @@ def _run(start: Callable[[], None]) -> None:
         start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from None
+
+
+def _tls_options(func: F) -> F:
+    options = [
+        click.option(
+            "--tls-cert",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Server certificate (PEM); without it a self-signed one is generated.",
+        ),
+        click.option("--tls-key", type=click.Path(exists=True, dir_okay=False)),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _server_tls(opts: dict[str, Any]) -> tuple[str, str]:
+    from jot.destination.tls import write_self_signed
+
+    cert, key = opts["tls_cert"], opts["tls_key"]
+    if (cert is None) != (key is None):
+        raise click.UsageError("give both --tls-cert and --tls-key, or neither")
+    if cert is not None:
+        return cert, key
+    cert_path, key_path = write_self_signed([opts["host"], "localhost"])
+    click.echo(f"self-signed certificate: {cert_path}", err=True)
+    return str(cert_path), str(key_path)
+
+
+@connector.command("webhook")
+@_verifier_options
+@_tls_options
+@click.option("--group-prefix", default="", help="Prefix for the token's groups.")
+@click.option(
+    "--role-prefix",
+    default="jot:role:",
+    show_default=True,
+    help="Roles granted here are added as groups with this prefix; '' turns that off.",
+)
+def webhook(**opts: Any) -> None:
+    """Answer Kubernetes TokenReview requests (webhook token authentication)."""
+    from jot.destination.serve import serve
+    from jot.destination.webhook import TokenReviewApp
+
+    _configure_logging(opts["log_level"])
+    app = TokenReviewApp(
+        build_verifier(opts),
+        group_prefix=opts["group_prefix"],
+        role_prefix=opts["role_prefix"] or None,
+        require_grant=not opts["allow_no_role"],
+    )
+    cert, key = _server_tls(opts)
+    _run(
+        lambda: serve(
+            app,
+            host=opts["host"],
+            port=opts["port"],
+            certfile=cert,
+            keyfile=key,
+            log_level=opts["log_level"],
+        )
+    )
+
+
+@connector.command("proxy")
+@_verifier_options
+@_tls_options
+@click.option("--upstream", required=True, help="URL of the service behind the proxy.")
+@click.option("--kubernetes", is_flag=True, help="Impersonate the caller (upstream: API server).")
+@click.option("--group-prefix", default="", help="Prefix for impersonated groups.")
+@click.option(
+    "--role-prefix",
+    default="jot:role:",
+    show_default=True,
+    help="Kubernetes mode: roles granted here become groups with this prefix; '' turns off.",
+)
+@click.option(
+    "--upstream-token-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Bearer token for the upstream, re-read when the file changes.",
+)
+@click.option("--upstream-ca", type=click.Path(exists=True, dir_okay=False))
+@click.option("--upstream-client-cert", type=click.Path(exists=True, dir_okay=False))
+@click.option("--upstream-client-key", type=click.Path(exists=True, dir_okay=False))
+@click.option("--upstream-insecure", is_flag=True, help="Do not verify the upstream's TLS.")
+def proxy(**opts: Any) -> None:
+    """A TLS reverse proxy that verifies jot tokens (and impersonates, for Kubernetes)."""
+    import asyncio
+
+    from jot.destination.proxy import CredentialFile, Proxy
+    from jot.destination.proxy_headers import IdentityHeaders
+    from jot.destination.serve import bind
+    from jot.destination.tls import client_context, server_context
+
+    _configure_logging(opts["log_level"])
+    verifier = build_verifier(opts)
+    try:
+        upstream_tls = client_context(
+            opts["upstream_ca"], opts["upstream_client_cert"], opts["upstream_client_key"],
+            verify=not opts["upstream_insecure"],
+        )  # fmt: skip
+        credential = (
+            CredentialFile(opts["upstream_token_file"]) if opts["upstream_token_file"] else None
+        )
+        rendering = IdentityHeaders(
+            kubernetes=opts["kubernetes"], group_prefix=opts["group_prefix"],
+            role_prefix=opts["role_prefix"] or None,
+        )  # fmt: skip
+        app = Proxy(
+            verifier, opts["upstream"], rendering=rendering, upstream_tls=upstream_tls,
+            credential=credential, require_grant=not opts["allow_no_role"],
+        )  # fmt: skip
+        cert, key = _server_tls(opts)
+        tls = server_context(cert, key)
+    except (ValueError, OSError) as exc:
+        raise click.UsageError(str(exc).splitlines()[0]) from None
+
+    def start() -> None:
+        sock = bind(opts["host"], opts["port"])
+        shown = f"[{opts['host']}]" if ":" in opts["host"] else opts["host"]
+        click.echo(f"listening on https://{shown}:{sock.getsockname()[1]}")
+        asyncio.run(app.serve(sock, tls))
+
+    _run(start)
