@@ -178,10 +178,15 @@ def test_proxy_passes_upgrades(stack):
         socket.create_connection((host, int(port)), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname=host) as sock,
     ):
-        sock.sendall(
-            f"GET /api/v1/namespaces/default/pods/p/exec HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-            "Connection: Upgrade\r\nUpgrade: echo\r\nImpersonate-Group: system:masters\r\n\r\nhello".encode()
-        )
+        head = [
+            "GET /api/v1/namespaces/default/pods/p/exec HTTP/1.1",
+            "Host: x",
+            f"Authorization: Bearer {token}",
+            "Connection: Upgrade",
+            "Upgrade: echo",
+            "Impersonate-Group: system:masters",
+        ]
+        sock.sendall(("\r\n".join(head) + "\r\n\r\nhello").encode())
         received = b""
         deadline = time.monotonic() + 10
         while b"HELLO" not in received and time.monotonic() < deadline:

@@ -78,10 +78,9 @@ def kubeconfig(stack: K8sStack, tmp: Path, token: str) -> Path:
 
 
 def kubectl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [kubectl_binary(), "--kubeconfig", str(config), "--cache-dir", str(config.parent / "cache"), *args],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    cache = str(config.parent / "cache")
+    command = [kubectl_binary(), "--kubeconfig", str(config), "--cache-dir", cache, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_kubectl_get_namespaces(stack):
