@@ -206,11 +206,14 @@ def main() -> None:
 
 
 def report(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    python = sys.version.split()[0]
     print(
-        f"{args.connections} connections, {args.duration:.0f} s each, one worker, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"{args.connections} connections, {args.duration:.0f} s each, one worker, "
+        f"Python {python}, {os.cpu_count()} CPUs"
     )
+    columns = ("decisions/s", "p50 ms", "p99 ms", "RSS MiB")
     print(
-        f"| {'scenario':<22} | {'decisions/s':>11} | {'p50 ms':>7} | {'p99 ms':>7} | {'RSS MiB':>13} |"
+        f"| {'scenario':<22} | {columns[0]:>11} | {columns[1]:>7} | {columns[2]:>7} | {columns[3]:>13} |"
     )
     print(f"|{'-' * 24}|{'-' * 13}|{'-' * 9}|{'-' * 9}|{'-' * 15}|")
     for name, r in runs.items():
