@@ -212,9 +212,9 @@ def report(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
         f"Python {python}, {os.cpu_count()} CPUs"
     )
     columns = ("decisions/s", "p50 ms", "p99 ms", "RSS MiB")
-    print(
-        f"| {'scenario':<22} | {columns[0]:>11} | {columns[1]:>7} | {columns[2]:>7} | {columns[3]:>13} |"
-    )
+    widths = (11, 7, 7, 13)
+    cells = " | ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
+    print(f"| {'scenario':<22} | {cells} |")
     print(f"|{'-' * 24}|{'-' * 13}|{'-' * 9}|{'-' * 9}|{'-' * 15}|")
     for name, r in runs.items():
         rss = f"{r['rss_start']:.0f} → {r['rss_end']:.0f}"
