@@ -11,7 +11,7 @@ same load generator (raw asyncio, keep-alive, 32 connections) drives each in tur
   and a dict of group → roles.
 
 Targets (issue 5): cached ≥ 0.75 × bare; uncached ≥ 1.2 × PyJWT baseline; RSS growth under
-10 % after warm-up. Usage: ``python bench/destination.py [--duration 10] [--connections 32]``.
+10 % after warm-up. Usage: ``python bench/destination.py [--duration 60] [--connections 32]``.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def fixtures(directory: Path) -> tuple[str, str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--serve", choices=["hello", "baseline"], help=argparse.SUPPRESS)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +14,6 @@ from jot.destination.cache import CachedToken, VerificationCache, token_digest
 from jot.destination.identity import Identity
 from jot.jose import KeySet, jwt
 from jot.jose.errors import ClaimError, MalformedTokenError
-from jot.jose.hazmat import decode_unverified
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
@@ -27,6 +29,7 @@ __all__ = [
 MAX_CLOCK_SKEW = 60
 #: Tokens longer than this are refused before any parsing.
 MAX_TOKEN_BYTES = 16 * 1024
+MAX_HEADER_CHARS = 2048
 DEFAULT_ALGORITHMS = ("EdDSA", "ES256", "RS256", "PS256")
 _REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
 
@@ -93,9 +96,7 @@ class VerifierCore:
         hit = self.cache.get(digest, now, kids) if self.cache is not None else None
         if hit is not None:
             return digest, hit, hit.kid
-        header, _ = decode_unverified(token)
-        kid = header.get("kid")
-        return digest, None, kid if isinstance(kid, str) else None
+        return digest, None, _kid(token)
 
     def check(self, token: str, digest: bytes, keys: KeySet, now: float) -> CachedToken:
         """Verify signature and claims; remember the token until its ``exp``."""
@@ -131,6 +132,20 @@ class VerifierCore:
             expires=Identity.expiry(claims["exp"]),
             claims=claims,
         )
+
+
+def _kid(token: str) -> str | None:
+    """The header's ``kid``, read only to decide whether the JWKS needs a refetch; the strict
+    parse (canonical base64url, duplicate members, …) happens in ``jwt.decode_complete``."""
+    head = token.partition(".")[0]
+    if len(head) > MAX_HEADER_CHARS:
+        raise MalformedTokenError("header too large")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise MalformedTokenError("the header is not base64url JSON") from exc
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
 
 
 def _check_shape(claims: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ entry or a second header.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from urllib.parse import parse_qs, quote
 
@@ -32,10 +33,12 @@ log = logging.getLogger("jot.destination")
 
 IDENTITY_HEADERS = ("x-jot-user", "x-jot-subject", "x-jot-groups", "x-jot-roles")
 _SAFE = "@:+/=!$&'()*;~"
+# Values made only of these need no quoting (the common case: skip quote()'s work).
+_PLAIN = re.compile(r"[A-Za-z0-9@:+/=!$&'()*;~._-]*")
 
 
 def encode_header(values: Iterable[str]) -> str:
-    return ",".join(quote(value, safe=_SAFE) for value in values)
+    return ",".join(v if _PLAIN.fullmatch(v) else quote(v, safe=_SAFE) for v in values)
 
 
 def identity_headers(identity: Identity) -> list[tuple[bytes, bytes]]:
@@ -106,6 +109,8 @@ class ForwardAuth:
 
 
 def _resource(scope: Scope) -> str | None:
+    if not scope.get("query_string"):
+        return None
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     values = query.get("resource")
     return values[-1] if values else None
