@@ -153,7 +153,7 @@ def test_bad_options():
         JotAuthMiddleware(None, verifier=object())  # type: ignore[arg-type]
 
 
-def test_flask(authority):
+def test_flask(authority, request):
     app = flask.Flask(__name__)
 
     @app.get("/")
@@ -165,6 +165,7 @@ def test_flask(authority):
     verifier = Verifier(
         authority.issuer, audience="web", access_key=ACCESS_KEY, http=authority.client()
     )
+    request.addfinalizer(verifier.close)
     app.wsgi_app = JotWSGIMiddleware(app.wsgi_app, verifier=verifier)  # type: ignore[method-assign]
     client = app.test_client()
     response = client.get("/", headers=bearer(authority.token()))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 
@@ -27,11 +28,23 @@ def clock() -> Clock:
     return Clock()
 
 
+_made: list[Verifier] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_verifiers():
+    yield
+    while _made:
+        _made.pop().close()
+
+
 def make(authority: FakeAuthority, clock: Clock, **kwargs) -> Verifier:
     kwargs.setdefault("access_key", ACCESS_KEY)
-    return Verifier(
+    verifier = Verifier(
         authority.issuer, audience="web", http=authority.client(), clock=clock, **kwargs
     )
+    _made.append(verifier)
+    return verifier
 
 
 def test_good_token_gives_identity_and_roles(authority, clock):
@@ -289,3 +302,14 @@ async def test_async_verifier(authority, clock):
         assert authority.jwks_fetches() == 1
     finally:
         await v.aclose()
+
+
+def test_grants_follow_the_authority_in_the_background(authority, clock):
+    v = make(authority, clock)
+    token = authority.token()
+    assert v.verify(token).roles == {"admin"}
+    authority.set_grants([("group:ops", "viewer", "web")])
+    deadline = time.monotonic() + 5
+    while v.verify(token).roles != {"viewer"}:
+        assert time.monotonic() < deadline, "grants were not refreshed"
+        time.sleep(0.05)

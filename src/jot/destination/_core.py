@@ -47,7 +47,8 @@ def bearer_token(authorization: str | None) -> str | None:
 
 def www_authenticate(realm: str, error: str | None = None) -> str:
     """RFC 6750 §3: no ``error`` when the request had no credentials at all."""
-    value = f'Bearer realm="{realm}"'
+    quoted = realm.replace("\\", "\\\\").replace('"', '\\"')
+    value = f'Bearer realm="{quoted}"'
     return value + ', error="invalid_token"' if error else value
 
 

@@ -105,11 +105,13 @@ class AuthorityGrants:
         access_key: str | None = None,
         http: httpx.Client | None = None,
         wait: float = 30.0,
+        background: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.poll = GrantsPoll(issuer, destination, access_key)
         self._http = http or httpx.Client()
         self._wait = wait
+        self._background = background
         self._clock = clock
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -123,6 +125,9 @@ class AuthorityGrants:
             with self._lock, contextlib.suppress(httpx.HTTPError, UnavailableError):
                 if self.poll.due_for_first_load(self._clock()):
                     self.refresh()
+        if self._background and self._thread is None and self.poll.index is not None:
+            with self._lock:
+                self.start()  # Keep the grants fresh from now on.
         return self.poll.roles_for(name, groups, resource)
 
     def start(self) -> None:

@@ -118,6 +118,11 @@ class Verifier(_Base):
         self.deny_list = deny_list
         self.replay = replay
 
+    def close(self) -> None:
+        """Stop the background grants refresh, if any."""
+        if isinstance(self.grants, AuthorityGrants):
+            self.grants.close()
+
     def verify(self, token: str, *, resource: str | None = None) -> Identity:
         """The identity in ``token`` with its roles at ``resource`` (default: this
         destination). Raises :class:`InvalidTokenError` (401) or ``UnavailableError`` (503)."""
