@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from destination.k8s import K8sStack, k8s_stack
+from tests.destination.k8s import K8sStack, k8s_stack
 
 pytestmark = pytest.mark.e2e
 

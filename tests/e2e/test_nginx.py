@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from destination.authority import ACCESS_KEY, FakeAuthority
-from destination.servers import free_port, jot_process, serve_in_thread, stop, wait_for_port
+from tests.destination.authority import ACCESS_KEY, FakeAuthority
+from tests.destination.servers import free_port, jot_process, serve_in_thread, stop, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
