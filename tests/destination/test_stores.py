@@ -76,3 +76,33 @@ async def test_async_redis_store():
         async for key in client.scan_iter(store._prefix + "*"):
             await client.delete(key)
         await client.aclose()
+
+
+@pytest.mark.redis
+def test_replicas_share_replay_and_deny_list_through_redis():
+    from jot.destination.verifier import Verifier
+    from jot.jose import errors as jose_errors
+
+    from .authority import FakeAuthority
+
+    authority = FakeAuthority()
+    client = redis.Redis.from_url(redis_url())
+    prefix = f"jot:test:{secrets.token_hex(6)}:"
+    jwks = {"keys": [authority.signing_key.public().to_dict()]}
+    store = RedisStore(client, prefix=prefix)
+    replicas = [
+        Verifier(authority.issuer, audience="web", jwks=jwks, replay=store, deny_list=store)
+        for _ in range(2)
+    ]
+    try:
+        token = authority.token()
+        replicas[0].verify(token)
+        with pytest.raises(jose_errors.InvalidTokenError, match="used before"):
+            replicas[1].verify(token)
+        RedisStore(client, prefix=prefix).deny_subject("u_alice", until=time.time() + 30)
+        with pytest.raises(jose_errors.InvalidTokenError, match="revoked"):
+            replicas[1].verify(authority.token())
+    finally:
+        for key in client.scan_iter(prefix + "*"):
+            client.delete(key)
+        client.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import time
 
+import httpx
 import pytest
 
 from jot.destination import errors
@@ -313,3 +314,20 @@ def test_grants_follow_the_authority_in_the_background(authority, clock):
     while v.verify(token).roles != {"viewer"}:
         assert time.monotonic() < deadline, "grants were not refreshed"
         time.sleep(0.05)
+
+
+def test_discovery_must_name_our_issuer_and_an_https_jwks_uri(authority, clock):
+    def handler(body):
+        def respond(request):
+            return httpx.Response(200, json=body)
+
+        return httpx.Client(transport=httpx.MockTransport(respond))
+
+    for body in (
+        {"issuer": "https://other.example", "jwks_uri": "https://other.example/jwks"},
+        {"issuer": authority.issuer, "jwks_uri": "http://evil.example/jwks"},
+        {"issuer": authority.issuer},
+    ):
+        v = Verifier(authority.issuer, audience="web", http=handler(body), clock=clock)
+        with pytest.raises(errors.UnavailableError):
+            v.verify(authority.token())
