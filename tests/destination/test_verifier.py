@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 import httpx
@@ -331,3 +332,28 @@ def test_discovery_must_name_our_issuer_and_an_https_jwks_uri(authority, clock):
         v = Verifier(authority.issuer, audience="web", http=handler(body), clock=clock)
         with pytest.raises(errors.UnavailableError):
             v.verify(authority.token())
+
+
+def test_stale_keys_serve_known_kids_while_a_slow_refresh_runs(authority, clock):
+    v = make(authority, clock)
+    v.verify(authority.token())
+    clock.advance(400)  # The key set is stale now.
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(request):
+        if request.url.path.endswith("jwks.json"):
+            entered.set()
+            release.wait(5)
+        return authority.handler(request)
+
+    v.jwks._http = httpx.Client(transport=httpx.MockTransport(slow))
+    refresher = threading.Thread(target=v.verify, args=(authority.token(now=int(clock.now)),))
+    refresher.start()
+    try:
+        assert entered.wait(5)
+        started = time.monotonic()
+        v.verify(authority.token(now=int(clock.now)))  # Known kid: does not queue.
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        refresher.join(5)

@@ -121,6 +121,10 @@ class JWKSState:
             return now - self.last_attempt >= self.policy.min_interval
         return now - self.last_attempt >= min(self.policy.min_interval, self.policy.min_ttl)
 
+    def knows(self, kid: str | None) -> bool:
+        """Whether the current (maybe stale) set can serve ``kid``."""
+        return self.keys is not None and (kid is None or kid in self.kids)
+
     def fetch_flow(self, now: float) -> Flow[None]:
         """Discovery (once) then the JWKS itself; updates the state."""
         self.last_attempt = now
@@ -201,18 +205,27 @@ class JWKSClient:
 
     def get(self, kid: str | None) -> KeySet:
         """The current key set, fetched first when due. Raises :class:`UnavailableError`."""
-        if self.state.due(kid, self._clock()):
-            with self._lock:  # One fetch at a time; the others wait and reuse its result.
-                now = self._clock()
-                if self.state.due(kid, now):
-                    try:
-                        drive(self._http, self.state.fetch_flow(now), self.state.policy.max_bytes)
-                    except (httpx.HTTPError, UnavailableError) as exc:
-                        # Keep the last good set; the rate limit spaces the retries.
-                        log.warning("JWKS fetch failed: %s", exc)
+        # One fetch at a time. The others wait for its result, unless the key they need is in
+        # the (stale) set already: then they go on with it rather than queue behind a slow
+        # authority.
+        due = self.state.due(kid, self._clock())
+        if due and self._lock.acquire(blocking=not self.state.knows(kid)):
+            try:
+                self._fetch(kid)
+            finally:
+                self._lock.release()
         if self.state.keys is None:
             raise UnavailableError("no keys from the authority yet")
         return self.state.keys
+
+    def _fetch(self, kid: str | None) -> None:
+        now = self._clock()
+        if self.state.due(kid, now):
+            try:
+                drive(self._http, self.state.fetch_flow(now), self.state.policy.max_bytes)
+            except (httpx.HTTPError, UnavailableError) as exc:
+                # Keep the last good set; the rate limit spaces the retries.
+                log.warning("JWKS fetch failed: %s", exc)
 
 
 class AsyncJWKSClient:
@@ -237,7 +250,9 @@ class AsyncJWKSClient:
         return self.state.kids
 
     async def aget(self, kid: str | None) -> KeySet:
-        if self.state.due(kid, self._clock()):
+        if self.state.due(kid, self._clock()) and not (
+            self._lock.locked() and self.state.knows(kid)
+        ):
             async with self._lock:
                 now = self._clock()
                 if self.state.due(kid, now):
