@@ -200,3 +200,16 @@ def test_proxy_passes_upgrades(stack):
         assert sock.recv(100) == b"MORE"
     seen = stack.api.seen[-1]
     assert seen.all("impersonate-group") == ["ops", "jot:role:admin"]
+
+
+def test_proxy_refuses_absolute_form_targets(stack):
+    token = stack.authority.token(aud="k8s")
+    host, port = stack.proxy_url.removeprefix("https://").split(":")
+    context = ssl.create_default_context(cafile=stack.proxy_ca)
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as sock,
+    ):
+        head = f"GET http://evil.example/api HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+        sock.sendall((head + "\r\n\r\n").encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 400 ")

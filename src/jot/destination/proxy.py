@@ -138,6 +138,10 @@ class Proxy:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> bool:
+        if not request.target.startswith(b"/"):
+            # Absolute-form or authority-form targets would be glued onto the upstream path.
+            await _error(conn, writer, 400, b"Bad Request")
+            return False
         identity = await self._identity(conn, request, writer)
         if identity is None:
             return False

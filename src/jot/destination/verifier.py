@@ -34,7 +34,6 @@ from jot.destination.stores import (
     ReplayStore,
 )
 from jot.jose import KeySet
-from jot.jose.errors import InvalidTokenError
 
 __all__ = ["AsyncVerifier", "Verifier"]
 
@@ -217,6 +216,3 @@ class AsyncVerifier(_Base):
             await self.grants.aclose()
         if isinstance(self.jwks, AsyncJWKSClient):
             await self.jwks.aclose()
-
-
-_ = InvalidTokenError  # Re-exported in docs; keeps the import meaningful for readers.
