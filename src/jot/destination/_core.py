@@ -93,8 +93,10 @@ class VerifierCore:
         """``(digest, cached entry or None, kid)``; the kid is read only on a miss."""
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedTokenError("token too large")
+        if self.cache is None:
+            return b"", None, _kid(token)
         digest = token_digest(token)
-        hit = self.cache.get(digest, now, kids) if self.cache is not None else None
+        hit = self.cache.get(digest, now, kids)
         if hit is not None:
             return digest, hit, hit.kid
         return digest, None, _kid(token)

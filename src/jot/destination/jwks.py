@@ -129,21 +129,19 @@ class JWKSState:
         """Discovery (once) then the JWKS itself; updates the state."""
         self.last_attempt = now
         self.fetches += 1
-        if self.jwks_uri is None:
-            assert self.issuer is not None  # Guaranteed by __init__.
-            config = _json_object(
-                (yield httpx.Request("GET", discovery_url(self.issuer))), "discovery"
-            )
-            self._accept_discovery(config)
-        assert self.jwks_uri is not None
-        response = yield httpx.Request("GET", self.jwks_uri)
+        jwks_uri = self.jwks_uri
+        if jwks_uri is None:
+            # __init__ guarantees an issuer whenever there is no jwks_uri.
+            issuer = self.issuer or ""
+            response = yield httpx.Request("GET", discovery_url(issuer))
+            jwks_uri = self._accept_discovery(_json_object(response, "discovery"))
+        response = yield httpx.Request("GET", jwks_uri)
         self.accept(response, now)
 
-    def _accept_discovery(self, config: dict[str, Any]) -> None:
+    def _accept_discovery(self, config: dict[str, Any]) -> str:
         # OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one we asked.
-        if self.issuer is not None and config.get("issuer", self.issuer).rstrip(
-            "/"
-        ) != self.issuer.rstrip("/"):
+        named = config.get("issuer", self.issuer)
+        if not isinstance(named, str) or named.rstrip("/") != (self.issuer or "").rstrip("/"):
             raise UnavailableError("discovery: the document names another issuer")
         uri = config.get("jwks_uri")
         if not isinstance(uri, str):
@@ -152,6 +150,7 @@ class JWKSState:
             self.jwks_uri = check_url(uri, "jwks_uri")
         except ValueError as exc:
             raise UnavailableError(str(exc)) from exc
+        return self.jwks_uri
 
     def accept(self, response: httpx.Response, now: float) -> None:
         """Take a JWKS response; raises :class:`UnavailableError` and keeps the old set if bad."""
