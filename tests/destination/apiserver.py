@@ -66,6 +66,7 @@ class Seen:
     method: str
     path: str
     headers: list[tuple[str, str]]
+    client_cn: str | None = None
 
     def all(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k == name.lower()]
@@ -73,7 +74,7 @@ class Seen:
 
 @dataclass
 class FakeAPIServer:
-    token: str = "sa-token-1"
+    token: str | None = "sa-token-1"  # None: authenticate by client certificate instead.
     seen: list[Seen] = field(default_factory=list)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -105,8 +106,14 @@ class FakeAPIServer:
     async def _answer(self, conn, request, writer, reader) -> bool:
         headers = [(k.decode().lower(), v.decode()) for k, v in request.headers]
         path = request.target.decode().split("?")[0]
-        self.seen.append(Seen(request.method.decode(), path, headers))
-        if dict(headers).get("authorization") != f"Bearer {self.token}":
+        cn = _client_cn(writer)
+        self.seen.append(Seen(request.method.decode(), path, headers, cn))
+        authenticated = (
+            cn is not None
+            if self.token is None
+            else (dict(headers).get("authorization") == f"Bearer {self.token}")
+        )
+        if not authenticated:
             status, body = 401, {"kind": "Status", "code": 401}
         elif dict(headers).get("upgrade") == "echo":
             writer.write(
@@ -153,10 +160,26 @@ class FakeAPIServer:
         return False
 
 
+def _client_cn(writer: asyncio.StreamWriter) -> str | None:
+    cert = writer.get_extra_info("peercert")
+    if not cert:
+        return None
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
+
+
 @contextlib.contextmanager
-def run_api_server(server: FakeAPIServer, certfile: str, keyfile: str) -> Iterator[str]:
+def run_api_server(
+    server: FakeAPIServer, certfile: str, keyfile: str, client_ca: str | None = None
+) -> Iterator[str]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certfile, keyfile)
+    if client_ca is not None:
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
