@@ -14,6 +14,8 @@ Integrations live in submodules so that each pulls in only what it needs:
 (reverse proxy, Kubernetes impersonation), :mod:`jot.destination.webhook` (TokenReview).
 """
 
+from __future__ import annotations
+
 from jot.destination.errors import (
     ForbiddenError,
     ReplayedTokenError,
