@@ -357,3 +357,11 @@ def test_stale_keys_serve_known_kids_while_a_slow_refresh_runs(authority, clock)
     finally:
         release.set()
         refresher.join(5)
+
+
+def test_system_group_kept_when_a_grant_names_it(authority, clock):
+    authority.set_grants([("group:system:masters", "root", "web"), ("group:ops", "admin", "web")])
+    v = make(authority, clock)
+    ident = v.verify(authority.token(groups=["ops", "system:masters", "system:nodes"]))
+    assert ident.groups == ("ops", "system:masters")
+    assert ident.roles == {"root", "admin"}

@@ -116,13 +116,15 @@ class VerifierCore:
             self.cache.put(digest, entry)
         return entry
 
-    def groups(self, claims: dict[str, Any]) -> tuple[str, ...]:
+    def groups(self, claims: dict[str, Any], granted: Collection[str] = ()) -> tuple[str, ...]:
+        """The token's groups without reserved ``system:`` ones, unless the operator keeps
+        them all or a grant names that group explicitly (``granted``)."""
         groups: list[str] = claims.get("groups") or []
         if self.settings.keep_system_groups:
             return tuple(groups)
-        # Reserved names (Kubernetes' system:masters, …) are never taken from a token unless
-        # the operator says so; see DESIGN.md, "What Infra got wrong".
-        return tuple(g for g in groups if not g.startswith("system:"))
+        # Reserved names (Kubernetes' system:masters, …) are never taken from a token on its
+        # own say; see DESIGN.md, "What Infra got wrong".
+        return tuple(g for g in groups if not g.startswith("system:") or g in granted)
 
     @staticmethod
     def identity(claims: dict[str, Any], groups: Iterable[str], roles: frozenset[str]) -> Identity:

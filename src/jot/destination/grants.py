@@ -27,6 +27,11 @@ __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_
 class GrantSource(Protocol):
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]: ...
 
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        """Groups that some grant names (``group:<name>``)."""
+        ...
+
 
 def resource_chain(resource: str) -> tuple[str, ...]:
     """``"web.a.b"`` → ``("web", "web.a", "web.a.b")``: the resources whose grants apply."""
@@ -135,3 +140,7 @@ class FileGrants:
 
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
         return self.index.roles_for(name, groups, resource)
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.index.mentioned_groups

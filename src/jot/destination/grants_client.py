@@ -83,6 +83,10 @@ class GrantsPoll:
         self.revision = grants.revision
         return True
 
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.index.mentioned_groups if self.index is not None else frozenset()
+
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
         if self.index is None:
             raise UnavailableError("no grants from the authority yet")
@@ -129,6 +133,10 @@ class AuthorityGrants:
             with self._lock:
                 self.start()  # Keep the grants fresh from now on.
         return self.poll.roles_for(name, groups, resource)
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.poll.mentioned_groups
 
     def start(self) -> None:
         if self._thread is None:
@@ -190,6 +198,10 @@ class AsyncAuthorityGrants:
         if self._background and self._task is None and self.poll.index is not None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         return self.poll.roles_for(name, groups, resource)
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.poll.mentioned_groups
 
     async def _run(self) -> None:
         failures = 0

@@ -134,11 +134,15 @@ class Verifier(_Base):
             raise RevokedTokenError("the token has been revoked")
         if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
             raise ReplayedTokenError("the token has been used before")
-        groups = self.core.groups(claims)
+        # Roles come from every group of the token: a grant that names a system: group is
+        # the operator's explicit decision. The identity's groups are filtered afterwards.
         roles = frozenset[str]()
+        granted: frozenset[str] = frozenset()
         if self.grants is not None:
-            roles = self.grants.roles_for(claims.get("name") or claims["sub"], groups, resource)
-        return self.core.identity(claims, groups, roles)
+            name = claims.get("name") or claims["sub"]
+            roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
+            granted = self.grants.mentioned_groups
+        return self.core.identity(claims, self.core.groups(claims, granted), roles)
 
 
 async def _maybe(value: Awaitable[bool] | bool) -> bool:
@@ -198,11 +202,12 @@ class AsyncVerifier(_Base):
             self.replay.first_use(claims["jti"], entry.exp)
         ):
             raise ReplayedTokenError("the token has been used before")
-        groups = self.core.groups(claims)
-        return self.core.identity(claims, groups, await self._roles(claims, groups, resource))
+        roles = await self._roles(claims, claims.get("groups") or [], resource)
+        granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
+        return self.core.identity(claims, self.core.groups(claims, granted), roles)
 
     async def _roles(
-        self, claims: dict[str, Any], groups: tuple[str, ...], resource: str
+        self, claims: dict[str, Any], groups: list[str], resource: str
     ) -> frozenset[str]:
         name = claims.get("name") or claims["sub"]
         if isinstance(self.grants, AsyncAuthorityGrants):
