@@ -26,6 +26,7 @@ run: install
 	$(VENV)/bin/jot server
 
 test: install
+	scripts/install-nginx
 	scripts/check
 	scripts/test
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 import jwt as pyjwt
 import pytest
-from test_authority_support import cli, run_server
 
 from jot.jose import KeySet
 from jot.jose import jwt as jot_jwt
+
+from .test_authority_support import cli, run_server
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_authority_support import free_port, run_server
+
+from .test_authority_support import free_port, run_server
 
 pytestmark = pytest.mark.e2e
 
