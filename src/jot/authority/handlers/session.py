@@ -16,6 +16,7 @@ from jot.authority.context import CommitThenRaise, Context, load_identity
 from jot.authority.credentials import hash_secret, new_access_key, verify_password
 from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from jot.authority.models import AccessKey, Destination
+from jot.authority.oidc.revalidate import revalidate
 
 __all__ = ["issue_token", "login", "logout", "whoami"]
 
@@ -81,6 +82,7 @@ def whoami(ctx: Context) -> WhoAmI:
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     """A token for one destination, only for identities that hold a grant there."""
     me = ctx.me()
+    revalidate(ctx)
     stmt = select(Destination).where(Destination.name == body.destination)
     destination = ctx.session.scalars(stmt).first()
     if destination is None:
