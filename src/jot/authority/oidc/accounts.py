@@ -141,9 +141,8 @@ def resolve(
 
 
 def _group_ids(session: Session, names: tuple[str, ...], now: datetime) -> dict[str, str]:
-    found = dict(
-        session.execute(select(Group.name, Group.id).where(Group.name.in_(names))).tuples().all()
-    )
+    rows = session.execute(select(Group.name, Group.id).where(Group.name.in_(names)))
+    found = {name: group_id for name, group_id in rows}
     for name in names:
         if name not in found:
             found[name] = new_id()
