@@ -61,11 +61,11 @@ class Context:
             raise Unauthorized()
         return self.identity
 
-    def audit(self, kind: str, target: str | None, **detail: Any) -> None:
+    def audit(self, event: str, target: str | None, **detail: Any) -> None:
         audit.record(
             self.session,
             self.now,
-            kind,
+            event,
             actor=self.actor,
             target=target,
             client=self.client,

@@ -7,6 +7,7 @@ go to the log only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -82,7 +83,7 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    errors: list[Any] = exc.errors() if isinstance(exc, RequestValidationError) else []
+    errors: Sequence[Any] = exc.errors() if isinstance(exc, RequestValidationError) else []
     if errors:
         first = errors[0]
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")

@@ -120,7 +120,7 @@ class Keyring:
                 SigningKeyOut(
                     kid=row.view.kid,
                     alg=row.alg,
-                    state=state(views, row.view, now),  # type: ignore[arg-type]
+                    state=state(views, row.view, now),
                     created=row.created,
                     activates=row.view.activates,
                     retires=end,

@@ -27,7 +27,7 @@ def _out(row: Destination) -> DestinationOut:
         name=row.name,
         kind=row.kind,
         lifetime=row.lifetime,
-        group_narrowing=row.group_narrowing,  # type: ignore[arg-type]
+        group_narrowing=row.group_narrowing,
         created=row.created,
         updated=row.updated,
     )

@@ -43,7 +43,7 @@ def _identity_out(ctx: Context, row: Identity) -> IdentityOut:
     return IdentityOut(
         id=row.id,
         name=row.name,
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         has_password=row.password_hash is not None,
         groups=access.group_names(ctx.session, row.id),
         created=row.created,

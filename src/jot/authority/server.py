@@ -1,0 +1,72 @@
+"""Running the authority under uvicorn: one process, or several workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, TextIO
+
+from fastapi import FastAPI
+
+from jot.authority.app import create_app, open_authority
+from jot.authority.db import Database, migrate
+from jot.authority.settings import Settings, load_settings
+
+__all__ = ["migrate_only", "serve", "worker_app"]
+
+log = logging.getLogger("jot.authority")
+
+# Flags are handed to worker processes through the environment they inherit.
+_ENV_FIELDS = ("data_dir", "listen", "issuer", "bootstrap_key_file", "database_url")
+
+
+def _announce(settings: Settings, key: str | None, out: TextIO) -> None:
+    if key is not None:
+        out.write(
+            "\nThe admin access key (shown only this once, store it now):\n\n"
+            f"    {key}\n\n"
+            f"Try: echo {key} | jot login {settings.issuer_url} --key-stdin\n\n"
+        )
+    out.write(
+        f"jot authority listening on http://{settings.listen}, issuer {settings.issuer_url}\n"
+    )
+    out.flush()
+
+
+def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
+    """Migrate, bootstrap, then serve until SIGINT/SIGTERM (in-flight requests finish)."""
+    import uvicorn
+
+    started = open_authority(settings)
+    _announce(settings, started.bootstrap_key, out)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 30,
+        "proxy_headers": False,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(authority=started.authority), **common)
+        return
+    started.authority.db.dispose()
+    for name in _ENV_FIELDS:
+        value = getattr(settings, name)
+        if value is not None:
+            secret = getattr(value, "get_secret_value", None)
+            os.environ[f"JOT_{name.upper()}"] = str(secret() if secret else value)
+    uvicorn.run("jot.authority.server:worker_app", factory=True, workers=settings.workers, **common)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (settings from the inherited environment)."""
+    return create_app(load_settings())
+
+
+def migrate_only(settings: Settings) -> None:
+    db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    try:
+        migrate(db)
+    finally:
+        db.dispose()

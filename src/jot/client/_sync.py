@@ -1,0 +1,80 @@
+"""The blocking client."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from jot.api import GrantList, TokenResponse
+from jot.api.session import LoginResponse, WhoAmI
+from jot.client import ops
+from jot.client._core import Call, ConnectError, finish, normalise_server, request_args
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class Client:
+    """Talk to one authority. ``transport`` lets tests use ``httpx.ASGITransport`` and
+    friends; ``access_key`` authenticates every call once set (``login`` sets it)."""
+
+    def __init__(
+        self,
+        server: str,
+        access_key: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        verify: bool | str = True,
+    ) -> None:
+        self.server = normalise_server(server)
+        self.access_key = access_key
+        self._http = httpx.Client(
+            base_url=self.server, transport=transport, timeout=timeout, verify=verify
+        )
+
+    def call(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(
+                call.method, call.path, **request_args(call, self.access_key)
+            )
+        except httpx.HTTPError as exc:
+            raise ConnectError(f"cannot reach {self.server}: {exc}") from exc
+        return finish(call, response)
+
+    def login(self, name: str, password: str) -> LoginResponse:
+        result = self.call(ops.login(name, password))
+        self.access_key = result.access_key
+        return result
+
+    def logout(self) -> None:
+        self.call(ops.logout())
+
+    def whoami(self) -> WhoAmI:
+        return self.call(ops.whoami())
+
+    def token(self, destination: str) -> TokenResponse:
+        return self.call(ops.token(destination))
+
+    def grants(
+        self, destination: str, *, etag: str | None = None, wait: float = 0
+    ) -> tuple[GrantList | None, str | None]:
+        """The grants of ``destination`` and their ETag; ``(None, etag)`` when unchanged."""
+        return self.call(ops.grants_watch(destination, etag=etag, wait=wait))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

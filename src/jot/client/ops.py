@@ -1,0 +1,254 @@
+"""Every call of the authority's API as a :class:`~jot.client.Call` value.
+
+``client.call(ops.users_list())`` works the same on :class:`~jot.client.Client` and
+:class:`~jot.client.AsyncClient`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from jot.api import Grant as GrantOut
+from jot.api import GrantList, TokenResponse
+from jot.api.destinations import Destination, DestinationList
+from jot.api.identities import Group, GroupList, Identity, IdentityList
+from jot.api.keys import AccessKeyList, NewAccessKey, SigningKeyList
+from jot.api.session import AuditList, LoginResponse, WhoAmI
+from jot.client._core import Call
+
+__all__ = [
+    "access_key_create",
+    "access_key_revoke",
+    "access_keys_list",
+    "audit",
+    "destination_create",
+    "destination_delete",
+    "destination_update",
+    "destinations_list",
+    "grant_create",
+    "grant_delete",
+    "grants_list",
+    "grants_watch",
+    "group_add_member",
+    "group_create",
+    "group_delete",
+    "group_remove_member",
+    "groups_list",
+    "jwks",
+    "login",
+    "logout",
+    "signing_keys_list",
+    "signing_keys_rotate",
+    "token",
+    "user_create",
+    "user_delete",
+    "user_update",
+    "users_list",
+    "whoami",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _model(model: type[M]) -> Callable[[httpx.Response], M]:
+    return lambda response: model.model_validate_json(response.content)
+
+
+def _none(_response: httpx.Response) -> None:
+    return None
+
+
+def _json(response: httpx.Response) -> Any:
+    return response.json()
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+def login(name: str, password: str) -> Call[LoginResponse]:
+    return Call(
+        "POST", "/api/login", _model(LoginResponse), json={"name": name, "password": password}
+    )
+
+
+def logout() -> Call[None]:
+    return Call("POST", "/api/logout", _none)
+
+
+def whoami() -> Call[WhoAmI]:
+    return Call("GET", "/api/whoami", _model(WhoAmI))
+
+
+def token(destination: str) -> Call[TokenResponse]:
+    return Call("POST", "/api/tokens", _model(TokenResponse), json={"destination": destination})
+
+
+def jwks() -> Call[Any]:
+    return Call("GET", "/.well-known/jwks.json", _json)
+
+
+def users_list() -> Call[IdentityList]:
+    return Call("GET", "/api/users", _model(IdentityList))
+
+
+def user_create(name: str, *, kind: str = "user", password: str | None = None) -> Call[Identity]:
+    body: dict[str, Any] = {"name": name, "kind": kind}
+    if password is not None:
+        body["password"] = password
+    return Call("POST", "/api/users", _model(Identity), json=body)
+
+
+def user_update(name: str, *, password: str) -> Call[Identity]:
+    return Call("PATCH", f"/api/users/{_q(name)}", _model(Identity), json={"password": password})
+
+
+def user_delete(name: str) -> Call[None]:
+    return Call("DELETE", f"/api/users/{_q(name)}", _none)
+
+
+def groups_list() -> Call[GroupList]:
+    return Call("GET", "/api/groups", _model(GroupList))
+
+
+def group_create(name: str) -> Call[Group]:
+    return Call("POST", "/api/groups", _model(Group), json={"name": name})
+
+
+def group_delete(name: str) -> Call[None]:
+    return Call("DELETE", f"/api/groups/{_q(name)}", _none)
+
+
+def group_add_member(group: str, member: str) -> Call[Group]:
+    return Call("POST", f"/api/groups/{_q(group)}/members", _model(Group), json={"name": member})
+
+
+def group_remove_member(group: str, member: str) -> Call[None]:
+    return Call("DELETE", f"/api/groups/{_q(group)}/members/{_q(member)}", _none)
+
+
+def destinations_list() -> Call[DestinationList]:
+    return Call("GET", "/api/destinations", _model(DestinationList))
+
+
+def destination_create(
+    name: str,
+    *,
+    kind: str = "http",
+    lifetime: int | None = None,
+    group_narrowing: str | None = None,
+) -> Call[Destination]:
+    body: dict[str, Any] = {"name": name, "kind": kind}
+    if lifetime is not None:
+        body["lifetime"] = lifetime
+    if group_narrowing is not None:
+        body["group_narrowing"] = group_narrowing
+    return Call("POST", "/api/destinations", _model(Destination), json=body)
+
+
+def destination_update(name: str, **changes: Any) -> Call[Destination]:
+    body = {k: v for k, v in changes.items() if v is not None}
+    return Call("PATCH", f"/api/destinations/{_q(name)}", _model(Destination), json=body)
+
+
+def destination_delete(name: str) -> Call[None]:
+    return Call("DELETE", f"/api/destinations/{_q(name)}", _none)
+
+
+def grants_list(*, destination: str | None = None, subject: str | None = None) -> Call[GrantList]:
+    return Call(
+        "GET",
+        "/api/grants",
+        _model(GrantList),
+        params={"destination": destination, "subject": subject},
+    )
+
+
+def _watch(response: httpx.Response) -> tuple[GrantList | None, str | None]:
+    etag = response.headers.get("etag")
+    if response.status_code == 304:
+        return None, etag
+    return GrantList.model_validate_json(response.content), etag
+
+
+def grants_watch(
+    destination: str, *, etag: str | None = None, wait: float = 0
+) -> Call[tuple[GrantList | None, str | None]]:
+    """Long-poll: answers when the grants differ from ``etag`` or after ``wait`` seconds."""
+    return Call(
+        "GET",
+        "/api/grants",
+        _watch,
+        params={"destination": destination, "wait": wait or None},
+        headers={"If-None-Match": etag} if etag else {},
+        ok=(200, 304),
+        timeout=wait + 10 if wait else None,
+    )
+
+
+def grant_create(subject: str, role: str, resource: str) -> Call[GrantOut]:
+    return Call(
+        "POST",
+        "/api/grants",
+        _model(GrantOut),
+        json={"subject": subject, "role": role, "resource": resource},
+    )
+
+
+def grant_delete(grant_id: str) -> Call[None]:
+    return Call("DELETE", f"/api/grants/{_q(grant_id)}", _none)
+
+
+def access_keys_list(*, identity: str | None = None) -> Call[AccessKeyList]:
+    return Call("GET", "/api/access-keys", _model(AccessKeyList), params={"identity": identity})
+
+
+def access_key_create(
+    identity: str,
+    *,
+    name: str = "key",
+    ttl: int | None = None,
+    inactivity_timeout: int | None = None,
+) -> Call[NewAccessKey]:
+    body: dict[str, Any] = {"identity": identity, "name": name}
+    if ttl is not None:
+        body["ttl"] = ttl
+    if inactivity_timeout is not None:
+        body["inactivity_timeout"] = inactivity_timeout
+    return Call("POST", "/api/access-keys", _model(NewAccessKey), json=body)
+
+
+def access_key_revoke(key_id: str) -> Call[None]:
+    return Call("DELETE", f"/api/access-keys/{_q(key_id)}", _none)
+
+
+def signing_keys_list() -> Call[SigningKeyList]:
+    return Call("GET", "/api/signing-keys", _model(SigningKeyList))
+
+
+def signing_keys_rotate() -> Call[SigningKeyList]:
+    return Call("POST", "/api/signing-keys/rotate", _model(SigningKeyList))
+
+
+def audit(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str | None = None,
+    actor: str | None = None,
+    limit: int = 100,
+) -> Call[AuditList]:
+    params = {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "kind": kind,
+        "actor": actor,
+        "limit": limit,
+    }
+    return Call("GET", "/api/audit", _model(AuditList), params=params)
