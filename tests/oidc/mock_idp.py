@@ -10,8 +10,8 @@ import sys
 
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
-import werkzeug.serving  # noqa: E402
-from oidc_provider_mock import app  # noqa: E402
+import werkzeug.serving
+from oidc_provider_mock import app
 
 
 def main() -> None:

@@ -43,7 +43,10 @@ def mock_idp() -> Iterator[MockIdP]:
     env = {**os.environ, "AUTHLIB_INSECURE_TRANSPORT": "1", "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(
         [sys.executable, str(HERE / "mock_idp.py")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
     )
     try:
         assert process.stdout is not None

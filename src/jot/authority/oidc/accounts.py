@@ -142,7 +142,7 @@ def resolve(
 
 def _group_ids(session: Session, names: tuple[str, ...], now: datetime) -> dict[str, str]:
     rows = session.execute(select(Group.name, Group.id).where(Group.name.in_(names)))
-    found = {name: group_id for name, group_id in rows}
+    found: dict[str, str] = {row.name: row.id for row in rows}
     for name in names:
         if name not in found:
             found[name] = new_id()

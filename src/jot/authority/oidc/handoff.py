@@ -143,8 +143,8 @@ def _due(row: DeviceRequest, now: datetime) -> bool:
 
 def poll_device(
     authority: Authority, session: Session, device_code: str, now: datetime
-) -> tuple[str, str]:
-    """``(access_key, identity)`` once approved; :class:`DeviceAnswer` until then."""
+) -> tuple[str, str, datetime | None]:
+    """``(access_key, identity, expires)`` once approved; :class:`DeviceAnswer` until then."""
     row = session.scalars(
         select(DeviceRequest).where(DeviceRequest.device_hash == sha256(device_code))
     ).first()
@@ -165,6 +165,6 @@ def poll_device(
     row.status, row.result_enc = "consumed", None
     access = session.get(AccessKey, _key_id(key))
     identity = session.get(Identity, access.identity_id) if access is not None else None
-    if identity is None:
+    if access is None or identity is None or access.revoked is not None:
         raise DeviceAnswer("access_denied", "this login was revoked before it was collected")
-    return key, identity.name
+    return key, identity.name, access.expires

@@ -7,6 +7,7 @@ routes; nothing else there knows about OIDC.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 
+from jot.api.session import LoginResponse
 from jot.authority import audit
 from jot.authority.access import Need
 from jot.authority.clock import to_datetime
@@ -155,9 +157,18 @@ def device_page(request: Request, user_code: str = "") -> Response:
 
 
 async def _form(request: Request) -> dict[str, str]:
+    """A small form body; JSON objects are accepted too (jot's own CLI sends JSON)."""
     body = await request.body()
     if len(body) > _MAX_FORM:
         return {}
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return {}
+        return (
+            {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+        )
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
@@ -218,7 +229,7 @@ def _device_token(request: Request, device_code: str) -> JSONResponse:
     answer: handoff.DeviceAnswer | None = None
     with authority.db.transaction(write=True) as session:
         try:
-            key, identity = handoff.poll_device(authority, session, device_code, now)
+            key, identity, expires = handoff.poll_device(authority, session, device_code, now)
         except handoff.DeviceAnswer as exc:
             answer = exc
         else:
@@ -233,10 +244,8 @@ def _device_token(request: Request, device_code: str) -> JSONResponse:
             )
     if answer is not None:
         return _answer(answer.error, answer.message, answer.status)
-    return JSONResponse(
-        {"access_key": key, "identity": identity, "token_type": "jot-access-key"},
-        headers={"Cache-Control": "no-store"},
-    )
+    body = LoginResponse(access_key=key, identity=identity, expires=expires)
+    return JSONResponse(body.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 # (method, path, endpoint, tag), as jot.authority.routes.RAW_ROUTES.
