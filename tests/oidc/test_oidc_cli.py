@@ -69,7 +69,8 @@ def test_cli_loopback_login(server, provider, user, browser, tmp_path) -> None:
         form = browser.get(url)
         assert form.url.path == "/oauth2/authorize"
         page = browser.post(str(form.url), data={"sub": user})
-        assert page.url.host == "127.0.0.1" and page.url.path == "/callback"
+        assert page.url.host == "127.0.0.1"
+        assert page.url.path == "/callback"
         assert "You are logged in" in page.text
         code, out, err = _finish(cli)
     finally:
@@ -134,7 +135,8 @@ def test_device_code_polling_rules(server, provider) -> None:
         bad = http.post("/api/oidc/device/token", data={**grant, "device_code": "nope"})
         assert bad.json()["error"] == "invalid_grant"
         wrong = http.post(f"{server.url}/oidc/device", data={"user_code": "BBBB-BBBB"})
-        assert wrong.status_code == 400 and "unknown or expired" in wrong.text
+        assert wrong.status_code == 400
+        assert "unknown or expired" in wrong.text
 
 
 @pytest.mark.parametrize("redirect", ["http://evil.example/cb", "https://127.0.0.1:1/cb"])

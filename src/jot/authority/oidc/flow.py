@@ -254,11 +254,14 @@ def finish(
     provider = _provider(authority, provider_name)
     attempt: LoginAttempt | None = None
     try:
+        denied = LoginRefused(
+            "provider_denied", f"the provider refused the login ({params.get('error', '')[:100]})"
+        )
+        if "error" in params and not params.get("state"):
+            raise denied  # Some providers drop the state from error answers.
         attempt = _take_attempt(authority, provider, params.get("state"), browser)
         if "error" in params:
-            raise LoginRefused(
-                "provider_denied", f"the provider refused the login ({params['error'][:100]})"
-            )
+            raise denied
         if not params.get("code"):
             raise LoginRefused("no_code", "the provider's answer has no authorization code")
         claims, refresh_token = _claims(authority, provider, attempt, params["code"])
