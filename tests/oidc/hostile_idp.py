@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             }
         )
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

@@ -8,6 +8,7 @@ refused for now and nothing is revoked.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from jot.authority import access
 from jot.authority.context import CommitThenRaise, Context
@@ -61,10 +62,12 @@ def revalidate(ctx: Context) -> None:
             answer = client.refresh(http, meta, creds, token)
             if isinstance(answer, client.Refused):
                 raise _refuse(ctx, provider, ctx.identity, f"the provider refused: {answer.error}")
-            claims = (
+            # Groups are re-read at every revalidation: from the new ID token when the
+            # provider sends one, else from userinfo (whose sub must be this session's).
+            claims: dict[str, Any] | None = (
                 verify(http, meta, provider, answer.id_token, None, ctx.authority.clock())
                 if answer.id_token
-                else None
+                else client.userinfo(http, meta, answer.access_token, row.subject) or None
             )
     except LoginRefused as exc:
         ctx.audit(
@@ -83,7 +86,7 @@ def _renewed(
     provider: Provider,
     row: ProviderSession,
     answer: client.TokenAnswer,
-    claims: dict[str, object] | None,
+    claims: dict[str, Any] | None,
 ) -> None:
     identity = ctx.me()
     if claims is not None and claims.get("sub") != row.subject:
