@@ -22,8 +22,20 @@ def idp() -> Iterator[oidc_harness.MockIdP]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[oidc_harness.Running]:
+    """An authority on SQLite (the embedded default)."""
     discovery.clear_cache()
     with oidc_harness.authority(tmp_path / "data") as running:
+        yield running
+
+
+@pytest.fixture
+def pg_server(tmp_path: Path) -> Iterator[oidc_harness.Running]:
+    """An authority on PostgreSQL (a private schema of ``JOT_TEST_POSTGRES_URL``)."""
+    discovery.clear_cache()
+    with (
+        oidc_harness.postgres_url() as url,
+        oidc_harness.authority(tmp_path / "data", database_url=url) as running,
+    ):
         yield running
 
 

@@ -4,6 +4,7 @@ loopback port) and the authority (uvicorn on a free loopback port, in a thread).
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
+from sqlalchemy import create_engine, text
 
 from jot.authority.app import create_app, open_authority
 from jot.authority.settings import Settings
@@ -63,6 +66,25 @@ def mock_idp() -> Iterator[MockIdP]:
             process.wait(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL on a fresh private schema (dropped afterwards); fails without one."""
+    base = os.environ.get("JOT_TEST_POSTGRES_URL")
+    if not base:
+        pytest.fail("JOT_TEST_POSTGRES_URL is not set: run the suite with `make test`")
+    schema = f"jot_oidc_{secrets.token_hex(6)}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
 
 
 @dataclass

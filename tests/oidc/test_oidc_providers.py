@@ -4,18 +4,15 @@ shown, admin-only, audited; removing a provider revokes its logins."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import httpx
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 from test_oidc_browser import login
 
 from jot.authority.oidc.models import Provider
-
-PROVIDERS = [sys.executable, "-c", "from jot.cli.providers import providers; providers()"]
-JOT = [sys.executable, "-c", "from jot.cli.main import main; main()"]
+from jot.cli.main import cli
+from jot.cli.providers import providers
 
 
 def test_secret_is_sealed_and_never_returned(server, provider) -> None:
@@ -98,18 +95,16 @@ def test_removing_a_provider_revokes_its_logins(server, provider, user, browser)
 
 
 def test_providers_cli(server, idp, tmp_path) -> None:
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "c"), "PYTHONWARNINGS": "ignore"}
+    runner = CliRunner(env={"XDG_CONFIG_HOME": str(tmp_path / "c")})
 
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            args, input=stdin, capture_output=True, text=True, env=env, timeout=60
-        )
+    def run(command, *args: str, stdin: str = "") -> Result:
+        return runner.invoke(command, list(args), input=stdin, catch_exceptions=False)
 
     assert (
-        run(*JOT, "login", server.url, "--key-stdin", stdin=server.admin_key + "\n").returncode == 0
+        run(cli, "login", server.url, "--key-stdin", stdin=server.admin_key + "\n").exit_code == 0
     )
     added = run(
-        *PROVIDERS,
+        providers,
         "add",
         "corp",
         "--issuer",
@@ -121,21 +116,23 @@ def test_providers_cli(server, idp, tmp_path) -> None:
         "example.com",
         stdin="hush\n",
     )
-    assert added.returncode == 0, added.stderr
+    assert added.exit_code == 0, added.output
     assert (
         f"register this redirect URI at the provider: {server.url}/oidc/corp/callback"
         in added.stdout
     )
-    listed = run(*PROVIDERS, "list", "--json")
+    listed = run(providers, "list", "--json")
     assert json.loads(listed.stdout)[0]["has_client_secret"] is True
     assert "hush" not in listed.stdout
-    updated = run(*PROVIDERS, "update", "corp", "--groups-claim", "roles")
-    assert updated.returncode == 0, updated.stderr
-    assert json.loads(run(*PROVIDERS, "show", "corp").stdout)["groups_claim"] == "roles"
-    wrong = run(*PROVIDERS, "add", "bad", "--issuer", "not-a-url", "--client-id", "c")
-    assert wrong.returncode == 1
+    table = run(providers, "list")
+    assert "corp" in table.stdout
+    updated = run(providers, "update", "corp", "--groups-claim", "roles")
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(run(providers, "show", "corp").stdout)["groups_claim"] == "roles"
+    wrong = run(providers, "add", "bad", "--issuer", "not-a-url", "--client-id", "c")
+    assert wrong.exit_code == 1
     assert wrong.stderr.strip().splitlines()[-1].startswith("Error: issuer:")
-    assert run(*PROVIDERS, "remove", "corp").returncode == 0
-    missing = run(*PROVIDERS, "remove", "corp")
-    assert missing.returncode == 1
+    assert run(providers, "remove", "corp").exit_code == 0
+    missing = run(providers, "remove", "corp")
+    assert missing.exit_code == 1
     assert "no provider named 'corp'" in missing.stderr
