@@ -101,7 +101,8 @@ def test_cli_loopback_refusal_is_one_line(server, provider, idp, browser, tmp_pa
 
 def test_cli_device_login(server, provider, user, browser, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(handoff, "DEVICE_INTERVAL", 1)
-    cli = _start(["login", server.url, "--provider", provider, "--device"], tmp_path)
+    # One provider on this server: --device needs no --provider.
+    cli = _start(["login", server.url, "--device"], tmp_path)
     try:
         user_code = _read_until(cli, CODE_RE).group(1)
         # The person types the code in lower case without the dash; that is fine.
@@ -148,3 +149,21 @@ def test_cli_redirect_must_be_loopback(server, provider, redirect) -> None:
     )
     assert response.status_code == 400
     assert "loopback" in response.text
+
+
+def test_guessing_user_codes_is_limited(server, provider) -> None:
+    statuses = [
+        httpx.post(f"{server.url}/oidc/device", data={"user_code": "BBBB-BBBB"}).status_code
+        for _ in range(7)
+    ]
+    assert statuses[0] == 400
+    assert statuses[-1] == 429
+
+
+def test_device_without_provider_when_several(server, provider, idp) -> None:
+    with server.api() as api:
+        body = {"name": "other", "issuer": idp.issuer, "client_id": "c"}
+        assert api.post("/api/providers", json=body).status_code == 201
+    answer = httpx.post(f"{server.url}/api/oidc/device", json={})
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "name a provider with --provider: mock, other"

@@ -87,7 +87,9 @@ class LoginExchange(Request):
 
 
 class DeviceStart(Request):
-    provider: DestinationName
+    """``provider`` may be left out when the server has exactly one."""
+
+    provider: DestinationName | None = None
 
 
 class DeviceAuthorization(Response):

@@ -32,10 +32,15 @@ def _show(start: DeviceAuthorization) -> None:
     )
 
 
-def provider_login(client: Client, provider: str, *, device: bool, browser: bool) -> dict[str, Any]:
-    """Log in through ``provider``; returns the credential to remember."""
+def provider_login(
+    client: Client, provider: str | None, *, device: bool, browser: bool
+) -> dict[str, Any]:
+    """Log in through ``provider`` (``None``: the server's only one, device flow only);
+    returns the credential to remember."""
     if device:
         result = device_login(client, provider, show=_show)
+    elif provider is None:
+        raise click.ClickException("which provider? use jot login SERVER --provider NAME")
     else:
         result = loopback_login(client, provider, open_url=lambda url: _open(url, browser=browser))
     expires = result.expires.isoformat() if result.expires else None

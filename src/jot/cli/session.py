@@ -48,7 +48,7 @@ def _need(server: str | None) -> tuple[str, str]:
 @click.option("--name", help="Your name (e-mail); asked for when not given.")
 @click.option("--key-stdin", is_flag=True, help="Read an access key from stdin instead.")
 @click.option("--provider", help="Log in through this OIDC provider of the server.")
-@click.option("--device", is_flag=True, help="With --provider: print a code and URL (no browser).")
+@click.option("--device", is_flag=True, help="Log in on another device: print a code and a URL.")
 @click.option("--no-browser", is_flag=True, help="With --provider: print the URL, do not open it.")
 def login(
     server: str | None,
@@ -67,7 +67,7 @@ def login(
         raise click.ClickException("which server? run `jot login SERVER`")
     client = _client(server)
     try:
-        if provider:
+        if provider or device:
             from jot.cli._oidc import provider_login
 
             credential = provider_login(client, provider, device=device, browser=not no_browser)

@@ -100,7 +100,7 @@ def login_exchange(code: str, verifier: str) -> Call[LoginResponse]:
     )
 
 
-def device_start(provider: str) -> Call[DeviceAuthorization]:
+def device_start(provider: str | None) -> Call[DeviceAuthorization]:
     return Call(
         "POST",
         "/api/oidc/device",
@@ -197,7 +197,7 @@ def loopback_login(
 
 def device_login(
     client: Client,
-    provider: str,
+    provider: str | None,
     *,
     show: Callable[[DeviceAuthorization], object],
     sleep: Callable[[float], object] = time.sleep,

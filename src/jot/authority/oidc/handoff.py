@@ -11,17 +11,18 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from jot.api.providers import DeviceAuthorization, DeviceStart, LoginExchange
 from jot.api.session import LoginResponse
 from jot.authority.context import CommitThenRaise, Context
 from jot.authority.credentials import parse_access_key
+from jot.authority.errors import BadRequest, NotFound
 from jot.authority.models import AccessKey, Identity
 from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.flow import HANDOFF_TTL, s256, sha256
-from jot.authority.oidc.models import DeviceRequest, LoginAttempt
+from jot.authority.oidc.models import DeviceRequest, LoginAttempt, Provider
 from jot.authority.oidc.providers import load_provider
 from jot.authority.oidc.sealed import open_secret
 from jot.authority.state import Authority
@@ -99,9 +100,20 @@ def normalize_user_code(value: str) -> str:
     return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else ""
 
 
+def _only_provider(ctx: Context) -> str:
+    names = list(ctx.session.scalars(select(Provider.name).order_by(Provider.name).limit(11)))
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise NotFound("this server has no login providers")
+    raise BadRequest(f"name a provider with --provider: {', '.join(names[:10])}")
+
+
 def start_device(ctx: Context, body: DeviceStart) -> DeviceAuthorization:
     """RFC 8628 §3.1–3.2: a device code for the CLI, a user code for the person."""
-    provider = load_provider(ctx, body.provider)
+    provider = load_provider(ctx, body.provider or _only_provider(ctx))
+    # Expired requests are swept here, so the table stays small without a janitor.
+    ctx.session.execute(delete(DeviceRequest).where(DeviceRequest.expires < ctx.now - DEVICE_TTL))
     device_code = secrets.token_urlsafe(32)
     row = DeviceRequest(
         id=secrets.token_hex(16),

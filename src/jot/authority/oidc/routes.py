@@ -180,6 +180,10 @@ async def device_confirm(request: Request) -> Response:
 
 def _device_confirm(request: Request, typed: str) -> Response:
     authority = _authority(request)
+    if authority.limiter.retry_after(f"addr:{_client(request)}") > 0:
+        return pages.device_form(
+            "", "Too many wrong codes from this address; try later.", status=429
+        )
     code = handoff.normalize_user_code(typed)
     now = to_datetime(authority.clock())
     with authority.db.transaction(write=False) as session:
@@ -190,6 +194,8 @@ def _device_confirm(request: Request, typed: str) -> Response:
         )
         provider = session.get(Provider, row.provider_id) if row is not None else None
     if row is None or provider is None or row.status != "pending" or row.expires <= now:
+        # Guessing user codes counts against the address like failed logins do.
+        authority.limiter.failure(f"addr:{_client(request)}")
         flow.record(authority, "oidc.device.bad_code", None, _client(request))
         return pages.device_form(
             typed[:20], "That code is unknown or expired; check your terminal.", status=400
