@@ -54,6 +54,22 @@ def test_bootstrap_login_token_revoke(tmp_path: Path) -> None:
         assert claims["groups"] == ["devs"]
         assert claims["exp"] - claims["iat"] == 120
         assert claims["nbf"] == claims["iat"] - 300
+        jwks_file = tmp_path / "jwks.json"
+        jwks_file.write_text(json.dumps(jwks))
+        verified = cli(
+            alice_home,
+            "verify",
+            token,
+            "--jwks",
+            str(jwks_file),
+            "--aud",
+            "web",
+            "--iss",
+            server.url,
+            "--typ",
+            "jot+jwt",
+        )
+        assert "alice@example.com" in verified.stdout
         ours = jot_jwt.decode(
             token,
             KeySet.from_dict(jwks),

@@ -108,14 +108,14 @@ def _bearer(request: Request) -> str:
 
 
 def _check_rate(authority: Authority, client: str | None) -> None:
-    wait = authority.limiter.retry_after(f"addr:{client}")
+    wait = authority.limiter.retry_after(f"key-addr:{client}")
     if wait > 0:
         raise TooManyRequests("too many failed attempts from this address; try later", wait)
 
 
 def _reject(ctx: Context, reason: str) -> Unauthorized:
     # Failed key checks count against the client address like failed logins do.
-    ctx.authority.limiter.failure(f"addr:{ctx.client}")
+    ctx.authority.limiter.failure(f"key-addr:{ctx.client}")
     return Unauthorized(reason)
 
 

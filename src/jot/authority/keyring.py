@@ -8,6 +8,7 @@ lock, or SQLite's write lock), so several replicas never end with two signing ke
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def schedule_for(settings: Settings) -> Schedule:
     return Schedule(
         rotation_period=timedelta(seconds=settings.rotation_period),
         # One cache period, plus the reload interval of other replicas, plus a minute.
-        publish_ahead=cache + timedelta(seconds=settings.key_reload_interval + 60),
+        publish_ahead=cache + timedelta(seconds=math.ceil(settings.key_reload_interval) + 60),
         grace=timedelta(seconds=settings.max_token_lifetime + settings.clock_skew) + cache,
     )
 
@@ -77,20 +78,24 @@ class Keyring:
     def now(self) -> datetime:
         return to_datetime(self._clock())
 
-    def refresh(self, *, force: bool = False) -> None:
-        """Reload the rows when stale; create the next key when the schedule says so."""
+    def refresh(self, *, force: bool = False, create: bool = True) -> None:
+        """Reload the rows when stale; with ``create``, make the next key when it is due.
+
+        ``create=False`` is for callers inside a writing transaction: SQLite allows one
+        writer, so creating a key there would wait on the caller's own lock.
+        """
         with self._lock:
-            if not force and time.monotonic() - self._loaded < self._reload:
-                return
-            rows = self._read()
-            views = [row.view for row in rows]
-            if new_key_activation(views, self.now(), self.schedule) is not None:
+            if force or time.monotonic() - self._loaded >= self._reload:
+                self._rows, self._loaded = self._read(), time.monotonic()
+            views = [row.view for row in self._rows]
+            if create and new_key_activation(views, self.now(), self.schedule) is not None:
                 self._ensure()
-                rows = self._read()
-            self._rows, self._loaded = rows, time.monotonic()
+                self._rows, self._loaded = self._read(), time.monotonic()
 
     def signer(self) -> Key:
-        self.refresh()
+        """The key that signs now. Key creation is left to :meth:`refresh` callers outside
+        request transactions (start-up, the upkeep task, JWKS requests)."""
+        self.refresh(create=False)
         rows, now = self._rows, self.now()
         current = signing_key([row.view for row in rows], now)
         if current is None:

@@ -79,6 +79,14 @@ RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     *oidc_routes.RAW_ROUTES,
 ]
 
+# Answers that are not plain JSON, documented so that the OpenAPI schema tells the truth.
+_RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
+    "/.well-known/jwks.json": {200: {"content": {"application/jwk-set+json": {}}}},
+    "/metrics": {200: {"content": {"text/plain": {}}}},
+    "/readyz": {503: {"model": ErrorResponse}},
+    "/api/grants": {304: {"description": "Not modified (ETag matched, wait ran out)"}},
+}
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 409, 413, 429)
 }
@@ -119,6 +127,7 @@ def install_routes(app: FastAPI) -> None:
         )
     for method, path, endpoint, tag in RAW_ROUTES:
         model = GrantList if endpoint is grants.watch_grants else None
+        responses = {**_ERRORS, **_RAW_RESPONSES.get(path, {})}
         app.add_api_route(
-            path, endpoint, methods=[method], tags=[tag], response_model=model, responses=_ERRORS
+            path, endpoint, methods=[method], tags=[tag], response_model=model, responses=responses
         )

@@ -202,14 +202,26 @@ def kubeconfig(
     except yaml.YAMLError as exc:
         raise click.ClickException(f"{target} is not valid YAML: {exc}") from None
     config = _merge(config or {}, destination, cluster_url, certificate_authority, found[0])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(config, handle, sort_keys=False)
+    _write_kubeconfig(target, config)
     click.echo(
         f"Added context jot-{destination} to {target}; "
         f"try: kubectl --context jot-{destination} get pods"
     )
+
+
+def _write_kubeconfig(target: Path, config: dict[str, Any]) -> None:
+    """Replace the file atomically; a new file is private (0600), an existing one keeps its
+    mode."""
+    import yaml
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o600
+    temporary = target.with_name(f".{target.name}.jot-{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(config, handle, sort_keys=False)
+    os.chmod(temporary, mode)
+    os.replace(temporary, target)
 
 
 def _merge(

@@ -225,11 +225,12 @@ class Key:
     __hash__ = None  # type: ignore[assignment]
 
 
+# RFC 7638 §3.2: the required members of each key type, kty included.
 _THUMBPRINT_MEMBERS = {
-    "oct": ("k",),
-    "RSA": ("e", "n"),
-    "EC": ("crv", "x", "y"),
-    "OKP": ("crv", "x"),
+    "oct": ("k", "kty"),
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
 }
 
 

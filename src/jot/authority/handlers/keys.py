@@ -56,7 +56,7 @@ def list_access_keys(ctx: Context, identity: str | None) -> AccessKeyList:
     if identity is not None:
         stmt = stmt.where(Identity.name == identity)
     rows = ctx.session.execute(stmt.order_by(Identity.name, AccessKey.created))
-    return AccessKeyList(items=[_out(key, name) for key, name in rows.tuples()])
+    return AccessKeyList(items=[_out(key, name) for key, name in rows])
 
 
 def create_access_key(ctx: Context, body: AccessKeyCreate) -> NewAccessKey:

@@ -24,7 +24,7 @@ __all__ = ["issue_token", "login", "logout", "whoami"]
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     """Name and password → a new access key. Failures are limited, backed off and audited."""
     limiter, settings = ctx.authority.limiter, ctx.authority.settings
-    keys = (f"name:{body.name.lower()}", f"addr:{ctx.client}")
+    keys = (f"name:{body.name.lower()}", f"login-addr:{ctx.client}")
     wait = max(limiter.retry_after(key) for key in keys)
     if wait > 0:
         ctx.audit("login.locked", body.name)
