@@ -85,6 +85,7 @@ _RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "/metrics": {200: {"content": {"text/plain": {}}}},
     "/readyz": {503: {"model": ErrorResponse}},
     "/api/grants": {304: {"description": "Not modified (ETag matched, wait ran out)"}},
+    **oidc_routes.RAW_RESPONSES,
 }
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

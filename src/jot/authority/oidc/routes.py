@@ -27,7 +27,7 @@ from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.models import DeviceRequest, Provider
 from jot.authority.state import Authority
 
-__all__ = ["RAW_ROUTES", "ROUTES"]
+__all__ = ["RAW_RESPONSES", "RAW_ROUTES", "ROUTES"]
 
 # (method, path, handler, need, status, tag): the fields of jot.authority.routes.Route, kept
 # as plain tuples so that this module does not import the route table that includes it.
@@ -262,3 +262,29 @@ RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("POST", "/oidc/device", device_confirm, "login"),
     ("POST", "/api/oidc/device/token", device_token, "session"),
 ]
+
+_HTML: dict[str, Any] = {"content": {"text/html": {}}, "description": "An HTML page"}
+_TO_PROVIDER: dict[str, Any] = {"description": "Redirect to the provider's login page"}
+_PAGES: dict[int | str, dict[str, Any]] = {
+    200: _HTML,
+    303: _TO_PROVIDER,
+    400: _HTML,
+    404: _HTML,
+    429: _HTML,
+    502: _HTML,
+}
+_OAUTH_ERROR: dict[str, Any] = {
+    "description": "An RFC 8628 error (authorization_pending, slow_down, access_denied, …)",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+# path -> documented answers, merged into the route table's OpenAPI documentation.
+RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
+    "/oidc/{name}/login": _PAGES,
+    "/oidc/{name}/callback": _PAGES,
+    "/oidc/device": _PAGES,
+    "/api/oidc/device/token": {
+        200: {"model": LoginResponse, "description": "The access key"},
+        400: _OAUTH_ERROR,
+    },
+}
