@@ -166,6 +166,9 @@ def start(
         "code_challenge": s256(verifier),
         "code_challenge_method": "S256",
     }
+    if "offline_access" in query["scope"].split():
+        # OIDC Core §11: a refresh token for offline use needs an explicit consent prompt.
+        query["prompt"] = "consent"
     separator = "&" if "?" in meta.authorization_endpoint else "?"
     return Started(f"{meta.authorization_endpoint}{separator}{urlencode(query)}", browser)
 
