@@ -3,6 +3,7 @@ set-up into ``tests/oidc/panva/node_modules`` with ``npm ci`` on first use."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -27,15 +28,18 @@ def _installed() -> Path:
     node = shutil.which("node")
     if node is None or shutil.which("npm") is None:
         pytest.skip("Node.js is not installed: panva's oidc-provider cannot run here")
-    if not (PANVA / "node_modules" / "oidc-provider").is_dir():
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=PANVA,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert done.returncode == 0, f"npm ci failed:\n{done.stderr[-2000:]}"
+    # Two test workers may get here at once: one installs, the other waits for it.
+    with open(PANVA / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (PANVA / "node_modules" / "oidc-provider").is_dir():
+            done = subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"],
+                cwd=PANVA,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert done.returncode == 0, f"npm ci failed:\n{done.stderr[-2000:]}"
     return Path(node)
 
 
