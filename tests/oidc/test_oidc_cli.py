@@ -167,3 +167,15 @@ def test_device_without_provider_when_several(server, provider, idp) -> None:
     answer = httpx.post(f"{server.url}/api/oidc/device", json={})
     assert answer.status_code == 400
     assert answer.json()["message"] == "name a provider with --provider: mock, other"
+
+
+def test_cli_unknown_provider_is_one_line(server, provider, tmp_path) -> None:
+    done = subprocess.run(
+        [*JOT, "login", server.url, "--provider", "nope", "--no-browser"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: no provider named 'nope' (known: mock)"

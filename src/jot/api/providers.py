@@ -19,6 +19,7 @@ __all__ = [
     "Provider",
     "ProviderCreate",
     "ProviderList",
+    "ProviderNames",
     "ProviderUpdate",
 ]
 
@@ -77,6 +78,12 @@ class Provider(Response):
 
 class ProviderList(Response):
     items: list[Provider]
+
+
+class ProviderNames(Response):
+    """The providers one can log in through (public: a login page lists them anyway)."""
+
+    items: list[str]
 
 
 class LoginExchange(Request):

@@ -25,6 +25,7 @@ from jot.api.providers import (
     Provider,
     ProviderCreate,
     ProviderList,
+    ProviderNames,
     ProviderUpdate,
 )
 from jot.api.session import LoginResponse
@@ -42,6 +43,7 @@ __all__ = [
     "provider_create",
     "provider_delete",
     "provider_get",
+    "provider_names",
     "provider_update",
     "providers_list",
 ]
@@ -53,6 +55,13 @@ _DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 def _q(name: str) -> str:
     return quote(name, safe="")
+
+
+def provider_names() -> Call[ProviderNames]:
+    """The names of the providers one can log in through (no access key needed)."""
+    return Call(
+        "GET", "/api/oidc/providers", lambda r: ProviderNames.model_validate_json(r.content)
+    )
 
 
 def providers_list() -> Call[ProviderList]:
@@ -173,6 +182,10 @@ def loopback_login(
     timeout: float = LOGIN_TIMEOUT,
 ) -> LoginResponse:
     """Run the browser login for the CLI; ``open_url`` opens (or prints) the login URL."""
+    names = client.call(provider_names()).items
+    if provider not in names:
+        known = ", ".join(names) or "none"
+        raise ClientError(404, "not_found", f"no provider named {provider!r} (known: {known})")
     verifier = secrets.token_urlsafe(48)
     with _Listener(("127.0.0.1", 0), _Handler) as listener:
         listener.timeout = 0.2

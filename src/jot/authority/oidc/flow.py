@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from jot.authority import audit
 from jot.authority.clock import to_datetime
@@ -30,7 +31,7 @@ from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.http import client as http_client
 from jot.authority.oidc.models import DeviceRequest, LoginAttempt, Provider
 from jot.authority.oidc.providers import callback_url, client_secret
-from jot.authority.oidc.sealed import open_secret, seal
+from jot.authority.oidc.sealed import seal
 from jot.authority.state import Authority
 
 __all__ = ["ATTEMPT_TTL", "Finished", "Started", "finish", "s256", "sha256", "start"]
@@ -353,11 +354,13 @@ def _complete(
 
 
 def _deliver(
-    authority: Authority, session: Any, attempt: LoginAttempt, key: str, handoff: str | None
+    authority: Authority, session: Session, attempt: LoginAttempt, key: str, handoff: str | None
 ) -> None:
     """Park the access key, sealed, where the CLI (loopback or device poll) will collect it."""
     if attempt.mode == "cli" and handoff is not None:
         row = session.get(LoginAttempt, attempt.state_hash)
+        if row is None:  # Swept only long after it expired; a race at worst.
+            raise LoginRefused("bad_state", "this login expired; start it again")
         row.handoff_hash = sha256(handoff)
         row.result_enc = seal(authority, key, where=f"login:{attempt.state_hash}")
     elif attempt.mode == "device" and attempt.device_id is not None:
@@ -368,7 +371,3 @@ def _deliver(
             )
         device.status = "approved"
         device.result_enc = seal(authority, key, where=f"device:{device.id}")
-
-
-def handoff_result(authority: Authority, row: LoginAttempt) -> str:
-    return open_secret(authority, row.result_enc or b"", where=f"login:{row.state_hash}")

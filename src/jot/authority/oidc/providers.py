@@ -11,7 +11,7 @@ import json
 from sqlalchemy import delete, select
 
 from jot.api.providers import Provider as ProviderOut
-from jot.api.providers import ProviderCreate, ProviderList, ProviderUpdate
+from jot.api.providers import ProviderCreate, ProviderList, ProviderNames, ProviderUpdate
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
 from jot.authority.errors import Conflict, NotFound
@@ -29,6 +29,7 @@ __all__ = [
     "get_provider",
     "list_providers",
     "load_provider",
+    "provider_names",
     "update_provider",
 ]
 
@@ -72,6 +73,12 @@ def load_provider(ctx: Context, name: str) -> Provider:
 def _scopes(scopes: list[str]) -> str:
     # "openid" makes it an OpenID Connect request; it is always sent, and sent once.
     return json.dumps(["openid", *dict.fromkeys(s for s in scopes if s != "openid")])
+
+
+def provider_names(ctx: Context) -> ProviderNames:
+    return ProviderNames(
+        items=list(ctx.session.scalars(select(Provider.name).order_by(Provider.name)))
+    )
 
 
 def list_providers(ctx: Context) -> ProviderList:

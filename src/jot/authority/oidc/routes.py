@@ -37,6 +37,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any], Need, int, str]] = [
     ("GET", "/api/providers/{name}", providers.get_provider, Need.VIEW, 200, "admin"),
     ("PATCH", "/api/providers/{name}", providers.update_provider, Need.ADMIN, 200, "admin"),
     ("DELETE", "/api/providers/{name}", providers.delete_provider, Need.ADMIN, 204, "admin"),
+    ("GET", "/api/oidc/providers", providers.provider_names, Need.PUBLIC, 200, "session"),
     ("POST", "/api/oidc/exchange", handoff.exchange, Need.PUBLIC, 200, "session"),
     ("POST", "/api/oidc/device", handoff.start_device, Need.PUBLIC, 200, "session"),
 ]
