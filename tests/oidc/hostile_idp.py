@@ -57,6 +57,10 @@ def _id_token(server: Hostile, nonce: str) -> str:
         claims["aud"] = "another-client"
     elif mode == "expired":
         claims.update(iat=now - 3600, exp=now - 1800)
+    elif mode == "stale_iat":
+        claims["iat"] = now - 3600
+    elif mode == "long_sub":
+        claims["sub"] = "s" * 256
     elif mode == "missing_nonce":
         del claims["nonce"]
     elif mode == "replayed_nonce":

@@ -57,6 +57,8 @@ BAD_TOKENS = [
     ("wrong_audience", "wrong_audience", "meant for another client"),
     ("several_audiences", "wrong_azp", "issued to another client (azp)"),
     ("expired", "expired", "has expired"),
+    ("stale_iat", "stale", "issued too long ago"),
+    ("long_sub", "bad_subject", "empty or too long"),
     ("alg_not_listed", "alg_not_listed", "'ES256', which the provider does not list"),
     ("alg_none", "alg_none", "unsigned (alg none)"),
     ("missing_nonce", "missing_nonce", "carries no nonce"),

@@ -34,6 +34,8 @@ __all__ = [
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+:-]{0,252}$")
 _MAX_GROUPS = 500
+# OIDC Core §2: a sub is at most 255 ASCII characters.
+_MAX_SUBJECT = 255
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def _groups(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def account_from_claims(provider: Provider, claims: dict[str, Any]) -> Account:
     """Check e-mail, verification, allowed domains and groups; :class:`LoginRefused` if not."""
+    if not 0 < len(claims["sub"]) <= _MAX_SUBJECT:
+        raise LoginRefused("bad_subject", "the provider's subject identifier is empty or too long")
     email = claims.get(provider.email_claim)
     if not isinstance(email, str) or "@" not in email or not _NAME.match(email):
         raise LoginRefused(

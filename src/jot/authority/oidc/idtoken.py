@@ -25,10 +25,12 @@ from jot.jose.errors import (
 )
 from jot.jose.hazmat import decode_unverified
 
-__all__ = ["LEEWAY", "verify_id_token"]
+__all__ = ["LEEWAY", "MAX_AGE", "verify_id_token"]
 
 #: Seconds of clock difference tolerated between jot and the provider.
 LEEWAY = 60
+#: The oldest ``iat`` accepted at login: the lifetime of a login attempt.
+MAX_AGE = 600
 
 _REASONS: list[tuple[type[InvalidTokenError], str, str]] = [
     (ExpiredTokenError, "expired", "the provider's ID token has expired"),
@@ -119,4 +121,7 @@ def verify_id_token(
         raise _refuse(exc) from None
     _check_azp(claims, client_id)
     _check_nonce(claims, nonce)
+    if nonce is not None and now - float(claims["iat"]) > MAX_AGE + LEEWAY:
+        # At login the token must be fresh: it was minted for an attempt at most this old.
+        raise LoginRefused("stale", "the ID token was issued too long ago; start the login again")
     return claims
