@@ -19,8 +19,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.synced
 
+# The authority on the embedded default: SQLite in $$XDG_DATA_HOME/jot, 127.0.0.1:8080.
+# The first start prints the admin access key and what to try next; Ctrl-C stops it.
 run: install
-	$(VENV)/bin/python -m jot.demo
+	@echo "(the CLI is $(VENV)/bin/jot; the signing-core walk-through is: $(VENV)/bin/python -m jot.demo)"
+	$(VENV)/bin/jot server
 
 test: install
 	scripts/check

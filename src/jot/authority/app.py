@@ -59,7 +59,12 @@ def open_authority(
     root = load_root_key(settings)
     check_root_key(db, root)
     key = bootstrap(db, settings, clock)
-    keyring = Keyring(db, root, settings, clock)
+    # The keyring reads on its own small pool: a request that holds a connection must never
+    # wait for a second one from the same pool.
+    keys_db = Database(
+        settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous, pool_size=2
+    )
+    keyring = Keyring(keys_db, root, settings, clock)
     keyring.refresh(force=True)
     authority = Authority(settings, db, keyring, limiter or _limiter(settings), clock)
     return Started(authority, key)

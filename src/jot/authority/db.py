@@ -8,6 +8,7 @@ uses ``postgresql+psycopg://`` URLs. Migrations are Alembic's, shipped inside th
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,19 +26,24 @@ _LOCK_BASE = 0x6A6F74
 class Database:
     """One engine and the two kinds of transactions: read-only and writing."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL", pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, synchronous: str = "FULL", pool_size: int = 20) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # Enough connections for every request thread (anyio's pool has 40) plus the short
+        # side transactions some requests open, so that no thread waits on the pool while
+        # holding a connection another thread needs.
+        pool = {"pool_size": pool_size, "max_overflow": pool_size + 10, "pool_timeout": 60}
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
             self.engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
+                url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
             )
             _install_sqlite_hooks(self.engine, synchronous)
         else:
-            self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+            self.engine = create_engine(url, pool_pre_ping=True, **pool)
+        # SQLite has one writer; queueing writers on a lock here wakes them at once, where
+        # SQLite's own busy handler would make them sleep and poll.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = self.engine.execution_options(jot_write=True)
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
@@ -45,6 +51,10 @@ class Database:
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
+        if write and self._write_lock is not None:
+            with self._write_lock, self._write_sessions() as session, session.begin():
+                yield session
+            return
         factory = self._write_sessions if write else self._sessions
         with factory() as session, session.begin():
             yield session

@@ -9,9 +9,11 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "Metrics"]
+__all__ = ["LOGINS", "TOKENS", "BodyLimit", "Metrics"]
 
 REQUESTS = Counter("jot_http_requests", "HTTP requests", ["method", "route", "status"])
+TOKENS = Counter("jot_tokens_issued", "Tokens issued", ["destination"])
+LOGINS = Counter("jot_logins", "Password logins", ["result"])
 LATENCY = Histogram("jot_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 

@@ -22,15 +22,27 @@ _ENV_FIELDS = ("data_dir", "listen", "issuer", "bootstrap_key_file", "database_u
 
 
 def _announce(settings: Settings, key: str | None, out: TextIO) -> None:
+    url = settings.issuer_url
+    where = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
+    lines = [f"jot authority on http://{settings.listen} (issuer {url}), data: {where}"]
     if key is not None:
-        out.write(
-            "\nThe admin access key (shown only this once, store it now):\n\n"
-            f"    {key}\n\n"
-            f"Try: echo {key} | jot login {settings.issuer_url} --key-stdin\n\n"
-        )
-    out.write(
-        f"jot authority listening on http://{settings.listen}, issuer {settings.issuer_url}\n"
-    )
+        lines += [
+            "",
+            "The admin access key, shown only this once (store it now):",
+            "",
+            f"    {key}",
+            "",
+            "Try, in another terminal:",
+            f"    echo {key} | jot login {url} --key-stdin",
+            "    jot destinations add web",
+            "    jot users add alice@example.com --password",
+            "    jot grants add user:alice@example.com viewer web",
+            "    jot grants add user:admin viewer web",
+            "    jot token --for web | jot decode",
+            f"    curl -s {url}/.well-known/jwks.json",
+            "",
+        ]
+    out.write("\n".join(lines) + "\n")
     out.flush()
 
 

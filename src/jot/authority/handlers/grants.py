@@ -19,7 +19,7 @@ from jot.authority.errors import BadRequest, Conflict, NotFound
 from jot.authority.models import Destination, Grant, Group, Identity
 from jot.authority.state import Authority
 
-__all__ = ["create_grant", "delete_grant", "list_grants", "watch_grants"]
+__all__ = ["create_grant", "delete_grant", "watch_grants"]
 
 # How often a long-poll looks at the database revision (other processes' changes).
 _DB_POLL = 0.5
@@ -38,10 +38,6 @@ def _list(ctx: Context, destination: str | None, subject: str | None) -> GrantLi
         stmt = stmt.where(Grant.subject == subject)
     items = [grants_store.to_api(row) for row in ctx.session.scalars(stmt)]
     return GrantList(items=items, revision=grants_store.revision(ctx.session))
-
-
-def list_grants(ctx: Context, destination: str | None, subject: str | None) -> GrantList:
-    return _list(ctx, destination, subject)
 
 
 async def watch_grants(

@@ -15,6 +15,7 @@ from jot.authority.clock import to_datetime
 from jot.authority.context import CommitThenRaise, Context, load_identity
 from jot.authority.credentials import hash_secret, new_access_key, verify_password
 from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from jot.authority.middleware import LOGINS, TOKENS
 from jot.authority.models import AccessKey, Destination
 from jot.authority.oidc.revalidate import revalidate
 
@@ -28,6 +29,7 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     wait = max(limiter.retry_after(key) for key in keys)
     if wait > 0:
         ctx.audit("login.locked", body.name)
+        LOGINS.labels("locked").inc()
         raise CommitThenRaise(TooManyRequests("too many failed logins; try again later", wait))
     identity = load_identity(ctx.session, body.name)
     password_hash = identity.password_hash if identity is not None else None
@@ -35,6 +37,7 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
         for key in keys:
             limiter.failure(key)
         ctx.audit("login.failed", body.name)
+        LOGINS.labels("failed").inc()
         raise CommitThenRaise(Unauthorized("wrong name or password"))
     for key in keys:
         limiter.success(key)
@@ -55,6 +58,7 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     )
     ctx.identity = identity
     ctx.audit("login.ok", identity.name, access_key=key_id)
+    LOGINS.labels("ok").inc()
     return LoginResponse(access_key=full, identity=identity.name, expires=expires)
 
 
@@ -110,4 +114,5 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     }
     token = signing.sign(claims, ctx.authority.keyring.signer())
     ctx.audit("token.issued", destination.name, jti=claims["jti"], sub=me.id)
+    TOKENS.labels(destination.name).inc()
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))  # type: ignore[arg-type]

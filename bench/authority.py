@@ -1,0 +1,231 @@
+"""Benchmark of the authority: token issuance and JWKS against a bare endpoint on the same
+stack (FastAPI + uvicorn, one worker), plus the wall time of a cached `jot token`.
+
+Usage: ``.venv/bin/python bench/authority.py [--seconds 5] [--connections 32]``. It starts
+every server itself on free loopback ports (SQLite in a temporary directory) and loads them
+from a separate process, then prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HELLO_APP = """
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/hello")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
+"""
+
+JOT = [sys.executable, "-c", "from jot.cli.main import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def _load(
+    method: str, url: str, body: dict | None, headers: dict, seconds: float, connections: int
+) -> list[float]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as http:
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < stop:
+                start = time.perf_counter()
+                response = await http.request(method, url, json=body)
+                if response.status_code >= 400:
+                    raise SystemExit(f"{method} {url}: {response.status_code} {response.text}")
+                latencies.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return latencies
+
+
+def load_in_child(spec: dict) -> dict:
+    """Run the load generator in its own process, so it does not share a core budget with
+    the parent (the servers are separate processes too)."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"load generator failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout)
+
+
+def summarise(latencies: list[float], seconds: float) -> dict:
+    ordered = sorted(latencies)
+    return {
+        "rps": len(ordered) / seconds,
+        "p50": ordered[len(ordered) // 2] * 1000,
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+def cached_token_time(env: dict[str, str], runs: int = 15) -> tuple[float, float]:
+    def median(args: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(args, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    return median([*JOT, "token", "--for", "bench"]), median([sys.executable, "-c", "pass"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        latencies = asyncio.run(
+            _load(
+                spec["method"],
+                spec["url"],
+                spec["body"],
+                spec["headers"],
+                spec["seconds"],
+                spec["connections"],
+            )
+        )
+        print(json.dumps(summarise(latencies, spec["seconds"])))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="jot-bench-"))
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_CACHE_HOME": str(work / "cache"),
+    }
+    # Installed packages have bytecode; measure with it (the first run writes what is missing).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    jot_port, hello_port = free_port(), free_port()
+    jot_url, hello_url = f"http://127.0.0.1:{jot_port}", f"http://127.0.0.1:{hello_port}"
+    log = (work / "server.log").open("w")
+    processes = [
+        subprocess.Popen(
+            [*JOT, "server", "--data-dir", str(work / "data"), "--listen", f"127.0.0.1:{jot_port}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-c", HELLO_APP.replace("{port}", str(hello_port))], env=env
+        ),
+    ]
+    try:
+        wait_up(f"{jot_url}/healthz")
+        wait_up(f"{hello_url}/hello")
+        key = next(
+            word for word in (work / "server.log").read_text().split() if word.startswith("jot_ak_")
+        )
+        auth = {"Authorization": f"Bearer {key}"}
+        httpx.post(
+            f"{jot_url}/api/destinations", json={"name": "bench"}, headers=auth
+        ).raise_for_status()
+        httpx.post(
+            f"{jot_url}/api/grants",
+            json={"subject": "user:admin", "role": "r", "resource": "bench"},
+            headers=auth,
+        ).raise_for_status()
+        common = {"seconds": args.seconds, "connections": args.connections}
+        rows = {
+            "bare GET /hello": load_in_child(
+                {
+                    "method": "GET",
+                    "url": f"{hello_url}/hello",
+                    "body": None,
+                    "headers": {},
+                    **common,
+                }
+            ),
+            "POST /api/tokens": load_in_child(
+                {
+                    "method": "POST",
+                    "url": f"{jot_url}/api/tokens",
+                    "body": {"destination": "bench"},
+                    "headers": auth,
+                    **common,
+                }
+            ),
+            "GET /.well-known/jwks.json": load_in_child(
+                {
+                    "method": "GET",
+                    "url": f"{jot_url}/.well-known/jwks.json",
+                    "body": None,
+                    "headers": {},
+                    **common,
+                }
+            ),
+        }
+        subprocess.run(
+            [*JOT, "login", jot_url, "--key-stdin"],
+            input=key + "\n",
+            text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run([*JOT, "token", "--for", "bench"], env=env, check=True, capture_output=True)
+        cached, bare_python = cached_token_time(env)
+    finally:
+        for process in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+    bare = rows["bare GET /hello"]["rps"]
+    print(f"{'endpoint':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
+    for name, row in rows.items():
+        ratio = row["rps"] / bare
+        print(f"{name:<28} {row['rps']:>8.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} {ratio:>7.2f}x")
+    print(f"\ncached `jot token`: {cached:.0f} ms median (python -c pass: {bare_python:.0f} ms)")
+    setup = f"{args.connections} connections, {args.seconds:.0f} s each, one worker, SQLite"
+    print(f"({setup}, {os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
