@@ -31,8 +31,13 @@ def loads(data: bytes | str) -> Any:
     """Parse strict JSON; raise :class:`MalformedTokenError` on anything else."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return _decoder.decode(text)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        value = _decoder.decode(text)
+        if isinstance(data, str) or "\\u" in text:
+            # An escape such as "\udc00" makes a lone surrogate, which is not Unicode text
+            # and cannot be encoded as UTF-8 later: refuse it here (UTF-8 only).
+            _encoder.encode(value).encode("utf-8")
+        return value
+    except (UnicodeError, ValueError, RecursionError):
         raise MalformedTokenError("invalid JSON") from None
 
 

@@ -5,6 +5,7 @@ Every failure is an :class:`InvalidKeyError` whose message never contains key ma
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -134,20 +135,38 @@ def _okp(jwk: Mapping[str, Any]) -> Any:
 
 
 def looks_like_key_encoding(data: bytes) -> bool:
-    """True for bytes that are a PEM, DER, OpenSSH or JWK encoding of some key."""
+    """True for bytes that are a PEM, DER, OpenSSH or JWK encoding of some key.
+
+    Also caught: PEM after other text, an authorized_keys line with options, and the
+    base64 body of a PEM without its armor (how some servers show their public key).
+    """
     stripped = data.lstrip()
-    if stripped.startswith((b"-----BEGIN", b"{", *_SSH_PREFIXES)):
+    if stripped.startswith((b"{", *_SSH_PREFIXES)) or b"-----BEGIN" in stripped:
         return True
-    if stripped[:1] == b"\x30":  # A DER SEQUENCE: try to load it as a key.
+    if b" AAAA" in stripped and any(b" " + prefix in stripped for prefix in _SSH_PREFIXES):
+        return True
+    if stripped[:1] == b"M":  # "M" starts the base64 of every DER SEQUENCE of a key.
         try:
-            serialization.load_der_public_key(stripped)
+            stripped = base64.b64decode(b"".join(stripped.split()), validate=True)
+        except ValueError:
+            return False
+    return stripped[:1] == b"\x30" and _is_der_key(stripped)
+
+
+def _is_der_key(data: bytes) -> bool:
+    for load in (serialization.load_der_public_key, _load_der_private):
+        try:
+            load(data)
         except (ValueError, TypeError):
-            try:
-                serialization.load_der_private_key(stripped, None)
-            except (ValueError, TypeError):
-                return False
+            continue
+        except Exception:  # `cryptography` raises UnsupportedAlgorithm for odd key types.
+            return True
         return True
     return False
+
+
+def _load_der_private(data: bytes) -> Any:
+    return serialization.load_der_private_key(data, None)
 
 
 def import_key(
@@ -184,7 +203,8 @@ def import_key(
 
 
 def _from_text(data: bytes, password: bytes | None, weak_allowed: bool) -> Key:
-    stripped = data.strip()
+    # DER (a SEQUENCE, 0x30) is binary: stripping would eat key bytes that look like spaces.
+    stripped = data if data[:1] == b"\x30" else data.strip()
     if stripped.startswith(b"{"):
         try:
             jwk = _json.loads_object(stripped, "JWK")
@@ -212,7 +232,8 @@ def _load_encoded(data: bytes, password: bytes | None) -> Any:
         return serialization.load_ssh_private_key(data, password)
     if data.startswith(b"-----BEGIN CERTIFICATE"):
         return x509.load_pem_x509_certificate(data).public_key()
-    if data.startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in data.split(b"\n", 1)[0]:
+    # Any block, not just the first: `openssl ecparam -genkey` writes EC PARAMETERS first.
+    if data.startswith(b"-----BEGIN") and b"PRIVATE KEY-----" in data:
         return serialization.load_pem_private_key(data, password)
     if data.startswith(b"-----BEGIN"):
         return serialization.load_pem_public_key(data)

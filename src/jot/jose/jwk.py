@@ -97,7 +97,7 @@ class Key:
             raise InvalidKeyError("JWK member 'alg' is not a string")
         if kid is not None and not isinstance(kid, str):
             raise InvalidKeyError("JWK member 'kid' is not a string")
-        if use is not None and use not in _USES:
+        if use is not None and (not isinstance(use, str) or use not in _USES):
             raise InvalidKeyError("JWK member 'use' is not 'sig' or 'enc'")
         ops = None if key_ops is None else _check_key_ops(key_ops)
         self.crypto_key = crypto_key
@@ -235,10 +235,11 @@ _THUMBPRINT_MEMBERS = {
 
 
 def _check_key_ops(key_ops: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(key_ops, str) or not isinstance(key_ops, Iterable):
+    if isinstance(key_ops, str | Mapping) or not isinstance(key_ops, Iterable):
         raise InvalidKeyError("JWK member 'key_ops' is not a list")
     ops = tuple(key_ops)
-    if len(set(ops)) != len(ops) or not all(isinstance(op, str) for op in ops):
+    # Check the types first: a list member is unhashable and would break set() below.
+    if not all(isinstance(op, str) for op in ops) or len(set(ops)) != len(ops):
         raise InvalidKeyError("JWK member 'key_ops' has duplicates or non-strings")
     unknown = set(ops) - _KEY_OPS
     if unknown:
@@ -437,12 +438,12 @@ def generate(
     """
     crypto: Any
     if kind == "oct":
-        bits = size or 256
+        bits = 256 if size is None else size
         if bits % 8 or bits < 128:
             raise UsageError("an oct key needs a whole number of bytes, at least 128 bits")
         crypto = os.urandom(bits // 8)
     elif kind == "RSA":
-        bits = size or 2048
+        bits = 2048 if size is None else size
         if bits < MIN_RSA_BITS:
             raise UsageError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
         crypto = rsa.generate_private_key(public_exponent=65537, key_size=bits)

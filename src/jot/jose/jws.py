@@ -26,6 +26,7 @@ from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode
 from jot.jose.errors import (
     BadSignatureError,
+    InvalidKeyError,
     KeyNotFoundError,
     MalformedTokenError,
     UnsupportedAlgorithmError,
@@ -86,8 +87,14 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
     With ``algorithms=None`` the key (or every key of the set) must be bound to one ``alg``;
     otherwise it is a :class:`UsageError`: the token must never choose its own algorithm.
     """
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    if isinstance(keys, Key) and not keys.allows("verify"):
+        raise UsageError("the key's use or key_ops do not allow verifying")
     if algorithms is None:
-        members = [keys] if isinstance(keys, Key) else list(keys)
+        # A JWKS also holds encryption keys (use "enc", or bound to a JWE algorithm): they
+        # take no part in choosing the signature algorithms.
+        members = [keys] if isinstance(keys, Key) else [k for k in keys if _for_signatures(k)]
         if not members or any(key.alg is None for key in members):
             raise UsageError("no algorithm allowed: pass algorithms=[...] or bind keys to an alg")
         names = frozenset(key.alg for key in members if key.alg is not None)
@@ -102,6 +109,10 @@ def allowed_algorithms(keys: Key | KeySet, algorithms: Collection[str] | None) -
         if isinstance(keys, Key):
             algorithm.check_key(keys)  # A single key must fit every algorithm allowed.
     return names
+
+
+def _for_signatures(key: Key) -> bool:
+    return key.allows("verify") and (key.alg is None or key.alg in SIGNATURE_ALGORITHMS)
 
 
 # -- headers ------------------------------------------------------------------------------
@@ -148,8 +159,8 @@ def _check_structure(header: Mapping[str, Any], protected: Mapping[str, Any]) ->
     if "b64" in header and (crit is None or "b64" not in crit):
         # RFC 7797 §6: b64 must be understood, so it must be listed in crit.
         raise UnsupportedHeaderError("'b64' is used without being listed in 'crit'")
-    kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    # "kid": null is not an absent kid: it would make a key set fall back to any single key.
+    if "kid" in header and not isinstance(header["kid"], str):
         raise MalformedTokenError("'kid' must be a string")
     return b64
 
@@ -160,6 +171,19 @@ def _check_crit(header: Mapping[str, Any], understood: Collection[str]) -> None:
         for name in crit:
             if name not in _UNDERSTOOD and name not in understood:
                 raise UnsupportedHeaderError(f"critical header parameter {name!r} not understood")
+
+
+def _fits(algorithm: SignatureAlgorithm, key: Key) -> bool:
+    """Whether a key could verify this algorithm (a key too weak still fits, then fails)."""
+    if not key.allows("verify"):
+        return False
+    try:
+        algorithm.check_key(key)
+    except UsageError:  # Another family or curve.
+        return False
+    except InvalidKeyError:
+        return True
+    return True
 
 
 def _select(
@@ -176,8 +200,12 @@ def _select(
     kid = header.get("kid")
     if kid is not None:
         key = keys.get(kid)
+        if key.alg not in (None, alg) or not _fits(algorithm, key):
+            # RFC 7517 §4.5: keys of different kty may share a kid; take the one that fits.
+            fitting = (k for k in keys if k.kid == kid and k.alg in (None, alg))
+            key = next((k for k in fitting if _fits(algorithm, k)), key)
     else:
-        candidates = [k for k in keys if k.alg in (None, alg) and isinstance(k, algorithm.key_type)]
+        candidates = [k for k in keys if k.alg in (None, alg) and _fits(algorithm, k)]
         if len(candidates) != 1:
             raise KeyNotFoundError("the token has no 'kid' and no single key fits")
         key = candidates[0]
@@ -194,13 +222,14 @@ def _select(
 
 # -- compact serialization ----------------------------------------------------------------
 
-_encoded_headers: dict[tuple[tuple[str, Any], ...], bytes] = {}
+_encoded_headers: dict[tuple[tuple[str, type, Any], ...], bytes] = {}
 
 
 def _encode_header(header: Mapping[str, Any]) -> bytes:
     """base64url(JSON(header)), cached for headers made of plain scalars (the usual case)."""
-    items = tuple(header.items())
-    if all(isinstance(v, str | int | bool) for _, v in items):
+    # The value's type is part of the cache key: True == 1 but they encode differently.
+    items = tuple((k, type(v), v) for k, v in header.items())
+    if all(isinstance(v, str | int | bool) for _, _, v in items):
         encoded = _encoded_headers.get(items)
         if encoded is None:
             if len(_encoded_headers) >= _HEADER_CACHE_SIZE:
@@ -225,8 +254,12 @@ def _signing_header(
     if key.kid is not None:
         header["kid"] = key.kid
     if headers:
+        if "b64" in headers:
+            raise UsageError("pass b64=False rather than a 'b64' header (it needs 'crit')")
         header.update(headers)
         header["alg"] = algorithm.name
+        if None in header.values():  # {"kid": None} leaves the kid out; null means nothing.
+            header = {name: value for name, value in header.items() if value is not None}
     return algorithm, header
 
 
@@ -252,11 +285,21 @@ def sign_compact(
         header["crit"] = sorted({*header.get("crit", ()), "b64"})
         if b"." in payload and not detached:
             raise UsageError("an unencoded compact payload cannot contain '.'")
+        if not detached and not _is_utf8(payload):
+            raise UsageError("an unencoded compact payload must be UTF-8 text")
     encoded_header = _encode_header(header)
     encoded_payload = b64encode(payload) if b64 else payload
     signature = algorithm.sign(key, encoded_header + b"." + encoded_payload)
     body = b"" if detached else encoded_payload
     return b".".join((encoded_header, body, b64encode(signature))).decode("utf-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def verify_compact(
@@ -326,6 +369,8 @@ def sign_json(
         raise UsageError("sign_json needs at least one signer")
     if flatten and len(signers) != 1:
         raise UsageError("the flattened serialization has exactly one signature")
+    if not b64 and not detached and not _is_utf8(payload):
+        raise UsageError("an unencoded JSON payload must be UTF-8 text")
     encoded_payload = b64encode(payload) if b64 else payload
     signatures = []
     for signer in signers:

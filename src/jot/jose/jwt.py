@@ -26,6 +26,7 @@ from jot.jose.errors import (
     MalformedTokenError,
     MissingClaimError,
     NotYetValidError,
+    UsageError,
 )
 from jot.jose.jwk import Key, KeySet
 
@@ -59,7 +60,18 @@ def encode(
     header = {"typ": typ} if typ else {}
     if headers:
         header.update(headers)
-    return jws.sign_compact(_json.dumps(claims), key, alg=alg, headers=header)
+    return jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+
+
+def _encode_claims(claims: Mapping[str, Any]) -> bytes:
+    # A JWT's claims are one JSON object with string names; json.dumps would turn {1: …}
+    # into {"1": …} and could write duplicate names that every strict parser rejects.
+    if not isinstance(claims, Mapping) or not all(isinstance(name, str) for name in claims):
+        raise UsageError("claims must be a mapping with string names")
+    try:
+        return _json.dumps(claims)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the claims cannot be encoded as JSON: {exc}") from None
 
 
 def decode(
@@ -162,7 +174,11 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        # A valid NumericDate may lie outside the years 1 to 9999 that datetime can show.
+        return "a time out of range"
 
 
 def validate_claims(
