@@ -1,6 +1,8 @@
 """Benchmark of the authority: token issuance and JWKS against a bare endpoint on the same
 stack (FastAPI + uvicorn, one worker), plus the wall time of a cached `jot token`.
 
+The load generator is a raw keep-alive HTTP/1.1 client in a separate process.
+
 Usage: ``.venv/bin/python bench/authority.py [--seconds 5] [--connections 32]``. It starts
 every server itself on free loopback ports (SQLite in a temporary directory) and loads them
 from a separate process, then prints one table.
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -57,23 +60,53 @@ def wait_up(url: str) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def _request_bytes(
+    method: str, url: str, body: dict | None, headers: dict
+) -> tuple[str, int, bytes]:
+    parsed = urlsplit(url)
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} {parsed.path} HTTP/1.1", f"Host: {parsed.netloc}", "Connection: keep-alive"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+    return parsed.hostname or "127.0.0.1", parsed.port or 80, raw
+
+
+async def _connection(
+    host: str, port: int, raw: bytes, stop: float, latencies: list[float]
+) -> None:
+    """One keep-alive connection sending requests back to back (a raw HTTP/1.1 client: an
+    httpx-based generator would measure itself rather than the server)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < stop:
+            start = time.perf_counter()
+            writer.write(raw)
+            await writer.drain()
+            status = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if not status.split()[1].startswith(b"2"):
+                raise SystemExit(f"HTTP error: {status!r}")
+            latencies.append(time.perf_counter() - start)
+    finally:
+        writer.close()
+
+
 async def _load(
     method: str, url: str, body: dict | None, headers: dict, seconds: float, connections: int
 ) -> list[float]:
+    host, port, raw = _request_bytes(method, url, body, headers)
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as http:
-        stop = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            while time.perf_counter() < stop:
-                start = time.perf_counter()
-                response = await http.request(method, url, json=body)
-                if response.status_code >= 400:
-                    raise SystemExit(f"{method} {url}: {response.status_code} {response.text}")
-                latencies.append(time.perf_counter() - start)
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
+    stop = time.perf_counter() + seconds
+    await asyncio.gather(
+        *(_connection(host, port, raw, stop, latencies) for _ in range(connections))
+    )
     return latencies
 
 

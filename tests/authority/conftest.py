@@ -60,7 +60,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 def started(settings: Settings, clock: FakeClock) -> Iterator[Started]:
     result = open_authority(settings, clock=clock)
     yield result
-    result.authority.db.dispose()
+    result.authority.close()
 
 
 @pytest.fixture

@@ -65,6 +65,8 @@ def test_redis_limiter_is_shared() -> None:
     assert 1.0 < two.retry_after("name:a") <= 2.0
     two.success("name:a")
     assert one.retry_after("name:a") == 0
+    one.close()
+    two.close()
 
 
 def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +113,7 @@ def test_wrong_root_key_is_refused_at_start(tmp_path: Path) -> None:
     from jot.authority.app import open_authority
 
     settings = Settings(data_dir=tmp_path)
-    open_authority(settings).authority.db.dispose()
+    open_authority(settings).authority.close()
     (tmp_path / "root.key").unlink()
     with pytest.raises(RootKeyError, match="does not match"):
         open_authority(settings)

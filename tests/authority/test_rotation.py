@@ -136,7 +136,7 @@ async def test_tokens_verify_across_a_rotation(
         assert verifies(await issue(), keys_now)
         events = (await http.get("/api/audit", params={"kind": "signing_key."})).json()["items"]
         assert {e["kind"] for e in events} == {"signing_key.created", "signing_key.rotated"}
-    started.authority.db.dispose()
+    started.authority.close()
 
 
 _RACER = textwrap.dedent(
@@ -170,7 +170,7 @@ def test_two_processes_rotating_at_once_leave_one_signing_key(tmp_path: Path) ->
         fake_now = time.time()
         settings = Settings(database_url=url, data_dir=tmp_path, rotation_period=3600)
         first = open_authority(settings, clock=FakeClock(fake_now))
-        first.authority.db.dispose()
+        first.authority.close()
         for mode in ("refresh", "rotate"):
             racers = [
                 subprocess.Popen(
@@ -193,7 +193,7 @@ def test_two_processes_rotating_at_once_leave_one_signing_key(tmp_path: Path) ->
             check = open_authority(settings, clock=FakeClock(fake_now + 3600 - 300))
             with check.authority.db.transaction(write=False) as session:
                 states = sorted(k.state for k in check.authority.keyring.listing(session))
-            check.authority.db.dispose()
+            check.authority.close()
             if mode == "refresh":
                 assert states == ["active", "next"]
             else:

@@ -45,4 +45,4 @@ def test_api_schema(tmp_path: Path) -> None:
     assert len(operations) > 30
     for operation in operations:
         _fuzz(operation, headers)
-    started.authority.db.dispose()
+    started.authority.close()

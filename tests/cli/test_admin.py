@@ -56,7 +56,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         return result.output
 
     yield run
-    started.authority.db.dispose()
+    started.authority.close()
 
 
 def test_users_groups_grants_as_tables_and_json(cli: Any) -> None:

@@ -55,10 +55,14 @@ def open_authority(
 ) -> Started:
     """Migrate, check the root key, bootstrap, and make sure a key can sign."""
     db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
-    migrate(db)
-    root = load_root_key(settings)
-    check_root_key(db, root)
-    key = bootstrap(db, settings, clock)
+    try:
+        migrate(db)
+        root = load_root_key(settings)
+        check_root_key(db, root)
+        key = bootstrap(db, settings, clock)
+    except BaseException:
+        db.dispose()
+        raise
     # The keyring reads on its own small pool: a request that holds a connection must never
     # wait for a second one from the same pool.
     keys_db = Database(

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jot.authority import access, audit
+from jot.authority.authcache import Principal
 from jot.authority.clock import to_datetime
 from jot.authority.credentials import parse_access_key, secret_matches
 from jot.authority.errors import APIError, TooManyRequests, Unauthorized
@@ -51,6 +52,8 @@ class Context:
     roles: set[str] = field(default_factory=set)
     #: Run after a successful commit (refresh in-process caches).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: A writing request that changes nothing an access check reads (issuing a token).
+    keeps_auth_cache: bool = False
 
     @property
     def actor(self) -> str | None:
@@ -93,6 +96,8 @@ def run(
             result = handler(ctx, *args, **kwargs)
         except CommitThenRaise as exc:
             deferred = exc
+    if write and not ctx.keeps_auth_cache:
+        authority.auth_cache.clear()
     if deferred is not None:
         raise deferred.error
     for hook in ctx.after_commit:
@@ -120,6 +125,26 @@ def _reject(ctx: Context, reason: str) -> Unauthorized:
 
 
 def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
+    cache = ctx.authority.auth_cache
+    digest = cache.digest(bearer)
+    principal = cache.get(digest)
+    if principal is None or not _still_valid(principal, ctx.now):
+        principal = _check_key(ctx, bearer, write=write)
+        cache.put(digest, principal)
+    # Handlers read id, name and kind; writes go through statements, not this object.
+    ctx.identity = Identity(id=principal.identity_id, name=principal.name, kind=principal.kind)
+    ctx.key = AccessKey(id=principal.key_id, identity_id=principal.identity_id)
+    ctx.groups, ctx.roles = list(principal.groups), set(principal.roles)
+
+
+def _still_valid(principal: Principal, now: datetime) -> bool:
+    """A cached check holds while no expiry passed and no last-used touch is due."""
+    if principal.expires is not None and principal.expires <= now:
+        return False
+    return now - principal.last_used < _TOUCH_EVERY
+
+
+def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     parsed = parse_access_key(bearer)
     if parsed is None:
         raise _reject(ctx, "a valid access key is required")
@@ -137,16 +162,29 @@ def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
     identity = ctx.session.get(Identity, key.identity_id)
     if identity is None:  # Deleted identity: its keys cascade away, this is a race only.
         raise _reject(ctx, "a valid access key is required")
-    ctx.identity, ctx.key = identity, key
-    ctx.groups = access.group_names(ctx.session, identity.id)
-    subjects = access.subjects_of(identity, ctx.groups)
-    ctx.roles = access.roles_on(ctx.session, access.JOT_DESTINATION, subjects)
-    if ctx.now - key.last_used >= _TOUCH_EVERY:
-        _touch(ctx, key, write=write)
+    groups = access.group_names(ctx.session, identity.id)
+    roles = access.roles_on(
+        ctx.session, access.JOT_DESTINATION, access.subjects_of(identity, groups)
+    )
+    last_used = key.last_used
+    if ctx.now - last_used >= _TOUCH_EVERY:
+        _touch(ctx, key.id, write=write)
+        last_used = ctx.now
+    return Principal(
+        identity.id,
+        identity.name,
+        identity.kind,
+        key.id,
+        key.expires,
+        idle,
+        last_used,
+        tuple(groups),
+        frozenset(roles),
+    )
 
 
-def _touch(ctx: Context, key: AccessKey, *, write: bool) -> None:
-    stmt = update(AccessKey).where(AccessKey.id == key.id).values(last_used=ctx.now)
+def _touch(ctx: Context, key_id: str, *, write: bool) -> None:
+    stmt = update(AccessKey).where(AccessKey.id == key_id).values(last_used=ctx.now)
     if write:
         ctx.session.execute(stmt)
         return

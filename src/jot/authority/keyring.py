@@ -75,6 +75,9 @@ class Keyring:
         self._loaded = -float("inf")
         self._private: dict[str, Key] = {}
 
+    def close(self) -> None:
+        self._db.dispose()
+
     def now(self) -> datetime:
         return to_datetime(self._clock())
 

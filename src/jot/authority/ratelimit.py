@@ -99,3 +99,6 @@ class RedisLimiter:
 
     def success(self, key: str) -> None:
         self._redis.delete(f"{self._prefix}count:{key}", f"{self._prefix}lock:{key}")
+
+    def close(self) -> None:
+        self._redis.close()

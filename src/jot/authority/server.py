@@ -62,7 +62,7 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
     if settings.workers == 1:
         uvicorn.run(create_app(authority=started.authority), **common)
         return
-    started.authority.db.dispose()
+    started.authority.close()
     for name in _ENV_FIELDS:
         value = getattr(settings, name)
         if value is not None:

@@ -74,7 +74,9 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_wait: int = Field(default=60, ge=1, le=600)
-    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "FULL"
+    # WAL + NORMAL survives a killed process (SIGKILL) without losing a commit; only a power
+    # cut can drop the last commits. FULL syncs every commit to disk.
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "NORMAL"
 
     @field_validator("listen")
     @classmethod

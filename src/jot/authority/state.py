@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from jot.authority.authcache import AuthCache
 from jot.authority.clock import Clock
 from jot.authority.db import Database
 from jot.authority.keyring import Keyring
@@ -35,3 +36,12 @@ class Authority:
     limiter: Limiter
     clock: Clock
     grants_changed: ChangeCounter = field(default_factory=ChangeCounter)
+    auth_cache: AuthCache = field(default_factory=AuthCache)
+
+    def close(self) -> None:
+        """Release database connections (and the Redis client, if any)."""
+        self.db.dispose()
+        self.keyring.close()
+        closer = getattr(self.limiter, "close", None)
+        if closer is not None:
+            closer()

@@ -13,7 +13,7 @@ from jot.api.keys import AccessKey as AccessKeyOut
 from jot.api.keys import AccessKeyCreate, AccessKeyList, NewAccessKey, SigningKeyList
 from jot.authority.context import Context, load_identity
 from jot.authority.credentials import hash_secret, new_access_key
-from jot.authority.errors import Forbidden, NotFound
+from jot.authority.errors import BadRequest, Forbidden, NotFound
 from jot.authority.models import AccessKey, Identity
 from jot.authority.state import Authority
 
@@ -73,6 +73,8 @@ def create_access_key(ctx: Context, body: AccessKeyCreate) -> NewAccessKey:
         if body.inactivity_timeout is None
         else body.inactivity_timeout
     )
+    if 0 < idle < 60:
+        raise BadRequest("inactivity_timeout is 0 (never) or at least 60 seconds")
     key_id, secret, full = new_access_key()
     row = AccessKey(
         id=key_id,

@@ -6,7 +6,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, WhoAmI
@@ -67,7 +67,7 @@ def logout(ctx: Context) -> None:
     key = ctx.key
     if key is None:
         raise Unauthorized()
-    key.revoked = ctx.now
+    ctx.session.execute(update(AccessKey).where(AccessKey.id == key.id).values(revoked=ctx.now))
     ctx.audit("logout", ctx.actor, access_key=key.id)
 
 
@@ -86,7 +86,8 @@ def whoami(ctx: Context) -> WhoAmI:
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     """A token for one destination, only for identities that hold a grant there."""
     me = ctx.me()
-    revalidate(ctx)
+    ctx.keeps_auth_cache = True
+    revalidate(ctx)  # Clears keeps_auth_cache when it revokes keys or changes groups.
     stmt = select(Destination).where(Destination.name == body.destination)
     destination = ctx.session.scalars(stmt).first()
     if destination is None:

@@ -31,6 +31,7 @@ class ProviderDown(APIError):
 
 def _refuse(ctx: Context, provider: Provider, identity: Identity, why: str) -> CommitThenRaise:
     revoked = accounts.revoke(ctx.session, provider.id, identity.id, ctx.now)
+    ctx.keeps_auth_cache = False  # Cached key checks must not outlive the revocation.
     ctx.audit(
         "oidc.revoked", identity.name, provider=provider.name, reason=why, access_keys=revoked
     )
@@ -104,5 +105,6 @@ def _renewed(
         added, removed = accounts.sync_groups(ctx.session, provider, identity, groups, ctx.now)
         detail.update(groups_added=added, groups_removed=removed)
         if added or removed:
+            ctx.keeps_auth_cache = False  # Cached key checks carry the old groups.
             ctx.groups = access.group_names(ctx.session, identity.id)
     ctx.audit("oidc.revalidated", identity.name, **detail)

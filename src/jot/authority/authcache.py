@@ -1,0 +1,64 @@
+"""A short-lived, in-process cache of successful access-key checks.
+
+Token issuance is the hot path and checking a key costs several queries. A hit skips them
+for ``ttl`` seconds (default 1). Every writing request of this process clears the cache
+after its commit, so a revocation made here takes effect at once; one made by another
+replica within ``ttl``. Entries are keyed by a hash of the presented key, never the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["AuthCache", "Principal"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """What a successful key check found."""
+
+    identity_id: str
+    name: str
+    kind: str
+    key_id: str
+    expires: datetime | None
+    inactivity_timeout: int | None
+    last_used: datetime
+    groups: tuple[str, ...]
+    roles: frozenset[str]
+
+
+class AuthCache:
+    def __init__(self, ttl: float = 1.0, max_entries: int = 10_000) -> None:
+        self.ttl, self._max = ttl, max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    @staticmethod
+    def digest(bearer: str) -> str:
+        return hashlib.sha256(bearer.encode()).hexdigest()
+
+    def get(self, digest: str) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
