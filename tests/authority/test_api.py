@@ -325,3 +325,44 @@ async def test_discovery_and_operations(client: httpx.AsyncClient) -> None:
     assert (await client.get("/readyz")).status_code == 200
     metrics = await client.get("/metrics")
     assert "jot_http_requests" in metrics.text
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+async def test_other_signing_algorithms(alg: str, settings_factory, clock: FakeClock) -> None:
+    from jot.authority.app import create_app, open_authority
+
+    started = open_authority(settings_factory(signing_alg=alg), clock=clock)
+    transport = httpx.ASGITransport(app=create_app(authority=started.authority))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=ISSUER, headers=bearer(started.bootstrap_key or "")
+    ) as http:
+        token = (await http.post("/api/tokens", json={"destination": "jot"})).json()["token"]
+        jwks = (await http.get("/.well-known/jwks.json")).json()
+    started.authority.close()
+    header = pyjwt.get_unverified_header(token)
+    assert header["alg"] == alg
+    (jwk,) = jwks["keys"]
+    assert jwk["alg"] == alg
+    assert jwk["kid"] == header["kid"]
+    claims = pyjwt.decode(token, pyjwt.PyJWK(jwk), algorithms=[alg], audience="jot", issuer=ISSUER)
+    assert claims["name"] == "admin"
+
+
+async def test_the_last_admin_cannot_be_removed_through_its_group(admin: httpx.AsyncClient) -> None:
+    await admin.post("/api/groups", json={"name": "admins"})
+    await admin.post("/api/groups/admins/members", json={"name": "admin"})
+    grant = (
+        await admin.post(
+            "/api/grants", json={"subject": "group:admins", "role": "admin", "resource": "jot"}
+        )
+    ).json()
+    (direct,) = list(
+        (await admin.get("/api/grants", params={"subject": "user:admin"})).json()["items"]
+    )
+    assert (await admin.delete(f"/api/grants/{direct['id']}")).status_code == 204
+    response = await admin.delete("/api/groups/admins")
+    assert response.status_code == 400
+    assert "last admin grant" in response.json()["message"]
+    assert (await admin.get("/api/grants", params={"subject": "group:admins"})).json()["items"][0][
+        "id"
+    ] == grant["id"]

@@ -118,3 +118,20 @@ def test_second_start_keeps_data_and_prints_no_key(tmp_path: Path) -> None:
         response = httpx.get(f"{server.url}/api/whoami", headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 200
     assert stat.S_IMODE((data / "root.key").stat().st_mode) == 0o600
+
+
+def test_two_workers_share_one_database(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text("jwks_max_age = 120\n")
+    with run_server(tmp_path / "data", "--workers", "2", "--config", str(config)) as server:
+        headers = {"Authorization": f"Bearer {server.admin_key()}"}
+        kids = set()
+        for _ in range(6):
+            response = httpx.post(
+                f"{server.url}/api/tokens", json={"destination": "jot"}, headers=headers
+            )
+            assert response.status_code == 201, response.text
+            kids.add(pyjwt.get_unverified_header(response.json()["token"])["kid"])
+        jwks = httpx.get(f"{server.url}/.well-known/jwks.json")
+        assert jwks.headers["cache-control"] == "public, max-age=120"
+        assert kids == {k["kid"] for k in jwks.json()["keys"]}

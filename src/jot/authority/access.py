@@ -22,7 +22,7 @@ __all__ = [
     "check",
     "grants_for",
     "group_names",
-    "matching_grants",
+    "has_grant",
     "roles_on",
     "subjects_of",
 ]
@@ -75,9 +75,12 @@ def grants_for(session: Session, destination_id: str) -> list[Grant]:
     return list(session.scalars(stmt))
 
 
-def matching_grants(session: Session, destination_id: str, subjects: list[str]) -> list[Grant]:
-    stmt = select(Grant).where(Grant.destination_id == destination_id, Grant.subject.in_(subjects))
-    return list(session.scalars(stmt))
+def has_grant(session: Session, destination_id: str, subjects: list[str]) -> bool:
+    """Whether any of ``subjects`` holds a grant on the destination or a sub-resource of it."""
+    stmt = select(Grant.id).where(
+        Grant.destination_id == destination_id, Grant.subject.in_(subjects)
+    )
+    return session.scalar(stmt.limit(1)) is not None
 
 
 def roles_on(session: Session, destination: str, subjects: list[str]) -> set[str]:

@@ -37,6 +37,8 @@ class AuthCache:
         self.ttl, self._max = ttl, max_entries
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, Principal]] = {}
+        #: Bumped by :meth:`clear`; a check that began before a clear is not cached.
+        self.generation = 0
 
     @staticmethod
     def digest(bearer: str) -> str:
@@ -51,10 +53,14 @@ class AuthCache:
             return None
         return entry[1]
 
-    def put(self, digest: str, principal: Principal) -> None:
+    def put(self, digest: str, principal: Principal, generation: int) -> None:
+        """Cache ``principal`` unless the cache was cleared since ``generation`` was read
+        (a revocation may have committed while the key was being checked)."""
         if self.ttl <= 0:
             return
         with self._lock:
+            if generation != self.generation:
+                return
             if len(self._entries) >= self._max:
                 self._entries.clear()
             self._entries[digest] = (time.monotonic() + self.ttl, principal)
@@ -62,3 +68,4 @@ class AuthCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1

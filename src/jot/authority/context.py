@@ -129,8 +129,9 @@ def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
     digest = cache.digest(bearer)
     principal = cache.get(digest)
     if principal is None or not _still_valid(principal, ctx.now):
+        generation = cache.generation
         principal = _check_key(ctx, bearer, write=write)
-        cache.put(digest, principal)
+        cache.put(digest, principal, generation)
     # Handlers read id, name and kind; writes go through statements, not this object.
     ctx.identity = Identity(id=principal.identity_id, name=principal.name, kind=principal.kind)
     ctx.key = AccessKey(id=principal.key_id, identity_id=principal.identity_id)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from jot.api import Grant as GrantOut
 from jot.authority.context import Context
+from jot.authority.errors import BadRequest
 from jot.authority.models import Grant, Revision
 
 __all__ = ["bump", "delete_for_subject", "etag", "revision", "to_api"]
@@ -36,6 +37,12 @@ def bump(ctx: Context) -> None:
 
 
 def delete_for_subject(ctx: Context, subject: str) -> None:
+    """Delete the grants of a subject that is being deleted, but never the last admin."""
+    admin = (Grant.resource == "jot") & (Grant.role == "admin")
+    if ctx.session.scalar(select(Grant.id).where(admin, Grant.subject == subject).limit(1)):
+        others = select(Grant.id).where(admin, Grant.subject != subject).limit(1)
+        if ctx.session.scalar(others) is None:
+            raise BadRequest(f"{subject} holds the last admin grant on 'jot'; add another first")
     result = ctx.session.execute(delete(Grant).where(Grant.subject == subject))
     if getattr(result, "rowcount", 0):
         bump(ctx)

@@ -74,6 +74,8 @@ class Keyring:
         self._rows: list[_Row] = []
         self._loaded = -float("inf")
         self._private: dict[str, Key] = {}
+        # The serialised JWKS and when it was made (monotonic), for the hot GET.
+        self._jwks_cache: tuple[float, bytes] | None = None
 
     def close(self) -> None:
         self._db.dispose()
@@ -90,6 +92,7 @@ class Keyring:
         with self._lock:
             if force or time.monotonic() - self._loaded >= self._reload:
                 self._rows, self._loaded = self._read(), time.monotonic()
+                self._jwks_cache = None
             views = [row.view for row in self._rows]
             if create and new_key_activation(views, self.now(), self.schedule) is not None:
                 self._ensure()
@@ -115,6 +118,21 @@ class Keyring:
         views, now = [row.view for row in self._rows], self.now()
         keys = [row.public for row in self._rows if published(views, row.view, now, self.schedule)]
         return {"keys": keys}
+
+    def cached_jwks(self) -> bytes | None:
+        """The serialised JWKS when it is at most one reload interval old (no I/O)."""
+        entry = self._jwks_cache
+        if entry is not None and time.monotonic() - entry[0] < self._reload:
+            return entry[1]
+        return None
+
+    def jwks_json(self) -> bytes:
+        cached = self.cached_jwks()
+        if cached is not None:
+            return cached
+        body = json.dumps(self.jwks(), separators=(",", ":")).encode()
+        self._jwks_cache = (time.monotonic(), body)
+        return body
 
     def listing(self, session: Session) -> list[SigningKeyOut]:
         """Every key row as the admin API shows it, read in the caller's transaction."""

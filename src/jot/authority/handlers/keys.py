@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from jot.api.keys import AccessKey as AccessKeyOut
@@ -115,11 +115,15 @@ def rotate_signing_key(ctx: Context) -> SigningKeyList:
     return SigningKeyList(items=keyring.listing(ctx.session))
 
 
-def jwks(request: Request) -> JSONResponse:
+async def jwks(request: Request) -> Response:
+    """The published keys. Served from memory; the key table is read at most every
+    ``key_reload_interval`` seconds, off the event loop."""
     authority: Authority = request.app.state.authority
+    keyring = authority.keyring
+    body = keyring.cached_jwks() or await run_in_threadpool(keyring.jwks_json)
     max_age = authority.settings.jwks_max_age
-    return JSONResponse(
-        authority.keyring.jwks(),
+    return Response(
+        body,
         headers={"Cache-Control": f"public, max-age={max_age}"},
         media_type="application/jwk-set+json",
     )

@@ -1,0 +1,90 @@
+"""The command line of the authority: ``jot server`` and ``jot server migrate``.
+
+``jot server`` (in :mod:`jot.cli.server`) hands the process over to ``python -m
+jot.authority``, which runs this group; the CLI package itself never imports the server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from jot.authority.bootstrap import BootstrapError
+from jot.authority.rootkey import RootKeyError
+from jot.authority.server import migrate_only, serve
+from jot.authority.settings import load_settings
+
+__all__ = ["main", "server"]
+
+
+def _settings(ctx: click.Context) -> Any:
+    from pydantic import ValidationError
+
+    flags: dict[str, Any] = ctx.obj or {}
+    try:
+        return load_settings(**flags)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise click.ClickException(f"bad setting {where}: {first['msg']}") from None
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+_ERRORS = (RootKeyError, BootstrapError, OperationalError, OSError)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Default: $XDG_DATA_HOME/jot.",
+)
+@click.option("--listen", help="HOST:PORT (default 127.0.0.1:8080).")
+@click.option("--issuer", help="The issuer URL (default: derived from --listen).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default 1).")
+@click.option(
+    "--bootstrap-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Admin key to create on first start.",
+)
+@click.pass_context
+def server(ctx: click.Context, /, **flags: Any) -> None:
+    """Run the jot authority (migrates the database first)."""
+    ctx.obj = flags
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(ctx)
+    if flags.get("config_file") is not None:
+        # Worker processes build their settings from the environment they inherit.
+        os.environ["JOT_CONFIG"] = str(flags["config_file"])
+    try:
+        serve(settings)
+    except _ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@server.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database schema up to date, then exit."""
+    settings = _settings(ctx.parent or ctx)
+    try:
+        migrate_only(settings)
+    except _ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("database schema is up to date")
+
+
+def main() -> None:
+    server.main(prog_name="jot server")
