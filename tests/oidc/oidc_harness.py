@@ -132,5 +132,5 @@ def authority(data_dir: Path, **settings: Any) -> Iterator[Running]:
         with serve(app, sock):
             yield Running(url, started.authority, started.bootstrap_key)
     finally:
-        started.authority.db.dispose()
+        started.authority.close()  # Both pools: the requests' and the keyring's.
         sock.close()
