@@ -54,10 +54,11 @@ def test_schedule_publishes_ahead_and_retires_late() -> None:
 
 @pytest.mark.anyio
 async def test_tokens_verify_across_a_rotation(
-    settings_factory: Callable[..., Settings], clock: FakeClock
+    settings_factory: Callable[..., Settings], clock: FakeClock, request: pytest.FixtureRequest
 ) -> None:
     settings = settings_factory(rotation_period=3600, jwks_max_age=300, key_reload_interval=0.001)
     started = open_authority(settings, clock=clock)
+    request.addfinalizer(started.authority.close)
     transport = httpx.ASGITransport(app=create_app(authority=started.authority))
     key = started.bootstrap_key
     assert key is not None
@@ -136,7 +137,6 @@ async def test_tokens_verify_across_a_rotation(
         assert verifies(await issue(), keys_now)
         events = (await http.get("/api/audit", params={"kind": "signing_key."})).json()["items"]
         assert {e["kind"] for e in events} == {"signing_key.created", "signing_key.rotated"}
-    started.authority.close()
 
 
 _RACER = textwrap.dedent(

@@ -74,8 +74,9 @@ class Keyring:
         self._rows: list[_Row] = []
         self._loaded = -float("inf")
         self._private: dict[str, Key] = {}
-        # The serialised JWKS and when it was made (monotonic), for the hot GET.
-        self._jwks_cache: tuple[float, bytes] | None = None
+        # The serialised JWKS, when it was made (monotonic) and for which clock second: the
+        # set depends on the injected clock, which tests move faster than real time.
+        self._jwks_cache: tuple[float, int, bytes] | None = None
 
     def close(self) -> None:
         self._db.dispose()
@@ -122,8 +123,9 @@ class Keyring:
     def cached_jwks(self) -> bytes | None:
         """The serialised JWKS when it is at most one reload interval old (no I/O)."""
         entry = self._jwks_cache
-        if entry is not None and time.monotonic() - entry[0] < self._reload:
-            return entry[1]
+        fresh = entry is not None and time.monotonic() - entry[0] < self._reload
+        if entry is not None and fresh and entry[1] == int(self._clock()):
+            return entry[2]
         return None
 
     def jwks_json(self) -> bytes:
@@ -131,7 +133,7 @@ class Keyring:
         if cached is not None:
             return cached
         body = json.dumps(self.jwks(), separators=(",", ":")).encode()
-        self._jwks_cache = (time.monotonic(), body)
+        self._jwks_cache = (time.monotonic(), int(self._clock()), body)
         return body
 
     def listing(self, session: Session) -> list[SigningKeyOut]:

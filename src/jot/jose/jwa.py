@@ -15,7 +15,10 @@ from typing import Any, ClassVar
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from jot.jose.errors import InvalidKeyError, UsageError
 from jot.jose.jwk import ECKey, Key, OctKey, OKPKey, RSAKey
@@ -140,8 +143,6 @@ class ECDSAAlgorithm(SignatureAlgorithm):
             raise UsageError(f"{self.name} needs a {self.curve} key, not {key.curve}")
 
     def sign(self, key: Key, data: bytes) -> bytes:
-        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
         r, s = decode_dss_signature(key.crypto_key.sign(data, self.ecdsa))
         return r.to_bytes(self.size, "big") + s.to_bytes(self.size, "big")
 
@@ -170,6 +171,7 @@ class EdDSAAlgorithm(SignatureAlgorithm):
     def __init__(self, name: str, curves: tuple[str, ...]) -> None:
         self.name = name
         self.curves = curves
+        self._size_by_type: dict[type, int] = {}
 
     def check_key(self, key: Key) -> None:
         super().check_key(key)
@@ -181,7 +183,13 @@ class EdDSAAlgorithm(SignatureAlgorithm):
         return private.sign(data)
 
     def verify(self, key: Key, data: bytes, signature: bytes) -> bool:
-        if len(signature) != self._SIZES[key.curve or ""]:
+        # key.curve tests the key against each OKP class in turn; the class of the public key
+        # object says the same, so the size is looked up by it (and learned on first sight).
+        verifier_type = type(key.verifier)
+        size = self._size_by_type.get(verifier_type)
+        if size is None:
+            size = self._size_by_type[verifier_type] = self._SIZES[key.curve or ""]
+        if len(signature) != size:
             return False
         try:
             key.verifier.verify(signature, data)

@@ -5,6 +5,11 @@ default), ``nbf`` and ``iat`` with a leeway, an exact ``iss``, the ``aud`` (a to
 an audience is refused unless the caller says which audience it is), required claims, the
 ``typ`` header and custom validators. Comparisons are type-strict: ``"1" != 1``, ``True`` is
 not a number. The clock is a parameter (``now=``), so tests never sleep.
+
+Nested JWTs (RFC 7519 §5.2, §7.1): ``encode(..., encrypt_to=key)`` signs, then encrypts the
+signed JWT into a compact JWE with ``cty: JWT``; ``decode(..., decrypt_with=key)`` requires a
+JWE, decrypts it, and then verifies the inner JWT as usual: both layers must be valid. Whether
+a token is encrypted is the caller's choice, never guessed from the token.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jot.jose import _json, jws
+from jot.jose import _json, jwe, jws
+from jot.jose._b64 import b64encode
 from jot.jose.errors import (
     ClaimError,
     ExpiredTokenError,
@@ -28,6 +34,7 @@ from jot.jose.errors import (
     NotYetValidError,
     UsageError,
 )
+from jot.jose.jwa import SignatureAlgorithm
 from jot.jose.jwk import Key, KeySet
 
 __all__ = ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encode"]
@@ -46,6 +53,33 @@ class Token:
     header: Mapping[str, Any]
     claims: dict[str, Any]
     key: Key
+    #: The JWE header of a nested JWT, else ``None``.
+    encryption_header: Mapping[str, Any] | None = None
+
+
+# What encode signs with, per key: the checks of jws.sign_compact and the encoded header
+# depend only on the key's attributes, alg and typ, so they are made once and kept while all
+# of those are the same objects. The entry holds the key, so its id is not reused meanwhile.
+_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
+_signers: dict[int, _SignerEntry] = {}
+_SIGNERS_SIZE = 256
+
+
+def _signer_state(key: Key, alg: str | None, typ: str | None) -> tuple[Any, ...]:
+    return (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
+
+
+def _prepare_signer(key: Key, alg: str | None, typ: str | None) -> _SignerEntry:
+    """Check the key as sign_compact does; encode ``base64url(header) + "."`` once."""
+    if not isinstance(key, Key):
+        raise UsageError("key must be a jot.jose.jwk.Key")
+    state = _signer_state(key, alg, typ)
+    algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
+    entry = (key, state, algorithm, jws._encode_header(header) + b".")
+    if len(_signers) >= _SIGNERS_SIZE:
+        _signers.clear()
+    _signers[id(key)] = entry
+    return entry
 
 
 def encode(
@@ -55,21 +89,52 @@ def encode(
     alg: str | None = None,
     typ: str | None = "JWT",
     headers: Mapping[str, Any] | None = None,
+    encrypt_to: Key | None = None,
+    encryption_alg: str | None = None,
+    enc: str = jwe.DEFAULT_ENC,
 ) -> str:
-    """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``."""
-    header = {"typ": typ} if typ else {}
-    if headers:
-        header.update(headers)
-    return jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+    """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``.
+
+    :param encrypt_to: the recipient's key: the signed JWT is then encrypted into a compact
+        JWE (``cty: JWT``) with ``encryption_alg`` (default: the key's usual one) and ``enc``.
+    """
+    if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
+        # The usual call: the key checks and the encoded header are prepared once per key.
+        payload = b64encode(_encode_claims(claims))
+        entry = _signers.get(id(key))
+        if (
+            entry is None
+            or entry[0] is not key
+            or entry[1] != (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
+                            key.weak_allowed)  # The same as _signer_state, without a call.
+        ):  # fmt: skip
+            entry = _prepare_signer(key, alg, typ)
+        signing_input = entry[3] + payload
+        signature = b64encode(entry[2].sign(key, signing_input))
+        token = (signing_input + b"." + signature).decode("ascii")
+    else:
+        header = {"typ": typ} if typ else {}
+        if headers:
+            header.update(headers)
+        token = jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+    if encrypt_to is None:
+        return token
+    return jwe.encrypt_compact(
+        token.encode("ascii"), encrypt_to, alg=encryption_alg, enc=enc, headers={"cty": "JWT"}
+    )
 
 
 def _encode_claims(claims: Mapping[str, Any]) -> bytes:
     # A JWT's claims are one JSON object with string names; json.dumps would turn {1: …}
     # into {"1": …} and could write duplicate names that every strict parser rejects.
-    if not isinstance(claims, Mapping) or not all(isinstance(name, str) for name in claims):
+    if type(claims) is not dict and not isinstance(claims, Mapping):
         raise UsageError("claims must be a mapping with string names")
     try:
-        return _json.dumps(claims)
+        "".join(claims)  # A TypeError unless every name is a str; much faster than a loop.
+    except TypeError:
+        raise UsageError("claims must be a mapping with string names") from None
+    try:
+        return _json.encode_text(claims).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise UsageError(f"the claims cannot be encoded as JSON: {exc}") from None
 
@@ -87,6 +152,8 @@ def decode(
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
+    decrypt_with: Key | KeySet | None = None,
+    decryption_algorithms: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Verify a JWT and validate its claims; return the claims.
 
@@ -98,21 +165,15 @@ def decode(
     :param leeway: seconds of clock skew tolerated for ``exp``, ``nbf`` and ``iat``.
     :param require: claims that must be present (``exp`` by default).
     :param now: the current time in seconds since the epoch; default: the system clock.
+    :param decrypt_with: for a nested JWT: the key(s) that decrypt the outer JWE, whose
+        ``alg`` must be in ``decryption_algorithms`` (default: the keys' bound ``alg``).
     :raises InvalidTokenError: with a specific subclass for each reason.
     """
-    return decode_complete(
-        token,
-        keys,
-        algorithms=algorithms,
-        issuer=issuer,
-        audience=audience,
-        typ=typ,
-        leeway=leeway,
-        require=require,
-        now=now,
-        validators=validators,
-        max_size=max_size,
-    ).claims
+    if decrypt_with is not None:
+        token = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)[0]
+    return _decode(
+        token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
+    )[1]
 
 
 def decode_complete(
@@ -128,26 +189,72 @@ def decode_complete(
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
+    decrypt_with: Key | KeySet | None = None,
+    decryption_algorithms: Collection[str] | None = None,
 ) -> Token:
     """As :func:`decode`, returning the header and key too."""
-    verified = jws.verify_compact(token, keys, algorithms=algorithms, max_size=max_size)
-    header = verified.header
-    if header.get("b64", True) is not True:
+    encryption_header = None
+    if decrypt_with is not None:
+        token, encryption_header = _decrypt_nested(
+            token, decrypt_with, decryption_algorithms, max_size
+        )
+    return Token(
+        *_decode(
+            token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators,
+            max_size,
+        ),
+        encryption_header,
+    )  # fmt: skip
+
+
+def _decrypt_nested(
+    token: str | bytes,
+    keys: Key | KeySet,
+    algorithms: Collection[str] | None,
+    max_size: int,
+) -> tuple[bytes, Mapping[str, Any]]:
+    """The inner JWT of a nested JWT, and the JWE header around it."""
+    opened = jwe.decrypt_compact(token, keys, algorithms=algorithms, max_size=2 * max_size)
+    cty = opened.header.get("cty")
+    # RFC 7519 §5.2: the JWE header of a nested JWT says cty JWT.
+    if not isinstance(cty, str) or _media_type(cty) != "jwt":
+        raise MalformedTokenError("the JWE does not hold a JWT (its cty is not JWT)")
+    return opened.plaintext, opened.header
+
+
+def _decode(
+    token: str | bytes,
+    keys: Key | KeySet,
+    algorithms: Collection[str] | None,
+    issuer: str | Collection[str] | None,
+    audience: str | Collection[str] | None,
+    typ: str | None,
+    leeway: float,
+    require: Iterable[str],
+    now: float | None,
+    validators: Iterable[Validator],
+    max_size: int,
+) -> tuple[Mapping[str, Any], dict[str, Any], Key]:
+    """:func:`decode_complete` without the result object (the verify path builds none)."""
+    # jws._verify_compact, with its usual-case branch taken here directly (one call less).
+    allowed = jws._allowed(keys, algorithms)
+    verified = None
+    if type(token) is str and isinstance(keys, Key):
+        verified = jws._verify_usual(token, keys, allowed, max_size)
+    if verified is None:
+        verified = jws._verify_compact(token, keys, algorithms, None, (), max_size)
+    header, payload, key, b64 = verified
+    if b64 is not True:
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
         check_type(header, typ)
-    claims = _json.loads_object(verified.payload, "the JWT claims")
-    validate_claims(
-        claims,
-        issuer=issuer,
-        audience=audience,
-        leeway=leeway,
-        require=require,
-        now=now,
-    )
+    claims = _json.loads(payload)
+    if not isinstance(claims, dict):
+        raise MalformedTokenError("the JWT claims is not a JSON object")
+    _validate(claims, issuer, audience, leeway, require, now)
     for validator in validators:
         validator(claims)
-    return Token(header, claims, verified.key)
+    return header, claims, key
 
 
 def _media_type(value: str) -> str:
@@ -191,25 +298,56 @@ def validate_claims(
     now: float | None = None,
 ) -> None:
     """Validate registered claims; see :func:`decode`."""
+    _validate(claims, issuer, audience, leeway, require, now)
+
+
+def _validate(
+    claims: Mapping[str, Any],
+    issuer: str | Collection[str] | None,
+    audience: str | Collection[str] | None,
+    leeway: float,
+    require: Iterable[str],
+    now: float | None,
+) -> None:
     for name in require:
         if name not in claims:
             raise MissingClaimError(f"the token has no {name!r} claim", claim=name)
     current = time.time() if now is None else now
-    exp = _numeric_date(claims, "exp")
+    # An int is the usual NumericDate and needs no further check; anything else (absent,
+    # null, float, bool, text) goes through _numeric_date.
+    exp = claims.get("exp")
+    if type(exp) is not int:
+        exp = _numeric_date(claims, "exp")
     if exp is not None and current >= exp + leeway:
         raise ExpiredTokenError(f"the token expired at {_iso(exp)}", claim="exp")
-    nbf = _numeric_date(claims, "nbf")
+    nbf = claims.get("nbf")
+    if type(nbf) is not int:
+        nbf = _numeric_date(claims, "nbf")
     if nbf is not None and current + leeway < nbf:
         raise NotYetValidError(f"the token is not valid before {_iso(nbf)}", claim="nbf")
-    iat = _numeric_date(claims, "iat")
+    iat = claims.get("iat")
+    if type(iat) is not int:
+        iat = _numeric_date(claims, "iat")
     if iat is not None and current + leeway < iat:
         raise NotYetValidError(f"the token was issued in the future ({_iso(iat)})", claim="iat")
+    get = claims.get
+    if (
+        type(get("iss", "")) is not str
+        or type(get("sub", "")) is not str
+        or type(get("jti", "")) is not str
+    ):
+        _check_strings(claims)
+    if issuer is not None and not (type(issuer) is str and get("iss") == issuer):
+        _check_issuer(claims, issuer)  # Rejects, unless issuer is a collection that has iss.
+    aud = get("aud")
+    if not (type(aud) is str and type(audience) is str and aud == audience):
+        _check_audience(claims, audience)  # Rejects, unless a list or collection matches.
+
+
+def _check_strings(claims: Mapping[str, Any]) -> None:
     for name in ("iss", "sub", "jti"):
         if name in claims and not isinstance(claims[name], str):
             raise ClaimError(f"claim {name!r} is not a string", claim=name)
-    if issuer is not None:
-        _check_issuer(claims, issuer)
-    _check_audience(claims, audience)
 
 
 def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> None:
@@ -222,6 +360,10 @@ def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> N
 
 def _check_audience(claims: Mapping[str, Any], audience: str | Collection[str] | None) -> None:
     aud = claims.get("aud")
+    if type(aud) is str and type(audience) is str:  # The usual case, without building sets.
+        if aud != audience:
+            raise InvalidAudienceError("the token is for another audience", claim="aud")
+        return
     if aud is None:
         if "aud" in claims:
             raise ClaimError("claim 'aud' is null", claim="aud")
