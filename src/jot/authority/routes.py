@@ -19,6 +19,7 @@ from jot.api import ErrorResponse, GrantList
 from jot.authority.access import Need
 from jot.authority.context import run
 from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
+from jot.authority.oidc import routes as oidc_routes
 
 __all__ = ["RAW_ROUTES", "ROUTES", "Route", "install_routes"]
 
@@ -64,6 +65,7 @@ ROUTES: list[Route] = [
     Route("GET", "/api/signing-keys", keys.list_signing_keys, Need.VIEW),
     Route("POST", "/api/signing-keys/rotate", keys.rotate_signing_key, Need.ADMIN),
     Route("GET", "/api/audit", audit.list_audit, Need.VIEW),
+    *(Route(*spec) for spec in oidc_routes.ROUTES),
 ]
 
 # (method, path, endpoint, tag): endpoints that take the request themselves.
@@ -74,6 +76,7 @@ RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/healthz", health.healthz, "operations"),
     ("GET", "/readyz", health.readyz, "operations"),
     ("GET", "/metrics", health.metrics, "operations"),
+    *oidc_routes.RAW_ROUTES,
 ]
 
 # Answers that are not plain JSON, documented so that the OpenAPI schema tells the truth.
@@ -82,6 +85,7 @@ _RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "/metrics": {200: {"content": {"text/plain": {}}}},
     "/readyz": {503: {"model": ErrorResponse}},
     "/api/grants": {304: {"description": "Not modified (ETag matched, wait ran out)"}},
+    **oidc_routes.RAW_RESPONSES,
 }
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -34,7 +34,7 @@ COMMANDS: dict[str, str] = {
     "access-keys": "jot.cli.admin:access_keys",
     "signing-keys": "jot.cli.admin:signing_keys",
     "audit": "jot.cli.admin:audit",
-    "providers": "jot.cli.admin:providers",
+    "providers": "jot.cli.providers:providers",
     "server": "jot.cli.server:server",
     "connector": "jot.cli.connector:connector",
 }

@@ -47,7 +47,17 @@ def _need(server: str | None) -> tuple[str, str]:
 @click.argument("server", required=False)
 @click.option("--name", help="Your name (e-mail); asked for when not given.")
 @click.option("--key-stdin", is_flag=True, help="Read an access key from stdin instead.")
-def login(server: str | None, name: str | None, key_stdin: bool) -> None:
+@click.option("--provider", help="Log in through this OIDC provider of the server.")
+@click.option("--device", is_flag=True, help="Log in on another device: print a code and a URL.")
+@click.option("--no-browser", is_flag=True, help="With --provider: print the URL, do not open it.")
+def login(
+    server: str | None,
+    name: str | None,
+    key_stdin: bool,
+    provider: str | None = None,
+    device: bool = False,
+    no_browser: bool = False,
+) -> None:
     """Log in to SERVER (default: the current one) and remember the credential."""
     from jot.client import ClientError
     from jot.client._core import normalise_server
@@ -57,7 +67,11 @@ def login(server: str | None, name: str | None, key_stdin: bool) -> None:
         raise click.ClickException("which server? run `jot login SERVER`")
     client = _client(server)
     try:
-        if key_stdin:
+        if provider or device:
+            from jot.cli._oidc import provider_login
+
+            credential = provider_login(client, provider, device=device, browser=not no_browser)
+        elif key_stdin:
             client.access_key = sys.stdin.readline().strip()
             me = client.whoami()
             credential = {"access_key": client.access_key, "name": me.name, "expires": None}

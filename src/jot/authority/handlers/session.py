@@ -18,6 +18,7 @@ from jot.authority.credentials import hash_secret, new_access_key, verify_passwo
 from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from jot.authority.middleware import LOGINS, TOKENS
 from jot.authority.models import AccessKey, Destination, Grant, Identity
+from jot.authority.oidc.revalidate import revalidate
 
 __all__ = ["issue_token", "login", "logout", "whoami"]
 
@@ -117,6 +118,7 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     """A token for one destination, only for identities that hold a grant there."""
     me = ctx.me()
     ctx.keeps_auth_cache = True
+    revalidate(ctx)  # Clears keeps_auth_cache when it revokes keys or changes groups.
     cache = ctx.authority.decisions
     cache_key = "\0".join((me.id, body.destination, *ctx.groups))
     decision = cache.get(cache_key)

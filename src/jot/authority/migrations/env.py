@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import jot.authority.oidc.models  # noqa: F401  (registers the OIDC tables)
 from jot.authority.models import Base
 
 config = context.config

@@ -1,0 +1,124 @@
+"""Session revalidation: before a token is issued on an access key that came from a provider
+login older than the provider's ``revalidate_after``, the refresh token is used. If the
+provider refuses (the user was removed or disabled), every access key of that user from that
+provider is revoked and the token is refused; if the provider is unreachable, the token is
+refused for now and nothing is revoked.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from jot.authority import access
+from jot.authority.context import CommitThenRaise, Context
+from jot.authority.errors import APIError, Unauthorized
+from jot.authority.models import Identity
+from jot.authority.oidc import accounts, client, discovery
+from jot.authority.oidc.errors import LoginRefused
+from jot.authority.oidc.flow import verify
+from jot.authority.oidc.http import client as http_client
+from jot.authority.oidc.models import Provider, ProviderSession
+from jot.authority.oidc.providers import client_secret
+from jot.authority.oidc.sealed import open_secret, seal
+
+__all__ = ["ProviderDown", "revalidate"]
+
+
+# Access keys known not to come from a provider login. A provider session is created in the
+# same transaction as its access key, so a key without one now never gets one: remembering
+# that keeps the token hot path at zero extra queries for password and machine keys.
+_PLAIN_KEYS: set[str] = set()
+_PLAIN_MAX = 100_000
+
+
+def _remember_plain(key_id: str) -> None:
+    if len(_PLAIN_KEYS) >= _PLAIN_MAX:
+        _PLAIN_KEYS.clear()
+    _PLAIN_KEYS.add(key_id)
+
+
+class ProviderDown(APIError):
+    status, error = 503, "provider_unavailable"
+
+
+def _refuse(ctx: Context, provider: Provider, identity: Identity, why: str) -> CommitThenRaise:
+    revoked = accounts.revoke(ctx.session, provider.id, identity.id, ctx.now)
+    ctx.keeps_auth_cache = False  # Cached key checks must not outlive the revocation.
+    ctx.audit(
+        "oidc.revoked", identity.name, provider=provider.name, reason=why, access_keys=revoked
+    )
+    return CommitThenRaise(
+        Unauthorized(
+            f"your login through {provider.name} is no longer valid ({why}); "
+            f"run jot login --provider {provider.name} again"
+        )
+    )
+
+
+def revalidate(ctx: Context) -> None:
+    """Called before a token is issued; a no-op for keys that did not come from a provider."""
+    if ctx.key is None or ctx.identity is None or ctx.key.id in _PLAIN_KEYS:
+        return
+    row = ctx.session.get(ProviderSession, ctx.key.id)
+    if row is None:
+        _remember_plain(ctx.key.id)
+        return
+    provider = ctx.session.get(Provider, row.provider_id)
+    if provider is None or ctx.now - row.last_check < timedelta(seconds=provider.revalidate_after):
+        return
+    if row.refresh_enc is None:
+        raise _refuse(ctx, provider, ctx.identity, "the provider gave no refresh token to renew it")
+    token = open_secret(ctx.authority, row.refresh_enc, where=f"session:{row.access_key_id}")
+    creds = client.Credentials(provider.client_id, client_secret(ctx.authority, provider))
+    try:
+        with http_client() as http:
+            meta = discovery.metadata(http, provider.issuer)
+            answer = client.refresh(http, meta, creds, token)
+            if isinstance(answer, client.Refused):
+                raise _refuse(ctx, provider, ctx.identity, f"the provider refused: {answer.error}")
+            # Groups are re-read at every revalidation: from the new ID token when the
+            # provider sends one, else from userinfo (whose sub must be this session's).
+            claims: dict[str, Any] | None = (
+                verify(http, meta, provider, answer.id_token, None, ctx.authority.clock())
+                if answer.id_token
+                else client.userinfo(http, meta, answer.access_token, row.subject) or None
+            )
+    except LoginRefused as exc:
+        ctx.audit(
+            "oidc.revalidation.failed", ctx.identity.name, provider=provider.name, reason=exc.reason
+        )
+        raise CommitThenRaise(
+            ProviderDown(
+                f"cannot check your login with {provider.name} right now ({exc.message}); try again"
+            )
+        ) from None
+    _renewed(ctx, provider, row, answer, claims)
+
+
+def _renewed(
+    ctx: Context,
+    provider: Provider,
+    row: ProviderSession,
+    answer: client.TokenAnswer,
+    claims: dict[str, Any] | None,
+) -> None:
+    identity = ctx.me()
+    if claims is not None and claims.get("sub") != row.subject:
+        raise _refuse(ctx, provider, identity, "the provider answered for another user")
+    if answer.refresh_token:
+        row.refresh_enc = seal(
+            ctx.authority, answer.refresh_token, where=f"session:{row.access_key_id}"
+        )
+    row.last_check = ctx.now
+    detail: dict[str, object] = {"provider": provider.name}
+    if claims is not None and provider.groups_claim in claims:
+        groups = accounts.account_from_claims(
+            provider, {**claims, provider.email_claim: identity.name}
+        ).groups
+        added, removed = accounts.sync_groups(ctx.session, provider, identity, groups, ctx.now)
+        detail.update(groups_added=added, groups_removed=removed)
+        if added or removed:
+            ctx.keeps_auth_cache = False  # Cached key checks carry the old groups.
+            ctx.groups = access.group_names(ctx.session, identity.id)
+    ctx.audit("oidc.revalidated", identity.name, **detail)
