@@ -52,26 +52,28 @@ class Token:
 
 # What encode signs with, per key: the checks of jws.sign_compact and the encoded header
 # depend only on the key's attributes, alg and typ, so they are made once and kept while all
-# of those are the same objects. The entry holds the key, so its id is not reused meanwhile.
-_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
+# of those are the same objects (alg and typ by identity: only None or a str is kept). The
+# entry holds the key, so its id is not reused meanwhile.
+_SignerEntry = tuple[Key, Any, Any, tuple[Any, ...], SignatureAlgorithm, bytes]
 _signers: dict[int, _SignerEntry] = {}
 _SIGNERS_SIZE = 256
 
 
-def _signer_state(key: Key, alg: str | None, typ: str | None) -> tuple[Any, ...]:
-    return (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
+def _key_state(key: Key) -> tuple[Any, ...]:
+    """Every attribute that the signing checks or the header depend on."""
+    return (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
 
 
-def _prepare_signer(key: Key, alg: str | None, typ: str | None) -> _SignerEntry:
+def _prepare_signer(key: Key, alg: Any, typ: Any) -> _SignerEntry:
     """Check the key as sign_compact does; encode ``base64url(header) + "."`` once."""
     if not isinstance(key, Key):
         raise UsageError("key must be a jot.jose.jwk.Key")
-    state = _signer_state(key, alg, typ)
     algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
-    entry = (key, state, algorithm, jws._encode_header(header) + b".")
-    if len(_signers) >= _SIGNERS_SIZE:
-        _signers.clear()
-    _signers[id(key)] = entry
+    entry = (key, alg, typ, _key_state(key), algorithm, jws._encode_header(header) + b".")
+    if (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
+        if len(_signers) >= _SIGNERS_SIZE:
+            _signers.clear()
+        _signers[id(key)] = entry
     return entry
 
 
@@ -84,19 +86,25 @@ def encode(
     headers: Mapping[str, Any] | None = None,
 ) -> str:
     """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``."""
-    if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
+    if headers is None and type(claims) is dict:
         # The usual call: the key checks and the encoded header are prepared once per key.
-        payload = b64encode(_encode_claims(claims))
+        try:  # _encode_claims inline for a dict; on any error it reports the exact reason.
+            "".join(claims)  # A TypeError unless every name is a str.
+            payload = b64encode(_json.encode_text(claims).encode("utf-8"))
+        except (TypeError, ValueError):
+            payload = b64encode(_encode_claims(claims))
         entry = _signers.get(id(key))
         if (
             entry is None
             or entry[0] is not key
-            or entry[1] != (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
-                            key.weak_allowed)  # The same as _signer_state, without a call.
+            or entry[1] is not alg
+            or entry[2] is not typ
+            or entry[3] != (key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
+                            key.weak_allowed)  # _key_state, without a call.
         ):  # fmt: skip
             entry = _prepare_signer(key, alg, typ)
-        signing_input = entry[3] + payload
-        signature = b64encode(entry[2].sign(key, signing_input))
+        signing_input = entry[5] + payload
+        signature = b64encode(entry[4].sign(key, signing_input))
         return (signing_input + b"." + signature).decode("ascii")
     header = {"typ": typ} if typ else {}
     if headers:
