@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from jot.jose.errors import MalformedTokenError
@@ -58,10 +59,28 @@ def loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     return value
 
 
-#: Serialize compactly as text (one call less than :func:`dumps`, for the signing path).
-encode_text: Callable[[Any], str] = _encoder.encode
+# `JSONEncoder.encode` builds a new C encoder on every call (its circular-reference check
+# needs a fresh dict). This one is built once, without that check: a circular value recurses
+# until RecursionError, and is then handed to _encoder, which reports it as before.
+_c_encode: Callable[[Any, int], Any] | None = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _encoder.default, encode_basestring, None, ":", ",", False, False, False
+    )
+)
+
+
+def encode_text(value: Any) -> str:
+    """Serialize compactly as text: what ``_encoder.encode`` returns, or raises."""
+    if _c_encode is None:  # pragma: no cover - CPython always has the C encoder
+        return _encoder.encode(value)
+    try:
+        return "".join(_c_encode(value, 0))
+    except RecursionError:
+        return _encoder.encode(value)
 
 
 def dumps(value: Any) -> bytes:
     """Serialize compactly as UTF-8."""
-    return _encoder.encode(value).encode("utf-8")
+    return encode_text(value).encode("utf-8")

@@ -37,6 +37,10 @@ __all__ = ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encod
 #: Default limit on a token's size, checked before anything is split or decoded.
 MAX_SIZE = 64 * 1024
 
+# The default of require=: decode's usual path recognizes it by identity.
+_REQUIRE_EXP = ("exp",)
+_ABSENT: Any = object()
+
 #: A custom check: it receives the claims and raises :class:`ClaimError` to reject them.
 Validator = Callable[[Mapping[str, Any]], None]
 
@@ -136,7 +140,7 @@ def decode(
     audience: str | Collection[str] | None = None,
     typ: str | None = None,
     leeway: float = 0,
-    require: Iterable[str] = ("exp",),
+    require: Iterable[str] = _REQUIRE_EXP,
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
@@ -153,9 +157,73 @@ def decode(
     :param now: the current time in seconds since the epoch; default: the system clock.
     :raises InvalidTokenError: with a specific subclass for each reason.
     """
+    if type(token) is str and isinstance(keys, Key):
+        claims = _decode_usual(
+            token, keys, algorithms, issuer, audience, typ, leeway, require, now, max_size
+        )
+        if claims is not None:
+            for validator in validators:
+                validator(claims)
+            return claims
     return _decode(
         token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
     )[1]
+
+
+def _decode_usual(
+    token: str,
+    key: Key,
+    algorithms: Collection[str] | None,
+    issuer: str | Collection[str] | None,
+    audience: str | Collection[str] | None,
+    typ: str | None,
+    leeway: float,
+    require: Iterable[str],
+    now: float | None,
+    max_size: int,
+) -> dict[str, Any] | None:
+    """:func:`_decode` for the usual token in one call; ``None`` to leave it to ``_decode``.
+
+    It makes the general path's checks in the same order, calling the same functions for
+    anything out of the ordinary, so that results and errors are the same; it returns
+    ``None`` only before anything is verified (see ``jws._verify_usual``).
+    """
+    verified = jws._verify_usual(token, key, jws._allowed(key, algorithms), max_size)
+    if verified is None:
+        return None
+    header, payload, _, _ = verified
+    if typ is not None:
+        check_type(header, typ)
+    claims = _json.loads(payload)
+    if type(claims) is not dict:
+        raise MalformedTokenError("the JWT claims is not a JSON object")
+    # The claim checks of _validate for ints, strs and absent claims; _validate itself for
+    # anything else and to raise (it then finds the same fault first).
+    get = claims.get
+    exp, nbf, iat = get("exp"), get("nbf", _ABSENT), get("iat", _ABSENT)
+    aud = get("aud")
+    if (
+        require is _REQUIRE_EXP
+        and type(exp) is int
+        and (type(nbf) is int or nbf is _ABSENT)
+        and (type(iat) is int or iat is _ABSENT)
+        and type(get("iss", "")) is str
+        and type(get("sub", "")) is str
+        and type(get("jti", "")) is str
+        and (issuer is None or (type(issuer) is str and get("iss") == issuer))
+        and type(aud) is str
+        and type(audience) is str
+        and aud == audience
+    ):
+        current = time.time() if now is None else now
+        if (
+            current < exp + leeway
+            and (nbf is _ABSENT or current + leeway >= nbf)
+            and (iat is _ABSENT or current + leeway >= iat)
+        ):
+            return claims
+    _validate(claims, issuer, audience, leeway, require, now)
+    return claims
 
 
 def decode_complete(
@@ -167,7 +235,7 @@ def decode_complete(
     audience: str | Collection[str] | None = None,
     typ: str | None = None,
     leeway: float = 0,
-    require: Iterable[str] = ("exp",),
+    require: Iterable[str] = _REQUIRE_EXP,
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
@@ -253,7 +321,7 @@ def validate_claims(
     issuer: str | Collection[str] | None = None,
     audience: str | Collection[str] | None = None,
     leeway: float = 0,
-    require: Iterable[str] = ("exp",),
+    require: Iterable[str] = _REQUIRE_EXP,
     now: float | None = None,
 ) -> None:
     """Validate registered claims; see :func:`decode`."""
