@@ -42,7 +42,7 @@ def loads(data: bytes | str) -> Any:
             end = -1
         if end != len(text):
             value = _decoder.decode(text)
-        if isinstance(data, str) or "\\u" in text:
+        if isinstance(data, str) or ("\\" in text and "\\u" in text):  # memchr first
             # An escape such as "\udc00" makes a lone surrogate, which is not Unicode text
             # and cannot be encoded as UTF-8 later: refuse it here (UTF-8 only).
             _encoder.encode(value).encode("utf-8")
