@@ -201,16 +201,16 @@ def _decode_usual(
     # anything else and to raise (it then finds the same fault first).
     get = claims.get
     exp, nbf, iat = get("exp"), get("nbf", _ABSENT), get("iat", _ABSENT)
-    aud = get("aud")
+    iss, aud = get("iss", _ABSENT), get("aud")
     if (
         require is _REQUIRE_EXP
         and type(exp) is int
         and (type(nbf) is int or nbf is _ABSENT)
         and (type(iat) is int or iat is _ABSENT)
-        and type(get("iss", "")) is str
+        and (type(iss) is str or iss is _ABSENT)
         and type(get("sub", "")) is str
         and type(get("jti", "")) is str
-        and (issuer is None or (type(issuer) is str and get("iss") == issuer))
+        and (issuer is None or (type(issuer) is str and iss == issuer))
         and type(aud) is str
         and type(audience) is str
         and aud == audience
