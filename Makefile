@@ -23,6 +23,7 @@ run: install
 	$(VENV)/bin/python -m jot.demo
 
 test: install
+	scripts/install-nginx
 	scripts/check
 	scripts/test
 

@@ -44,6 +44,7 @@ from _harness import (
     render_targets,
     use_clock,
 )
+from _jwe_cases import JWE_TARGETS, jwe_cases
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -71,6 +72,7 @@ TARGETS = [
     Target("jot", VERIFY, "HS256", 1.50),
     Target("jot", VERIFY, "HS256", 1 / 2.5, than="PyJWT"),
     *(Target("jot", SIGN, alg, 1.10) for alg in ALGS),
+    *JWE_TARGETS,  # Issue 3: JWE encrypt and decrypt (see bench/_jwe_cases.py).
 ]
 
 
@@ -414,6 +416,8 @@ CASE_BUILDERS: list[Callable[[Fixture], list[Case]]] = [
     joserfc_cases,
     jwcrypto_cases,
     python_jose_cases,
+    # JWE rows: the plaintext is a signed JWT, as in a nested JWT.
+    lambda f: jwe_cases(f.tokens["EdDSA"].encode("ascii")),
 ]
 
 _DISTRIBUTIONS = {
@@ -508,8 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Targets:")
     print(render_targets(checked))
     print()
-    print(f"The same, against {DIRECT_FLOOR} (for information):")
-    info = [replace(t, than=DIRECT_FLOOR) for t in selected if t.than == FLOOR]
+    print(f"The JWS targets against {DIRECT_FLOOR} (for information):")
+    jws_targets = [t for t in selected if t.than == FLOOR and t.operation in (SIGN, VERIFY)]
+    info = [replace(t, than=DIRECT_FLOOR) for t in jws_targets]
     print(render_targets(check_targets(results, info)))
     return 1 if args.check and not all(ok for _, _, ok in checked) else 0
 

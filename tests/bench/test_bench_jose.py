@@ -51,7 +51,11 @@ def test_quick_run_prints_the_whole_table() -> None:
     assert sorted(row.split(" | ")[1] for row in rows) == sorted(ALGS * 2)
     assert all("(" in row and "×)" in row for row in rows)
     targets = lines[lines.index("Targets:") + 1 :]
-    assert sum(line.startswith("- [") for line in targets) == 11 + 10  # and vs floor-direct
+    # JWS (11), JWE (24, issue 3), and the JWS ones again against floor-direct (10).
+    assert sum(line.startswith("- [") for line in targets) == 11 + 24 + 10
+    jwe_rows = [line for line in lines if line.startswith(("| encrypt |", "| decrypt |"))]
+    assert len(jwe_rows) == 8
+    assert all(row.count("×)") == 3 for row in jwe_rows)  # jot, joserfc, jwcrypto
 
 
 def _case(library: str, alg: str = "X", fn=lambda: None) -> Case:

@@ -43,8 +43,9 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-# The slow RSA sizes are generated once, in the 0600 test below.
-FAST_TYPES = [name for name in KEY_TYPES if name not in ("rsa3072", "rsa4096")]
+# The slow RSA sizes are generated once, in the 0600 test below; X25519 and X448 keys
+# cannot sign (they are tested with the encryption keys).
+FAST_TYPES = [name for name in KEY_TYPES if name not in ("rsa3072", "rsa4096", "x25519", "x448")]
 
 
 @pytest.mark.parametrize("key_type", FAST_TYPES)
@@ -226,3 +227,21 @@ def test_garbage_key_input_is_one_line():
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: stdin: could not load the key")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("key_type", "alg", "expected_alg"),
+    [("x25519", None, "ECDH-ES"), ("x448", None, "ECDH-ES"), ("p256", "ECDH-ES+A128KW", None),
+     ("rsa2048", "RSA-OAEP-256", None), ("oct256", "A256KW", None)],
+)  # fmt: skip
+def test_generate_encryption_keys(key_type, alg, expected_alg):
+    args = ["generate", "--type", key_type] + (["--alg", alg] if alg else [])
+    generated = json.loads(ok(*args))
+    assert generated["alg"] == (expected_alg or alg)
+    assert generated["use"] == "enc"
+
+
+def test_generate_refuses_an_encryption_alg_that_does_not_fit():
+    result = run("generate", "--type", "ed25519", "--alg", "RSA-OAEP-256")
+    assert result.exit_code == 2
+    assert "RSA-OAEP-256 needs a RSA key" in result.stderr

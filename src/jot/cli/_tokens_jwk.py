@@ -14,6 +14,7 @@ from jot.cli._tokens_common import CommandError, friendly_errors, read_input
 from jot.cli._tokens_keys import key_from_bytes, load_key, write_output
 from jot.jose import Key, KeySet
 from jot.jose import jwk as jose_jwk
+from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose.jwa import default_algorithm, get_algorithm
 
 __all__ = ["KEY_TYPES", "jwk"]
@@ -26,6 +27,8 @@ KEY_TYPES: dict[str, tuple[str, int | None]] = {
     "p384": ("P-384", None),
     "p521": ("P-521", None),
     "secp256k1": ("secp256k1", None),
+    "x25519": ("X25519", None),
+    "x448": ("X448", None),
     "rsa2048": ("RSA", 2048),
     "rsa3072": ("RSA", 3072),
     "rsa4096": ("RSA", 4096),
@@ -47,10 +50,23 @@ def jwk() -> None:
 
 
 def _bind(key: Key, alg: str | None, kid: str | None) -> Key:
-    """A copy of ``key`` bound to ``alg`` (checked to fit) and with ``kid`` (or its thumbprint)."""
-    if alg is not None:
+    """A copy of ``key`` bound to ``alg`` (checked to fit) and with ``kid`` (or its thumbprint).
+
+    A JWE key management algorithm (``ECDH-ES``, ``RSA-OAEP-256``, ``A256KW`` …) also sets
+    ``use`` to ``enc``; a signature algorithm sets nothing else.
+    """
+    use = None
+    if alg in KEY_MANAGEMENT_ALGORITHMS:
+        get_key_management(alg).check_key(key)
+        use = "enc"
+    elif alg is not None:
         get_algorithm(alg).check_key(key)
-    return jose_jwk.import_key(key, alg=alg, kid=kid or key.kid or key.thumbprint())
+    return jose_jwk.import_key(key, alg=alg, use=use, kid=kid or key.kid or key.thumbprint())
+
+
+def _default_alg(key: Key) -> str:
+    # X25519 and X448 keys only agree on keys; every other type signs by default.
+    return "ECDH-ES" if key.curve in ("X25519", "X448") else default_algorithm(key)
 
 
 def _serialize(key: Key, fmt: str, *, private: bool) -> str:
@@ -63,7 +79,11 @@ def _serialize(key: Key, fmt: str, *, private: bool) -> str:
 
 @jwk.command()
 @click.option("--type", "key_type", required=True, type=click.Choice(list(KEY_TYPES)))
-@click.option("--alg", help="Bind the key to this algorithm (default: its family's usual one).")
+@click.option(
+    "--alg",
+    help="Bind the key to this signature or JWE key management algorithm "
+    "(default: its family's usual one; ECDH-ES for x25519/x448).",
+)
 @click.option("--kid", help="Key id (default: the RFC 7638 thumbprint).")
 @click.option("--format", "fmt", type=click.Choice(["jwk", "pem"]), default="jwk")
 @_out_option
@@ -75,7 +95,7 @@ def generate(
     kind, size = KEY_TYPES[key_type]
     with friendly_errors():
         key = jose_jwk.generate(kind, size=size)
-        key = _bind(key, alg or default_algorithm(key), kid)
+        key = _bind(key, alg or _default_alg(key), kid)
         write_output(out, _serialize(key, fmt, private=True), private=True, force=force)
     if out not in (None, "-"):
         click.echo(f"wrote {key_type} private key to {out} (mode 0600), kid {key.kid}", err=True)

@@ -4,6 +4,11 @@
   Never base a decision on what it returns; it exists for tools such as ``jot decode``.
 * :func:`import_weak_key` and :func:`weak_secret` accept keys under the safe minimum (RSA under
   2048 bits, HMAC secrets shorter than the hash) for talking to legacy systems.
+* :data:`RSA1_5` is the legacy JWE key encryption RSAES-PKCS1-v1_5 (RFC 7518 §4.2), open to
+  Bleichenbacher-style attacks wherever failures can be told apart. It is never allowed by
+  name; pass this object as ``alg=`` or in ``algorithms=`` of :mod:`jot.jose.jwe`. Decryption
+  is failure-uniform: a bad encrypted key yields a random CEK, so every failure is the same
+  :class:`~jot.jose.errors.DecryptionError` after the same work.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from typing import Any, NamedTuple
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode
+from jot.jose._jwe_registry import RSA1_5
 from jot.jose.errors import JoseError, MalformedTokenError
 from jot.jose.jwk import Key, OctKey
 
-__all__ = ["Unverified", "decode_unverified", "import_weak_key", "weak_secret"]
+__all__ = ["RSA1_5", "Unverified", "decode_unverified", "import_weak_key", "weak_secret"]
 
 _MAX_SIZE = 1024 * 1024
 

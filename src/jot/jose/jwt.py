@@ -5,6 +5,11 @@ default), ``nbf`` and ``iat`` with a leeway, an exact ``iss``, the ``aud`` (a to
 an audience is refused unless the caller says which audience it is), required claims, the
 ``typ`` header and custom validators. Comparisons are type-strict: ``"1" != 1``, ``True`` is
 not a number. The clock is a parameter (``now=``), so tests never sleep.
+
+Nested JWTs (RFC 7519 §5.2, §7.1): ``encode(..., encrypt_to=key)`` signs, then encrypts the
+signed JWT into a compact JWE with ``cty: JWT``; ``decode(..., decrypt_with=key)`` requires a
+JWE, decrypts it, and then verifies the inner JWT as usual: both layers must be valid. Whether
+a token is encrypted is the caller's choice, never guessed from the token.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jot.jose import _json, jws
+from jot.jose import _json, jwe, jws
 from jot.jose._b64 import b64encode
 from jot.jose.errors import (
     ClaimError,
@@ -52,6 +57,8 @@ class Token:
     header: Mapping[str, Any]
     claims: dict[str, Any]
     key: Key
+    #: The JWE header of a nested JWT, else ``None``.
+    encryption_header: Mapping[str, Any] | None = None
 
 
 # What encode signs with, per key: the checks of jws.sign_compact and the encoded header
@@ -88,8 +95,15 @@ def encode(
     alg: str | None = None,
     typ: str | None = "JWT",
     headers: Mapping[str, Any] | None = None,
+    encrypt_to: Key | None = None,
+    encryption_alg: str | None = None,
+    enc: str = jwe.DEFAULT_ENC,
 ) -> str:
-    """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``."""
+    """Sign ``claims`` into a compact JWT; the header gets ``alg``, the key's ``kid``, ``typ``.
+
+    :param encrypt_to: the recipient's key: the signed JWT is then encrypted into a compact
+        JWE (``cty: JWT``) with ``encryption_alg`` (default: the key's usual one) and ``enc``.
+    """
     if headers is None and type(claims) is dict:
         # The usual call: the key checks and the encoded header are prepared once per key.
         try:  # _encode_claims inline for a dict; on any error it reports the exact reason.
@@ -109,11 +123,17 @@ def encode(
             entry = _prepare_signer(key, alg, typ)
         signing_input = entry[5] + payload
         signature = b64encode(entry[4].sign(key, signing_input))
-        return (signing_input + b"." + signature).decode("ascii")
-    header = {"typ": typ} if typ else {}
-    if headers:
-        header.update(headers)
-    return jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+        token = (signing_input + b"." + signature).decode("ascii")
+    else:
+        header = {"typ": typ} if typ else {}
+        if headers:
+            header.update(headers)
+        token = jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+    if encrypt_to is None:
+        return token
+    return jwe.encrypt_compact(
+        token.encode("ascii"), encrypt_to, alg=encryption_alg, enc=enc, headers={"cty": "JWT"}
+    )
 
 
 def _encode_claims(claims: Mapping[str, Any]) -> bytes:
@@ -144,6 +164,8 @@ def decode(
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
+    decrypt_with: Key | KeySet | None = None,
+    decryption_algorithms: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Verify a JWT and validate its claims; return the claims.
 
@@ -155,8 +177,12 @@ def decode(
     :param leeway: seconds of clock skew tolerated for ``exp``, ``nbf`` and ``iat``.
     :param require: claims that must be present (``exp`` by default).
     :param now: the current time in seconds since the epoch; default: the system clock.
+    :param decrypt_with: for a nested JWT: the key(s) that decrypt the outer JWE, whose
+        ``alg`` must be in ``decryption_algorithms`` (default: the keys' bound ``alg``).
     :raises InvalidTokenError: with a specific subclass for each reason.
     """
+    if decrypt_with is not None:
+        token = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)[0]
     if type(token) is str and isinstance(keys, Key):
         claims = _decode_usual(
             token, keys, algorithms, issuer, audience, typ, leeway, require, now, max_size
@@ -239,14 +265,37 @@ def decode_complete(
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
+    decrypt_with: Key | KeySet | None = None,
+    decryption_algorithms: Collection[str] | None = None,
 ) -> Token:
     """As :func:`decode`, returning the header and key too."""
+    encryption_header = None
+    if decrypt_with is not None:
+        token, encryption_header = _decrypt_nested(
+            token, decrypt_with, decryption_algorithms, max_size
+        )
     return Token(
         *_decode(
             token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators,
             max_size,
-        )
+        ),
+        encryption_header,
     )  # fmt: skip
+
+
+def _decrypt_nested(
+    token: str | bytes,
+    keys: Key | KeySet,
+    algorithms: Collection[str] | None,
+    max_size: int,
+) -> tuple[bytes, Mapping[str, Any]]:
+    """The inner JWT of a nested JWT, and the JWE header around it."""
+    opened = jwe.decrypt_compact(token, keys, algorithms=algorithms, max_size=2 * max_size)
+    cty = opened.header.get("cty")
+    # RFC 7519 §5.2: the JWE header of a nested JWT says cty JWT.
+    if not isinstance(cty, str) or _media_type(cty) != "jwt":
+        raise MalformedTokenError("the JWE does not hold a JWT (its cty is not JWT)")
+    return opened.plaintext, opened.header
 
 
 def _decode(

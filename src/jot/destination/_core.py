@@ -1,0 +1,164 @@
+"""The decisions of the verifier, without I/O: shared by the sync and async verifiers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jot.api import TOKEN_TYPE
+from jot.destination.cache import CachedToken, VerificationCache, token_digest
+from jot.destination.identity import Identity
+from jot.jose import KeySet, jwt
+from jot.jose.errors import ClaimError, MalformedTokenError
+
+__all__ = [
+    "DEFAULT_ALGORITHMS",
+    "MAX_CLOCK_SKEW",
+    "MAX_TOKEN_BYTES",
+    "VerifierCore",
+    "VerifierSettings",
+    "bearer_token",
+    "www_authenticate",
+]
+
+#: Seconds of clock difference tolerated for ``exp``/``nbf``/``iat``.
+MAX_CLOCK_SKEW = 60
+#: Tokens longer than this are refused before any parsing.
+MAX_TOKEN_BYTES = 16 * 1024
+MAX_HEADER_CHARS = 2048
+DEFAULT_ALGORITHMS = ("EdDSA", "ES256", "RS256", "PS256")
+_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value (RFC 6750 §2.1), else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def www_authenticate(realm: str, error: str | None = None) -> str:
+    """RFC 6750 §3: no ``error`` when the request had no credentials at all."""
+    quoted = realm.replace("\\", "\\\\").replace('"', '\\"')
+    value = f'Bearer realm="{quoted}"'
+    return value + ', error="invalid_token"' if error else value
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSettings:
+    """What a token must look like to be accepted here."""
+
+    audience: str
+    issuer: str | None = None
+    algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
+    typ: str = TOKEN_TYPE
+    leeway: float = MAX_CLOCK_SKEW
+    keep_system_groups: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.audience:
+            raise ValueError("the destination needs a name (the required audience)")
+        if not self.algorithms or "none" in self.algorithms:
+            raise ValueError("algorithms must be a non-empty list without 'none'")
+        if not 0 <= self.leeway <= 600:
+            raise ValueError("leeway must be between 0 and 600 seconds")
+
+    def resource(self, resource: str | None) -> str:
+        """``resource`` checked to be this destination or one of its sub-resources."""
+        if resource is None or resource == self.audience:
+            return self.audience
+        if resource.startswith(self.audience + ".") and all(resource.split(".")):
+            return resource
+        raise ValueError(f"resource {resource!r} is not part of destination {self.audience!r}")
+
+
+class VerifierCore:
+    """Cache lookup, signature and claim checks, and the making of an :class:`Identity`."""
+
+    def __init__(self, settings: VerifierSettings, cache: VerificationCache | None) -> None:
+        self.settings = settings
+        self.cache = cache
+
+    def lookup(
+        self, token: str, now: float, kids: Collection[str] | None
+    ) -> tuple[bytes, CachedToken | None, str | None]:
+        """``(digest, cached entry or None, kid)``; the kid is read only on a miss."""
+        if len(token) > MAX_TOKEN_BYTES:
+            raise MalformedTokenError("token too large")
+        if self.cache is None:
+            return b"", None, _kid(token)
+        digest = token_digest(token)
+        hit = self.cache.get(digest, now, kids)
+        if hit is not None:
+            return digest, hit, hit.kid
+        return digest, None, _kid(token)
+
+    def check(self, token: str, digest: bytes, keys: KeySet, now: float) -> CachedToken:
+        """Verify signature and claims; remember the token until its ``exp``."""
+        s = self.settings
+        verified = jwt.decode_complete(
+            token, keys, algorithms=list(s.algorithms), issuer=s.issuer, audience=s.audience,
+            typ=s.typ, leeway=s.leeway, require=_REQUIRED, now=now,
+        )  # fmt: skip
+        claims = dict(verified.claims)
+        _check_shape(claims)
+        kid = verified.header.get("kid")
+        entry = CachedToken(claims, kid if isinstance(kid, str) else None, float(claims["exp"]))
+        if self.cache is not None:
+            self.cache.put(digest, entry)
+        return entry
+
+    def groups(self, claims: dict[str, Any], granted: Collection[str] = ()) -> tuple[str, ...]:
+        """The token's groups without reserved ``system:`` ones, unless the operator keeps
+        them all or a grant names that group explicitly (``granted``)."""
+        groups: list[str] = claims.get("groups") or []
+        if self.settings.keep_system_groups:
+            return tuple(groups)
+        # Reserved names (Kubernetes' system:masters, …) are never taken from a token on its
+        # own say; see DESIGN.md, "What Infra got wrong".
+        return tuple(g for g in groups if not g.startswith("system:") or g in granted)
+
+    @staticmethod
+    def identity(claims: dict[str, Any], groups: Iterable[str], roles: frozenset[str]) -> Identity:
+        return Identity(
+            subject=claims["sub"],
+            name=claims.get("name") or claims["sub"],
+            groups=tuple(groups),
+            roles=roles,
+            token_id=claims["jti"],
+            expires=Identity.expiry(claims["exp"]),
+            claims=claims,
+        )
+
+
+def _kid(token: str) -> str | None:
+    """The header's ``kid``, read only to decide whether the JWKS needs a refetch; the strict
+    parse (canonical base64url, duplicate members, …) happens in ``jwt.decode_complete``."""
+    head = token.partition(".")[0]
+    if len(head) > MAX_HEADER_CHARS:
+        raise MalformedTokenError("header too large")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise MalformedTokenError("the header is not base64url JSON") from exc
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+def _check_shape(claims: dict[str, Any]) -> None:
+    for claim in ("sub", "jti"):
+        if not isinstance(claims[claim], str) or not claims[claim]:
+            raise ClaimError(f"{claim} must be a non-empty string", claim=claim)
+    if not isinstance(claims.get("name", ""), str):
+        raise ClaimError("name must be a string", claim="name")
+    groups = claims.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise ClaimError("groups must be a list of strings", claim="groups")

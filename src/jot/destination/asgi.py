@@ -1,0 +1,171 @@
+"""ASGI middleware: ``JotAuthMiddleware`` and the ``require_role`` check.
+
+::
+
+    app = Starlette(routes=…, middleware=[Middleware(JotAuthMiddleware, verifier=verifier)])
+    # or: app = JotAuthMiddleware(app, verifier=verifier)
+
+For every HTTP and WebSocket connection it verifies ``Authorization: Bearer <token>`` and sets
+``scope["user"]`` (an :class:`Identity`) and ``scope["auth"]`` (Starlette
+``AuthCredentials`` whose scopes are the identity's roles, so ``@requires("admin")`` works).
+A bad token gets 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; a valid one
+without any role here gets 403 (``require_grant=False`` lets it through). Other scopes pass.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from jot.destination._core import bearer_token, www_authenticate
+from jot.destination.errors import ForbiddenError, UnavailableError
+from jot.destination.identity import Identity
+from jot.destination.verifier import AsyncVerifier
+from jot.jose.errors import InvalidTokenError
+
+__all__ = ["JotAuthMiddleware", "current_identity", "require_role"]
+
+log = logging.getLogger("jot.destination")
+
+MISSING_TOKEN = "missing_token"
+ErrorHandler = Callable[[HTTPConnection, Exception], Response]
+
+
+def _error_code(exc: Exception) -> str | None:
+    # RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
+    if isinstance(exc, InvalidTokenError) and exc.error != MISSING_TOKEN:
+        return exc.error
+    return None
+
+
+def _default_error(realm: str) -> ErrorHandler:
+    def on_error(conn: HTTPConnection, exc: Exception) -> Response:
+        if isinstance(exc, ForbiddenError):
+            return PlainTextResponse("Forbidden", status_code=403)
+        if isinstance(exc, UnavailableError):
+            return PlainTextResponse("Service Unavailable", 503, {"Retry-After": "5"})
+        headers = {"WWW-Authenticate": www_authenticate(realm, _error_code(exc))}
+        return PlainTextResponse("Unauthorized", status_code=401, headers=headers)
+
+    return on_error
+
+
+class JotAuthMiddleware:
+    """Pure ASGI middleware around one :class:`AsyncVerifier`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: AsyncVerifier,
+        optional: bool = False,
+        require_grant: bool = True,
+        realm: str | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> None:
+        if not isinstance(verifier, AsyncVerifier):
+            raise ValueError(
+                "JotAuthMiddleware needs an AsyncVerifier (use the WSGI one for Verifier)"
+            )
+        self.app = app
+        self.verifier = verifier
+        self.optional = optional
+        self.require_grant = require_grant
+        self.on_error = on_error or _default_error(realm or verifier.settings.audience)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        try:
+            identity = await self._authenticate(conn)
+        except (InvalidTokenError, ForbiddenError, UnavailableError) as exc:
+            log.info(
+                "jot: refused %s %s: %s", scope["type"], conn.url.path, getattr(exc, "error", exc)
+            )
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await self.on_error(conn, exc)(scope, receive, send)
+            return
+        if identity is None:
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+        else:
+            scope["user"], scope["auth"] = identity, AuthCredentials(sorted(identity.roles))
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, conn: HTTPConnection) -> Identity | None:
+        token = bearer_token(conn.headers.get("authorization"))
+        if token is None:
+            if self.optional:
+                return None
+            raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
+        identity = await self.verifier.verify(token)
+        if self.require_grant and not identity.roles:
+            raise ForbiddenError("no role at this destination")
+        return identity
+
+
+def current_identity(conn: HTTPConnection) -> Identity | None:
+    """The verified identity of a request, or None."""
+    user = conn.scope.get("user")
+    return user if isinstance(user, Identity) else None
+
+
+class require_role:  # Lower-case: it reads as a function, Depends(require_role("admin")).
+    """Demand one of ``roles``: a FastAPI dependency and a Starlette endpoint decorator.
+
+    ``Depends(require_role("admin"))`` returns the :class:`Identity` or raises 401/403;
+    ``@require_role("admin")`` on a ``async def endpoint(request)`` answers 401/403 itself.
+    """
+
+    def __init__(self, *roles: str) -> None:
+        if not roles or not all(isinstance(r, str) and r for r in roles):
+            raise ValueError("require_role needs at least one role name")
+        self.roles = roles
+        # FastAPI reads the dependency's signature: make it ask for the request.
+        self.__signature__ = inspect.Signature(
+            [
+                inspect.Parameter(
+                    "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+                )
+            ]
+        )
+
+    def check(self, conn: HTTPConnection) -> Identity:
+        identity = current_identity(conn)
+        if identity is None:
+            raise HTTPException(401, headers={"WWW-Authenticate": 'Bearer realm="jot"'})
+        if not identity.has_role(*self.roles):
+            raise HTTPException(403)
+        return identity
+
+    def __call__(self, request: Any) -> Any:
+        if isinstance(request, HTTPConnection):
+            return self.check(request)
+        if callable(request):
+            return self._wrap(request)
+        raise TypeError("require_role(...) takes a request or decorates an endpoint")
+
+    def _wrap(
+        self, endpoint: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(endpoint)
+        async def wrapped(request: Request) -> Response:
+            try:
+                self.check(request)
+            except HTTPException as exc:
+                return PlainTextResponse(exc.detail, exc.status_code, exc.headers)
+            return await endpoint(request)
+
+        return wrapped

@@ -1,0 +1,45 @@
+"""Errors of the destination side, on top of :mod:`jot.jose.errors`.
+
+::
+
+    JotError
+    ├── JoseError
+    │   └── InvalidTokenError              401: the token must be rejected
+    │       ├── (every jot.jose token error: expired, bad_signature, …)
+    │       ├── RevokedTokenError          the token id or its subject is on the deny-list
+    │       └── ReplayedTokenError         a one-time token was presented again
+    ├── ForbiddenError                     403: a valid token without the needed role
+    └── UnavailableError                   503: no keys or grants yet, authority unreachable
+
+Each carries a stable ``error`` code for logs; HTTP answers stay opaque.
+"""
+
+from __future__ import annotations
+
+from jot.jose.errors import InvalidTokenError, JotError
+
+__all__ = ["ForbiddenError", "ReplayedTokenError", "RevokedTokenError", "UnavailableError"]
+
+
+class RevokedTokenError(InvalidTokenError):
+    """The token, or its subject, has been revoked."""
+
+    error = "revoked"
+
+
+class ReplayedTokenError(InvalidTokenError):
+    """The token may be used once and has been used before."""
+
+    error = "replayed"
+
+
+class ForbiddenError(JotError):
+    """The identity is valid but holds none of the roles needed here."""
+
+    error = "forbidden"
+
+
+class UnavailableError(JotError):
+    """The destination cannot decide now: it has no keys or grants and cannot fetch them."""
+
+    error = "temporarily_unavailable"

@@ -1,0 +1,129 @@
+"""Forward auth: the decision service behind nginx ``auth_request``, Traefik ``forwardAuth``
+and Caddy ``forward_auth``.
+
+The proxy sends each request's headers here first. The answer is 200 with the identity in
+``X-Jot-User``, ``X-Jot-Subject``, ``X-Jot-Groups`` and ``X-Jot-Roles`` (which the proxy copies
+to the upstream request), 401 with ``WWW-Authenticate``, 403, or 503 when the authority has
+never been reachable. The proxy chooses a sub-resource with ``?resource=web.x`` on the auth
+URL (never from a client header, which a client could forge).
+
+Header values are comma-separated lists; every byte outside a small safe set (including a
+comma inside a name) is percent-encoded UTF-8, so that a group name cannot forge a second
+entry or a second header.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qs, quote
+
+from starlette.types import Receive, Scope, Send
+
+from jot.destination._core import bearer_token, www_authenticate
+from jot.destination.errors import UnavailableError
+from jot.destination.identity import Identity
+from jot.destination.verifier import AsyncVerifier
+from jot.jose.errors import InvalidTokenError
+
+__all__ = ["IDENTITY_HEADERS", "ForwardAuth", "encode_header", "identity_headers"]
+
+log = logging.getLogger("jot.destination")
+
+IDENTITY_HEADERS = ("x-jot-user", "x-jot-subject", "x-jot-groups", "x-jot-roles")
+_SAFE = "@:+/=!$&'()*;~"
+# Values made only of these need no quoting (the common case: skip quote()'s work).
+_PLAIN = re.compile(r"[A-Za-z0-9@:+/=!$&'()*;~._-]*")
+
+
+def encode_header(values: Iterable[str]) -> str:
+    return ",".join(v if _PLAIN.fullmatch(v) else quote(v, safe=_SAFE) for v in values)
+
+
+def identity_headers(identity: Identity) -> list[tuple[bytes, bytes]]:
+    values = (
+        encode_header([identity.name]),
+        encode_header([identity.subject]),
+        encode_header(identity.groups),
+        encode_header(sorted(identity.roles)),
+    )
+    return [(k.encode(), v.encode("ascii")) for k, v in zip(IDENTITY_HEADERS, values, strict=True)]
+
+
+class ForwardAuth:
+    """The forward-auth ASGI app; ``GET /healthz`` answers 200 without a token."""
+
+    def __init__(
+        self, verifier: AsyncVerifier, *, require_grant: bool = True, realm: str | None = None
+    ) -> None:
+        self.verifier = verifier
+        self.require_grant = require_grant
+        self.realm = realm or verifier.settings.audience
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/healthz":
+            await _respond(send, 200, [], b"ok")
+            return
+        status, headers = await self.decide(scope)
+        await _respond(send, status, headers, b"")
+
+    async def decide(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]]]:
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+        token = bearer_token(authorization)
+        if token is None:
+            return 401, [(b"www-authenticate", www_authenticate(self.realm).encode())]
+        try:
+            identity = await self.verifier.verify(token, resource=_resource(scope))
+        except InvalidTokenError as exc:
+            log.info("jot forward-auth: 401 %s", exc.error)
+            return 401, [(b"www-authenticate", www_authenticate(self.realm, exc.error).encode())]
+        except UnavailableError as exc:
+            log.warning("jot forward-auth: 503 %s", exc)
+            return 503, [(b"retry-after", b"5")]
+        except ValueError:
+            log.error("jot forward-auth: resource outside this destination (proxy configuration)")
+            return 500, []
+        if self.require_grant and not identity.roles:
+            log.info("jot forward-auth: 403 %s has no role", identity.subject)
+            return 403, []
+        return 200, identity_headers(identity)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.verifier.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _resource(scope: Scope) -> str | None:
+    if not scope.get("query_string"):
+        return None
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get("resource")
+    return values[-1] if values else None
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    headers = [
+        *headers,
+        (b"cache-control", b"no-store"),
+        (b"content-type", b"text/plain"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,146 @@
+"""Grants: which roles a user or group has at this destination, decided at run time.
+
+:class:`GrantIndex` answers ``roles_for(identity, resource)`` from a list of grants (no I/O).
+The grants come from a local TOML/YAML file (:class:`FileGrants`, for destinations that run
+offline) or from the authority (:mod:`jot.destination.grants_client`).
+
+Matching rules: a grant's subject is ``user:<name>`` (the token's ``name`` claim) or
+``group:<name>``. A grant on ``web`` applies to the whole destination and every sub-resource
+``web.x``; a grant on ``web.x`` applies only to ``web.x`` (and its own children).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+__all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
+
+
+class GrantSource(Protocol):
+    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]: ...
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        """Groups that some grant names (``group:<name>``)."""
+        ...
+
+
+def resource_chain(resource: str) -> tuple[str, ...]:
+    """``"web.a.b"`` → ``("web", "web.a", "web.a.b")``: the resources whose grants apply."""
+    parts = resource.split(".")
+    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
+
+
+class GrantIndex:
+    """Grants indexed by subject; immutable once built."""
+
+    def __init__(self, grants: Iterable[Mapping[str, Any]] = ()) -> None:
+        index: dict[str, list[tuple[str, str]]] = {}
+        for grant in grants:
+            index.setdefault(grant["subject"], []).append((grant["resource"], grant["role"]))
+        self._index = index
+        self.mentioned_groups = frozenset(
+            subject.removeprefix("group:") for subject in index if subject.startswith("group:")
+        )
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._index.values())
+
+    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+        applicable = set(resource_chain(resource))
+        subjects = ["user:" + name, *("group:" + group for group in groups)]
+        return frozenset(
+            role
+            for subject in subjects
+            for granted, role in self._index.get(subject, ())
+            if granted in applicable
+        )
+
+
+def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:
+    """Validate ``{"grants": [{"subject", "role", "resource"}, …]}`` (also the ``items`` of a
+    ``GrantList``); raises :class:`ValueError` with one line naming the bad entry."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{origin}: expected a table/mapping at the top")
+    items = data.get("grants", data.get("items"))
+    if not isinstance(items, list):
+        raise ValueError(f"{origin}: expected a list named 'grants'")
+    grants = []
+    for number, item in enumerate(items, 1):
+        fields = {
+            k: item.get(k) if isinstance(item, Mapping) else None
+            for k in ("subject", "role", "resource")
+        }
+        if not all(isinstance(v, str) and v for v in fields.values()):
+            raise ValueError(f"{origin}: grant #{number} needs string subject, role and resource")
+        if not fields["subject"].startswith(("user:", "group:")):  # type: ignore[union-attr]
+            raise ValueError(f"{origin}: grant #{number}: subject must start with user: or group:")
+        grants.append({k: str(v) for k, v in fields.items()})
+    return grants
+
+
+def _load(path: Path) -> GrantIndex:
+    text = path.read_bytes()
+    try:
+        if path.suffix.lower() == ".toml":
+            data: Any = tomllib.loads(text.decode("utf-8"))
+        else:
+            data = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}") from exc
+    return GrantIndex(parse_grants(data, str(path)))
+
+
+class FileGrants:
+    """Grants from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file.
+
+    The file is re-read when its modification time changes (checked at most every
+    ``check_interval`` seconds); a broken edit keeps the last good grants.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        check_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._interval = check_interval
+        self._mtime = self.path.stat().st_mtime_ns
+        self._index = _load(self.path)  # A broken file at start-up is the user's mistake: raise.
+        self._checked = clock()
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> GrantIndex:
+        now = self._clock()
+        if now - self._checked >= self._interval:
+            with self._lock:
+                self._checked = now
+                self._reload()
+        return self._index
+
+    def _reload(self) -> None:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+            if mtime != self._mtime:
+                self._index, self._mtime = _load(self.path), mtime
+        except (OSError, ValueError):
+            pass  # Keep the last good grants; the next check tries again.
+
+    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+        return self.index.roles_for(name, groups, resource)
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.index.mentioned_groups

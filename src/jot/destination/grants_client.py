@@ -1,0 +1,225 @@
+"""Grants from the authority: ``GET /api/grants?destination=NAME`` with ETag long-polling.
+
+:class:`GrantsPoll` holds the state and builds requests (no I/O). :class:`AuthorityGrants`
+polls in a background thread, :class:`AsyncAuthorityGrants` in an asyncio task. Both keep the
+last good grants when the authority is unreachable, and back off between failed attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import httpx
+from pydantic import ValidationError
+
+from jot.api import GrantList
+from jot.destination._http import Flow, check_url, drive, drive_async
+from jot.destination.errors import UnavailableError
+from jot.destination.grants import GrantIndex
+
+__all__ = ["AsyncAuthorityGrants", "AuthorityGrants", "GrantsPoll"]
+
+log = logging.getLogger("jot.destination")
+
+MAX_GRANTS_BYTES = 8 * 1024 * 1024
+#: Least seconds between the starts of two polls.
+MIN_POLL_INTERVAL = 1.0
+
+
+class GrantsPoll:
+    """ETag long-poll state for one destination's grants."""
+
+    def __init__(
+        self, issuer: str, destination: str, access_key: str | None, *, min_interval: float = 5.0
+    ) -> None:
+        self.url = check_url(issuer, "issuer").rstrip("/") + "/api/grants"
+        self.destination = destination
+        self.access_key = access_key
+        self.min_interval = min_interval
+        self.index: GrantIndex | None = None
+        self.etag: str | None = None
+        self.revision: int | None = None
+        self.last_attempt: float | None = None
+
+    def due_for_first_load(self, now: float) -> bool:
+        return self.index is None and (
+            self.last_attempt is None or now - self.last_attempt >= self.min_interval
+        )
+
+    def flow(self, wait: float, now: float) -> Flow[bool]:
+        """One poll; the result says whether the grants changed."""
+        self.last_attempt = now
+        params: dict[str, str] = {"destination": self.destination}
+        headers = {"Accept": "application/json"}
+        if self.access_key:
+            headers["Authorization"] = "Bearer " + self.access_key
+        if self.etag is not None and self.index is not None:
+            headers["If-None-Match"] = self.etag
+            if wait > 0:
+                params["wait"] = str(int(wait))
+        timeout = httpx.Timeout(10.0, read=wait + 10.0)
+        request = httpx.Request(
+            "GET", self.url, params=params, headers=headers,
+            extensions={"timeout": timeout.as_dict()},
+        )  # fmt: skip
+        return self._handle((yield request))
+
+    def _handle(self, response: httpx.Response) -> bool:
+        if response.status_code == 304 and self.index is not None:
+            return False
+        if response.status_code != 200:
+            raise UnavailableError(f"grants: HTTP {response.status_code}")
+        try:
+            grants = GrantList.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise UnavailableError("grants: not a GrantList") from exc
+        self.index = GrantIndex(g.model_dump() for g in grants.items)
+        self.etag = response.headers.get("etag")
+        self.revision = grants.revision
+        return True
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.index.mentioned_groups if self.index is not None else frozenset()
+
+    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+        if self.index is None:
+            raise UnavailableError("no grants from the authority yet")
+        return self.index.roles_for(name, groups, resource)
+
+
+def _backoff(failures: int) -> float:
+    return float(min(30, 2 ** min(failures, 5)))
+
+
+class AuthorityGrants:
+    """Grants kept fresh by a background thread (call :meth:`start`, or let the first
+    :meth:`roles_for` load them once)."""
+
+    def __init__(
+        self,
+        issuer: str,
+        destination: str,
+        *,
+        access_key: str | None = None,
+        http: httpx.Client | None = None,
+        wait: float = 30.0,
+        background: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.poll = GrantsPoll(issuer, destination, access_key)
+        self._http = http or httpx.Client()
+        self._wait = wait
+        self._background = background
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def refresh(self, wait: float = 0.0) -> bool:
+        return drive(self._http, self.poll.flow(wait, self._clock()), MAX_GRANTS_BYTES)
+
+    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+        if self.poll.due_for_first_load(self._clock()):
+            with self._lock, contextlib.suppress(httpx.HTTPError, UnavailableError):
+                if self.poll.due_for_first_load(self._clock()):
+                    self.refresh()
+        if self._background and self._thread is None and self.poll.index is not None:
+            with self._lock:
+                self.start()  # Keep the grants fresh from now on.
+        return self.poll.roles_for(name, groups, resource)
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.poll.mentioned_groups
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="jot-grants", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            started = self._clock()
+            try:
+                self.refresh(self._wait)
+                failures = 0
+                # An authority that answers at once (no long-poll) is not polled in a spin.
+                self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
+            except (httpx.HTTPError, UnavailableError) as exc:
+                failures += 1
+                log.warning("grants refresh failed: %s", exc)
+                self._stop.wait(_backoff(failures))
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+
+class AsyncAuthorityGrants:
+    """Grants kept fresh by an asyncio task, started on first use inside the event loop."""
+
+    def __init__(
+        self,
+        issuer: str,
+        destination: str,
+        *,
+        access_key: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        wait: float = 30.0,
+        background: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.poll = GrantsPoll(issuer, destination, access_key)
+        self._http = http or httpx.AsyncClient()
+        self._wait = wait
+        self._background = background
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self, wait: float = 0.0) -> bool:
+        flow = self.poll.flow(wait, self._clock())
+        return await drive_async(self._http, flow, MAX_GRANTS_BYTES)
+
+    async def aroles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+        if self.poll.due_for_first_load(self._clock()):
+            async with self._lock:
+                if self.poll.due_for_first_load(self._clock()):
+                    with contextlib.suppress(httpx.HTTPError, UnavailableError):
+                        await self.refresh()
+        if self._background and self._task is None and self.poll.index is not None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return self.poll.roles_for(name, groups, resource)
+
+    @property
+    def mentioned_groups(self) -> frozenset[str]:
+        return self.poll.mentioned_groups
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            started = self._clock()
+            try:
+                await self.refresh(self._wait)
+                failures = 0
+                await asyncio.sleep(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
+            except (httpx.HTTPError, UnavailableError) as exc:
+                failures += 1
+                log.warning("grants refresh failed: %s", exc)
+                await asyncio.sleep(_backoff(failures))
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._http.aclose()

@@ -1,0 +1,345 @@
+"""The reverse proxy: verify the jot token, clean the headers, say who is calling, stream.
+
+HTTP/1.1 with h11 on both sides, so that bodies stream both ways (``kubectl … --watch``) and
+``Upgrade`` requests (``kubectl exec``/``port-forward``/``attach``, WebSockets) become a
+byte pipe once the upstream answers ``101 Switching Protocols``. In Kubernetes mode the
+upstream is an API server: the proxy authenticates with its own credential and sends
+``Impersonate-User``/``Impersonate-Group``; see :mod:`jot.destination.proxy_headers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import ssl
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import h11
+
+from jot.destination._core import bearer_token, www_authenticate
+from jot.destination.errors import UnavailableError
+from jot.destination.identity import Identity
+from jot.destination.proxy_headers import (
+    Headers,
+    IdentityHeaders,
+    request_headers,
+    response_headers,
+    upgrade_of,
+)
+from jot.destination.verifier import AsyncVerifier
+from jot.jose.errors import InvalidTokenError
+
+__all__ = ["CredentialFile", "Proxy"]
+
+log = logging.getLogger("jot.destination")
+
+_CHUNK = 64 * 1024
+_IDLE_TIMEOUT = 120.0
+_CONNECT_TIMEOUT = 10.0
+
+
+class CredentialFile:
+    """A bearer token in a file, re-read whenever the file changes (rotated service-account
+    tokens: Infra read its token once and failed after the rotation)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+        self._value = ""
+        self.read()
+
+    def read(self) -> str:
+        stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_ino)
+        if stamp != self._stamp:
+            self._value, self._stamp = self.path.read_text().strip(), stamp
+        return self._value
+
+
+async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
+    while True:
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        conn.receive_data(await reader.read(_CHUNK))
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes) -> None:
+    if first:
+        writer.write(first)
+    while data := await reader.read(_CHUNK):
+        writer.write(data)
+        await writer.drain()
+    with contextlib.suppress(OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
+
+
+class Proxy:
+    """One upstream; one :class:`AsyncVerifier`; serve with :meth:`serve`."""
+
+    def __init__(
+        self,
+        verifier: AsyncVerifier,
+        upstream: str,
+        *,
+        rendering: IdentityHeaders | None = None,
+        upstream_tls: ssl.SSLContext | None = None,
+        credential: CredentialFile | None = None,
+        require_grant: bool = True,
+    ) -> None:
+        parts = urlsplit(upstream)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"upstream must be an http(s) URL: {upstream!r}")
+        self.verifier = verifier
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self.host_header = parts.netloc.encode("ascii")
+        self.tls = (
+            (upstream_tls or ssl.create_default_context()) if parts.scheme == "https" else None
+        )
+        self.rendering = rendering or IdentityHeaders()
+        self.credential = credential
+        self.require_grant = require_grant
+
+    async def serve(self, sock: socket.socket, tls: ssl.SSLContext | None) -> None:
+        server = await asyncio.start_server(self.handle, sock=sock, ssl=tls, limit=_CHUNK)
+        async with server:
+            await server.serve_forever()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_CHUNK)
+        try:
+            while True:
+                event = await asyncio.wait_for(_next_event(conn, reader), _IDLE_TIMEOUT)
+                if not isinstance(event, h11.Request):
+                    break
+                if not await self._exchange(conn, event, reader, writer):
+                    break
+                if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                    break
+                conn.start_next_cycle()
+        except (h11.ProtocolError, OSError, TimeoutError, ssl.SSLError) as exc:
+            log.debug("jot proxy: connection ended: %r", exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    async def _exchange(
+        self,
+        conn: h11.Connection,
+        request: h11.Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        if not request.target.startswith(b"/"):
+            # Absolute-form or authority-form targets would be glued onto the upstream path.
+            await _error(conn, writer, 400, b"Bad Request")
+            return False
+        identity = await self._identity(conn, request, writer)
+        if identity is None:
+            return False
+        credential = self.credential.read() if self.credential is not None else None
+        headers = request_headers(
+            list(request.headers),
+            identity,
+            self.rendering,
+            host=self.host_header,
+            credential=credential,
+        )
+        target = self.base_path.encode() + request.target
+        try:
+            up_reader, up_writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, ssl=self.tls, limit=_CHUNK),
+                _CONNECT_TIMEOUT,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            log.warning("jot proxy: upstream unreachable: %r", exc)
+            await _error(conn, writer, 502, b"Bad Gateway")
+            return False
+        try:
+            up = h11.Connection(h11.CLIENT, max_incomplete_event_size=_CHUNK)
+            up_writer.write(
+                up.send(h11.Request(method=request.method, target=target, headers=headers))
+            )
+            if upgrade_of(list(request.headers)) is not None:
+                return await self._upgrade(conn, up, reader, writer, up_reader, up_writer)
+            await self._request_body(conn, up, reader, up_writer, writer)
+            return await self._response(conn, up, writer, up_reader)
+        finally:
+            up_writer.close()
+
+    async def _identity(
+        self, conn: h11.Connection, request: h11.Request, writer: asyncio.StreamWriter
+    ) -> Identity | None:
+        authorization = next((v for k, v in request.headers if k == b"authorization"), None)
+        token = bearer_token(authorization.decode("latin-1") if authorization else None)
+        realm = self.verifier.settings.audience
+        try:
+            if token is None:
+                raise InvalidTokenError("no bearer token", error="missing_token")
+            identity = await self.verifier.verify(token)
+        except InvalidTokenError as exc:
+            log.info("jot proxy: 401 %s", exc.error)
+            error = None if exc.error == "missing_token" else exc.error
+            await _error(
+                conn,
+                writer,
+                401,
+                b"Unauthorized",
+                [(b"www-authenticate", www_authenticate(realm, error).encode())],
+            )
+            return None
+        except UnavailableError as exc:
+            log.warning("jot proxy: 503 %s", exc)
+            await _error(conn, writer, 503, b"Service Unavailable")
+            return None
+        if self.require_grant and not identity.roles:
+            log.info("jot proxy: 403 %s has no role", identity.subject)
+            await _error(conn, writer, 403, b"Forbidden")
+            return None
+        return identity
+
+    @staticmethod
+    async def _request_body(
+        conn: h11.Connection,
+        up: h11.Connection,
+        reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        if conn.they_are_waiting_for_100_continue:
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        while True:
+            event = await _next_event(conn, reader)
+            if isinstance(event, h11.Data):
+                up_writer.write(up.send(h11.Data(data=event.data)))
+                await up_writer.drain()
+            elif isinstance(event, h11.EndOfMessage):
+                up_writer.write(up.send(h11.EndOfMessage()))
+                await up_writer.drain()
+                return
+            else:
+                raise h11.RemoteProtocolError("unexpected event in request body")
+
+    @staticmethod
+    async def _response(
+        conn: h11.Connection,
+        up: h11.Connection,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+    ) -> bool:
+        while True:
+            event = await _next_event(up, up_reader)
+            if isinstance(event, h11.InformationalResponse):
+                continue  # 100 Continue and friends: h11 already sent the body.
+            if isinstance(event, h11.Response):
+                headers = response_headers(list(event.headers))
+                writer.write(
+                    conn.send(
+                        h11.Response(
+                            status_code=event.status_code, headers=headers, reason=event.reason
+                        )
+                    )
+                )
+            elif isinstance(event, h11.Data):
+                writer.write(conn.send(h11.Data(data=event.data)))
+                await writer.drain()
+            elif isinstance(event, h11.EndOfMessage):
+                writer.write(conn.send(h11.EndOfMessage()))
+                await writer.drain()
+                return True
+            else:
+                raise h11.RemoteProtocolError("upstream closed mid-response")
+
+    async def _upgrade(
+        self,
+        conn: h11.Connection,
+        up: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+    ) -> bool:
+        up_writer.write(up.send(h11.EndOfMessage()))
+        event = await _next_event(up, up_reader)
+        if not (isinstance(event, h11.InformationalResponse) and event.status_code == 101):
+            # The upstream declined: relay its answer as an ordinary response.
+            if not isinstance(event, h11.Response):
+                raise h11.RemoteProtocolError("bad upstream answer to an upgrade")
+            writer.write(
+                conn.send(
+                    h11.Response(
+                        status_code=event.status_code,
+                        headers=response_headers(list(event.headers)),
+                        reason=event.reason,
+                    )
+                )
+            )
+            await self._finish(conn, up, writer, up_reader)
+            return False
+        headers = response_headers(list(event.headers), switching=True)
+        writer.write(
+            conn.send(
+                h11.InformationalResponse(status_code=101, headers=headers, reason=event.reason)
+            )
+        )
+        await writer.drain()
+        client_rest, up_rest = conn.trailing_data[0], up.trailing_data[0]
+        tasks = [
+            asyncio.ensure_future(_pump(reader, up_writer, client_rest)),
+            asyncio.ensure_future(_pump(up_reader, writer, up_rest)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # Give the other direction a moment to flush what is in flight.
+            await asyncio.wait(tasks, timeout=1.0)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return False
+
+    async def _finish(
+        self,
+        conn: h11.Connection,
+        up: h11.Connection,
+        writer: asyncio.StreamWriter,
+        up_reader: asyncio.StreamReader,
+    ) -> None:
+        while True:
+            event = await _next_event(up, up_reader)
+            if isinstance(event, h11.Data):
+                writer.write(conn.send(h11.Data(data=event.data)))
+            elif isinstance(event, h11.EndOfMessage):
+                writer.write(conn.send(h11.EndOfMessage()))
+                await writer.drain()
+                return
+            else:
+                raise h11.RemoteProtocolError("upstream closed mid-response")
+
+
+async def _error(
+    conn: h11.Connection,
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    headers: Headers | None = None,
+) -> None:
+    # The request body (if any) was not read: close the connection after this answer.
+    all_headers = [
+        *(headers or []),
+        (b"content-type", b"text/plain"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    writer.write(conn.send(h11.Response(status_code=status, headers=all_headers)))
+    writer.write(conn.send(h11.Data(data=body)))
+    writer.write(conn.send(h11.EndOfMessage()))
+    await writer.drain()

@@ -1,0 +1,223 @@
+"""`Verifier` and `AsyncVerifier`: a bearer token in, an :class:`Identity` with roles out.
+
+Both are thin I/O shells around :class:`~jot.destination._core.VerifierCore`::
+
+    verifier = Verifier("https://auth.example", audience="web", access_key=KEY)
+    identity = verifier.verify(token)            # raises InvalidTokenError → answer 401
+    identity.roles                               # from the grants, at this moment
+
+Keys come from the issuer's JWKS (found by OpenID discovery), an explicit ``jwks_uri``, or a
+static ``jwks``. Grants come from ``grants=`` (for example :class:`FileGrants`) or, when an
+issuer is given, from the authority. Without either, identities carry no roles.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from jot.destination._core import DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW, VerifierCore, VerifierSettings
+from jot.destination.cache import CachedToken, VerificationCache
+from jot.destination.errors import ReplayedTokenError, RevokedTokenError
+from jot.destination.grants import GrantSource
+from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
+from jot.destination.identity import Identity
+from jot.destination.jwks import AsyncJWKSClient, JWKSClient, JWKSPolicy, StaticJWKS
+from jot.destination.stores import (
+    AsyncDenyList,
+    AsyncReplayStore,
+    DenyList,
+    ReplayStore,
+)
+from jot.jose import KeySet
+
+__all__ = ["AsyncVerifier", "Verifier"]
+
+
+class _Base:
+    def __init__(
+        self,
+        issuer: str | None,
+        *,
+        audience: str,
+        jwks: KeySet | dict[str, Any] | None,
+        algorithms: tuple[str, ...],
+        typ: str | None,
+        leeway: float,
+        keep_system_groups: bool,
+        cache_size: int,
+        clock: Callable[[], float],
+    ) -> None:
+        from jot.api import TOKEN_TYPE
+
+        self.settings = VerifierSettings(
+            audience=audience, issuer=issuer, algorithms=tuple(algorithms),
+            typ=typ or TOKEN_TYPE, leeway=leeway, keep_system_groups=keep_system_groups,
+        )  # fmt: skip
+        cache = VerificationCache(cache_size) if cache_size > 0 else None
+        self.core = VerifierCore(self.settings, cache)
+        self.static = StaticJWKS(jwks) if jwks is not None else None
+        self._clock = clock
+
+    @property
+    def cache(self) -> VerificationCache | None:
+        return self.core.cache
+
+    def _hit_or_miss(
+        self, token: str, kids: frozenset[str] | None
+    ) -> tuple[bytes, CachedToken | None, str | None, float]:
+        now = self._clock()
+        return (*self.core.lookup(token, now, kids), now)
+
+
+def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
+    if jwks is None and issuer is None and jwks_uri is None:
+        raise ValueError("give an issuer, a jwks_uri or a static jwks")
+
+
+class Verifier(_Base):
+    """Verifies tokens for one destination; thread-safe; for sync (WSGI) code."""
+
+    def __init__(
+        self,
+        issuer: str | None = None,
+        *,
+        audience: str,
+        jwks: KeySet | dict[str, Any] | None = None,
+        jwks_uri: str | None = None,
+        grants: GrantSource | None = None,
+        access_key: str | None = None,
+        deny_list: DenyList | None = None,
+        replay: ReplayStore | None = None,
+        algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+        typ: str | None = None,
+        leeway: float = MAX_CLOCK_SKEW,
+        keep_system_groups: bool = False,
+        cache_size: int = 10_000,
+        jwks_policy: JWKSPolicy | None = None,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _sources(issuer, jwks, jwks_uri)
+        super().__init__(
+            issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
+            keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+        )  # fmt: skip
+        self.jwks = self.static or JWKSClient(
+            issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
+            http=http, clock=clock,
+        )  # fmt: skip
+        if grants is None and issuer is not None and access_key is not None:
+            grants = AuthorityGrants(issuer, audience, access_key=access_key, http=http)
+        self.grants = grants
+        self.deny_list = deny_list
+        self.replay = replay
+
+    def close(self) -> None:
+        """Stop the background grants refresh, if any."""
+        if isinstance(self.grants, AuthorityGrants):
+            self.grants.close()
+
+    def verify(self, token: str, *, resource: str | None = None) -> Identity:
+        """The identity in ``token`` with its roles at ``resource`` (default: this
+        destination). Raises :class:`InvalidTokenError` (401) or ``UnavailableError`` (503)."""
+        resource = self.settings.resource(resource)
+        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.kids)
+        if entry is None:
+            entry = self.core.check(token, digest, self.jwks.get(kid), now)
+        claims = entry.claims
+        if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
+            raise RevokedTokenError("the token has been revoked")
+        if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
+            raise ReplayedTokenError("the token has been used before")
+        # Roles come from every group of the token: a grant that names a system: group is
+        # the operator's explicit decision. The identity's groups are filtered afterwards.
+        roles = frozenset[str]()
+        granted: frozenset[str] = frozenset()
+        if self.grants is not None:
+            name = claims.get("name") or claims["sub"]
+            roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
+            granted = self.grants.mentioned_groups
+        return self.core.identity(claims, self.core.groups(claims, granted), roles)
+
+
+async def _maybe(value: Awaitable[bool] | bool) -> bool:
+    return await value if inspect.isawaitable(value) else value
+
+
+class AsyncVerifier(_Base):
+    """Verifies tokens for one destination inside one event loop (ASGI)."""
+
+    def __init__(
+        self,
+        issuer: str | None = None,
+        *,
+        audience: str,
+        jwks: KeySet | dict[str, Any] | None = None,
+        jwks_uri: str | None = None,
+        grants: GrantSource | AsyncAuthorityGrants | None = None,
+        access_key: str | None = None,
+        deny_list: DenyList | AsyncDenyList | None = None,
+        replay: ReplayStore | AsyncReplayStore | None = None,
+        algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS,
+        typ: str | None = None,
+        leeway: float = MAX_CLOCK_SKEW,
+        keep_system_groups: bool = False,
+        cache_size: int = 10_000,
+        jwks_policy: JWKSPolicy | None = None,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _sources(issuer, jwks, jwks_uri)
+        super().__init__(
+            issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
+            keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+        )  # fmt: skip
+        self.jwks = self.static or AsyncJWKSClient(
+            issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
+            http=http, clock=clock,
+        )  # fmt: skip
+        if grants is None and issuer is not None and access_key is not None:
+            grants = AsyncAuthorityGrants(issuer, audience, access_key=access_key, http=http)
+        self.grants = grants
+        self.deny_list = deny_list
+        self.replay = replay
+
+    async def verify(self, token: str, *, resource: str | None = None) -> Identity:
+        """As :meth:`Verifier.verify`."""
+        resource = self.settings.resource(resource)
+        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.kids)
+        if entry is None:
+            entry = self.core.check(token, digest, await self.jwks.aget(kid), now)
+        claims = entry.claims
+        if self.deny_list is not None and await _maybe(
+            self.deny_list.is_denied(claims["jti"], claims["sub"])
+        ):
+            raise RevokedTokenError("the token has been revoked")
+        if self.replay is not None and not await _maybe(
+            self.replay.first_use(claims["jti"], entry.exp)
+        ):
+            raise ReplayedTokenError("the token has been used before")
+        roles = await self._roles(claims, claims.get("groups") or [], resource)
+        granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
+        return self.core.identity(claims, self.core.groups(claims, granted), roles)
+
+    async def _roles(
+        self, claims: dict[str, Any], groups: list[str], resource: str
+    ) -> frozenset[str]:
+        name = claims.get("name") or claims["sub"]
+        if isinstance(self.grants, AsyncAuthorityGrants):
+            return await self.grants.aroles_for(name, groups, resource)
+        if self.grants is not None:
+            return self.grants.roles_for(name, groups, resource)
+        return frozenset()
+
+    async def aclose(self) -> None:
+        if isinstance(self.grants, AsyncAuthorityGrants):
+            await self.grants.aclose()
+        if isinstance(self.jwks, AsyncJWKSClient):
+            await self.jwks.aclose()

@@ -1,0 +1,146 @@
+"""Kubernetes webhook token authentication: ``authentication.k8s.io/v1`` ``TokenReview``.
+
+The API server (``--authentication-token-webhook-config-file``) POSTs a TokenReview with
+``spec.token``; we answer with ``status.authenticated`` and, when true, ``status.user``
+(``username`` = the token's ``name``, ``uid`` = ``sub``, ``groups`` = the token's groups with
+the configured prefix, plus the roles granted here as ``role_prefix`` groups). The API server
+then authorizes with its own RBAC. https://kubernetes.io/docs/reference/access-authn-authz/authentication/#webhook-token-authentication
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from jot.destination.errors import UnavailableError
+from jot.destination.identity import Identity
+from jot.destination.verifier import AsyncVerifier
+from jot.jose.errors import InvalidTokenError
+
+__all__ = ["API_VERSION", "TokenReviewApp", "review"]
+
+log = logging.getLogger("jot.destination")
+
+API_VERSION = "authentication.k8s.io/v1"
+MAX_BODY = 64 * 1024
+
+
+def _user(identity: Identity, group_prefix: str, role_prefix: str | None) -> dict[str, Any]:
+    groups = [group_prefix + g for g in identity.groups]
+    if role_prefix is not None:
+        groups += [role_prefix + r for r in sorted(identity.roles)]
+    return {"username": identity.name, "uid": identity.subject, "groups": groups}
+
+
+async def review(
+    verifier: AsyncVerifier,
+    body: dict[str, Any],
+    *,
+    group_prefix: str = "",
+    role_prefix: str | None = "jot:role:",
+    require_grant: bool = True,
+) -> dict[str, Any]:
+    """The TokenReview answer to a TokenReview request body (already parsed)."""
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    token = spec.get("token") if isinstance(spec, dict) else None
+    audiences = spec.get("audiences") if isinstance(spec, dict) else None
+    status: dict[str, Any] = {"authenticated": False}
+    if isinstance(audiences, list) and audiences and verifier.settings.audience not in audiences:
+        status["error"] = "the token's audience is not among the requested audiences"
+    elif not isinstance(token, str) or not token:
+        status["error"] = "no token"
+    else:
+        status = await _status(verifier, token, group_prefix, role_prefix, require_grant)
+        if status["authenticated"] and isinstance(audiences, list) and audiences:
+            status["audiences"] = [verifier.settings.audience]
+    return {"apiVersion": API_VERSION, "kind": "TokenReview", "status": status}
+
+
+async def _status(
+    verifier: AsyncVerifier,
+    token: str,
+    group_prefix: str,
+    role_prefix: str | None,
+    require_grant: bool,
+) -> dict[str, Any]:
+    try:
+        identity = await verifier.verify(token)
+    except InvalidTokenError as exc:
+        log.info("jot webhook: refused: %s", exc.error)
+        return {"authenticated": False, "error": "invalid token"}
+    if require_grant and not identity.roles:
+        return {"authenticated": False, "error": "no grant at this destination"}
+    return {"authenticated": True, "user": _user(identity, group_prefix, role_prefix)}
+
+
+class TokenReviewApp:
+    """The webhook as an ASGI app: ``POST /`` (any path) with a TokenReview body."""
+
+    def __init__(self, verifier: AsyncVerifier, **options: Any) -> None:
+        self.verifier = verifier
+        self.options = options
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(self.verifier, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/healthz":
+            await _send(send, 200, {"status": "ok"})
+            return
+        if scope["method"] != "POST":
+            await _send(send, 405, {"error": "POST a TokenReview"})
+            return
+        body = await _read(receive)
+        try:
+            parsed = json.loads(body) if body is not None else None
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or parsed.get("kind") != "TokenReview":
+            await _send(send, 400, {"error": "expected a TokenReview object"})
+            return
+        try:
+            answer = await review(self.verifier, parsed, **self.options)
+        except UnavailableError:
+            # Kubernetes treats a failed webhook call as "not authenticated" and retries later.
+            await _send(send, 503, {"error": "temporarily unavailable"})
+            return
+        await _send(send, 200, answer)
+
+
+async def _read(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _lifespan(verifier: AsyncVerifier, receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await verifier.aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

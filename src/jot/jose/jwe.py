@@ -1,0 +1,282 @@
+"""JSON Web Encryption (RFC 7516) with the algorithms of RFC 7518 §4–5 and RFC 8037.
+
+Compact serialization::
+
+    token = jwe.encrypt_compact(b"secret", recipient_public_key, enc="A256GCM")
+    opened = jwe.decrypt_compact(token, private_key_or_keyset, algorithms=["ECDH-ES"])
+    opened.header, opened.plaintext, opened.key
+
+JSON serialization (general with several recipients, or flattened with one), with extra
+authenticated data::
+
+    obj = jwe.encrypt_json(b"secret", [jwe.Recipient(k1), jwe.Recipient(k2)], aad=b"ctx")
+    opened = jwe.decrypt_json(obj, keyset, algorithms=["RSA-OAEP-256", "A256KW"])
+
+The caller's allow-lists decide the algorithms (``algorithms`` for ``alg``; ``encryptions``
+for ``enc``, all six by default); the key is the caller's, found by ``kid``, never taken from
+the token. Every decryption failure is a :class:`DecryptionError` with one message.
+Compression (``zip: DEF``) is refused unless ``allow_zip=True``, and then bounded. PBES2 needs a
+key made by :func:`password_key`; its iteration count is bounded by ``max_p2c``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, get_content_encryption
+from jot.jose._jwe_keys import (
+    DEFAULT_P2C,
+    MAX_P2C,
+    KeyManagement,
+    PasswordKey,
+)
+from jot.jose._jwe_open import Limits, open_compact, open_sealed, parse_json
+from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
+from jot.jose._jwe_seal import ENTROPY, Recipient, default_algorithm, key_state, seal_compact
+from jot.jose._jwe_seal import seal as _seal
+from jot.jose.errors import UsageError
+from jot.jose.jwk import Key, KeySet, OctKey
+
+__all__ = [
+    "DEFAULT_ENC",
+    "DEFAULT_P2C",
+    "MAX_INFLATED_SIZE",
+    "MAX_P2C",
+    "MAX_SIZE",
+    "DecryptedJWE",
+    "Recipient",
+    "decrypt_compact",
+    "decrypt_json",
+    "default_algorithm",
+    "encrypt_compact",
+    "encrypt_json",
+    "password_key",
+]
+
+#: Default limit on a serialized JWE, checked before anything is split or decoded.
+MAX_SIZE = 1024 * 1024
+#: Default limit on the inflated plaintext when ``zip: DEF`` is allowed.
+MAX_INFLATED_SIZE = 1024 * 1024
+#: The content encryption used when the caller names none.
+DEFAULT_ENC = "A256GCM"
+
+_ENTROPY = ENTROPY
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedJWE:
+    """The result of a successful decryption."""
+
+    #: The JOSE header of the recipient that decrypted: protected, shared and per-recipient.
+    header: Mapping[str, Any]
+    plaintext: bytes
+    #: The key that decrypted.
+    key: Key
+    #: The JWE AAD of the JSON serialization, if any.
+    aad: bytes | None = None
+
+
+def password_key(
+    password: bytes | str, *, alg: str = "PBES2-HS512+A256KW", kid: str | None = None
+) -> OctKey:
+    """A key made from a password, usable only with PBES2 (RFC 7518 §4.8)."""
+    data = password.encode("utf-8") if isinstance(password, str) else bytes(password)
+    if not data:
+        raise UsageError("an empty password is not a key")
+    if not alg.startswith("PBES2-"):
+        raise UsageError("a password key is for PBES2 algorithms only")
+    get_key_management(alg)
+    return PasswordKey(data, alg=alg, use="enc", kid=kid)
+
+
+# -- encryption ---------------------------------------------------------------------------
+
+
+def encrypt_compact(
+    plaintext: bytes,
+    key: Key,
+    *,
+    alg: str | KeyManagement | None = None,
+    enc: str = DEFAULT_ENC,
+    headers: Mapping[str, Any] | None = None,
+    zip: str | None = None,
+) -> str:
+    """Encrypt ``plaintext`` to ``key``; return the compact serialization.
+
+    :param alg: the key management algorithm; default: :func:`default_algorithm`.
+    :param enc: the content encryption algorithm.
+    :param headers: extra protected header parameters (``cty``, ``typ``, ``p2c``, …).
+    :param zip: ``"DEF"`` to compress first (beware: sizes then leak information).
+    """
+    if zip is not None:
+        protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
+        protected.update(headers or {})
+        sealed = _seal(plaintext, [Recipient(key, alg)], enc, protected, {}, None, zip, _ENTROPY)
+        return sealed.compact()
+    return seal_compact(plaintext, key, alg, enc, headers)
+
+
+def encrypt_json(
+    plaintext: bytes,
+    recipients: Sequence[Recipient],
+    *,
+    enc: str = DEFAULT_ENC,
+    protected: Mapping[str, Any] | None = None,
+    unprotected: Mapping[str, Any] | None = None,
+    aad: bytes | None = None,
+    zip: str | None = None,
+    flatten: bool = False,
+) -> dict[str, Any]:
+    """Encrypt to each recipient; the general JSON serialization, or flattened for one.
+
+    A recipient's ``alg``, ``kid`` and algorithm parameters (``epk``, ``p2s``, …) go into its
+    own header when it has one or when there are several recipients; otherwise into the shared
+    unprotected header if the caller put ``alg`` there, else into the protected header.
+    """
+    sealed = _seal(
+        plaintext, recipients, enc, dict(protected or {}), dict(unprotected or {}), aad, zip,
+        _ENTROPY,
+    )  # fmt: skip
+    return sealed.json(flatten)
+
+
+# -- decryption ---------------------------------------------------------------------------
+
+
+def decrypt_compact(
+    token: str | bytes,
+    keys: Key | KeySet,
+    *,
+    algorithms: Collection[str | KeyManagement] | None = None,
+    encryptions: Collection[str] | None = None,
+    crit: Collection[str] = (),
+    max_size: int = MAX_SIZE,
+    allow_zip: bool = False,
+    max_inflated_size: int = MAX_INFLATED_SIZE,
+    max_p2c: int = MAX_P2C,
+) -> DecryptedJWE:
+    """Decrypt a compact JWE.
+
+    :param keys: the private key (or secret), or a key set searched by ``kid``.
+    :param algorithms: allowed ``alg`` values; default: the keys' own bound algorithms.
+    :param encryptions: allowed ``enc`` values; default: all six of RFC 7518 §5.
+    :param crit: extension header parameters that the caller understands.
+    :param allow_zip: accept ``zip: DEF``, inflating at most ``max_inflated_size`` bytes.
+    :param max_p2c: the largest PBES2 iteration count accepted.
+    :raises InvalidTokenError: for anything wrong with the token.
+    """
+    limits = _cached_limits(
+        keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
+    )
+    return DecryptedJWE(*open_compact(token, keys, limits, max_size))
+
+
+def decrypt_json(
+    obj: Mapping[str, Any] | str | bytes,
+    keys: Key | KeySet,
+    *,
+    algorithms: Collection[str | KeyManagement] | None = None,
+    encryptions: Collection[str] | None = None,
+    crit: Collection[str] = (),
+    max_size: int = MAX_SIZE,
+    allow_zip: bool = False,
+    max_inflated_size: int = MAX_INFLATED_SIZE,
+    max_p2c: int = MAX_P2C,
+) -> DecryptedJWE:
+    """Decrypt a JSON-serialized JWE (general or flattened); see :func:`decrypt_compact`.
+
+    The first recipient that has a key among ``keys`` and decrypts wins.
+    """
+    limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
+    sealed = parse_json(obj, max_size)
+    return DecryptedJWE(*open_sealed(sealed, keys, limits))
+
+
+_limits_cache: dict[tuple[Any, ...], tuple[Key | KeySet, tuple[Any, ...], Limits]] = {}
+
+
+def _cached_limits(
+    keys: Key | KeySet,
+    algorithms: Collection[str | KeyManagement] | None,
+    encryptions: Collection[str] | None,
+    crit: Collection[str],
+    allow_zip: bool,
+    max_inflated_size: int,
+    max_p2c: int,
+) -> Limits:
+    """:func:`_limits`, checked once per key (or key set) and allow-lists: a recipient
+    decrypts many tokens with the same ones. A key changed in place is checked again."""
+    arguments = (algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    try:
+        cache_key = (
+            id(keys), None if algorithms is None else tuple(algorithms),
+            None if encryptions is None else tuple(encryptions), tuple(crit), allow_zip,
+            max_inflated_size, max_p2c,
+        )  # fmt: skip
+        hash(cache_key)
+    except TypeError:
+        return _limits(keys, *arguments)
+    state = _keys_state(keys)
+    entry = _limits_cache.get(cache_key)
+    if entry is not None and entry[0] is keys and entry[1] == state:
+        return entry[2]
+    limits = _limits(keys, *arguments)
+    if len(_limits_cache) >= 256:
+        _limits_cache.clear()
+    _limits_cache[cache_key] = (keys, state, limits)
+    return limits
+
+
+def _keys_state(keys: Key | KeySet) -> tuple[Any, ...]:
+    if isinstance(keys, Key):
+        return key_state(keys)
+    return (keys.keys, *map(key_state, keys.keys))
+
+
+def _for_encryption(key: Key) -> bool:
+    usable = key.allows("unwrapKey") or key.allows("decrypt") or key.allows("deriveKey")
+    return usable and (
+        key.alg is None or key.alg in KEY_MANAGEMENT_ALGORITHMS or key.alg in CONTENT_ENCRYPTIONS
+    )
+
+
+def _limits(
+    keys: Key | KeySet,
+    algorithms: Collection[str | KeyManagement] | None,
+    encryptions: Collection[str] | None,
+    crit: Collection[str],
+    allow_zip: bool,
+    max_inflated_size: int,
+    max_p2c: int,
+) -> Limits:
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    if algorithms is None:
+        # A JWKS also holds signing keys (use "sig", or bound to a JWS algorithm): they take
+        # no part in choosing the key management algorithms.
+        members = [keys] if isinstance(keys, Key) else [k for k in keys if _for_encryption(k)]
+        if not members or any(key.alg is None for key in members):
+            raise UsageError("no algorithm allowed: pass algorithms=[...] or bind keys to an alg")
+        algorithms = {default_algorithm(key) for key in members}
+    elif isinstance(algorithms, str) or not algorithms:
+        raise UsageError("algorithms must be a non-empty list")
+    allowed = {algorithm.name: algorithm for algorithm in map(get_key_management, algorithms)}
+    if isinstance(keys, Key):
+        if not keys.is_private:
+            raise UsageError("decryption needs a private key (or the shared secret)")
+        for algorithm in allowed.values():
+            algorithm.check_key(keys)  # A single key must fit every algorithm allowed.
+            if not keys.allows(algorithm.decrypt_op):
+                raise UsageError("the key's use or key_ops do not allow decrypting")
+    if encryptions is None:
+        encryptions = CONTENT_ENCRYPTIONS
+    elif isinstance(encryptions, str) or not encryptions:
+        raise UsageError("encryptions must be a non-empty list")
+    encs = {name: get_content_encryption(name) for name in encryptions}
+    if max_inflated_size < 1 or max_p2c < 1:
+        raise UsageError("size and iteration limits must be positive")
+    return Limits(allowed, encs, frozenset(crit), allow_zip, max_inflated_size, max_p2c)

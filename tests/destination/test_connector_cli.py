@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from jot.cli.main import cli
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forward-auth", "--name", "web"], "give --issuer"),
+        (["forward-auth", "--name", "web", "--issuer", "http://auth.example"], "must be https"),
+        (
+            [
+                "forward-auth",
+                "--name",
+                "web",
+                "--issuer",
+                "https://a.example",
+                "--access-key-file",
+                "/nonexistent/key",
+            ],
+            "cannot read",
+        ),
+        (
+            ["proxy", "--name", "k8s", "--issuer", "https://a.example", "--upstream", "ftp://x"],
+            "upstream must be",
+        ),
+        (
+            ["webhook", "--name", "k8s", "--issuer", "https://a.example", "--tls-key", __file__],
+            "both --tls-cert",
+        ),
+    ],
+    ids=["no-issuer", "http-issuer", "key-file", "upstream", "half-tls"],
+)
+def test_user_mistakes_are_one_line(args, message):
+    result = CliRunner().invoke(cli, ["connector", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_jwks_file_is_one_line(tmp_path):
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text("{not json")
+    result = CliRunner().invoke(
+        cli, ["connector", "forward-auth", "--name", "web", "--jwks-file", str(jwks)]
+    )
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from jot.destination.errors import UnavailableError
+from jot.destination.grants import FileGrants, GrantIndex, parse_grants, resource_chain
+from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
+
+from .authority import ACCESS_KEY, Clock, FakeAuthority
+
+
+def test_resource_chain():
+    assert resource_chain("web") == ("web",)
+    assert resource_chain("k8s.default.pods") == ("k8s", "k8s.default", "k8s.default.pods")
+
+
+def test_index_matching():
+    index = GrantIndex(
+        [
+            {"subject": "user:alice", "role": "view", "resource": "k8s.default"},
+            {"subject": "group:ops", "role": "admin", "resource": "k8s"},
+            {"subject": "group:dev", "role": "edit", "resource": "k8s.dev"},
+        ]
+    )
+    assert index.roles_for("alice", [], "k8s") == frozenset()
+    assert index.roles_for("alice", [], "k8s.default") == {"view"}
+    assert index.roles_for("alice", ["ops"], "k8s.default") == {"view", "admin"}
+    assert index.roles_for("bob", ["dev"], "k8s.default") == frozenset()
+    assert index.roles_for("bob", ["dev"], "k8s.dev.x") == {"edit"}
+    # A user named like a group does not get the group's grants.
+    assert index.roles_for("ops", [], "k8s") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        {"grants": 1},
+        {"grants": [{"subject": "alice", "role": "r", "resource": "w"}]},
+        {"grants": [{"subject": "user:a", "role": "", "resource": "w"}]},
+    ],
+)
+def test_parse_grants_rejects_bad_input(data):
+    with pytest.raises(ValueError):
+        parse_grants(data)
+
+
+def test_file_grants_toml_and_yaml_reload(tmp_path):
+    toml = tmp_path / "grants.toml"
+    toml.write_text('[[grants]]\nsubject = "group:ops"\nrole = "admin"\nresource = "web"\n')
+    clock = Clock()
+    source = FileGrants(toml, clock=clock)
+    assert source.roles_for("x", ["ops"], "web") == {"admin"}
+    toml.write_text('[[grants]]\nsubject = "group:ops"\nrole = "viewer"\nresource = "web"\n')
+    os.utime(toml, ns=(1, 1))
+    clock.advance(2)
+    assert source.roles_for("x", ["ops"], "web") == {"viewer"}
+    toml.write_text("[[grants]\nbroken")
+    os.utime(toml, ns=(2, 2))
+    clock.advance(2)
+    assert source.roles_for("x", ["ops"], "web") == {"viewer"}  # Last good kept.
+
+    yml = tmp_path / "grants.yaml"
+    yml.write_text("grants:\n  - {subject: 'user:a@x', role: edit, resource: web.docs}\n")
+    assert FileGrants(yml).roles_for("a@x", [], "web.docs") == {"edit"}
+
+
+def test_file_grants_broken_at_start(tmp_path):
+    bad = tmp_path / "g.yaml"
+    bad.write_text("grants: [unclosed")
+    with pytest.raises(ValueError, match=r"g\.yaml"):
+        FileGrants(bad)
+
+
+def test_authority_grants_etag():
+    authority = FakeAuthority()
+    authority.set_grants([("group:ops", "admin", "web"), ("group:ops", "admin", "db")])
+    source = AuthorityGrants(
+        authority.issuer, "web", access_key=ACCESS_KEY, http=authority.client()
+    )
+    assert source.roles_for("a", ["ops"], "web") == {"admin"}
+    assert source.refresh(wait=1) is False  # 304
+    authority.set_grants([("group:ops", "viewer", "web")])
+    assert source.refresh(wait=1) is True
+    assert source.roles_for("a", ["ops"], "web") == {"viewer"}
+    authority.down = True
+    with pytest.raises(UnavailableError):
+        source.refresh()
+    assert source.roles_for("a", ["ops"], "web") == {"viewer"}
+
+
+def test_authority_grants_background_thread():
+    authority = FakeAuthority()
+    authority.set_grants([("group:ops", "admin", "web")])
+    source = AuthorityGrants(
+        authority.issuer, "web", access_key=ACCESS_KEY, http=authority.client(), wait=0
+    )
+    source.start()
+    try:
+        assert source.roles_for("a", ["ops"], "web") == {"admin"}
+    finally:
+        source.close()
+
+
+@pytest.mark.anyio
+async def test_async_authority_grants():
+    authority = FakeAuthority()
+    authority.set_grants([("group:ops", "admin", "web")])
+    source = AsyncAuthorityGrants(
+        authority.issuer,
+        "web",
+        access_key=ACCESS_KEY,
+        http=authority.async_client(),
+        background=False,
+    )
+    assert await source.aroles_for("a", ["ops"], "web") == {"admin"}
+    authority.set_grants([("group:ops", "viewer", "web")])
+    assert await source.refresh(wait=1)
+    assert await source.aroles_for("a", ["ops"], "web") == {"viewer"}
+    await source.aclose()

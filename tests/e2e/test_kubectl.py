@@ -1,0 +1,124 @@
+"""Real kubectl through ``jot connector proxy --kubernetes`` to a recording fake API server.
+
+The kubeconfig's user is an exec credential plugin that prints an ExecCredential with a jot
+token, exactly what ``jot token --for k8s --format exec-credential`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.destination.k8s import K8sStack, k8s_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def kubectl_binary() -> str:
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl is not installed")
+    return found
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[tuple[K8sStack, Path]]:
+    tmp = tmp_path_factory.mktemp("kubectl")
+    with k8s_stack(tmp) as s:
+        yield s, tmp
+
+
+def kubeconfig(stack: K8sStack, tmp: Path, token: str) -> Path:
+    credential = tmp / "exec-credential.json"
+    credential.write_text(
+        json.dumps(
+            {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "kind": "ExecCredential",
+                "status": {"token": token},
+            }
+        )
+    )
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "jot",
+                "cluster": {
+                    "server": stack.proxy_url,
+                    "certificate-authority": str(stack.proxy_ca),
+                },
+            }
+        ],
+        "users": [
+            {
+                "name": "jot",
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1",
+                        "command": "cat",
+                        "args": [str(credential)],
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+        "contexts": [{"name": "jot", "context": {"cluster": "jot", "user": "jot"}}],
+        "current-context": "jot",
+    }
+    path = tmp / "kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def kubectl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cache = str(config.parent / "cache")
+    command = [kubectl_binary(), "--kubeconfig", str(config), "--cache-dir", cache, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_kubectl_get_namespaces(stack):
+    s, tmp = stack
+    config = kubeconfig(s, tmp, s.authority.token(aud="k8s"))
+    result = kubectl(config, "get", "namespaces", "-o", "name")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["namespace/default", "namespace/kube-system"]
+    listed = [seen for seen in s.api.seen if seen.path == "/api/v1/namespaces"]
+    assert listed
+    for seen in s.api.seen:
+        assert seen.all("impersonate-user") == ["alice@example.com"]
+        assert seen.all("impersonate-group") == ["ops", "jot:role:admin"]
+        assert seen.all("authorization") == [f"Bearer {s.api.token}"]
+
+
+def test_kubectl_as_group_does_not_change_identity(stack):
+    s, tmp = stack
+    config = kubeconfig(
+        s, tmp, s.authority.token(aud="k8s", name="bob@example.com", groups=["dev"])
+    )
+    before = len(s.api.seen)
+    result = kubectl(
+        config, "--as", "admin", "--as-group", "system:masters", "get", "namespaces", "-o", "name"
+    )
+    assert result.returncode == 0, result.stderr
+    new = s.api.seen[before:]
+    assert new
+    for seen in new:
+        assert seen.all("impersonate-user") == ["bob@example.com"]
+        assert seen.all("impersonate-group") == ["dev", "jot:role:view"]
+
+
+def test_kubectl_with_bad_token_is_refused(stack):
+    s, tmp = stack
+    config = kubeconfig(s, tmp, s.authority.token(aud="web"))
+    before = len(s.api.seen)
+    result = kubectl(config, "get", "namespaces")
+    assert result.returncode != 0
+    assert "Unauthorized" in result.stderr or "provide credentials" in result.stderr
+    assert len(s.api.seen) == before

@@ -1,0 +1,173 @@
+"""Real nginx (Debian's, installed by scripts/install-nginx) with ``auth_request`` to a real
+``jot connector forward-auth`` process, in front of a small recording upstream, using the
+configuration shipped in examples/nginx/jot.conf."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.destination.authority import ACCESS_KEY, FakeAuthority
+from tests.destination.servers import free_port, jot_process, serve_in_thread, stop, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "nginx" / "jot.conf"
+NGINX_MAIN = """
+worker_processes 1;
+{user}
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    include {prefix}/jot.conf;
+}}
+"""
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    )
+    if found is None:
+        pytest.fail("nginx is not installed: run scripts/install-nginx (make test does)")
+    return found
+
+
+@contextlib.contextmanager
+def run_nginx(prefix: Path, auth_url: str, app_url: str) -> Iterator[str]:
+    (prefix / "tmp").mkdir(parents=True)
+    for attempt in range(5):
+        port = free_port()
+        conf = EXAMPLE.read_text()
+        conf = conf.replace("127.0.0.1:8081", auth_url.removeprefix("http://"))
+        conf = conf.replace("127.0.0.1:8080", app_url.removeprefix("http://"))
+        conf = conf.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        (prefix / "jot.conf").write_text(conf)
+        user = "user root;" if os.geteuid() == 0 else ""
+        (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix, user=user))
+        process = subprocess.Popen(
+            [nginx_binary(), "-p", str(prefix), "-e", str(prefix / "error.log"),
+             "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, timeout=5)
+        except RuntimeError:
+            stop(process)
+            err = (prefix / "error.log").read_bytes()
+            if b"Address already in use" in err and attempt < 4:
+                continue  # Another test took the port between our probe and nginx's bind.
+            raise RuntimeError(f"nginx did not start: {err.decode()[-1000:]}") from None
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(process)
+        return
+
+
+def recording_upstream(seen: list[dict[str, str]]) -> Starlette:
+    async def echo(request: Request) -> JSONResponse:
+        seen.append({k.lower(): v for k, v in request.headers.items()})
+        return JSONResponse({"path": request.url.path})
+
+    return Starlette(routes=[Route("/{path:path}", echo, methods=["GET", "POST"])])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeAuthority, list]]:
+    tmp = tmp_path_factory.mktemp("nginx")
+    authority = FakeAuthority()
+    authority.set_grants([("group:ops", "admin", "web"), ("user:bob@example.com", "viewer", "web")])
+    seen: list[dict[str, str]] = []
+    key_file = tmp / "access-key"
+    key_file.write_text(ACCESS_KEY + "\n")
+    with serve_in_thread(authority.app()) as issuer:
+        authority.issuer = issuer
+        args = ["connector", "forward-auth", "--issuer", issuer, "--name", "web",
+                "--access-key-file", str(key_file), "--port", "0"]  # fmt: skip
+        with (
+            jot_process(*args) as auth_url,
+            serve_in_thread(recording_upstream(seen)) as app_url,
+            run_nginx(tmp / "prefix", auth_url, app_url) as nginx_url,
+        ):
+            yield nginx_url, authority, seen
+
+
+def get(url: str, token: str | None = None, **headers: str) -> httpx.Response:
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.get(url + "/hello", headers=headers, timeout=10)
+
+
+def test_good_token_upstream_sees_identity(stack):
+    url, authority, seen = stack
+    response = get(url, authority.token())
+    assert response.status_code == 200, response.text
+    assert response.json() == {"path": "/hello"}
+    headers = seen[-1]
+    assert headers["x-jot-user"] == "alice@example.com"
+    assert headers["x-jot-subject"] == "u_alice"
+    assert headers["x-jot-groups"] == "ops"
+    assert headers["x-jot-roles"] == "admin"
+    assert "authorization" not in headers
+
+
+def test_no_token(stack):
+    url, _, _ = stack
+    response = get(url)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="web"'
+
+
+def test_expired_token(stack):
+    url, authority, _ = stack
+    now = int(time.time())
+    response = get(url, authority.token(iat=now - 900, nbf=now - 900, exp=now - 600))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+def test_token_for_another_audience(stack):
+    url, authority, _ = stack
+    assert get(url, authority.token(aud="db")).status_code == 401
+
+
+def test_token_without_grant(stack):
+    url, authority, _ = stack
+    assert get(url, authority.token(name="carol@example.com", groups=["dev"])).status_code == 403
+
+
+def test_client_sent_identity_headers_are_replaced(stack):
+    url, authority, seen = stack
+    count = len(seen)
+    forged = {"X-Jot-User": "root", "X-Jot-Roles": "admin", "X-Jot-Groups": "ops"}
+    bob = authority.token(name="bob@example.com", groups=[])
+    response = get(url, bob, **forged)
+    assert response.status_code == 200
+    headers = seen[-1]
+    assert len(seen) == count + 1
+    assert headers["x-jot-user"] == "bob@example.com"
+    assert headers["x-jot-roles"] == "viewer"
+    assert "x-jot-groups" not in headers  # Bob has no groups: the forged value is gone too.
+    # Without a token, forged headers get nowhere.
+    assert get(url, None, **forged).status_code == 401
+    assert len(seen) == count + 1
