@@ -27,8 +27,10 @@ import subprocess
 import sys
 import time
 import warnings
+from _hashlib import hmac_digest
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from _harness import (
@@ -62,6 +64,7 @@ ALGS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 ISSUER = "https://auth.example.com"
 AUDIENCE = "web"
 SIGN, VERIFY = "sign", "verify"
+DIRECT_FLOOR = "floor-direct"
 
 #: The issue's targets (issue 2, section 5). "than" another library: ratio < 1 means faster.
 TARGETS = [
@@ -132,9 +135,9 @@ def _b64d(text: str) -> bytes:
     return binascii.a2b_base64(data.translate(_TO_STANDARD) + _PADDING[len(data) & 3])
 
 
-def _raw_signer(alg: str, key: Any) -> Callable[[bytes], bytes]:
+def _raw_signer(alg: str, key: Any, hmac_digest: Any = hmac.digest) -> Callable[[bytes], bytes]:
     if alg == "HS256":
-        return lambda data: hmac.digest(key, data, "sha256")
+        return lambda data: hmac_digest(key, data, "sha256")
     if alg == "RS256":
         return lambda data: key.sign(data, _PKCS1, _SHA256)
     if alg == "PS256":
@@ -149,11 +152,13 @@ def _raw_signer(alg: str, key: Any) -> Callable[[bytes], bytes]:
     return key.sign  # type: ignore[no-any-return]
 
 
-def _raw_verifier(alg: str, key: Any) -> Callable[[bytes, bytes], object]:
+def _raw_verifier(
+    alg: str, key: Any, hmac_digest: Any = hmac.digest
+) -> Callable[[bytes, bytes], object]:
     if alg == "HS256":
 
         def verify_hs256(data: bytes, signature: bytes) -> None:
-            if not hmac.compare_digest(hmac.digest(key, data, "sha256"), signature):
+            if not hmac.compare_digest(hmac_digest(key, data, "sha256"), signature):
                 raise ValueError("bad signature")
 
         return verify_hs256
@@ -176,10 +181,32 @@ def _header(alg: str, key: jot_jwk.Key) -> dict[str, Any]:
     return {"alg": alg, "kid": key.kid, "typ": "JWT"}
 
 
-def _floor_signer(alg: str, key: jot_jwk.Key, claims: dict[str, Any]) -> Callable[[], str]:
-    raw_sign = _raw_signer(alg, key.crypto_key)
+@dataclass(frozen=True)
+class Primitives:
+    """The JSON and HMAC calls a floor uses."""
+
+    encode: Callable[[Any], str]
+    loads: Callable[[str], Any]
+    hmac_digest: Any
+
+
+#: The public calls: json's encoder and loads, hmac.digest.
+PUBLIC = Primitives(_ENCODER.encode, json.loads, hmac.digest)
+# The calls underneath them, as jot makes them: json's C encoder built once and its C scanner
+# called directly, and OpenSSL's one-shot HMAC without hmac.digest's Python wrapper.
+_C_ENCODER = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, True)
+_SCANNER = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+DIRECT = Primitives(
+    lambda value: "".join(_C_ENCODER(value, 0)), lambda text: _SCANNER(text, 0)[0], hmac_digest
+)
+
+
+def _floor_signer(
+    alg: str, key: jot_jwk.Key, claims: dict[str, Any], calls: Primitives = PUBLIC
+) -> Callable[[], str]:
+    raw_sign = _raw_signer(alg, key.crypto_key, calls.hmac_digest)
     prefix = _b64e(_ENCODER.encode(_header(alg, key)).encode()) + b"."
-    encode = _ENCODER.encode
+    encode = calls.encode
 
     def sign() -> str:
         signing_input = prefix + _b64e(encode(claims).encode())
@@ -188,11 +215,14 @@ def _floor_signer(alg: str, key: jot_jwk.Key, claims: dict[str, Any]) -> Callabl
     return sign
 
 
-def _floor_verifier(alg: str, key: jot_jwk.Key, token: str) -> Callable[[], object]:
-    raw_verify = _raw_verifier(alg, key.public().verifier if alg != "HS256" else key.crypto_key)
+def _floor_verifier(
+    alg: str, key: jot_jwk.Key, token: str, calls: Primitives = PUBLIC
+) -> Callable[[], object]:
+    verifier = key.public().verifier if alg != "HS256" else key.crypto_key
+    raw_verify = _raw_verifier(alg, verifier, calls.hmac_digest)
     segment = token.partition(".")[0]
     headers = {segment: json.loads(_b64d(segment))}  # As parsed once and cached.
-    loads = json.loads
+    loads = calls.loads
 
     def verify() -> object:
         signing_input, _, signature = token.rpartition(".")
@@ -205,11 +235,24 @@ def _floor_verifier(alg: str, key: jot_jwk.Key, token: str) -> Callable[[], obje
 
 
 def floor_cases(f: Fixture) -> list[Case]:
+    """The floor, with the public json and hmac calls."""
     cases = []
     for alg in ALGS:
         key = f.keys[alg]
         cases.append(Case(FLOOR, SIGN, alg, _floor_signer(alg, key, f.claims)))
         cases.append(Case(FLOOR, VERIFY, alg, _floor_verifier(alg, key, f.tokens[alg])))
+    return cases
+
+
+def direct_floor_cases(f: Fixture) -> list[Case]:
+    """The floor again, with the calls underneath json and hmac that jot itself makes."""
+    cases = []
+    for alg in ALGS:
+        key = f.keys[alg]
+        sign = _floor_signer(alg, key, f.claims, DIRECT)
+        verify = _floor_verifier(alg, key, f.tokens[alg], DIRECT)
+        cases.append(Case(DIRECT_FLOOR, SIGN, alg, sign))
+        cases.append(Case(DIRECT_FLOOR, VERIFY, alg, verify))
     return cases
 
 
@@ -367,6 +410,7 @@ def python_jose_cases(f: Fixture) -> list[Case]:
 #: Each builder adds the cases of one library; append yours to add rows or columns.
 CASE_BUILDERS: list[Callable[[Fixture], list[Case]]] = [
     floor_cases,
+    direct_floor_cases,
     jot_cases,
     pyjwt_cases,
     joserfc_cases,
@@ -416,7 +460,7 @@ def _selected(cases: list[Case], libraries: set[str] | None, algs: set[str] | No
     return [
         case
         for case in cases
-        if (libraries is None or case.library in libraries or case.library == FLOOR)
+        if (libraries is None or case.library in (*libraries, FLOOR, DIRECT_FLOOR))
         and (algs is None or case.alg in algs)
     ]
 
@@ -463,9 +507,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_table(results))
     print()
-    checked = check_targets(results, [t for t in TARGETS if algs is None or t.alg in algs])
+    selected = [t for t in TARGETS if algs is None or t.alg in algs]
+    checked = check_targets(results, selected)
     print("Targets:")
     print(render_targets(checked))
+    print()
+    print(f"The JWS targets against {DIRECT_FLOOR} (for information):")
+    jws_targets = [t for t in selected if t.than == FLOOR and t.operation in (SIGN, VERIFY)]
+    info = [replace(t, than=DIRECT_FLOOR) for t in jws_targets]
+    print(render_targets(check_targets(results, info)))
     return 1 if args.check and not all(ok for _, _, ok in checked) else 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from jot.jose.errors import MalformedTokenError
@@ -41,7 +42,7 @@ def loads(data: bytes | str) -> Any:
             end = -1
         if end != len(text):
             value = _decoder.decode(text)
-        if isinstance(data, str) or "\\u" in text:
+        if isinstance(data, str) or ("\\" in text and "\\u" in text):  # memchr first
             # An escape such as "\udc00" makes a lone surrogate, which is not Unicode text
             # and cannot be encoded as UTF-8 later: refuse it here (UTF-8 only).
             _encoder.encode(value).encode("utf-8")
@@ -58,10 +59,28 @@ def loads_object(data: bytes | str, what: str = "JSON") -> dict[str, Any]:
     return value
 
 
-#: Serialize compactly as text (one call less than :func:`dumps`, for the signing path).
-encode_text: Callable[[Any], str] = _encoder.encode
+# `JSONEncoder.encode` builds a new C encoder on every call (its circular-reference check
+# needs a fresh dict). This one is built once, without that check: a circular value recurses
+# until RecursionError, and is then handed to _encoder, which reports it as before.
+_c_encode: Callable[[Any, int], Any] | None = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(
+        None, _encoder.default, encode_basestring, None, ":", ",", False, False, False
+    )
+)
+
+
+def encode_text(value: Any) -> str:
+    """Serialize compactly as text: what ``_encoder.encode`` returns, or raises."""
+    if _c_encode is None:  # pragma: no cover - CPython always has the C encoder
+        return _encoder.encode(value)
+    try:
+        return "".join(_c_encode(value, 0))
+    except RecursionError:
+        return _encoder.encode(value)
 
 
 def dumps(value: Any) -> bytes:
     """Serialize compactly as UTF-8."""
-    return _encoder.encode(value).encode("utf-8")
+    return encode_text(value).encode("utf-8")

@@ -30,6 +30,13 @@ __all__ = [
     "get_algorithm",
 ]
 
+# hmac.digest is a Python wrapper around this OpenSSL one-shot HMAC; calling it directly saves
+# the wrapper's checks on every token (the hash names used here are always OpenSSL's).
+try:
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # pragma: no cover - CPython without OpenSSL
+    _hmac_digest = hmac.digest  # type: ignore[assignment]
+
 _HASHES = {"SHA256": hashes.SHA256(), "SHA384": hashes.SHA384(), "SHA512": hashes.SHA512()}
 
 # The order n of each curve's base point: ECDSA's r and s must lie in [1, n-1].
@@ -92,10 +99,10 @@ class HMACAlgorithm(SignatureAlgorithm):
             )
 
     def sign(self, key: Key, data: bytes) -> bytes:
-        return hmac.digest(key.crypto_key, data, self.hash_name)
+        return _hmac_digest(key.crypto_key, data, self.hash_name)
 
     def verify(self, key: Key, data: bytes, signature: bytes) -> bool:
-        return hmac.compare_digest(hmac.digest(key.crypto_key, data, self.hash_name), signature)
+        return hmac.compare_digest(_hmac_digest(key.crypto_key, data, self.hash_name), signature)
 
 
 class RSAAlgorithm(SignatureAlgorithm):

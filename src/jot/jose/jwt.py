@@ -42,6 +42,10 @@ __all__ = ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encod
 #: Default limit on a token's size, checked before anything is split or decoded.
 MAX_SIZE = 64 * 1024
 
+# The default of require=: decode's usual path recognizes it by identity.
+_REQUIRE_EXP = ("exp",)
+_ABSENT: Any = object()
+
 #: A custom check: it receives the claims and raises :class:`ClaimError` to reject them.
 Validator = Callable[[Mapping[str, Any]], None]
 
@@ -59,26 +63,28 @@ class Token:
 
 # What encode signs with, per key: the checks of jws.sign_compact and the encoded header
 # depend only on the key's attributes, alg and typ, so they are made once and kept while all
-# of those are the same objects. The entry holds the key, so its id is not reused meanwhile.
-_SignerEntry = tuple[Key, tuple[Any, ...], SignatureAlgorithm, bytes]
+# of those are the same objects (alg and typ by identity: only None or a str is kept). The
+# entry holds the key, so its id is not reused meanwhile.
+_SignerEntry = tuple[Key, Any, Any, tuple[Any, ...], SignatureAlgorithm, bytes]
 _signers: dict[int, _SignerEntry] = {}
 _SIGNERS_SIZE = 256
 
 
-def _signer_state(key: Key, alg: str | None, typ: str | None) -> tuple[Any, ...]:
-    return (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
+def _key_state(key: Key) -> tuple[Any, ...]:
+    """Every attribute that the signing checks or the header depend on."""
+    return (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
 
 
-def _prepare_signer(key: Key, alg: str | None, typ: str | None) -> _SignerEntry:
+def _prepare_signer(key: Key, alg: Any, typ: Any) -> _SignerEntry:
     """Check the key as sign_compact does; encode ``base64url(header) + "."`` once."""
     if not isinstance(key, Key):
         raise UsageError("key must be a jot.jose.jwk.Key")
-    state = _signer_state(key, alg, typ)
     algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
-    entry = (key, state, algorithm, jws._encode_header(header) + b".")
-    if len(_signers) >= _SIGNERS_SIZE:
-        _signers.clear()
-    _signers[id(key)] = entry
+    entry = (key, alg, typ, _key_state(key), algorithm, jws._encode_header(header) + b".")
+    if (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
+        if len(_signers) >= _SIGNERS_SIZE:
+            _signers.clear()
+        _signers[id(key)] = entry
     return entry
 
 
@@ -98,19 +104,25 @@ def encode(
     :param encrypt_to: the recipient's key: the signed JWT is then encrypted into a compact
         JWE (``cty: JWT``) with ``encryption_alg`` (default: the key's usual one) and ``enc``.
     """
-    if headers is None and (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
+    if headers is None and type(claims) is dict:
         # The usual call: the key checks and the encoded header are prepared once per key.
-        payload = b64encode(_encode_claims(claims))
+        try:  # _encode_claims inline for a dict; on any error it reports the exact reason.
+            "".join(claims)  # A TypeError unless every name is a str.
+            payload = b64encode(_json.encode_text(claims).encode("utf-8"))
+        except (TypeError, ValueError):
+            payload = b64encode(_encode_claims(claims))
         entry = _signers.get(id(key))
         if (
             entry is None
             or entry[0] is not key
-            or entry[1] != (alg, typ, key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
-                            key.weak_allowed)  # The same as _signer_state, without a call.
+            or entry[1] is not alg
+            or entry[2] is not typ
+            or entry[3] != (key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
+                            key.weak_allowed)  # _key_state, without a call.
         ):  # fmt: skip
             entry = _prepare_signer(key, alg, typ)
-        signing_input = entry[3] + payload
-        signature = b64encode(entry[2].sign(key, signing_input))
+        signing_input = entry[5] + payload
+        signature = b64encode(entry[4].sign(key, signing_input))
         token = (signing_input + b"." + signature).decode("ascii")
     else:
         header = {"typ": typ} if typ else {}
@@ -148,7 +160,7 @@ def decode(
     audience: str | Collection[str] | None = None,
     typ: str | None = None,
     leeway: float = 0,
-    require: Iterable[str] = ("exp",),
+    require: Iterable[str] = _REQUIRE_EXP,
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
@@ -171,9 +183,73 @@ def decode(
     """
     if decrypt_with is not None:
         token = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)[0]
+    if type(token) is str and isinstance(keys, Key):
+        claims = _decode_usual(
+            token, keys, algorithms, issuer, audience, typ, leeway, require, now, max_size
+        )
+        if claims is not None:
+            for validator in validators:
+                validator(claims)
+            return claims
     return _decode(
         token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
     )[1]
+
+
+def _decode_usual(
+    token: str,
+    key: Key,
+    algorithms: Collection[str] | None,
+    issuer: str | Collection[str] | None,
+    audience: str | Collection[str] | None,
+    typ: str | None,
+    leeway: float,
+    require: Iterable[str],
+    now: float | None,
+    max_size: int,
+) -> dict[str, Any] | None:
+    """:func:`_decode` for the usual token in one call; ``None`` to leave it to ``_decode``.
+
+    It makes the general path's checks in the same order, calling the same functions for
+    anything out of the ordinary, so that results and errors are the same; it returns
+    ``None`` only before anything is verified (see ``jws._verify_usual``).
+    """
+    verified = jws._verify_usual(token, key, jws._allowed(key, algorithms), max_size)
+    if verified is None:
+        return None
+    header, payload, _, _ = verified
+    if typ is not None:
+        check_type(header, typ)
+    claims = _json.loads(payload)
+    if type(claims) is not dict:
+        raise MalformedTokenError("the JWT claims is not a JSON object")
+    # The claim checks of _validate for ints, strs and absent claims; _validate itself for
+    # anything else and to raise (it then finds the same fault first).
+    get = claims.get
+    exp, nbf, iat = get("exp"), get("nbf", _ABSENT), get("iat", _ABSENT)
+    iss, aud = get("iss", _ABSENT), get("aud")
+    if (
+        require is _REQUIRE_EXP
+        and type(exp) is int
+        and (type(nbf) is int or nbf is _ABSENT)
+        and (type(iat) is int or iat is _ABSENT)
+        and (type(iss) is str or iss is _ABSENT)
+        and type(get("sub", "")) is str
+        and type(get("jti", "")) is str
+        and (issuer is None or (type(issuer) is str and iss == issuer))
+        and type(aud) is str
+        and type(audience) is str
+        and aud == audience
+    ):
+        current = time.time() if now is None else now
+        if (
+            current < exp + leeway
+            and (nbf is _ABSENT or current + leeway >= nbf)
+            and (iat is _ABSENT or current + leeway >= iat)
+        ):
+            return claims
+    _validate(claims, issuer, audience, leeway, require, now)
+    return claims
 
 
 def decode_complete(
@@ -185,7 +261,7 @@ def decode_complete(
     audience: str | Collection[str] | None = None,
     typ: str | None = None,
     leeway: float = 0,
-    require: Iterable[str] = ("exp",),
+    require: Iterable[str] = _REQUIRE_EXP,
     now: float | None = None,
     validators: Iterable[Validator] = (),
     max_size: int = MAX_SIZE,
@@ -294,7 +370,7 @@ def validate_claims(
     issuer: str | Collection[str] | None = None,
     audience: str | Collection[str] | None = None,
     leeway: float = 0,
-    require: Iterable[str] = ("exp",),
+    require: Iterable[str] = _REQUIRE_EXP,
     now: float | None = None,
 ) -> None:
     """Validate registered claims; see :func:`decode`."""
