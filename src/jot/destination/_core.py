@@ -105,7 +105,7 @@ class VerifierCore:
         """Verify signature and claims; remember the token until its ``exp``."""
         s = self.settings
         verified = jwt.decode_complete(
-            token, keys, algorithms=list(s.algorithms), issuer=s.issuer, audience=s.audience,
+            token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
             typ=s.typ, leeway=s.leeway, require=_REQUIRED, now=now,
         )  # fmt: skip
         claims = dict(verified.claims)
@@ -139,10 +139,29 @@ class VerifierCore:
         )
 
 
+# Encoded header → its kid. An authority signs every token with the same few headers, so
+# this saves a base64 and JSON decode per uncached verification; bounded, never evicted one
+# by one (a flood of new headers just clears it).
+_kids: dict[str, str | None] = {}
+_KIDS_SIZE = 256
+
+
 def _kid(token: str) -> str | None:
     """The header's ``kid``, read only to decide whether the JWKS needs a refetch; the strict
     parse (canonical base64url, duplicate members, …) happens in ``jwt.decode_complete``."""
     head = token.partition(".")[0]
+    try:
+        return _kids[head]
+    except KeyError:
+        pass
+    kid = _parse_kid(head)
+    if len(_kids) >= _KIDS_SIZE:
+        _kids.clear()
+    _kids[head] = kid
+    return kid
+
+
+def _parse_kid(head: str) -> str | None:
     if len(head) > MAX_HEADER_CHARS:
         raise MalformedTokenError("header too large")
     try:

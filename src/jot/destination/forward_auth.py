@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import parse_qs, quote
 
 from starlette.types import Receive, Scope, Send
@@ -41,14 +41,33 @@ def encode_header(values: Iterable[str]) -> str:
     return ",".join(v if _PLAIN.fullmatch(v) else quote(v, safe=_SAFE) for v in values)
 
 
+_IdentityKey = tuple[str, str, tuple[str, ...], frozenset[str]]
+# The same users come back again and again: their encoded headers are made once. Bounded;
+# a flood of distinct identities just starts it over.
+_encoded: dict[_IdentityKey, tuple[tuple[bytes, bytes], ...]] = {}
+_ENCODED_SIZE = 4096
+_NAMES = tuple(name.encode() for name in IDENTITY_HEADERS)
+
+
 def identity_headers(identity: Identity) -> list[tuple[bytes, bytes]]:
-    values = (
-        encode_header([identity.name]),
-        encode_header([identity.subject]),
-        encode_header(identity.groups),
-        encode_header(sorted(identity.roles)),
-    )
-    return [(k.encode(), v.encode("ascii")) for k, v in zip(IDENTITY_HEADERS, values, strict=True)]
+    return list(_identity_headers(identity))
+
+
+def _identity_headers(identity: Identity) -> tuple[tuple[bytes, bytes], ...]:
+    key = (identity.name, identity.subject, identity.groups, identity.roles)
+    headers = _encoded.get(key)
+    if headers is None:
+        values = (
+            encode_header([identity.name]),
+            encode_header([identity.subject]),
+            encode_header(identity.groups),
+            encode_header(sorted(identity.roles)),
+        )
+        headers = tuple((k, v.encode("ascii")) for k, v in zip(_NAMES, values, strict=True))
+        if len(_encoded) >= _ENCODED_SIZE:
+            _encoded.clear()
+        _encoded[key] = headers
+    return headers
 
 
 class ForwardAuth:
@@ -68,12 +87,21 @@ class ForwardAuth:
         if scope["type"] != "http":
             return
         if scope["path"] == "/healthz":
-            await _respond(send, 200, [], b"ok")
+            await _respond(send, 200, (), b"ok")
             return
-        status, headers = await self.decide(scope)
-        await _respond(send, status, headers, b"")
+        status, headers = await self._decide(scope)
+        # Every decision has an empty body: one prebuilt list of the fixed headers.
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [*headers, *_EMPTY]}
+        )
+        await send(_NO_BODY)
 
     async def decide(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """The status and the headers of the answer to this request."""
+        status, headers = await self._decide(scope)
+        return status, list(headers)
+
+    async def _decide(self, scope: Scope) -> tuple[int, Sequence[tuple[bytes, bytes]]]:
         authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -95,7 +123,7 @@ class ForwardAuth:
         if self.require_grant and not identity.roles:
             log.info("jot forward-auth: 403 %s has no role", identity.subject)
             return 403, []
-        return 200, identity_headers(identity)
+        return 200, _identity_headers(identity)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -116,14 +144,14 @@ def _resource(scope: Scope) -> str | None:
     return values[-1] if values else None
 
 
+_FIXED = ((b"cache-control", b"no-store"), (b"content-type", b"text/plain"))
+_EMPTY = (*_FIXED, (b"content-length", b"0"))
+_NO_BODY = {"type": "http.response.body", "body": b""}
+
+
 async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    send: Send, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes
 ) -> None:
-    headers = [
-        *headers,
-        (b"cache-control", b"no-store"),
-        (b"content-type", b"text/plain"),
-        (b"content-length", str(len(body)).encode()),
-    ]
+    headers = [*headers, *_FIXED, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -39,14 +39,20 @@ def resource_chain(resource: str) -> tuple[str, ...]:
     return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
 
 
+#: Answers remembered per index: the same few users and groups ask again and again.
+ROLES_CACHE_SIZE = 4096
+
+
 class GrantIndex:
-    """Grants indexed by subject; immutable once built."""
+    """Grants indexed by subject; immutable once built (a change of grants builds a new index,
+    so the answers it remembers never outlive the grants they came from)."""
 
     def __init__(self, grants: Iterable[Mapping[str, Any]] = ()) -> None:
         index: dict[str, list[tuple[str, str]]] = {}
         for grant in grants:
             index.setdefault(grant["subject"], []).append((grant["resource"], grant["role"]))
         self._index = index
+        self._answers: dict[tuple[str, tuple[str, ...], str], frozenset[str]] = {}
         self.mentioned_groups = frozenset(
             subject.removeprefix("group:") for subject in index if subject.startswith("group:")
         )
@@ -55,6 +61,17 @@ class GrantIndex:
         return sum(len(v) for v in self._index.values())
 
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+        groups = tuple(groups)
+        key = (name, groups, resource)
+        roles = self._answers.get(key)
+        if roles is None:
+            roles = self._roles_for(name, groups, resource)
+            if len(self._answers) >= ROLES_CACHE_SIZE:
+                self._answers.clear()  # Bounded; many distinct callers just start it over.
+            self._answers[key] = roles
+        return roles
+
+    def _roles_for(self, name: str, groups: tuple[str, ...], resource: str) -> frozenset[str]:
         applicable = set(resource_chain(resource))
         subjects = ["user:" + name, *("group:" + group for group in groups)]
         return frozenset(

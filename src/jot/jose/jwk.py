@@ -73,6 +73,7 @@ class Key:
 
     kty: ClassVar[str]
     __slots__ = (
+        "_curve",
         "_public_dict",
         "alg",
         "crypto_key",
@@ -107,6 +108,8 @@ class Key:
         self.kid = kid
         self.weak_allowed = weak_allowed
         self._public_dict: dict[str, Any] | None = None
+        # (crypto_key, its crv): the name is looked up once per key object, not per use.
+        self._curve: tuple[Any, str] | None = None
         #: What verifies: the public key object (the secret, for symmetric keys), made once.
         self.verifier: Any = self._public_crypto_key()
 
@@ -357,7 +360,12 @@ class ECKey(Key):
 
     @property
     def curve(self) -> str:
-        return _CURVE_NAMES[self.crypto_key.curve.name]
+        cached = self._curve
+        if cached is not None and cached[0] is self.crypto_key:
+            return cached[1]
+        name = _CURVE_NAMES[self.crypto_key.curve.name]
+        self._curve = (self.crypto_key, name)
+        return name
 
     @property
     def coordinate_size(self) -> int:
@@ -392,8 +400,13 @@ class OKPKey(Key):
 
     @property
     def curve(self) -> str:
+        # Each OKP class is tried in turn: slow for a property read on every verification.
+        cached = self._curve
+        if cached is not None and cached[0] is self.crypto_key:
+            return cached[1]
         for name, classes in _OKP_TYPES.items():
             if isinstance(self.crypto_key, classes):
+                self._curve = (self.crypto_key, name)
                 return name
         raise InvalidKeyError("not an OKP key")  # pragma: no cover - guarded by construction
 

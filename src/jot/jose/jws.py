@@ -374,10 +374,22 @@ def _verify_compact(
 ) -> tuple[Mapping[str, Any], bytes, Key, bool]:
     """:func:`verify_compact` without the result object; also returns the b64 value."""
     allowed = _allowed(keys, algorithms)
-    if type(token) is str and detached_payload is None and isinstance(keys, Key):
+    if type(token) is str and detached_payload is None:
         verified = _verify_usual(token, keys, allowed, max_size)
         if verified is not None:
             return verified
+    return _verify_general(token, keys, allowed, detached_payload, crit, max_size)
+
+
+def _verify_general(
+    token: str | bytes,
+    keys: Key | KeySet,
+    allowed: frozenset[str],
+    detached_payload: bytes | None,
+    crit: Collection[str],
+    max_size: int,
+) -> tuple[Mapping[str, Any], bytes, Key, bool]:
+    """:func:`_verify_compact` after its usual-case attempt, with ``allowed`` computed."""
     if type(token) is not str:
         if isinstance(token, bytes):
             try:
@@ -419,14 +431,15 @@ def _verify_compact(
 
 
 def _verify_usual(
-    token: str, key: Key, allowed: frozenset[str], max_size: int
+    token: str, keys: Key | KeySet, allowed: frozenset[str], max_size: int
 ) -> tuple[Mapping[str, Any], bytes, Key, bool] | None:
     """The usual case of :func:`_verify_compact`, in fewer steps; ``None`` for any other.
 
-    The usual case: one key, an attached payload, a header seen before (so parsed and
-    checked) without ``crit`` and with ``b64`` true, and an allowed ``alg``. The result, and
-    any error raised, are those of the general path, which makes the same checks in the same
-    order; anything unusual is left to it.
+    The usual case: an attached payload, a header seen before (so parsed and checked) without
+    ``crit`` and with ``b64`` true, an allowed ``alg``, and one key or a key set whose key for
+    the header's ``kid`` fits that ``alg``. The result, and any error raised, are those of the
+    general path, which makes the same checks in the same order; anything unusual is left to
+    it.
     """
     if len(token) > max_size:
         return None
@@ -435,13 +448,34 @@ def _verify_usual(
     parsed = _header_cache.get(encoded_header)
     if parsed is None or not dot or "." in encoded_payload:
         return None
-    header, _, b64, has_crit, alg = parsed
+    header, raw_header, b64, has_crit, alg = parsed
     if has_crit or not b64 or alg not in allowed:
         return None
+    if isinstance(keys, Key):
+        key = keys  # _allowed checked it against every allowed alg.
+    else:
+        found = _fitting_key(keys, raw_header.get("kid"), alg)
+        if found is None:
+            return None
+        key = found
     signature = b64decode(encoded_signature)
     if not SIGNATURE_ALGORITHMS[alg].verify(key, signing_input.encode("utf-8"), signature):
         raise BadSignatureError("the signature does not verify")
     return header, b64decode(encoded_payload), key, True
+
+
+def _fitting_key(keys: KeySet, kid: str | None, alg: str) -> Key | None:
+    """The key :func:`_select` would pick for this ``kid`` at its first try, if that one fits
+    without any doubt; else ``None`` (no kid, no key, a key that does not fit: the general
+    path searches further or raises). One ``check_key`` where ``_select`` makes two."""
+    key = keys.find(kid)
+    if key is None or (key.alg is not None and key.alg != alg) or not key.allows("verify"):
+        return None
+    try:
+        SIGNATURE_ALGORITHMS[alg].check_key(key)
+    except (UsageError, InvalidKeyError):
+        return None
+    return key
 
 
 # -- JSON serialization (RFC 7515 §7.2) --------------------------------------------------

@@ -183,14 +183,6 @@ def decode(
     """
     if decrypt_with is not None:
         token = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)[0]
-    if type(token) is str and isinstance(keys, Key):
-        claims = _decode_usual(
-            token, keys, algorithms, issuer, audience, typ, leeway, require, now, max_size
-        )
-        if claims is not None:
-            for validator in validators:
-                validator(claims)
-            return claims
     return _decode(
         token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
     )[1]
@@ -198,8 +190,8 @@ def decode(
 
 def _decode_usual(
     token: str,
-    key: Key,
-    algorithms: Collection[str] | None,
+    keys: Key | KeySet,
+    allowed: frozenset[str],
     issuer: str | Collection[str] | None,
     audience: str | Collection[str] | None,
     typ: str | None,
@@ -207,17 +199,17 @@ def _decode_usual(
     require: Iterable[str],
     now: float | None,
     max_size: int,
-) -> dict[str, Any] | None:
+) -> tuple[Mapping[str, Any], dict[str, Any], Key] | None:
     """:func:`_decode` for the usual token in one call; ``None`` to leave it to ``_decode``.
 
     It makes the general path's checks in the same order, calling the same functions for
     anything out of the ordinary, so that results and errors are the same; it returns
     ``None`` only before anything is verified (see ``jws._verify_usual``).
     """
-    verified = jws._verify_usual(token, key, jws._allowed(key, algorithms), max_size)
+    verified = jws._verify_usual(token, keys, allowed, max_size)
     if verified is None:
         return None
-    header, payload, _, _ = verified
+    header, payload, key, _ = verified
     if typ is not None:
         check_type(header, typ)
     claims = _json.loads(payload)
@@ -247,9 +239,9 @@ def _decode_usual(
             and (nbf is _ABSENT or current + leeway >= nbf)
             and (iat is _ABSENT or current + leeway >= iat)
         ):
-            return claims
+            return header, claims, key
     _validate(claims, issuer, audience, leeway, require, now)
-    return claims
+    return header, claims, key
 
 
 def decode_complete(
@@ -312,14 +304,16 @@ def _decode(
     max_size: int,
 ) -> tuple[Mapping[str, Any], dict[str, Any], Key]:
     """:func:`decode_complete` without the result object (the verify path builds none)."""
-    # jws._verify_compact, with its usual-case branch taken here directly (one call less).
     allowed = jws._allowed(keys, algorithms)
-    verified = None
-    if type(token) is str and isinstance(keys, Key):
-        verified = jws._verify_usual(token, keys, allowed, max_size)
-    if verified is None:
-        verified = jws._verify_compact(token, keys, algorithms, None, (), max_size)
-    header, payload, key, b64 = verified
+    if type(token) is str:
+        usual = _decode_usual(
+            token, keys, allowed, issuer, audience, typ, leeway, require, now, max_size
+        )
+        if usual is not None:
+            for validator in validators:
+                validator(usual[1])
+            return usual
+    header, payload, key, b64 = jws._verify_general(token, keys, allowed, None, (), max_size)
     if b64 is not True:
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
