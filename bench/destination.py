@@ -1,7 +1,9 @@
 """Benchmark of the destination side: how many allow/deny decisions per second.
 
-One run, one table. Each server runs in its own process on one worker (uvicorn, h11), and the
-same load generator (raw asyncio, keep-alive, 32 connections) drives each in turn:
+One run, one table. Each server runs in its own process on one worker, all through the same
+``jot.destination.serve.serve`` (so the same uvicorn settings: httptools, which the destination
+extra installs, no access log), and the same load generator (raw asyncio, keep-alive, 32
+connections) drives each in turn:
 
 * ``forward-auth cached``: ``jot connector forward-auth``, warm verification cache;
 * ``forward-auth uncached``: the same with ``--cache-size 0`` (every request checks the
@@ -239,10 +241,19 @@ def main() -> None:
     report(runs, args)
 
 
+def _http() -> str:
+    """The HTTP parser uvicorn's ``http="auto"`` picks for every server here."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
 def report(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
     python = sys.version.split()[0]
     print(
-        f"{args.connections} connections, {args.duration:.0f} s each, one worker, "
+        f"{args.connections} connections, {args.duration:.0f} s each, one worker ({_http()}), "
         f"Python {python}, {os.cpu_count()} CPUs"
     )
     columns = ("decisions/s", "p50 ms", "p99 ms", "CPU ms/decision", "RSS MiB")

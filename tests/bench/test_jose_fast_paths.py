@@ -267,6 +267,7 @@ def test_a_keyset_takes_the_fast_path_once_the_header_is_known() -> None:
     jwt.decode(token, keys, algorithms=algorithms, now=NOW, audience="web")
     allowed = jws._allowed(keys, algorithms)
     verified = jws._verify_usual(token, keys, allowed, jws.MAX_SIZE)
-    assert verified is not None and verified[2] is keys.get("k1")
+    assert verified is not None
+    assert verified[2] is keys.get("k1")
     unknown, keys, _ = CASES["unknown kid"]
     assert jws._verify_usual(unknown, keys, allowed, jws.MAX_SIZE) is None

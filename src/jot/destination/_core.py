@@ -124,7 +124,10 @@ class VerifierCore:
             return tuple(groups)
         # Reserved names (Kubernetes' system:masters, …) are never taken from a token on its
         # own say; see DESIGN.md, "What Infra got wrong".
-        return tuple(g for g in groups if not g.startswith("system:") or g in granted)
+        for group in groups:
+            if group.startswith("system:"):
+                return tuple(g for g in groups if not g.startswith("system:") or g in granted)
+        return tuple(groups)  # The usual case: nothing to filter, no generator to run.
 
     @staticmethod
     def identity(claims: dict[str, Any], groups: Iterable[str], roles: frozenset[str]) -> Identity:
