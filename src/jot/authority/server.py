@@ -56,6 +56,8 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_level": "warning",
+        # Never shown at "warning"; off, uvicorn does not even build the records.
+        "access_log": False,
         "timeout_graceful_shutdown": 30,
         "proxy_headers": False,
     }
