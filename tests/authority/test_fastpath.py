@@ -1,4 +1,5 @@
-"""The lean ``POST /api/tokens`` route answers exactly like the FastAPI route behind it."""
+"""The lean routes (``POST /api/tokens``, the JWKS) answer exactly like the FastAPI routes
+behind them."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def plain(started: Started) -> AsyncIterator[httpx.AsyncClient]:
-    """The same authority with the lean route taken out: FastAPI answers every request."""
+    """The same authority with the lean routes taken out: FastAPI answers every request."""
     app = create_app(authority=started.authority)
+    lean = (fastpath.PATH, fastpath.JWKS_PATH)
     app.router.routes[:] = [
-        r for r in app.router.routes if not (type(r) is Route and r.path == fastpath.PATH)
+        r for r in app.router.routes if not (type(r) is Route and r.path in lean)
     ]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
@@ -79,12 +81,25 @@ async def test_token_answer_has_the_same_shape(
     assert answers[0]["expires"] == answers[1]["expires"]
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+async def test_jwks_answers_as_before(
+    client: httpx.AsyncClient, plain: httpx.AsyncClient, method: str
+) -> None:
+    answers = []
+    for http in (client, plain):
+        response = await http.request(method, fastpath.JWKS_PATH)
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        answers.append((response.status_code, headers, response.content))
+    assert answers[0] == answers[1]
+
+
 async def test_openapi_still_describes_the_route(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     operation = schema["paths"]["/api/tokens"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"].endswith("/TokenRequest")
     assert "201" in operation["responses"]
+    assert "get" in schema["paths"][fastpath.JWKS_PATH]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -1,4 +1,4 @@
-"""A lean route for ``POST /api/tokens``, the hot path of the authority.
+"""Lean routes for ``POST /api/tokens``, the hot path of the authority, and the JWKS.
 
 FastAPI's generic machinery (dependency resolution, body parsing, response-model
 serialisation, two thread-pool hops) costs more CPU than issuing the token itself. This route
@@ -35,9 +35,10 @@ from jot.authority.oidc.revalidate import is_plain
 from jot.authority.ratelimit import MemoryLimiter
 from jot.authority.state import Authority
 
-__all__ = ["PATH", "install"]
+__all__ = ["JWKS_PATH", "PATH", "install", "install_jwks"]
 
 PATH = "/api/tokens"
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -119,4 +120,13 @@ def install(app: FastAPI, handler: Any, need: Any, status: int) -> None:
         await response(scope, receive, send)
 
     lean = StarletteRoute(PATH, _Asgi(endpoint), methods=["POST"], include_in_schema=False)
+    app.router.routes.insert(0, lean)
+
+
+def install_jwks(app: FastAPI, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+    """Serve the JWKS through Starlette's plain request wrapper, in front of the FastAPI route
+    (kept for the OpenAPI description): the endpoint takes only the request, so FastAPI's
+    dependency resolution is pure overhead on this busy, cache-served route."""
+    lean = StarletteRoute(JWKS_PATH, endpoint, methods=["GET"], include_in_schema=False)
+    lean.methods = {"GET"}  # Starlette adds HEAD; the FastAPI route never answered it.
     app.router.routes.insert(0, lean)

@@ -135,3 +135,4 @@ def install_routes(app: FastAPI) -> None:
         )
     tokens = next(r for r in ROUTES if r.method == "POST" and r.path == fastpath.PATH)
     fastpath.install(app, tokens.handler, tokens.need, tokens.status)
+    fastpath.install_jwks(app, keys.jwks)
