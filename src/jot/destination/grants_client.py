@@ -114,6 +114,7 @@ class AuthorityGrants:
     ) -> None:
         self.poll = GrantsPoll(issuer, destination, access_key)
         self._http = http or httpx.Client()
+        self._owns_http = http is None
         self._wait = wait
         self._background = background
         self._clock = clock
@@ -157,10 +158,14 @@ class AuthorityGrants:
                 log.warning("grants refresh failed: %s", exc)
                 self._stop.wait(_backoff(failures))
 
-    def close(self) -> None:
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the refresh; a long-poll in flight ends when the authority answers it (wait
+        up to ``timeout`` seconds for that)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=1.0)
+            self._thread.join(timeout=timeout)
+        if self._owns_http and (self._thread is None or not self._thread.is_alive()):
+            self._http.close()  # Still in use by a parked long-poll otherwise.
 
 
 class AsyncAuthorityGrants:
