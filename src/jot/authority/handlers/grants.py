@@ -60,6 +60,10 @@ async def watch_grants(
         if wanted is None or not _matches(wanted, tag) or time.monotonic() >= deadline:
             break
         await _sleep_until_change(authority, seen_local, deadline)
+        # A destination that went away (restarted, stopped) ends its long-poll here, so that
+        # it neither runs to the deadline nor holds up a graceful stop of the server.
+        if await request.is_disconnected():
+            break
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if wanted is not None and _matches(wanted, tag):
         return Response(status_code=304, headers=headers)
