@@ -22,6 +22,7 @@ from jot.jose.errors import InvalidTokenError
 from jot.jose.hazmat import decode_unverified
 
 from .integration_support import Realm, realm
+from .test_authority_support import run_server
 
 pytestmark = pytest.mark.e2e
 
@@ -174,3 +175,22 @@ def test_emergency_rotation(world: Realm) -> None:
     finally:
         stop(verifier)
         http.close()
+
+
+def test_a_watcher_that_went_away_does_not_hold_up_a_graceful_stop(tmp_path) -> None:
+    with run_server(tmp_path / "data") as server:
+        url, params = f"{server.url}/api/grants", {"destination": "jot"}
+        headers = {"Authorization": f"Bearer {server.admin_key()}"}
+        etag = httpx.get(url, params=params, headers=headers).headers["etag"]
+        # A connector parks a long-poll, then goes away (stopped, restarted) mid-wait.
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(
+                url,
+                params={**params, "wait": "60"},
+                headers={**headers, "If-None-Match": etag},
+                timeout=httpx.Timeout(5, read=0.5),
+            )
+        time.sleep(1)  # The server notices the disconnect within its 0.5 s look at the DB.
+        stopping = time.monotonic()
+    # SIGTERM waits for in-flight requests: a long-poll nobody reads must not be one.
+    assert time.monotonic() - stopping < 5

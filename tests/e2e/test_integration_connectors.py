@@ -66,8 +66,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("connectors")
     seen: list[dict[str, str]] = []
     with realm(tmp) as world:
+        key_file = str(world.key_file("web-connector"))
         args = ["connector", "forward-auth", "--issuer", world.url, "--name", "web",
-                "--access-key-file", str(world.key_file("web-connector")), "--port", "0"]  # fmt: skip
+                "--access-key-file", key_file, "--port", "0"]  # fmt: skip
         with (
             jot_process(*args) as auth_url,
             serve_in_thread(recording_upstream(seen)) as app_url,
