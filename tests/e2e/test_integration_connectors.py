@@ -183,7 +183,7 @@ def test_real_kubectl_cannot_pick_another_identity(stack: Stack) -> None:
 
 def test_real_kubectl_user_without_grant_is_refused(stack: Stack) -> None:
     before = len(stack.api.seen)
-    result = kubectl(stack, CAROL, "get", "namespaces")
+    result = kubectl(stack, CAROL, "get", "--raw", "/api/v1/namespaces")
     assert result.returncode != 0
     assert "no grant" in result.stderr
     assert len(stack.api.seen) == before
