@@ -84,17 +84,20 @@ def _populate(api: httpx.Client, found: Realm) -> dict[str, str]:
         _post(api, "/api/destinations", {"name": name, "kind": kind})
     for subject, role, resource in GRANTS:
         _post(api, "/api/grants", {"subject": subject, "role": role, "resource": resource})
-    # web-connector reads grants (the connector role on jot); nosy is a machine without it.
-    for machine in ("web-connector", "nosy"):
-        _post(api, "/api/users", {"name": machine, "kind": "machine"})
-        key = _post(api, "/api/access-keys", {"identity": machine})
-        found.machine_keys[machine] = str(key["access_key"])
-    _post(
-        api,
-        "/api/grants",
-        {"subject": "user:web-connector", "role": "connector", "resource": "jot"},
+    # nosy is a machine identity without the connector role.
+    _post(api, "/api/users", {"name": "nosy", "kind": "machine"})
+    found.machine_keys["nosy"] = str(
+        _post(api, "/api/access-keys", {"identity": "nosy"})["access_key"]
     )
     return person_keys
+
+
+def _add_connector(found: Realm) -> None:
+    """The destination's machine identity, exactly as docs/destinations.md tells how."""
+    found.jot("admin", "users", "add", "web-connector", "--machine")
+    found.jot("admin", "grants", "add", "user:web-connector", "connector", "jot")
+    key = found.jot("admin", "access-keys", "add", "web-connector", "--name", "web").stdout
+    found.machine_keys["web-connector"] = key.strip()
 
 
 @contextlib.contextmanager
@@ -118,4 +121,5 @@ def realm(tmp: Path) -> Iterator[Realm]:
             ]
             for future in done:
                 future.result()
+        _add_connector(found)
         yield found
