@@ -17,7 +17,6 @@ import pytest
 
 from jot.destination import Verifier
 from jot.destination.errors import UnavailableError
-from jot.destination.grants_client import AuthorityGrants
 from jot.destination.jwks import JWKSPolicy
 from jot.jose.errors import InvalidTokenError
 from jot.jose.hazmat import decode_unverified
@@ -46,21 +45,8 @@ class ShiftedClock:
         return time.time() + self.offset
 
 
-#: Long-poll seconds. Short, because a parked long-poll holds up the authority's graceful stop
-#: (and a sync verifier's thread cannot be woken from it); changes still arrive at once.
-WAIT = 3.0
-
-
 def connector_verifier(world: Realm, machine: str = "web-connector", **kwargs) -> Verifier:
-    key = world.machine_keys[machine]
-    grants = AuthorityGrants(world.url, "web", access_key=key, wait=WAIT)
-    return Verifier(world.url, audience="web", access_key=key, grants=grants, **kwargs)
-
-
-def stop(verifier: Verifier) -> None:
-    if isinstance(verifier.grants, AuthorityGrants):
-        verifier.grants.close(timeout=WAIT + 5)
-    verifier.close()
+    return Verifier(world.url, audience="web", access_key=world.machine_keys[machine], **kwargs)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 5.0) -> float:
@@ -98,7 +84,7 @@ def test_real_tokens_verify_and_roles_come_from_real_grants(world: Realm) -> Non
             verifier.verify(world.token(ALICE, "db"))
         assert refused.value.error == "invalid_audience"
     finally:
-        stop(verifier)
+        verifier.close()
 
 
 def test_no_grant_no_token(world: Realm) -> None:
@@ -114,7 +100,7 @@ def test_machine_without_connector_role_reads_no_grants(world: Realm) -> None:
         with pytest.raises(UnavailableError):
             verifier.verify(world.token(ALICE, "web"))
     finally:
-        stop(verifier)
+        verifier.close()
     response = httpx.get(
         f"{world.url}/api/grants",
         params={"destination": "web"},
@@ -139,7 +125,7 @@ def test_grant_changes_reach_a_running_verifier_within_a_second(world: Realm) ->
         took = eventually(lambda: verifier.verify(bob).roles == frozenset())
         assert took < 1.5, f"the removal took {took:.2f}s to arrive"
     finally:
-        stop(verifier)
+        verifier.close()
 
 
 def test_emergency_rotation(world: Realm) -> None:
@@ -174,7 +160,7 @@ def test_emergency_rotation(world: Realm) -> None:
             verifier.verify(old)
         assert jwks_fetches() == 2
     finally:
-        stop(verifier)
+        verifier.close()
         http.close()
 
 

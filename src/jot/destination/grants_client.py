@@ -146,26 +146,31 @@ class AuthorityGrants:
 
     def _run(self) -> None:
         failures = 0
-        while not self._stop.is_set():
-            started = self._clock()
-            try:
-                self.refresh(self._wait)
-                failures = 0
-                # An authority that answers at once (no long-poll) is not polled in a spin.
-                self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
-            except (httpx.HTTPError, UnavailableError) as exc:
-                failures += 1
-                log.warning("grants refresh failed: %s", exc)
-                self._stop.wait(_backoff(failures))
+        try:
+            while not self._stop.is_set():
+                started = self._clock()
+                try:
+                    self.refresh(self._wait)
+                    failures = 0
+                    # An authority that answers at once (no long-poll) is not polled in a spin.
+                    self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
+                except (httpx.HTTPError, UnavailableError) as exc:
+                    failures += 1
+                    log.warning("grants refresh failed: %s", exc)
+                    self._stop.wait(_backoff(failures))
+        finally:
+            if self._owns_http:
+                self._http.close()
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop the refresh; a long-poll in flight ends when the authority answers it (wait
-        up to ``timeout`` seconds for that)."""
+        """Stop the refresh. A long-poll in flight cannot be interrupted: the thread ends
+        (and closes its HTTP client) when the authority answers it; this waits up to
+        ``timeout`` seconds for that."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
-        if self._owns_http and (self._thread is None or not self._thread.is_alive()):
-            self._http.close()  # Still in use by a parked long-poll otherwise.
+        elif self._owns_http:
+            self._http.close()
 
 
 class AsyncAuthorityGrants:
