@@ -1,11 +1,15 @@
 """Benchmark of the authority: token issuance and JWKS against a bare endpoint on the same
-stack (FastAPI + uvicorn, one worker), plus the wall time of a cached `jot token`.
+stack (FastAPI + uvicorn, one worker, no access log on either), plus the wall time of a
+cached `jot token`.
 
-The load generator is a raw keep-alive HTTP/1.1 client in a separate process.
+The load generator is a raw keep-alive HTTP/1.1 client in a separate process. On a shared
+machine throughput moves with other jobs' load, so the endpoints are loaded in interleaved
+rounds (the ratio is the median of per-round ratios), and the server processes' CPU time
+per request is measured too (from /proc: it does not depend on how busy the machine is).
 
-Usage: ``.venv/bin/python bench/authority.py [--seconds 5] [--connections 32]``. It starts
-every server itself on free loopback ports (SQLite in a temporary directory) and loads them
-from a separate process, then prints one table.
+Usage: ``.venv/bin/python bench/authority.py [--seconds 5] [--connections 32] [--rounds 3]``.
+It starts every server itself on free loopback ports (SQLite in a temporary directory) and
+loads them from a separate process, then prints one table.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ async def hello() -> dict[str, str]:
     return {"hello": "world"}
 
 
-uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 
 JOT = [sys.executable, "-c", "from jot.cli.main import main; main()"]
@@ -126,9 +130,49 @@ def load_in_child(spec: dict) -> dict:
 def summarise(latencies: list[float], seconds: float) -> dict:
     ordered = sorted(latencies)
     return {
+        "count": len(ordered),
         "rps": len(ordered) / seconds,
         "p50": ordered[len(ordered) // 2] * 1000,
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(specs: dict[str, tuple[int, dict]], rounds: int) -> dict[str, dict]:
+    """Load each endpoint in turn, ``rounds`` times; per endpoint: overall rps, median p50
+    and p99 of the rounds, server CPU µs per request, and each round's rps."""
+    out: dict[str, dict] = {
+        name: {"count": 0, "seconds": 0.0, "cpu": 0.0, "p50": [], "p99": [], "rounds": []}
+        for name in specs
+    }
+    for _ in range(rounds):
+        for name, (pid, spec) in specs.items():
+            before = cpu_seconds(pid)
+            row = load_in_child(spec)
+            entry = out[name]
+            entry["cpu"] += cpu_seconds(pid) - before
+            entry["count"] += row["count"]
+            entry["seconds"] += spec["seconds"]
+            entry["p50"].append(row["p50"])
+            entry["p99"].append(row["p99"])
+            entry["rounds"].append(row["rps"])
+    return {
+        name: {
+            "rps": entry["count"] / entry["seconds"],
+            "p50": statistics.median(entry["p50"]),
+            "p99": statistics.median(entry["p99"]),
+            "cpu_us": entry["cpu"] / max(entry["count"], 1) * 1e6,
+            "rounds": entry["rounds"],
+        }
+        for name, entry in out.items()
     }
 
 
@@ -148,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per endpoint")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
@@ -214,35 +259,34 @@ def main() -> None:
         subprocess.run([*JOT, "token", "--for", "bench"], env=env, check=True, capture_output=True)
         cached, bare_python = cached_token_time(env)
         common = {"seconds": args.seconds, "connections": args.connections}
-        rows = {
-            "bare GET /hello": load_in_child(
-                {
-                    "method": "GET",
-                    "url": f"{hello_url}/hello",
-                    "body": None,
-                    "headers": {},
-                    **common,
-                }
+        jot_pid, hello_pid = processes[0].pid, processes[1].pid
+        specs = {
+            "bare GET /hello": (
+                hello_pid,
+                {"method": "GET", "url": f"{hello_url}/hello", "body": None, "headers": {}},
             ),
-            "POST /api/tokens": load_in_child(
+            "POST /api/tokens": (
+                jot_pid,
                 {
                     "method": "POST",
                     "url": f"{jot_url}/api/tokens",
                     "body": {"destination": "bench"},
                     "headers": auth,
-                    **common,
-                }
+                },
             ),
-            "GET /.well-known/jwks.json": load_in_child(
+            "GET /.well-known/jwks.json": (
+                jot_pid,
                 {
                     "method": "GET",
                     "url": f"{jot_url}/.well-known/jwks.json",
                     "body": None,
                     "headers": {},
-                    **common,
-                }
+                },
             ),
         }
+        rows = measure(
+            {name: (pid, {**spec, **common}) for name, (pid, spec) in specs.items()}, args.rounds
+        )
     finally:
         for process in processes:
             process.terminate()
@@ -251,14 +295,22 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         log.close()
-    bare = rows["bare GET /hello"]["rps"]
-    print(f"{'endpoint':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
+    bare = rows["bare GET /hello"]
+    head = f"{'endpoint':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}"
+    print(f"{head} {'CPU µs/req':>11} {'CPU vs bare':>12}")
     for name, row in rows.items():
-        ratio = row["rps"] / bare
-        print(f"{name:<28} {row['rps']:>8.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} {ratio:>7.2f}x")
+        # Median of the per-round ratios: each round loads both within seconds of each other.
+        ratio = statistics.median(
+            mine / theirs for mine, theirs in zip(row["rounds"], bare["rounds"], strict=True)
+        )
+        cpu_ratio = bare["cpu_us"] / row["cpu_us"] if row["cpu_us"] else 0.0
+        print(
+            f"{name:<28} {row['rps']:>8.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} {ratio:>7.2f}x"
+            f" {row['cpu_us']:>11.0f} {cpu_ratio:>11.2f}x"
+        )
     print(f"\ncached `jot token`: {cached:.0f} ms median (python -c pass: {bare_python:.0f} ms)")
-    setup = f"{args.connections} connections, {args.seconds:.0f} s each, one worker, SQLite"
-    print(f"({setup}, {os.cpu_count()} CPUs)")
+    setup = f"{args.connections} connections, {args.rounds} rounds of {args.seconds:g} s each"
+    print(f"({setup}, one worker, SQLite, {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """Real kubectl through ``jot connector proxy --kubernetes`` to a recording fake API server.
 
 The kubeconfig's user is an exec credential plugin that prints an ExecCredential with a jot
-token, exactly what ``jot token --for k8s --format exec-credential`` prints.
+token, exactly what ``jot token --for k8s --format exec-credential`` prints; the tokens come
+from the in-test authority stand-in, so that bad ones (wrong audience) can be made too. The
+same path with the REAL plugin, a real ``jot server`` and a kubeconfig from ``jot kubeconfig``
+is in ``test_integration_connectors.py``.
 """
 
 from __future__ import annotations

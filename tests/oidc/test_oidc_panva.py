@@ -27,7 +27,11 @@ HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 def _installed() -> Path:
     node = shutil.which("node")
     if node is None or shutil.which("npm") is None:
-        pytest.skip("Node.js is not installed: panva's oidc-provider cannot run here")
+        # CI needs this test: a missing Node.js is a broken machine, not a reason to skip.
+        pytest.fail(
+            "Node.js (node and npm) is not installed: panva's oidc-provider cannot run; "
+            "install Debian's nodejs and npm packages"
+        )
     # Two test workers may get here at once: one installs, the other waits for it.
     with open(PANVA / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

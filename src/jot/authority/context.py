@@ -23,7 +23,7 @@ from jot.authority.errors import APIError, TooManyRequests, Unauthorized
 from jot.authority.models import AccessKey, Identity
 from jot.authority.state import Authority
 
-__all__ = ["CommitThenRaise", "Context", "load_identity", "run"]
+__all__ = ["CommitThenRaise", "Context", "execute", "load_identity", "run"]
 
 T = TypeVar("T")
 
@@ -80,6 +80,19 @@ def run(
     request: Request, need: access.Need, handler: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
     """Run ``handler(ctx, *args, **kwargs)`` in one transaction; commit before answering."""
+    return execute(request, need, handler, args, kwargs)
+
+
+def execute(
+    request: Request,
+    need: access.Need,
+    handler: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    wait: bool = True,
+) -> T:
+    """:func:`run` with ``wait`` passed to the transaction (see ``Database.transaction``)."""
     authority: Authority = request.app.state.authority
     client = request.client.host if request.client else None
     write = request.method not in ("GET", "HEAD")
@@ -87,7 +100,7 @@ def run(
     if bearer is not None:
         _check_rate(authority, client)
     deferred: CommitThenRaise | None = None
-    with authority.db.transaction(write=write) as session:
+    with authority.db.transaction(write=write, wait=wait) as session:
         ctx = Context(authority, session, to_datetime(authority.clock()), client)
         if bearer is not None:
             _authenticate(ctx, bearer, write=write)

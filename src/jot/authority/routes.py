@@ -16,6 +16,7 @@ from typing import Any, get_type_hints
 from fastapi import FastAPI, Request
 
 from jot.api import ErrorResponse, GrantList
+from jot.authority import fastpath
 from jot.authority.access import Need
 from jot.authority.context import run
 from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
@@ -132,3 +133,6 @@ def install_routes(app: FastAPI) -> None:
         app.add_api_route(
             path, endpoint, methods=[method], tags=[tag], response_model=model, responses=responses
         )
+    tokens = next(r for r in ROUTES if r.method == "POST" and r.path == fastpath.PATH)
+    fastpath.install(app, tokens.handler, tokens.need, tokens.status)
+    fastpath.install_jwks(app, keys.jwks)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from typing import Any, TextIO
 
+import uvicorn
 from fastapi import FastAPI
 
 from jot.authority.app import create_app, open_authority
 from jot.authority.db import Database, migrate
+from jot.authority.handlers.grants import STOPPING
 from jot.authority.settings import Settings, load_settings
 
 __all__ = ["migrate_only", "serve", "worker_app"]
@@ -48,19 +51,22 @@ def _announce(settings: Settings, key: str | None, out: TextIO) -> None:
 
 def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
     """Migrate, bootstrap, then serve until SIGINT/SIGTERM (in-flight requests finish)."""
-    import uvicorn
-
     started = open_authority(settings)
     _announce(settings, started.bootstrap_key, out)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": "warning",
+        # Never shown at "warning"; off, uvicorn does not even build the records.
+        "access_log": False,
         "timeout_graceful_shutdown": 30,
         "proxy_headers": False,
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(authority=started.authority), **common)
+        server = _Server(uvicorn.Config(create_app(authority=started.authority), **common))
+        server.run()
+        if not server.started:
+            sys.exit(3)  # What uvicorn.run exits with when the server could not start.
         return
     started.authority.close()
     for name in _ENV_FIELDS:
@@ -69,6 +75,15 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
             secret = getattr(value, "get_secret_value", None)
             os.environ[f"JOT_{name.upper()}"] = str(secret() if secret else value)
     uvicorn.run("jot.authority.server:worker_app", factory=True, workers=settings.workers, **common)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling parked grants long-polls to answer before it waits for the
+    requests in flight (with several workers, uvicorn makes its own servers: not there)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        STOPPING.set()
+        await super().shutdown(sockets)
 
 
 def worker_app() -> FastAPI:

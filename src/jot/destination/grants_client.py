@@ -114,6 +114,7 @@ class AuthorityGrants:
     ) -> None:
         self.poll = GrantsPoll(issuer, destination, access_key)
         self._http = http or httpx.Client()
+        self._owns_http = http is None
         self._wait = wait
         self._background = background
         self._clock = clock
@@ -145,22 +146,31 @@ class AuthorityGrants:
 
     def _run(self) -> None:
         failures = 0
-        while not self._stop.is_set():
-            started = self._clock()
-            try:
-                self.refresh(self._wait)
-                failures = 0
-                # An authority that answers at once (no long-poll) is not polled in a spin.
-                self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
-            except (httpx.HTTPError, UnavailableError) as exc:
-                failures += 1
-                log.warning("grants refresh failed: %s", exc)
-                self._stop.wait(_backoff(failures))
+        try:
+            while not self._stop.is_set():
+                started = self._clock()
+                try:
+                    self.refresh(self._wait)
+                    failures = 0
+                    # An authority that answers at once (no long-poll) is not polled in a spin.
+                    self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
+                except (httpx.HTTPError, UnavailableError) as exc:
+                    failures += 1
+                    log.warning("grants refresh failed: %s", exc)
+                    self._stop.wait(_backoff(failures))
+        finally:
+            if self._owns_http:
+                self._http.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the refresh. A long-poll in flight cannot be interrupted: the thread ends
+        (and closes its HTTP client) when the authority answers it; this waits up to
+        ``timeout`` seconds for that."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=1.0)
+            self._thread.join(timeout=timeout)
+        elif self._owns_http:
+            self._http.close()
 
 
 class AsyncAuthorityGrants:

@@ -195,6 +195,7 @@ class JWKSClient:
     ) -> None:
         self.state = JWKSState(issuer=issuer, jwks_uri=jwks_uri, policy=policy or JWKSPolicy())
         self._http = http or httpx.Client(timeout=self.state.policy.timeout)
+        self._owns_http = http is None
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -225,6 +226,11 @@ class JWKSClient:
             except (httpx.HTTPError, UnavailableError) as exc:
                 # Keep the last good set; the rate limit spaces the retries.
                 log.warning("JWKS fetch failed: %s", exc)
+
+    def close(self) -> None:
+        """Close the HTTP client this object made (a caller's client stays open)."""
+        if self._owns_http:
+            self._http.close()
 
 
 class AsyncJWKSClient:

@@ -118,9 +118,11 @@ class Verifier(_Base):
         self.replay = replay
 
     def close(self) -> None:
-        """Stop the background grants refresh, if any."""
+        """Stop the background grants refresh, if any, and close the HTTP clients."""
         if isinstance(self.grants, AuthorityGrants):
             self.grants.close()
+        if isinstance(self.jwks, JWKSClient):
+            self.jwks.close()
 
     def verify(self, token: str, *, resource: str | None = None) -> Identity:
         """The identity in ``token`` with its roles at ``resource`` (default: this

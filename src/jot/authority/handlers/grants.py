@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from fastapi import Query, Request, Response
@@ -19,10 +20,14 @@ from jot.authority.errors import BadRequest, Conflict, NotFound
 from jot.authority.models import Destination, Grant, Group, Identity
 from jot.authority.state import Authority
 
-__all__ = ["create_grant", "delete_grant", "watch_grants"]
+__all__ = ["STOPPING", "create_grant", "delete_grant", "watch_grants"]
 
 # How often a long-poll looks at the database revision (other processes' changes).
 _DB_POLL = 0.5
+
+#: Set by ``jot server`` when a graceful stop begins: parked long-polls answer at once, so
+#: that watching destinations do not hold the stop up for the rest of their ``wait``.
+STOPPING = threading.Event()
 
 
 def _list(ctx: Context, destination: str | None, subject: str | None) -> GrantList:
@@ -60,6 +65,10 @@ async def watch_grants(
         if wanted is None or not _matches(wanted, tag) or time.monotonic() >= deadline:
             break
         await _sleep_until_change(authority, seen_local, deadline)
+        # A destination that went away (restarted, stopped) ends its long-poll here, so that
+        # it neither runs to the deadline nor holds up a graceful stop of the server.
+        if STOPPING.is_set() or await request.is_disconnected():
+            break
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if wanted is not None and _matches(wanted, tag):
         return Response(status_code=304, headers=headers)
@@ -70,7 +79,7 @@ async def watch_grants(
 async def _sleep_until_change(authority: Authority, seen: int, deadline: float) -> None:
     counter = authority.grants_changed
     stop = min(deadline, time.monotonic() + _DB_POLL)
-    while time.monotonic() < stop and counter.value == seen:
+    while time.monotonic() < stop and counter.value == seen and not STOPPING.is_set():
         await asyncio.sleep(0.05)
 
 

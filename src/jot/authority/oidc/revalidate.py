@@ -22,7 +22,7 @@ from jot.authority.oidc.models import Provider, ProviderSession
 from jot.authority.oidc.providers import client_secret
 from jot.authority.oidc.sealed import open_secret, seal
 
-__all__ = ["ProviderDown", "revalidate"]
+__all__ = ["ProviderDown", "is_plain", "revalidate"]
 
 
 # Access keys known not to come from a provider login. A provider session is created in the
@@ -36,6 +36,12 @@ def _remember_plain(key_id: str) -> None:
     if len(_PLAIN_KEYS) >= _PLAIN_MAX:
         _PLAIN_KEYS.clear()
     _PLAIN_KEYS.add(key_id)
+
+
+def is_plain(key_id: str) -> bool:
+    """Whether ``key_id`` is known not to come from a provider login (revalidation is then a
+    no-op, without I/O)."""
+    return key_id in _PLAIN_KEYS
 
 
 class ProviderDown(APIError):

@@ -1,0 +1,132 @@
+"""Lean routes for ``POST /api/tokens``, the hot path of the authority, and the JWKS.
+
+FastAPI's generic machinery (dependency resolution, body parsing, response-model
+serialisation, two thread-pool hops) costs more CPU than issuing the token itself. This route
+sits in front of the FastAPI one (which stays for the OpenAPI description and answers every
+request the lean route does not take):
+
+- it takes only a well-formed JSON body that validates as :class:`~jot.api.TokenRequest`;
+  anything else is replayed to the FastAPI route, so errors read exactly as before;
+- the handler runs through the same :func:`jot.authority.context.execute` as every route
+  (authentication, access check, one transaction, audit row);
+- it runs on the event loop, without a thread hop, only when nothing on the way can block:
+  SQLite with its writer slot free, the in-memory limiter, and a cached key check for a key
+  that needs no provider revalidation. Otherwise it runs in the thread pool as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
+from starlette.types import Message, Receive, Scope, Send
+
+from jot.api import TokenRequest, TokenResponse
+from jot.authority.context import execute
+from jot.authority.db import WriterBusy
+from jot.authority.oidc.revalidate import is_plain
+from jot.authority.ratelimit import MemoryLimiter
+from jot.authority.state import Authority
+
+__all__ = ["JWKS_PATH", "PATH", "install", "install_jwks"]
+
+PATH = "/api/tokens"
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body over once more."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _is_json(request: Request) -> bool:
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return kind == "application/json"
+
+
+def _inline_safe(authority: Authority, request: Request) -> bool:
+    """Nothing on this request's way blocks on I/O other than local SQLite (see module doc)."""
+    if not authority.db.is_sqlite or not isinstance(authority.limiter, MemoryLimiter):
+        return False
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return False  # The error answer is cheap; the thread pool gives it as before.
+    cache = authority.auth_cache
+    principal = cache.get(cache.digest(value.strip()))
+    return principal is not None and is_plain(principal.key_id)
+
+
+class _Asgi:
+    """An object, not a function: Starlette then mounts it as an ASGI app as it is."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI, handler: Any, need: Any, status: int) -> None:
+    """Put the lean route in front of the FastAPI route for ``POST /api/tokens``."""
+    fallback = next(
+        route
+        for route in app.router.routes
+        if isinstance(route, APIRoute) and route.path == PATH and "POST" in (route.methods or ())
+    )
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        body = await request.body()
+        payload: TokenRequest | None = None
+        if _is_json(request):
+            try:
+                payload = TokenRequest.model_validate_json(body)
+            except ValidationError:
+                payload = None
+        if payload is None:
+            await fallback.handle(scope, _replaying(body, receive), send)
+            return
+        authority: Authority = request.app.state.authority
+
+        def issue(wait: bool) -> TokenResponse:
+            result: TokenResponse = execute(
+                request, need, handler, (), {"body": payload}, wait=wait
+            )
+            return result
+
+        try:
+            if not _inline_safe(authority, request):
+                raise WriterBusy()
+            result = issue(False)
+        except WriterBusy:
+            result = await run_in_threadpool(issue, True)
+        response = Response(result.model_dump_json(), status, media_type="application/json")
+        await response(scope, receive, send)
+
+    lean = StarletteRoute(PATH, _Asgi(endpoint), methods=["POST"], include_in_schema=False)
+    app.router.routes.insert(0, lean)
+
+
+def install_jwks(app: FastAPI, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+    """Serve the JWKS through Starlette's plain request wrapper, in front of the FastAPI route
+    (kept for the OpenAPI description): the endpoint takes only the request, so FastAPI's
+    dependency resolution is pure overhead on this busy, cache-served route."""
+    lean = StarletteRoute(JWKS_PATH, endpoint, methods=["GET"], include_in_schema=False)
+    lean.methods = {"GET"}  # Starlette adds HEAD; the FastAPI route never answered it.
+    app.router.routes.insert(0, lean)

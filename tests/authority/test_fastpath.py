@@ -1,0 +1,135 @@
+"""The lean routes (``POST /api/tokens``, the JWKS) answer exactly like the FastAPI routes
+behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from jot.authority import fastpath
+from jot.authority.app import Started, create_app
+
+from .conftest import ISSUER, bearer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def plain(started: Started) -> AsyncIterator[httpx.AsyncClient]:
+    """The same authority with the lean routes taken out: FastAPI answers every request."""
+    app = create_app(authority=started.authority)
+    lean = (fastpath.PATH, fastpath.JWKS_PATH)
+    app.router.routes[:] = [
+        r for r in app.router.routes if not (type(r) is Route and r.path in lean)
+    ]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
+        yield http
+
+
+# (content, content type, with the admin key): requests the lean route must hand over.
+ODD_REQUESTS: list[tuple[bytes, str, bool]] = [
+    (b'{"destination": "jot"', "application/json", True),
+    (b'{"destination": "jot", "extra": 1}', "application/json", True),
+    (b"{}", "application/json", True),
+    (b'{"destination": ""}', "application/json", True),
+    (b'{"destination": 5}', "application/json", True),
+    (b"[]", "application/json", True),
+    (b"", "application/json", True),
+    (b'{"destination": "jot"}', "text/plain", True),
+    (b'{"destination": "nowhere"}', "application/json", True),
+    (b'{"destination": "jot"}', "application/json", False),
+]
+
+
+@pytest.mark.parametrize(("content", "kind", "authenticated"), ODD_REQUESTS)
+async def test_odd_requests_answer_as_before(
+    client: httpx.AsyncClient,
+    plain: httpx.AsyncClient,
+    admin_key: str,
+    content: bytes,
+    kind: str,
+    authenticated: bool,
+) -> None:
+    headers = {"Content-Type": kind, **(bearer(admin_key) if authenticated else {})}
+    answers: list[tuple[int, Any]] = []
+    for http in (client, plain):
+        response = await http.post("/api/tokens", content=content, headers=headers)
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] >= 400
+
+
+async def test_token_answer_has_the_same_shape(
+    client: httpx.AsyncClient, plain: httpx.AsyncClient, admin_key: str
+) -> None:
+    answers = []
+    for http in (client, plain):
+        response = await http.post(
+            "/api/tokens", json={"destination": "jot"}, headers=bearer(admin_key)
+        )
+        assert response.status_code == 201, response.text
+        assert response.headers["content-type"] == "application/json"
+        answers.append(response.json())
+    assert set(answers[0]) == set(answers[1]) == {"token", "expires"}
+    assert answers[0]["expires"] == answers[1]["expires"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+async def test_jwks_answers_as_before(
+    client: httpx.AsyncClient, plain: httpx.AsyncClient, method: str
+) -> None:
+    answers = []
+    for http in (client, plain):
+        response = await http.request(method, fastpath.JWKS_PATH)
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        answers.append((response.status_code, headers, response.content))
+    assert answers[0] == answers[1]
+
+
+async def test_openapi_still_describes_the_route(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operation = schema["paths"]["/api/tokens"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/TokenRequest")
+    assert "201" in operation["responses"]
+    assert "get" in schema["paths"][fastpath.JWKS_PATH]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_busy_writer_does_not_block_the_loop(
+    client: httpx.AsyncClient, started: Started, admin_key: str
+) -> None:
+    """With another writer holding SQLite, a token waits in the thread pool, not the loop."""
+    auth = bearer(admin_key)
+    first = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+    assert first.status_code == 201, first.text  # The key check is cached from here on.
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_writer() -> None:
+        with started.authority.db.transaction(write=True):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_writer)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        pending = asyncio.ensure_future(
+            client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+        )
+        jwks = await asyncio.wait_for(client.get("/.well-known/jwks.json"), 10)
+        assert jwks.status_code == 200
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+    finally:
+        release.set()
+        holder.join(10)
+    token = await asyncio.wait_for(pending, 10)
+    assert token.status_code == 201, token.text
