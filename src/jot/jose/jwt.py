@@ -109,7 +109,7 @@ def encode(
         try:  # _encode_claims inline for a dict; on any error it reports the exact reason.
             "".join(claims)  # A TypeError unless every name is a str.
             payload = b64encode(_json.encode_text(claims).encode("utf-8"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             payload = b64encode(_encode_claims(claims))
         entry = _signers.get(id(key))
         if (
@@ -147,6 +147,8 @@ def _encode_claims(claims: Mapping[str, Any]) -> bytes:
         raise UsageError("claims must be a mapping with string names") from None
     try:
         return _json.encode_text(claims).encode("utf-8")
+    except RecursionError:
+        raise UsageError("the claims are nested too deeply to encode") from None
     except (TypeError, ValueError) as exc:
         raise UsageError(f"the claims cannot be encoded as JSON: {exc}") from None
 
