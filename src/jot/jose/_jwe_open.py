@@ -119,9 +119,10 @@ def split_compact(token: str | bytes, max_size: int) -> tuple[str, str, str, str
         raise UsageError("token must be str or bytes")
     if len(token) > max_size:
         raise MalformedTokenError(f"the token is larger than {max_size} bytes")
-    if token.count(".") != 4:
+    parts = token.split(".", 5)  # One pass; at most six parts, however many dots.
+    if len(parts) != 5:
         raise MalformedTokenError("a compact JWE has exactly five segments")
-    protected, encrypted_key, iv, ciphertext, tag = token.split(".")
+    protected, encrypted_key, iv, ciphertext, tag = parts
     if not protected:
         raise MalformedTokenError("a compact JWE needs a protected header")
     if len(protected) > _MAX_PARTS["protected"]:

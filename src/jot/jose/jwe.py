@@ -211,14 +211,21 @@ def _cached_limits(
     arguments = (algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
     if not isinstance(keys, Key | KeySet):
         raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
-    try:
-        cache_key = (
-            id(keys), None if algorithms is None else tuple(algorithms),
-            None if encryptions is None else tuple(encryptions), tuple(crit), allow_zip,
-            max_inflated_size, max_p2c,
-        )  # fmt: skip
-        hash(cache_key)
-    except TypeError:
+    if (
+        algorithms is None
+        and encryptions is None
+        and not crit
+        and allow_zip is False
+        and max_inflated_size == MAX_INFLATED_SIZE
+        and max_p2c == MAX_P2C
+    ):  # The defaults: a shorter key to build and hash (it cannot equal a long one).
+        cache_key: tuple[Any, ...] | None = (id(keys),)
+        arguments = (None, None, (), False, MAX_INFLATED_SIZE, MAX_P2C)
+    else:
+        cache_key = _long_key(
+            keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
+        )
+    if cache_key is None:
         return _limits(keys, *arguments)
     state = _keys_state(keys)
     entry = _limits_cache.get(cache_key)
@@ -229,6 +236,28 @@ def _cached_limits(
         _limits_cache.clear()
     _limits_cache[cache_key] = (keys, state, limits)
     return limits
+
+
+def _long_key(
+    keys: Key | KeySet,
+    algorithms: Collection[str | KeyManagement] | None,
+    encryptions: Collection[str] | None,
+    crit: Collection[str],
+    allow_zip: bool,
+    max_inflated_size: int,
+    max_p2c: int,
+) -> tuple[Any, ...] | None:
+    """The cache key for any arguments; ``None`` if they cannot be hashed."""
+    try:
+        cache_key = (
+            id(keys), None if algorithms is None else tuple(algorithms),
+            None if encryptions is None else tuple(encryptions), tuple(crit), allow_zip,
+            max_inflated_size, max_p2c,
+        )  # fmt: skip
+        hash(cache_key)
+    except TypeError:
+        return None
+    return cache_key
 
 
 def _keys_state(keys: Key | KeySet) -> tuple[Any, ...]:
