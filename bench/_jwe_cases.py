@@ -92,11 +92,23 @@ def _gcm_seal(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> st
 
 
 def _gcm_open(token: str, cek_of: Callable[[bytes, dict[str, Any]], bytes],
-              headers: dict[str, dict[str, Any]]) -> bytes:  # fmt: skip
+              headers: dict[str, dict[str, Any]] | None) -> bytes:  # fmt: skip
     protected, wrapped, iv, ciphertext, tag = token.split(".")
-    header = headers.get(protected) or json.loads(_b64d(protected))
+    header = _header(protected, headers)
     cek = cek_of(_b64d(wrapped), header)
     return AESGCM(cek).decrypt(_b64d(iv), _b64d(ciphertext) + _b64d(tag), protected.encode())
+
+
+def _header(protected: str, cache: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    # Parsed once per distinct header (a library's cache), except for ECDH-ES (cache None),
+    # whose header is new in every token. Keyed by the token's own segment: jot's member
+    # order differs from the floor's encoder's, so a pre-filled cache would never hit.
+    header = None if cache is None else cache.get(protected)
+    if header is None:
+        header = json.loads(_b64d(protected))
+        if cache is not None:
+            cache[protected] = header
+    return header
 
 
 def _concat_kdf(shared: bytes) -> bytes:
@@ -130,7 +142,7 @@ def _floor_ecdh(key: jot_jwk.Key, plaintext: bytes) -> _Pair:
         peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         return _concat_kdf(private.exchange(ec.ECDH(), peer))
 
-    return encrypt, lambda token: _gcm_open(token, cek_of, {})
+    return encrypt, lambda token: _gcm_open(token, cek_of, None)
 
 
 def _cbc_hs512(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> str:
@@ -147,7 +159,7 @@ def _cbc_hs512(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> s
 
 def _cbc_hs512_open(token: str, kek: bytes, headers: dict[str, dict[str, Any]]) -> bytes:
     protected, wrapped, iv_b64, ciphertext_b64, tag = token.split(".")
-    headers.get(protected) or json.loads(_b64d(protected))  # Its alg and enc, parsed once.
+    _header(protected, headers)  # Its alg and enc.
     cek = aes_key_unwrap(kek, _b64d(wrapped))
     iv, ciphertext, aad = _b64d(iv_b64), _b64d(ciphertext_b64), protected.encode()
     al = (8 * len(aad)).to_bytes(8, "big")
@@ -166,7 +178,7 @@ def _floor(row: str, key: jot_jwk.Key, plaintext: bytes) -> _Pair:
         return _floor_ecdh(key, plaintext)
     header = {"alg": alg, "enc": enc, "kid": key.kid}
     prefix = _b64e(json.dumps(header, separators=(",", ":")).encode())
-    headers = {prefix.decode(): header}  # As parsed once and cached.
+    headers: dict[str, dict[str, Any]] = {}  # Filled by _header: each one parsed once.
     if alg == "dir":
         secret = key.crypto_key
         return (lambda: _gcm_seal(prefix, secret, plaintext, b""),

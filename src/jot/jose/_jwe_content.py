@@ -120,7 +120,8 @@ class AESGCMEncryption(ContentEncryption):
         return sealed[:-16], sealed[-16:]
 
     def decrypt(self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
-        self._check_sizes(cek, iv, tag)
+        if len(cek) != self.key_size or len(iv) != 12 or len(tag) != 16:  # _check_sizes
+            raise DecryptionError(DECRYPTION_FAILED)
         try:
             return AESGCM(cek).decrypt(iv, ciphertext + tag, aad)
         except InvalidTag:

@@ -322,8 +322,14 @@ def open_compact(
     token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
 ) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
     """:func:`open_sealed` for a compact token, reusing the selection made for its header."""
-    protected, encrypted_key, iv, ciphertext, tag = split_compact(token, max_size)
-    entry = _selections.get(protected)
+    # A header in the cache passed split_compact's checks of the protected segment before.
+    parts: Sequence[str] = (
+        token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
+    )
+    entry = _selections.get(parts[0]) if len(parts) == 5 else None
+    if entry is None:
+        parts = split_compact(token, max_size)
+    protected, encrypted_key, iv, ciphertext, tag = parts
     if entry is None or entry[0] is not keys or entry[1] is not limits:
         entry = _selection(protected, keys, limits)
     _, _, header, enc, algorithm, key = entry

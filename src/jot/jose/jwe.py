@@ -78,6 +78,26 @@ class DecryptedJWE:
     aad: bytes | None = None
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__ (0.65 µs for four);
+# the slots' own descriptors do the same for a third less, on every decrypted token.
+_new = object.__new__
+_set_header, _set_plaintext, _set_key, _set_aad = (
+    getattr(DecryptedJWE, name).__set__ for name in ("header", "plaintext", "key", "aad")
+)
+
+
+def _decrypted(
+    header: Mapping[str, Any], plaintext: bytes, key: Key, aad: bytes | None
+) -> DecryptedJWE:
+    """``DecryptedJWE(header, plaintext, key, aad)``, built faster."""
+    result: DecryptedJWE = _new(DecryptedJWE)
+    _set_header(result, header)
+    _set_plaintext(result, plaintext)
+    _set_key(result, key)
+    _set_aad(result, aad)
+    return result
+
+
 def password_key(
     password: bytes | str, *, alg: str = "PBES2-HS512+A256KW", kid: str | None = None
 ) -> OctKey:
@@ -170,7 +190,7 @@ def decrypt_compact(
     limits = _cached_limits(
         keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
     )
-    return DecryptedJWE(*open_compact(token, keys, limits, max_size))
+    return _decrypted(*open_compact(token, keys, limits, max_size))
 
 
 def decrypt_json(
