@@ -214,7 +214,7 @@ def decrypt_json(
     return DecryptedJWE(*open_sealed(sealed, keys, limits))
 
 
-_limits_cache: dict[tuple[Any, ...], tuple[Key | KeySet, tuple[Any, ...], Limits]] = {}
+_limits_cache: dict[Any, tuple[Key | KeySet, tuple[Any, ...], Limits]] = {}
 
 
 def _cached_limits(
@@ -228,9 +228,7 @@ def _cached_limits(
 ) -> Limits:
     """:func:`_limits`, checked once per key (or key set) and allow-lists: a recipient
     decrypts many tokens with the same ones. A key changed in place is checked again."""
-    arguments = (algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
-    if not isinstance(keys, Key | KeySet):
-        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    cache_key: Any
     if (
         algorithms is None
         and encryptions is None
@@ -238,23 +236,23 @@ def _cached_limits(
         and allow_zip is False
         and max_inflated_size == MAX_INFLATED_SIZE
         and max_p2c == MAX_P2C
-    ):  # The defaults: a shorter key to build and hash (it cannot equal a long one).
-        cache_key: tuple[Any, ...] | None = (id(keys),)
-        arguments = (None, None, (), False, MAX_INFLATED_SIZE, MAX_P2C)
+    ):  # The defaults: the key set's id alone (an int never equals the tuples below).
+        cache_key = id(keys)
+        crit = ()
     else:
-        cache_key = _long_key(
-            keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
-        )
-    if cache_key is None:
-        return _limits(keys, *arguments)
-    state = _keys_state(keys)
-    entry = _limits_cache.get(cache_key)
-    if entry is not None and entry[0] is keys and entry[1] == state:
+        cache_key = _long_key(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size,
+                              max_p2c)  # fmt: skip
+    entry = None if cache_key is None else _limits_cache.get(cache_key)
+    # Only a checked Key or KeySet is ever cached, so a hit needs no type check.
+    if entry is not None and entry[0] is keys and entry[1] == _keys_state(keys):
         return entry[2]
-    limits = _limits(keys, *arguments)
-    if len(_limits_cache) >= 256:
-        _limits_cache.clear()
-    _limits_cache[cache_key] = (keys, state, limits)
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
+    if cache_key is not None:
+        if len(_limits_cache) >= 256:
+            _limits_cache.clear()
+        _limits_cache[cache_key] = (keys, _keys_state(keys), limits)
     return limits
 
 
