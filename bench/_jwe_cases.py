@@ -4,14 +4,18 @@ Four rows: ``dir``+A256GCM, ``ECDH-ES``+A256GCM (P-256), ``RSA-OAEP-256``+A256GC
 and ``A256KW``+A256CBC-HS512, for jot, joserfc and jwcrypto. The plaintext is a signed JWT
 (a nested JWT's inner token). The *floor* is the least work any JWE library must do: the raw
 `cryptography` calls (random CEK and IV, key wrap or agreement, content encryption) plus the
-base64url and JSON work, with keys loaded once and the protected header pre-encoded where it
-does not change (everything but ECDH-ES, whose header carries a fresh ephemeral key); it checks
-nothing a library must check.
+base64url and JSON work, with keys loaded once and the protected header encoded once where it
+does not change (everything but ECDH-ES, whose header carries a fresh ephemeral key). Decrypt
+decodes base64url strictly enough to refuse characters outside the alphabet, parses each
+distinct protected header once (every ECDH-ES header), loads the ephemeral key as a SEC 1
+point (`cryptography` checks it is on the curve) and runs the one-round Concat KDF with
+hashlib; it checks nothing else a library must check.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
 import json
 import os
@@ -24,7 +28,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
 from jot.jose import jwe as jot_jwe
@@ -61,12 +64,15 @@ def _b64e(data: bytes) -> bytes:
 
 
 def _b64d(text: str | bytes) -> bytes:
+    # Strict enough: a character outside the alphabet is an error, not skipped (which
+    # non-strict a2b_base64 does); non-canonical trailing bits are accepted.
     data = text.encode("ascii") if isinstance(text, str) else text
-    return binascii.a2b_base64(data.translate(_TO_STANDARD) + b"==")
+    return binascii.a2b_base64(data.translate(_TO_STANDARD) + _PAD[len(data) & 3], strict_mode=True)
 
 
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _FROM_STANDARD = bytes.maketrans(b"+/", b"-_")
+_PAD = (b"", b"=", b"==", b"=")  # Length 4k+1 is then refused by a2b_base64 itself.
 
 
 def _keys() -> dict[str, jot_jwk.Key]:
@@ -89,16 +95,30 @@ def _gcm_seal(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> st
 
 
 def _gcm_open(token: str, cek_of: Callable[[bytes, dict[str, Any]], bytes],
-              headers: dict[str, dict[str, Any]]) -> bytes:  # fmt: skip
+              headers: dict[str, dict[str, Any]] | None) -> bytes:  # fmt: skip
     protected, wrapped, iv, ciphertext, tag = token.split(".")
-    header = headers.get(protected) or json.loads(_b64d(protected))
+    header = _header(protected, headers)
     cek = cek_of(_b64d(wrapped), header)
     return AESGCM(cek).decrypt(_b64d(iv), _b64d(ciphertext) + _b64d(tag), protected.encode())
 
 
+def _header(protected: str, cache: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    # Parsed once per distinct header (a library's cache), except for ECDH-ES (cache None),
+    # whose header is new in every token. Keyed by the token's own segment: jot's member
+    # order differs from the floor's encoder's, so a pre-filled cache would never hit.
+    header = None if cache is None else cache.get(protected)
+    if header is None:
+        header = json.loads(_b64d(protected))
+        if cache is not None:
+            cache[protected] = header
+    return header
+
+
 def _concat_kdf(shared: bytes) -> bytes:
+    # One round of the Concat KDF (SHA-256, 256-bit output): cheaper with hashlib than with
+    # `cryptography`'s ConcatKDFHash object, so that is the floor.
     info = b"\0\0\0\x07A256GCM\0\0\0\0\0\0\0\0\0\0\x01\0"
-    return ConcatKDFHash(hashes.SHA256(), 32, info).derive(shared)
+    return hashlib.sha256(b"\0\0\0\1" + shared + info).digest()
 
 
 _Pair = tuple[Callable[[], str], Callable[[str], bytes]]
@@ -119,13 +139,13 @@ def _floor_ecdh(key: jot_jwk.Key, plaintext: bytes) -> _Pair:
 
     def cek_of(wrapped: bytes, header: dict[str, Any]) -> bytes:
         epk = header["epk"]
-        peer = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(_b64d(epk["x"]), "big"), int.from_bytes(_b64d(epk["y"]), "big"),
-            ec.SECP256R1(),
-        ).public_key()  # fmt: skip
+        # The uncompressed SEC 1 point: cheaper than EllipticCurvePublicNumbers, and as
+        # checked (`cryptography` refuses a point that is not on the curve).
+        point = b"\4" + _b64d(epk["x"]) + _b64d(epk["y"])
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         return _concat_kdf(private.exchange(ec.ECDH(), peer))
 
-    return encrypt, lambda token: _gcm_open(token, cek_of, {})
+    return encrypt, lambda token: _gcm_open(token, cek_of, None)
 
 
 def _cbc_hs512(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> str:
@@ -140,8 +160,9 @@ def _cbc_hs512(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> s
     return b".".join(parts).decode("ascii")
 
 
-def _cbc_hs512_open(token: str, kek: bytes) -> bytes:
+def _cbc_hs512_open(token: str, kek: bytes, headers: dict[str, dict[str, Any]]) -> bytes:
     protected, wrapped, iv_b64, ciphertext_b64, tag = token.split(".")
+    _header(protected, headers)  # Its alg and enc.
     cek = aes_key_unwrap(kek, _b64d(wrapped))
     iv, ciphertext, aad = _b64d(iv_b64), _b64d(ciphertext_b64), protected.encode()
     al = (8 * len(aad)).to_bytes(8, "big")
@@ -160,7 +181,7 @@ def _floor(row: str, key: jot_jwk.Key, plaintext: bytes) -> _Pair:
         return _floor_ecdh(key, plaintext)
     header = {"alg": alg, "enc": enc, "kid": key.kid}
     prefix = _b64e(json.dumps(header, separators=(",", ":")).encode())
-    headers = {prefix.decode(): header}  # As parsed once and cached.
+    headers: dict[str, dict[str, Any]] = {}  # Filled by _header: each one parsed once.
     if alg == "dir":
         secret = key.crypto_key
         return (lambda: _gcm_seal(prefix, secret, plaintext, b""),
@@ -181,7 +202,7 @@ def _floor(row: str, key: jot_jwk.Key, plaintext: bytes) -> _Pair:
         cek = os.urandom(64)
         return _cbc_hs512(prefix, cek, plaintext, aes_key_wrap(kek, cek))
 
-    return encrypt_kw, lambda token: _cbc_hs512_open(token, kek)
+    return encrypt_kw, lambda token: _cbc_hs512_open(token, kek, headers)
 
 
 # -- the cases ----------------------------------------------------------------------------

@@ -8,11 +8,11 @@ small-order point) is refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from hashlib import sha256
 from typing import Any, ClassVar
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
-from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from jot.jose._b64 import b64encode_str
@@ -36,6 +36,7 @@ class ECDHES(KeyManagement):
         self.name = name
         self.kw_size = kw_size
         self.direct = kw_size is None
+        self._plain_info: dict[str, bytes] = {}  # OtherInfo without apu/apv, by enc.
 
     def check_key(self, key: Key, enc: ContentEncryption | None = None) -> None:
         if not isinstance(key, ECKey | OKPKey) or key.curve not in self._CURVES:
@@ -45,17 +46,26 @@ class ECDHES(KeyManagement):
 
     def _derive(self, shared: bytes, enc: ContentEncryption, header: Mapping[str, Any]) -> bytes:
         # RFC 7518 §4.6.2: Concat KDF; AlgorithmID is enc for direct use, else alg.
-        if not any(shared):
+        if not shared.strip(b"\0"):
             # RFC 7748 §6.1: an all-zero X25519/X448 result means a small-order point.
             raise DecryptionError(DECRYPTION_FAILED)
         size = enc.key_size if self.kw_size is None else self.kw_size
+        if "apu" in header or "apv" in header:
+            other_info = self._other_info(size, enc, header)
+        else:  # The usual case: the same OtherInfo for every token with this enc.
+            other_info = self._plain_info.get(enc.name) or b""
+            if not other_info:
+                other_info = self._other_info(size, enc, header)
+                self._plain_info[enc.name] = other_info  # At most one per enc: six.
+        return _concat_kdf(shared, size, other_info)
+
+    def _other_info(self, size: int, enc: ContentEncryption, header: Mapping[str, Any]) -> bytes:
         algorithm_id = (enc.name if self.kw_size is None else self.name).encode("ascii")
         apu = header_bytes(header, "apu") if "apu" in header else b""
         apv = header_bytes(header, "apv") if "apv" in header else b""
-        other_info = b"".join(
+        return b"".join(
             len(part).to_bytes(4, "big") + part for part in (algorithm_id, apu, apv)
         ) + (8 * size).to_bytes(4, "big")
-        return ConcatKDFHash(hashes.SHA256(), size, other_info).derive(shared)
 
     def wrap(
         self,
@@ -111,6 +121,16 @@ def _exchange(private: Any, public: Any) -> bytes:
     return bytes(private.exchange(public))
 
 
+def _concat_kdf(shared: bytes, size: int, other_info: bytes) -> bytes:
+    """NIST SP 800-56A §5.8.1 Concat KDF with SHA-256 (RFC 7518 §4.6.2): round i hashes the
+    32-bit counter i, Z and OtherInfo. What ``ConcatKDFHash`` computes, without building its
+    objects for every token (one round for the usual 128–256-bit keys)."""
+    if size <= 32:
+        return sha256(b"\0\0\0\1" + shared + other_info).digest()[:size]
+    rounds = (sha256(i.to_bytes(4, "big") + shared + other_info).digest() for i in range(1, 3))
+    return b"".join(rounds)[:size]  # At most 512 bits: A256CBC-HS512.
+
+
 _OKP_PUBLIC = {
     "X25519": (32, x25519.X25519PublicKey.from_public_bytes),
     "X448": (56, x448.X448PublicKey.from_public_bytes),
@@ -120,7 +140,7 @@ _OKP_PUBLIC = {
 def _ephemeral_public(key: Key, epk: object) -> Any:
     """The sender's ephemeral public key, checked: a public JWK of the recipient's key type
     and curve, with coordinates of the exact size, and (for EC) a point on the curve."""
-    if not isinstance(epk, Mapping):
+    if type(epk) is not dict and not isinstance(epk, Mapping):  # The ABC check is slower.
         raise MalformedTokenError("ECDH-ES needs an 'epk' JSON object")
     if "d" in epk:
         raise MalformedTokenError("'epk' must be a public key")
@@ -129,9 +149,10 @@ def _ephemeral_public(key: Key, epk: object) -> Any:
     try:
         if isinstance(key, ECKey):
             size = key.coordinate_size
-            x, y = (int.from_bytes(header_bytes(epk, name, size), "big") for name in "xy")
+            point = b"\4" + header_bytes(epk, "x", size) + header_bytes(epk, "y", size)
             # `cryptography` refuses a point that is not on the curve (invalid-curve attacks).
-            return ec.EllipticCurvePublicNumbers(x, y, key.crypto_key.curve).public_key()
+            # The uncompressed SEC 1 point is cheaper to load than EllipticCurvePublicNumbers.
+            return ec.EllipticCurvePublicKey.from_encoded_point(key.crypto_key.curve, point)
         size, load = _OKP_PUBLIC[key.curve or ""]
         return load(header_bytes(epk, "x", size))
     except (JoseError, ValueError):

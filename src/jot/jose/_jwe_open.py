@@ -8,7 +8,7 @@ before any plaintext is released.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -119,9 +119,10 @@ def split_compact(token: str | bytes, max_size: int) -> tuple[str, str, str, str
         raise UsageError("token must be str or bytes")
     if len(token) > max_size:
         raise MalformedTokenError(f"the token is larger than {max_size} bytes")
-    if token.count(".") != 4:
+    parts = token.split(".", 5)  # One pass; at most six parts, however many dots.
+    if len(parts) != 5:
         raise MalformedTokenError("a compact JWE has exactly five segments")
-    protected, encrypted_key, iv, ciphertext, tag = token.split(".")
+    protected, encrypted_key, iv, ciphertext, tag = parts
     if not protected:
         raise MalformedTokenError("a compact JWE needs a protected header")
     if len(protected) > _MAX_PARTS["protected"]:
@@ -186,6 +187,21 @@ def _check_headers(protected: Mapping[str, Any], sealed: Sealed, limits: Limits)
         for name in ("crit", "zip", "enc"):
             if name in header or (name in shared and name != "enc"):
                 raise MalformedTokenError(f"{name!r} must be in the protected header")
+    _check_crit_zip(
+        protected,
+        limits,
+        lambda name: any(name in {**protected, **shared, **h} for h in sealed.headers),
+    )
+
+
+def _check_crit_zip(
+    protected: Mapping[str, Any], limits: Limits, present: Callable[[str], bool]
+) -> None:
+    """``crit`` and ``zip``; ``present(name)``: whether a recipient's header has ``name``.
+
+    A compact token has no other header, so its placement rules always hold and it needs only
+    this, with ``present`` the protected header's own membership test.
+    """
     crit = protected.get("crit")
     if crit is not None:
         if (
@@ -200,7 +216,7 @@ def _check_headers(protected: Mapping[str, Any], sealed: Sealed, limits: Limits)
         for name in crit:
             if name not in limits.crit:
                 raise UnsupportedHeaderError(f"critical header parameter {name[:20]!r}")
-            if not any(name in {**protected, **shared, **h} for h in sealed.headers):
+            if not present(name):
                 raise MalformedTokenError("'crit' lists a header parameter that is absent")
     if "zip" in protected:
         if protected["zip"] != "DEF":
@@ -306,27 +322,47 @@ def open_compact(
     token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
 ) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
     """:func:`open_sealed` for a compact token, reusing the selection made for its header."""
-    protected, encrypted_key, iv, ciphertext, tag = split_compact(token, max_size)
-    entry = _selections.get(protected)
+    # A header in the cache passed split_compact's checks of the protected segment before.
+    parts: Sequence[str] = (
+        token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
+    )
+    entry = _selections.get(parts[0]) if len(parts) == 5 else None
+    if entry is None:
+        parts = split_compact(token, max_size)
+    protected, encrypted_key, iv, ciphertext, tag = parts
     if entry is None or entry[0] is not keys or entry[1] is not limits:
         entry = _selection(protected, keys, limits)
     _, _, header, enc, algorithm, key = entry
-    wrapped = _part("encrypted_key", encrypted_key, max_size)
+    # What _part checks, inline (one call less per segment on every token): the segments are
+    # strings already, and the ciphertext cannot exceed max_size, which the token did not.
+    if len(encrypted_key) > _MAX_ENCRYPTED_KEY:
+        raise MalformedTokenError("the JWE member 'encrypted_key' is too large")
+    wrapped = b64decode(encrypted_key)
     if algorithm.direct and wrapped:
         raise MalformedTokenError(f"{algorithm.name} needs an empty encrypted key")
-    content = (_part("iv", iv, max_size), _part("ciphertext", ciphertext, max_size),
-               _part("tag", tag, max_size))  # fmt: skip
+    if len(iv) > _MAX_IV:
+        raise MalformedTokenError("the JWE member 'iv' is too large")
+    iv_bytes, ciphertext_bytes = b64decode(iv), b64decode(ciphertext)
+    if len(tag) > _MAX_TAG:
+        raise MalformedTokenError("the JWE member 'tag' is too large")
+    tag_bytes = b64decode(tag)
     cek = algorithm.unwrap(key, enc, wrapped, header, limits.max_p2c)
-    plaintext = enc.decrypt(cek, *content, protected.encode("ascii"))
+    plaintext = enc.decrypt(cek, iv_bytes, ciphertext_bytes, tag_bytes, protected.encode("ascii"))
     if "zip" in header:
         plaintext = _inflate(plaintext, limits.max_inflated_size)
     return header, plaintext, key, None
 
 
+_MAX_ENCRYPTED_KEY, _MAX_IV, _MAX_TAG = (
+    _MAX_PARTS[name] for name in ("encrypted_key", "iv", "tag")
+)
+
+
 def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> _Selection:
-    sealed = Sealed(protected, {}, [{}], [b""], b"", b"", b"", None)
-    header = _protected_header(sealed)
-    _check_headers(header, sealed, limits)
+    # One parse and the compact rules only: for ECDH-ES and the other algorithms with a
+    # per-token header parameter this runs for every token.
+    header = _json.loads_object(b64decode(protected), "the JWE protected header")
+    _check_crit_zip(header, limits, header.__contains__)
     enc = _content_encryption(header, limits)
     frozen: Mapping[str, Any] = MappingProxyType(header)
     algorithm, key = _select(keys, frozen, limits, enc)
