@@ -291,6 +291,10 @@ def test_size_limits_before_decoding() -> None:
         oversized[index] = "A" * 20000
         with pytest.raises(MalformedTokenError, match="too large"):
             jwe.decrypt_compact(".".join(oversized), key, algorithms=["A256KW"])
+    flattened = jwe.encrypt_json(b"x", [jwe.Recipient(key)], flatten=True)
+    for member in ("iv", "tag", "encrypted_key"):
+        with pytest.raises(MalformedTokenError, match="too large"):
+            jwe.decrypt_json({**flattened, member: "A" * 20000}, key, algorithms=["A256KW"])
 
 
 @pytest.mark.parametrize("enc", ["A128GCM", "A128CBC-HS256"])

@@ -44,11 +44,6 @@ class ContentEncryption:
         """Return the plaintext, or raise :class:`DecryptionError` (one uniform message)."""
         raise NotImplementedError  # pragma: no cover - every algorithm overrides it
 
-    def _check_sizes(self, cek: bytes, iv: bytes, tag: bytes) -> None:
-        # RFC 7516 §5.2 step 14 and RFC 7518 §5.2.2.2/§5.3: lengths are exact, never padded.
-        if len(cek) != self.key_size or len(iv) != self.iv_size or len(tag) != self.tag_size:
-            raise DecryptionError(DECRYPTION_FAILED)
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
@@ -82,7 +77,9 @@ class AESCBCHMAC(ContentEncryption):
 
     def decrypt(self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
         half = self.tag_size
-        if len(cek) != self.key_size or len(iv) != 16 or len(tag) != half:  # _check_sizes
+        if (
+            len(cek) != self.key_size or len(iv) != 16 or len(tag) != half
+        ):  # RFC 7516 §5.2 step 14: exact sizes
             raise DecryptionError(DECRYPTION_FAILED)
         # RFC 7518 §5.2.2.2: the tag is checked first (in constant time), so the padding is
         # never examined for a forged ciphertext and no padding oracle exists. The MAC is
@@ -120,7 +117,9 @@ class AESGCMEncryption(ContentEncryption):
         return sealed[:-16], sealed[-16:]
 
     def decrypt(self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
-        if len(cek) != self.key_size or len(iv) != 12 or len(tag) != 16:  # _check_sizes
+        if (
+            len(cek) != self.key_size or len(iv) != 12 or len(tag) != 16
+        ):  # RFC 7516 §5.2 step 14: exact sizes
             raise DecryptionError(DECRYPTION_FAILED)
         try:
             return AESGCM(cek).decrypt(iv, ciphertext + tag, aad)

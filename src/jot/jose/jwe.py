@@ -249,7 +249,8 @@ def _cached_limits(
     if not isinstance(keys, Key | KeySet):
         raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
     limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
-    if cache_key is not None:
+    # Unhashable arguments (cache_key None) are always refused by _limits above.
+    if cache_key is not None:  # pragma: no branch
         if len(_limits_cache) >= 256:
             _limits_cache.clear()
         _limits_cache[cache_key] = (keys, _keys_state(keys), limits)
