@@ -16,6 +16,7 @@ import jot.cli.admin as admin_cli
 from jot.authority.app import create_app, open_authority
 from jot.authority.settings import Settings
 from jot.cli import _credentials as creds
+from jot.cli import _remote
 from jot.client import Client
 
 SERVER = "http://authority.test"
@@ -46,7 +47,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     creds.remember(SERVER, {"access_key": started.bootstrap_key, "name": "admin"})
     transport = SyncASGI(create_app(authority=started.authority))
     monkeypatch.setattr(
-        admin_cli, "Client", lambda server, key: Client(server, key, transport=transport)
+        _remote, "Client", lambda server, key: Client(server, key, transport=transport)
     )
 
     def run(*args: str, code: int = 0) -> str:

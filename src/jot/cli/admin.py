@@ -3,40 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from jot.cli import _credentials as creds
 from jot.cli._output import print_json, print_table
-from jot.client import Call, Client, ClientError, ops
+from jot.cli._remote import call, client, json_option, server_option
+from jot.client import ops
 
 __all__ = ["access_keys", "audit", "destinations", "grants", "groups", "signing_keys", "users"]
 
-T = TypeVar("T")
-
-_server = click.option("--server", help="Which server (default: the current one).")
-_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-@contextmanager
-def _client(server: str | None) -> Iterator[Client]:
-    found = creds.resolve(server)
-    if found is None:
-        raise click.ClickException("not logged in; run `jot login SERVER` first")
-    with Client(*found) as client:
-        yield client
-
-
-def _call(server: str | None, call: Call[T]) -> T:
-    with _client(server) as client:
-        try:
-            return client.call(call)
-        except ClientError as exc:
-            raise click.ClickException(exc.message) from None
+_server = server_option
+_json = json_option
+_client = client
+_call = call
 
 
 def _show(result: Any, as_json: bool, headers: list[str], row: Callable[[Any], list[Any]]) -> None:

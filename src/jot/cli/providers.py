@@ -7,42 +7,24 @@ the process list or the shell history; the server never shows it again.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 from pydantic import SecretStr, ValidationError
 
 from jot.api.providers import Provider, ProviderCreate, ProviderUpdate
-from jot.cli import _credentials as creds
 from jot.cli._output import print_json, print_table
-from jot.client import Call, Client, ClientError
+from jot.cli._remote import call, client, json_option, server_option
 from jot.client import oidc as ops
 
 __all__ = ["providers"]
 
 T = TypeVar("T")
 
-_server = click.option("--server", help="Which server (default: the current one).")
-_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-@contextmanager
-def _client(server: str | None) -> Iterator[Client]:
-    found = creds.resolve(server)
-    if found is None:
-        raise click.ClickException("not logged in; run `jot login SERVER` first")
-    with Client(*found) as client:
-        yield client
-
-
-def _call(server: str | None, call: Call[T]) -> T:
-    with _client(server) as client:
-        try:
-            return client.call(call)
-        except ClientError as exc:
-            raise click.ClickException(exc.message) from None
+_server = server_option
+_json = json_option
+_client = client
+_call = call
 
 
 def _secret(from_stdin: bool) -> SecretStr | None:
