@@ -10,15 +10,10 @@ from typing import Any
 import click
 
 from jot.cli._output import print_json, print_table
-from jot.cli._remote import call, client, json_option, server_option
+from jot.cli._remote import call, json_option, server_option
 from jot.client import ops
 
 __all__ = ["access_keys", "audit", "destinations", "grants", "groups", "signing_keys", "users"]
-
-_server = server_option
-_json = json_option
-_client = client
-_call = call
 
 
 def _show(result: Any, as_json: bool, headers: list[str], row: Callable[[Any], list[Any]]) -> None:
@@ -42,10 +37,10 @@ def users() -> None:
 
 
 @users.command("list")
-@_server
-@_json
+@server_option
+@json_option
 def users_list(server: str | None, as_json: bool) -> None:
-    result = _call(server, ops.users_list())
+    result = call(server, ops.users_list())
     _show(
         result,
         as_json,
@@ -58,11 +53,11 @@ def users_list(server: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--machine", is_flag=True, help="A machine identity (access keys only).")
 @click.option("--password", "ask", is_flag=True, help="Ask for a password (no echo).")
-@_server
-@_json
+@server_option
+@json_option
 def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: bool) -> None:
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if ask else None
-    result = _call(
+    result = call(
         server, ops.user_create(name, kind="machine" if machine else "user", password=password)
     )
     _done(as_json, f"added {result.kind} {result.name}", result)
@@ -70,19 +65,19 @@ def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: 
 
 @users.command("passwd")
 @click.argument("name")
-@_server
+@server_option
 def users_passwd(name: str, server: str | None) -> None:
     """Set the password of NAME."""
     password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    _call(server, ops.user_update(name, password=password))
+    call(server, ops.user_update(name, password=password))
     click.echo(f"password of {name} set")
 
 
 @users.command("remove")
 @click.argument("name")
-@_server
+@server_option
 def users_remove(name: str, server: str | None) -> None:
-    _call(server, ops.user_delete(name))
+    call(server, ops.user_delete(name))
     click.echo(f"removed {name}")
 
 
@@ -92,44 +87,44 @@ def groups() -> None:
 
 
 @groups.command("list")
-@_server
-@_json
+@server_option
+@json_option
 def groups_list(server: str | None, as_json: bool) -> None:
-    result = _call(server, ops.groups_list())
+    result = call(server, ops.groups_list())
     _show(result, as_json, ["name", "members", "created"], lambda g: [g.name, g.members, g.created])
 
 
 @groups.command("add")
 @click.argument("name")
-@_server
-@_json
+@server_option
+@json_option
 def groups_add(name: str, server: str | None, as_json: bool) -> None:
-    _done(as_json, f"added group {name}", _call(server, ops.group_create(name)))
+    _done(as_json, f"added group {name}", call(server, ops.group_create(name)))
 
 
 @groups.command("remove")
 @click.argument("name")
-@_server
+@server_option
 def groups_remove(name: str, server: str | None) -> None:
-    _call(server, ops.group_delete(name))
+    call(server, ops.group_delete(name))
     click.echo(f"removed group {name}")
 
 
 @groups.command("add-member")
 @click.argument("group")
 @click.argument("member")
-@_server
+@server_option
 def groups_add_member(group: str, member: str, server: str | None) -> None:
-    _call(server, ops.group_add_member(group, member))
+    call(server, ops.group_add_member(group, member))
     click.echo(f"added {member} to {group}")
 
 
 @groups.command("remove-member")
 @click.argument("group")
 @click.argument("member")
-@_server
+@server_option
 def groups_remove_member(group: str, member: str, server: str | None) -> None:
-    _call(server, ops.group_remove_member(group, member))
+    call(server, ops.group_remove_member(group, member))
     click.echo(f"removed {member} from {group}")
 
 
@@ -141,12 +136,12 @@ def grants() -> None:
 @grants.command("list")
 @click.option("--destination", help="Only grants on this destination.")
 @click.option("--subject", help="Only grants of user:NAME or group:NAME.")
-@_server
-@_json
+@server_option
+@json_option
 def grants_list(
     destination: str | None, subject: str | None, server: str | None, as_json: bool
 ) -> None:
-    result = _call(server, ops.grants_list(destination=destination, subject=subject))
+    result = call(server, ops.grants_list(destination=destination, subject=subject))
     _show(
         result,
         as_json,
@@ -159,19 +154,19 @@ def grants_list(
 @click.argument("subject")
 @click.argument("role")
 @click.argument("resource")
-@_server
-@_json
+@server_option
+@json_option
 def grants_add(subject: str, role: str, resource: str, server: str | None, as_json: bool) -> None:
     """Grant ROLE on RESOURCE (destination[.sub]) to SUBJECT (user:NAME or group:NAME)."""
-    result = _call(server, ops.grant_create(subject, role, resource))
+    result = call(server, ops.grant_create(subject, role, resource))
     _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id})", result)
 
 
 @grants.command("remove")
 @click.argument("grant_id")
-@_server
+@server_option
 def grants_remove(grant_id: str, server: str | None) -> None:
-    _call(server, ops.grant_delete(grant_id))
+    call(server, ops.grant_delete(grant_id))
     click.echo(f"removed grant {grant_id}")
 
 
@@ -181,10 +176,10 @@ def destinations() -> None:
 
 
 @destinations.command("list")
-@_server
-@_json
+@server_option
+@json_option
 def destinations_list(server: str | None, as_json: bool) -> None:
-    result = _call(server, ops.destinations_list())
+    result = call(server, ops.destinations_list())
     _show(
         result,
         as_json,
@@ -206,8 +201,8 @@ _narrowing = click.option(
 @click.option("--kind", default="http", show_default=True)
 @_lifetime
 @_narrowing
-@_server
-@_json
+@server_option
+@json_option
 def destinations_add(
     name: str,
     kind: str,
@@ -216,7 +211,7 @@ def destinations_add(
     server: str | None,
     as_json: bool,
 ) -> None:
-    result = _call(
+    result = call(
         server,
         ops.destination_create(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),
     )
@@ -228,8 +223,8 @@ def destinations_add(
 @click.option("--kind")
 @_lifetime
 @_narrowing
-@_server
-@_json
+@server_option
+@json_option
 def destinations_update(
     name: str,
     kind: str | None,
@@ -238,7 +233,7 @@ def destinations_update(
     server: str | None,
     as_json: bool,
 ) -> None:
-    result = _call(
+    result = call(
         server,
         ops.destination_update(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),
     )
@@ -247,9 +242,9 @@ def destinations_update(
 
 @destinations.command("remove")
 @click.argument("name")
-@_server
+@server_option
 def destinations_remove(name: str, server: str | None) -> None:
-    _call(server, ops.destination_delete(name))
+    call(server, ops.destination_delete(name))
     click.echo(f"removed destination {name}")
 
 
@@ -260,10 +255,10 @@ def access_keys() -> None:
 
 @access_keys.command("list")
 @click.option("--identity", help="Only the keys of this identity.")
-@_server
-@_json
+@server_option
+@json_option
 def access_keys_list(identity: str | None, server: str | None, as_json: bool) -> None:
-    result = _call(server, ops.access_keys_list(identity=identity))
+    result = call(server, ops.access_keys_list(identity=identity))
     _show(
         result,
         as_json,
@@ -279,8 +274,8 @@ def access_keys_list(identity: str | None, server: str | None, as_json: bool) ->
 @click.option(
     "--inactivity", type=click.IntRange(0), help="Seconds of disuse before it expires (0: never)."
 )
-@_server
-@_json
+@server_option
+@json_option
 def access_keys_add(
     identity: str,
     name: str,
@@ -289,7 +284,7 @@ def access_keys_add(
     server: str | None,
     as_json: bool,
 ) -> None:
-    result = _call(
+    result = call(
         server, ops.access_key_create(identity, name=name, ttl=ttl, inactivity_timeout=inactivity)
     )
     if as_json:
@@ -300,10 +295,10 @@ def access_keys_add(
 
 @access_keys.command("remove")
 @click.argument("key_id")
-@_server
+@server_option
 def access_keys_remove(key_id: str, server: str | None) -> None:
     """Revoke the access key KEY_ID."""
-    _call(server, ops.access_key_revoke(key_id))
+    call(server, ops.access_key_revoke(key_id))
     click.echo(f"revoked access key {key_id}")
 
 
@@ -322,23 +317,23 @@ def _show_keys(result: Any, as_json: bool) -> None:
 
 
 @signing_keys.command("list")
-@_server
-@_json
+@server_option
+@json_option
 def signing_keys_list(server: str | None, as_json: bool) -> None:
-    _show_keys(_call(server, ops.signing_keys_list()), as_json)
+    _show_keys(call(server, ops.signing_keys_list()), as_json)
 
 
 @signing_keys.command("rotate")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@_server
-@_json
+@server_option
+@json_option
 def signing_keys_rotate(yes: bool, server: str | None, as_json: bool) -> None:
     """Emergency rotation: revoke the signing key now; its tokens stop verifying."""
     if not yes:
         click.confirm(
             "Revoke the current signing key now? Tokens it signed stop working", abort=True
         )
-    _show_keys(_call(server, ops.signing_keys_rotate()), as_json)
+    _show_keys(call(server, ops.signing_keys_rotate()), as_json)
 
 
 def _since(value: str | None) -> datetime | None:
@@ -361,8 +356,8 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--kind", help="An event kind, or a prefix ending in '.' (login.).")
 @click.option("--actor", help="Only events by this identity.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@_server
-@_json
+@server_option
+@json_option
 def audit(
     since: str | None,
     until: str | None,
@@ -373,8 +368,10 @@ def audit(
     as_json: bool,
 ) -> None:
     """The audit log, newest first."""
-    call = ops.audit(since=_since(since), until=_since(until), kind=kind, actor=actor, limit=limit)
-    result = _call(server, call)
+    request = ops.audit(
+        since=_since(since), until=_since(until), kind=kind, actor=actor, limit=limit
+    )
+    result = call(server, request)
     _show(
         result,
         as_json,

@@ -14,17 +14,12 @@ from pydantic import SecretStr, ValidationError
 
 from jot.api.providers import Provider, ProviderCreate, ProviderUpdate
 from jot.cli._output import print_json, print_table
-from jot.cli._remote import call, client, json_option, server_option
+from jot.cli._remote import call, json_option, server_option
 from jot.client import oidc as ops
 
 __all__ = ["providers"]
 
 T = TypeVar("T")
-
-_server = server_option
-_json = json_option
-_client = client
-_call = call
 
 
 def _secret(from_stdin: bool) -> SecretStr | None:
@@ -59,10 +54,10 @@ def providers() -> None:
 
 
 @providers.command("list")
-@_server
-@_json
+@server_option
+@json_option
 def providers_list(server: str | None, as_json: bool) -> None:
-    result = _call(server, ops.providers_list())
+    result = call(server, ops.providers_list())
     if as_json:
         print_json([item.model_dump(mode="json") for item in result.items])
         return
@@ -84,9 +79,9 @@ def providers_list(server: str | None, as_json: bool) -> None:
 
 @providers.command("show")
 @click.argument("name")
-@_server
+@server_option
 def providers_show(name: str, server: str | None) -> None:
-    print_json(_call(server, ops.provider_get(name)).model_dump(mode="json"))
+    print_json(call(server, ops.provider_get(name)).model_dump(mode="json"))
 
 
 _options = [
@@ -113,8 +108,8 @@ def _with_options(command: Any) -> Any:
 @click.option("--issuer", required=True, help="The issuer URL (discovery is read from it).")
 @click.option("--client-id", required=True, help="The client id registered at the provider.")
 @_with_options
-@_server
-@_json
+@server_option
+@json_option
 def providers_add(
     name: str,
     issuer: str,
@@ -138,7 +133,7 @@ def providers_add(
             **claims,
         },
     )
-    _show_one(_call(server, ops.provider_create(body)), as_json, "Added")
+    _show_one(call(server, ops.provider_create(body)), as_json, "Added")
 
 
 @providers.command("update")
@@ -146,8 +141,8 @@ def providers_add(
 @click.option("--issuer", help="A new issuer URL.")
 @click.option("--client-id", help="A new client id.")
 @_with_options
-@_server
-@_json
+@server_option
+@json_option
 def providers_update(
     name: str,
     issuer: str | None,
@@ -170,13 +165,13 @@ def providers_update(
             **claims,
         },
     )
-    _show_one(_call(server, ops.provider_update(name, body)), as_json, "Updated")
+    _show_one(call(server, ops.provider_update(name, body)), as_json, "Updated")
 
 
 @providers.command("remove")
 @click.argument("name")
-@_server
+@server_option
 def providers_remove(name: str, server: str | None) -> None:
     """Remove a provider; the access keys that came from it are revoked."""
-    _call(server, ops.provider_delete(name))
+    call(server, ops.provider_delete(name))
     click.echo(f"Removed provider {name}")
