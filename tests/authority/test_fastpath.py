@@ -12,8 +12,9 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from jot.authority import fastpath
+from jot.authority import audit, fastpath
 from jot.authority.app import Started, create_app
+from jot.jose.hazmat import decode_unverified
 
 from .conftest import ISSUER, bearer
 
@@ -133,3 +134,74 @@ async def test_busy_writer_does_not_block_the_loop(
         holder.join(10)
     token = await asyncio.wait_for(pending, 10)
     assert token.status_code == 201, token.text
+
+
+async def test_cached_tokens_are_audited_before_the_answer(
+    client: httpx.AsyncClient, started: Started, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens issued from the cached checks skip the request transaction, not the audit."""
+    authority = started.authority
+    grouped: list[dict[str, Any]] = []
+    write = authority.audit_log.write
+
+    async def spy(values: dict[str, Any]) -> None:
+        grouped.append(values)
+        await write(values)
+
+    monkeypatch.setattr(authority.audit_log, "write", spy)
+    for _ in range(3):
+        response = await client.post(
+            "/api/tokens", json={"destination": "jot"}, headers=bearer(admin_key)
+        )
+        assert response.status_code == 201, response.text
+        jti = decode_unverified(response.json()["token"]).payload["jti"]
+        with authority.db.transaction(write=False) as session:
+            events = audit.query(session, kind="token.issued")
+        assert events[0].detail["jti"] == jti  # Committed before the answer.
+        assert (events[0].actor, events[0].target) == ("admin", "jot")
+    # The first request checked the key and decided in a transaction; the others hit the
+    # caches, so their rows went through the group commit, looking the same.
+    assert len(grouped) == 2
+    assert len({event.client for event in events}) == 1
+    assert {event.detail["sub"] for event in events} == {events[0].detail["sub"]}
+
+
+async def test_concurrent_cached_tokens_share_commits(
+    client: httpx.AsyncClient, started: Started, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authority = started.authority
+    auth = bearer(admin_key)
+    first = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+    assert first.status_code == 201, first.text
+    batches: list[int] = []
+    insert = authority.audit_log._insert
+
+    def counting(rows: list[dict[str, Any]]) -> None:
+        batches.append(len(rows))
+        insert(rows)
+
+    monkeypatch.setattr(authority.audit_log, "_insert", counting)
+    answers = await asyncio.gather(
+        *(client.post("/api/tokens", json={"destination": "jot"}, headers=auth) for _ in range(20))
+    )
+    assert all(answer.status_code == 201 for answer in answers)
+    assert sum(batches) == 20
+    assert len(batches) < 20  # Some rows shared a transaction.
+    jtis = {decode_unverified(answer.json()["token"]).payload["jti"] for answer in answers}
+    with authority.db.transaction(write=False) as session:
+        logged = {e.detail["jti"] for e in audit.query(session, kind="token.issued", limit=50)}
+    assert jtis <= logged
+
+
+async def test_revoked_key_is_refused_at_once_despite_the_cache(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    auth = bearer(admin_key)
+    for _ in range(2):  # The second answer comes from the cached checks.
+        response = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+        assert response.status_code == 201, response.text
+    whoami = (await client.get("/api/whoami", headers=auth)).json()
+    revoked = await client.delete(f"/api/access-keys/{whoami['access_key']}", headers=auth)
+    assert revoked.status_code == 204, revoked.text
+    refused = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+    assert refused.status_code == 401

@@ -23,7 +23,15 @@ from jot.authority.errors import APIError, TooManyRequests, Unauthorized
 from jot.authority.models import AccessKey, Identity
 from jot.authority.state import Authority
 
-__all__ = ["CommitThenRaise", "Context", "execute", "load_identity", "run"]
+__all__ = [
+    "CommitThenRaise",
+    "Context",
+    "bearer_of",
+    "check_rate",
+    "load_identity",
+    "run",
+    "still_valid",
+]
 
 T = TypeVar("T")
 
@@ -80,27 +88,14 @@ def run(
     request: Request, need: access.Need, handler: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
     """Run ``handler(ctx, *args, **kwargs)`` in one transaction; commit before answering."""
-    return execute(request, need, handler, args, kwargs)
-
-
-def execute(
-    request: Request,
-    need: access.Need,
-    handler: Callable[..., T],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    *,
-    wait: bool = True,
-) -> T:
-    """:func:`run` with ``wait`` passed to the transaction (see ``Database.transaction``)."""
     authority: Authority = request.app.state.authority
     client = request.client.host if request.client else None
     write = request.method not in ("GET", "HEAD")
     bearer = _bearer(request) if need is not access.Need.PUBLIC else None
     if bearer is not None:
-        _check_rate(authority, client)
+        check_rate(authority, client)
     deferred: CommitThenRaise | None = None
-    with authority.db.transaction(write=write, wait=wait) as session:
+    with authority.db.transaction(write=write) as session:
         ctx = Context(authority, session, to_datetime(authority.clock()), client)
         if bearer is not None:
             _authenticate(ctx, bearer, write=write)
@@ -119,14 +114,22 @@ def execute(
     return result
 
 
-def _bearer(request: Request) -> str:
+def bearer_of(request: Request) -> str | None:
+    """The access key of an ``Authorization: Bearer`` header, if there is one."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized()
+        return None
     return value.strip()
 
 
-def _check_rate(authority: Authority, client: str | None) -> None:
+def _bearer(request: Request) -> str:
+    bearer = bearer_of(request)
+    if bearer is None:
+        raise Unauthorized()
+    return bearer
+
+
+def check_rate(authority: Authority, client: str | None) -> None:
     wait = authority.limiter.retry_after(f"key-addr:{client}")
     if wait > 0:
         raise TooManyRequests("too many failed attempts from this address; try later", wait)
@@ -142,7 +145,7 @@ def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
     cache = ctx.authority.auth_cache
     digest = cache.digest(bearer)
     principal = cache.get(digest)
-    if principal is None or not _still_valid(principal, ctx.now):
+    if principal is None or not still_valid(principal, ctx.now):
         generation = cache.generation
         principal = _check_key(ctx, bearer, write=write)
         cache.put(digest, principal, generation)
@@ -152,7 +155,7 @@ def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
     ctx.groups, ctx.roles = list(principal.groups), set(principal.roles)
 
 
-def _still_valid(principal: Principal, now: datetime) -> bool:
+def still_valid(principal: Principal, now: datetime) -> bool:
     """A cached check holds while no expiry passed and no last-used touch is due."""
     if principal.expires is not None and principal.expires <= now:
         return False

@@ -17,14 +17,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "WriterBusy", "advisory_lock", "migrate"]
+__all__ = ["Database", "advisory_lock", "migrate"]
 
 # An arbitrary constant that names jot's advisory lock on PostgreSQL.
 _LOCK_BASE = 0x6A6F74
-
-
-class WriterBusy(Exception):
-    """A writing transaction asked not to wait found SQLite's writer slot taken."""
 
 
 class Database:
@@ -53,21 +49,11 @@ class Database:
         self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
 
     @contextlib.contextmanager
-    def transaction(self, *, write: bool = True, wait: bool = True) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises.
-
-        With ``wait=False`` a writing transaction on SQLite raises :class:`WriterBusy` at once
-        (before doing anything) instead of queueing behind another writer: the event loop
-        uses that to run a short write inline, never blocking on a slow one.
-        """
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
         if write and self._write_lock is not None:
-            if not self._write_lock.acquire(blocking=wait):
-                raise WriterBusy()
-            try:
-                with self._write_sessions() as session, session.begin():
-                    yield session
-            finally:
-                self._write_lock.release()
+            with self._write_lock, self._write_sessions() as session, session.begin():
+                yield session
             return
         factory = self._write_sessions if write else self._sessions
         with factory() as session, session.begin():

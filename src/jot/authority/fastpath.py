@@ -7,17 +7,19 @@ request the lean route does not take):
 
 - it takes only a well-formed JSON body that validates as :class:`~jot.api.TokenRequest`;
   anything else is replayed to the FastAPI route, so errors read exactly as before;
-- the handler runs through the same :func:`jot.authority.context.execute` as every route
-  (authentication, access check, one transaction, audit row);
-- it runs on the event loop, without a thread hop, only when nothing on the way can block:
-  SQLite with its writer slot free, the in-memory limiter, and a cached key check for a key
-  that needs no provider revalidation. Otherwise it runs in the thread pool as before.
+- when the key check and the token decision are cached (they live 1 s), the in-memory
+  limiter is in use and the key needs no provider revalidation, the token is issued on the
+  event loop without a request transaction: its audit row joins the group commit of
+  concurrent token requests (:class:`jot.authority.audit.GroupCommit`);
+- otherwise the handler runs in the thread pool through the same
+  :func:`jot.authority.context.run` as every route (authentication, access check, one
+  transaction, audit row), which also fills the caches for the next requests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -29,9 +31,8 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from jot.api import TokenRequest, TokenResponse
-from jot.authority.context import execute
-from jot.authority.db import WriterBusy
-from jot.authority.oidc.revalidate import is_plain
+from jot.authority.context import bearer_of, check_rate, run
+from jot.authority.handlers.session import issue_cached
 from jot.authority.ratelimit import MemoryLimiter
 from jot.authority.state import Authority
 
@@ -60,16 +61,19 @@ def _is_json(request: Request) -> bool:
     return kind == "application/json"
 
 
-def _inline_safe(authority: Authority, request: Request) -> bool:
-    """Nothing on this request's way blocks on I/O other than local SQLite (see module doc)."""
-    if not authority.db.is_sqlite or not isinstance(authority.limiter, MemoryLimiter):
-        return False
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return False  # The error answer is cheap; the thread pool gives it as before.
-    cache = authority.auth_cache
-    principal = cache.get(cache.digest(value.strip()))
-    return principal is not None and is_plain(principal.key_id)
+async def _from_cache(request: Request, payload: TokenRequest) -> TokenResponse | None:
+    """The token from cached checks (:func:`issue_cached`), when nothing on the way needs
+    I/O other than the group-committed audit row; ``None`` sends the request the long way."""
+    authority: Authority = request.app.state.authority
+    bearer = bearer_of(request)
+    if bearer is None or not isinstance(authority.limiter, MemoryLimiter):
+        return None
+    principal = authority.auth_cache.get(authority.auth_cache.digest(bearer))
+    if principal is None:
+        return None
+    client = request.client.host if request.client else None
+    check_rate(authority, client)
+    return await issue_cached(authority, principal, client, payload)
 
 
 class _Asgi:
@@ -102,20 +106,11 @@ def install(app: FastAPI, handler: Any, need: Any, status: int) -> None:
         if payload is None:
             await fallback.handle(scope, _replaying(body, receive), send)
             return
-        authority: Authority = request.app.state.authority
-
-        def issue(wait: bool) -> TokenResponse:
-            result: TokenResponse = execute(
-                request, need, handler, (), {"body": payload}, wait=wait
+        result = await _from_cache(request, payload)
+        if result is None:
+            result = cast(
+                TokenResponse, await run_in_threadpool(run, request, need, handler, body=payload)
             )
-            return result
-
-        try:
-            if not _inline_safe(authority, request):
-                raise WriterBusy()
-            result = issue(False)
-        except WriterBusy:
-            result = await run_in_threadpool(issue, True)
         response = Response(result.model_dump_json(), status, media_type="application/json")
         await response(scope, receive, send)
 

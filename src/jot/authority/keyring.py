@@ -114,6 +114,14 @@ class Keyring:
             key = self._private[current.kid] = signing.load_private(plain)
         return key
 
+    def cached_signer(self) -> Key | None:
+        """:meth:`signer` when that needs no I/O (rows fresh, key already decrypted), else
+        ``None``: for callers on the event loop."""
+        if time.monotonic() - self._loaded >= self._reload:
+            return None
+        current = signing_key([row.view for row in self._rows], self.now())
+        return None if current is None else self._private.get(current.kid)
+
     def jwks(self) -> dict[str, Any]:
         self.refresh()
         views, now = [row.view for row in self._rows], self.now()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from jot.authority.audit import GroupCommit
 from jot.authority.authcache import AuthCache, Principal, TokenDecision
 from jot.authority.clock import Clock
 from jot.authority.db import Database
@@ -39,6 +40,11 @@ class Authority:
     auth_cache: AuthCache[Principal] = field(default_factory=AuthCache)
     #: Token decisions (destination found, grant held, groups narrowed), same rules.
     decisions: AuthCache[TokenDecision] = field(default_factory=AuthCache)
+    #: Audit rows of requests that write nothing else, committed in batches.
+    audit_log: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit_log = GroupCommit(self.db)
 
     def close(self) -> None:
         """Release database connections (and the Redis client, if any)."""

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, WhoAmI
-from jot.authority import access, signing
-from jot.authority.authcache import TokenDecision
+from jot.authority import access, audit, signing
+from jot.authority.authcache import Principal, TokenDecision
 from jot.authority.clock import to_datetime
-from jot.authority.context import CommitThenRaise, Context, load_identity
+from jot.authority.context import CommitThenRaise, Context, load_identity, still_valid
 from jot.authority.credentials import hash_secret, new_access_key, verify_password
 from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from jot.authority.middleware import LOGINS, TOKENS
 from jot.authority.models import AccessKey, Destination, Grant, Identity
-from jot.authority.oidc.revalidate import revalidate
+from jot.authority.oidc.revalidate import is_plain, revalidate
+from jot.authority.state import Authority
+from jot.jose import Key
 
-__all__ = ["issue_token", "login", "logout", "whoami"]
+__all__ = ["issue_cached", "issue_token", "login", "logout", "whoami"]
 
 
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
@@ -120,28 +124,77 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     ctx.keeps_auth_cache = True
     revalidate(ctx)  # Clears keeps_auth_cache when it revokes keys or changes groups.
     cache = ctx.authority.decisions
-    cache_key = "\0".join((me.id, body.destination, *ctx.groups))
+    cache_key = _decision_key(me.id, body.destination, ctx.groups)
     decision = cache.get(cache_key)
     if decision is None:
         generation = cache.generation
         decision = _decide(ctx, me, body.destination)
         cache.put(cache_key, decision, generation)
-    settings = ctx.authority.settings
-    iat = int(ctx.now.timestamp())
-    exp = iat + decision.lifetime
+    token, claims = _sign(ctx.authority, me.id, me.name, decision, ctx.now)
+    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
+    TOKENS.labels(decision.destination).inc()
+    return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
+
+
+async def issue_cached(
+    authority: Authority, principal: Principal, client: str | None, body: TokenRequest
+) -> TokenResponse | None:
+    """:func:`issue_token` without a request transaction, or ``None`` when that needs one.
+
+    When the key check and the decision are cached, the key needs no provider revalidation
+    and the signing key is loaded, nothing is read: the only write is the audit row, which
+    joins the group commit of concurrent token requests (the token is handed out only after
+    that commit, as from :func:`issue_token`).
+    """
+    now = to_datetime(authority.clock())
+    if not still_valid(principal, now) or not is_plain(principal.key_id):
+        return None
+    key = _decision_key(principal.identity_id, body.destination, principal.groups)
+    decision = authority.decisions.get(key)
+    signer = authority.keyring.cached_signer()
+    if decision is None or signer is None:
+        return None
+    token, claims = _sign(authority, principal.identity_id, principal.name, decision, now, signer)
+    detail = {"jti": claims["jti"], "sub": principal.identity_id}
+    await authority.audit_log.write(
+        audit.row(
+            now,
+            "token.issued",
+            actor=principal.name,
+            target=decision.destination,
+            client=client,
+            detail=detail,
+        )
+    )
+    TOKENS.labels(decision.destination).inc()
+    return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
+
+
+def _decision_key(identity_id: str, destination: str, groups: Sequence[str]) -> str:
+    return "\0".join((identity_id, destination, *groups))
+
+
+def _sign(
+    authority: Authority,
+    subject: str,
+    name: str,
+    decision: TokenDecision,
+    now: datetime,
+    key: Key | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The token of the profile in DESIGN.md, and its claims."""
+    settings = authority.settings
+    iat = int(now.timestamp())
     claims = {
         "iss": settings.issuer_url,
-        "sub": me.id,
+        "sub": subject,
         "aud": decision.destination,
-        "name": me.name,
+        "name": name,
         "groups": list(decision.groups),
         "iat": iat,
         "nbf": iat - settings.clock_skew,
-        "exp": exp,
+        "exp": iat + decision.lifetime,
         "nonce": secrets.token_urlsafe(16),
         "jti": str(uuid.uuid4()),
     }
-    token = signing.sign(claims, ctx.authority.keyring.signer())
-    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
-    TOKENS.labels(decision.destination).inc()
-    return TokenResponse(token=token, expires=to_datetime(exp))
+    return signing.sign(claims, key or authority.keyring.signer()), claims
