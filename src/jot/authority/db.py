@@ -51,13 +51,26 @@ class Database:
     @contextlib.contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        if write and self._write_lock is not None:
-            with self._write_lock, self._write_sessions() as session, session.begin():
+        if not write:
+            with self._sessions() as session, session.begin():
                 yield session
             return
-        factory = self._write_sessions if write else self._sessions
-        with factory() as session, session.begin():
+        with self.writer_turn(), self._write_sessions() as session, session.begin():
             yield session
+
+    @contextlib.contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write (SQLite has one writer; no-op otherwise)."""
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
+
+    def writer(self) -> Connection:
+        """A Core connection whose transactions write (``BEGIN IMMEDIATE`` on SQLite), for a
+        caller that keeps it; take :meth:`writer_turn` around each transaction."""
+        return self._writer.connect()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from typing import Any
@@ -9,12 +10,25 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LOGINS", "TOKENS", "BodyLimit", "Metrics"]
+__all__ = ["LOGINS", "TOKENS", "BodyLimit", "Metrics", "count_token"]
 
 REQUESTS = Counter("jot_http_requests", "HTTP requests", ["method", "route", "status"])
 TOKENS = Counter("jot_tokens_issued", "Tokens issued", ["destination"])
 LOGINS = Counter("jot_logins", "Password logins", ["result"])
 LATENCY = Histogram("jot_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+# A labelled child looked up once: ``labels()`` checks and locks on every call, which shows on
+# the token hot path. The labels are bounded (route templates, destinations), the caches too.
+_token_counter = functools.lru_cache(maxsize=1024)(TOKENS.labels)
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    return REQUESTS.labels(method, route, str(status)), LATENCY.labels(method, route)
+
+
+def count_token(destination: str) -> None:
+    _token_counter(destination).inc()
 
 
 async def _send_413(send: Send) -> None:
@@ -94,5 +108,6 @@ class Metrics:
         finally:
             route: Any = scope.get("route")
             label = getattr(route, "path", "unmatched")
-            REQUESTS.labels(scope["method"], label, str(status)).inc()
-            LATENCY.labels(scope["method"], label).observe(time.perf_counter() - start)
+            requests, latency = _request_metrics(scope["method"], label, status)
+            requests.inc()
+            latency.observe(time.perf_counter() - start)

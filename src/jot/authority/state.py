@@ -48,6 +48,7 @@ class Authority:
 
     def close(self) -> None:
         """Release database connections (and the Redis client, if any)."""
+        self.audit_log.close()
         self.db.dispose()
         self.keyring.close()
         closer = getattr(self.limiter, "close", None)

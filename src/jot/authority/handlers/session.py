@@ -18,7 +18,7 @@ from jot.authority.clock import to_datetime
 from jot.authority.context import CommitThenRaise, Context, load_identity, still_valid
 from jot.authority.credentials import hash_secret, new_access_key, verify_password
 from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
-from jot.authority.middleware import LOGINS, TOKENS
+from jot.authority.middleware import LOGINS, count_token
 from jot.authority.models import AccessKey, Destination, Grant, Identity
 from jot.authority.oidc.revalidate import is_plain, revalidate
 from jot.authority.state import Authority
@@ -132,7 +132,7 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
         cache.put(cache_key, decision, generation)
     token, claims = _sign(ctx.authority, me.id, me.name, decision, ctx.now)
     ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
-    TOKENS.labels(decision.destination).inc()
+    count_token(decision.destination)
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
 
 
@@ -166,7 +166,7 @@ async def issue_cached(
             detail=detail,
         )
     )
-    TOKENS.labels(decision.destination).inc()
+    count_token(decision.destination)
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
 
 
