@@ -44,7 +44,7 @@ async def hello() -> dict[str, str]:
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 
-JOT = [sys.executable, "-c", "from jot.cli.main import main; main()"]
+JOT = [sys.executable, "-c", "from jot.cli.entry import main; main()"]
 
 
 def free_port() -> int:

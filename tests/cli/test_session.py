@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from jot.cli import _credentials as creds
+from jot.cli.entry import cached_answer
 from jot.cli.session import kubeconfig, token
 
 SERVER = "https://auth.example"
@@ -84,12 +85,10 @@ def test_cached_path_imports_nothing_heavy(home: Path) -> None:
     creds.store_token(SERVER, KEY, "web", "header.payload.sig", time.time() + 300)
     probe = (
         "import sys\n"
-        "from jot.cli.main import main\n"
-        "try:\n"
-        "    main(['token', '--for', 'web'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "names = ('httpx', 'pydantic', 'rich', 'jot.authority', 'jot.client')\n"
+        "from jot.cli.entry import main\n"
+        "sys.argv = ['jot', 'token', '--for', 'web']\n"
+        "main()\n"
+        "names = ('click', 'httpx', 'pydantic', 'rich', 'jot.authority', 'jot.client')\n"
         "heavy = sorted(m for m in names if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
@@ -139,3 +138,52 @@ def test_kubeconfig_adds_an_exec_context(home: Path) -> None:
         "--server",
         SERVER,
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["token", "--for", "web"],
+        ["token", "--for=web", "--format", "json"],
+        ["token", "--format=exec-credential", "--for", "web", "--server", SERVER],
+    ],
+)
+def test_entry_answers_cached_tokens_like_the_full_cli(home: Path, args: list[str]) -> None:
+    creds.store_token(SERVER, KEY, "web", "header.payload.sig", time.time() + 300)
+    full = CliRunner().invoke(token, args[1:])
+    assert full.exit_code == 0
+    assert cached_answer(args) is not None
+    assert f"{cached_answer(args)}\n" == full.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["whoami"],
+        ["token"],  # --for is missing: the full CLI says so.
+        ["token", "--for"],
+        ["token", "--for", "--format", "json"],
+        ["token", "--for", "web", "--refresh"],
+        ["token", "--for", "web", "--format", "yaml"],
+        ["token", "--for", "web", "--help"],
+        ["token", "--for", "web", "extra"],
+        ["token", "--for", "db"],  # Not cached.
+        ["token", "--for", "web", "--server", "https://elsewhere.example"],
+    ],
+)
+def test_entry_leaves_everything_else_to_the_full_cli(home: Path, args: list[str]) -> None:
+    creds.store_token(SERVER, KEY, "web", "header.payload.sig", time.time() + 300)
+    assert cached_answer(args) is None
+
+
+def test_entry_runs_the_full_cli_otherwise(home: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from jot.cli.entry import main; main()", "token"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Missing option '--for'" in result.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-JOT = [sys.executable, "-c", "from jot.cli.main import main; main()"]
+JOT = [sys.executable, "-c", "from jot.cli.entry import main; main()"]
 KEY_RE = re.compile(r"jot_ak_[A-Za-z0-9]{12}_[A-Za-z0-9]{32}")
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from jot.authority.oidc import handoff
 
-JOT = [sys.executable, "-c", "from jot.cli.main import main; main()"]
+JOT = [sys.executable, "-c", "from jot.cli.entry import main; main()"]
 URL_RE = re.compile(r"(http://\S+)")
 CODE_RE = re.compile(r"enter the code ([A-Z]{4}-[A-Z]{4})")
 

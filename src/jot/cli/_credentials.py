@@ -14,10 +14,12 @@ import hashlib
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FORMATS",
     "Credential",
     "cache_dir",
     "cached_token",
@@ -25,11 +27,15 @@ __all__ = [
     "forget",
     "load",
     "remember",
+    "render_token",
     "resolve",
     "store_token",
 ]
 
 Credential = dict[str, Any]
+
+#: What ``jot token --format`` can print.
+FORMATS = ("raw", "json", "exec-credential")
 
 
 def config_dir() -> Path:
@@ -142,3 +148,19 @@ def store_token(
     with contextlib.suppress(OSError):  # A cache that cannot be written is only slower.
         _write_private(_cache_file(server, access_key, destination), entry)
     return entry
+
+
+def render_token(entry: dict[str, Any], fmt: str) -> str:
+    """A cached or fresh token entry as ``jot token --format fmt`` prints it."""
+    expires = datetime.fromtimestamp(float(entry["expires"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if fmt == "json":
+        return json.dumps({"token": entry["token"], "expires": expires})
+    if fmt == "exec-credential":
+        return json.dumps(
+            {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "kind": "ExecCredential",
+                "status": {"token": entry["token"], "expirationTimestamp": expires},
+            }
+        )
+    return str(entry["token"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     from jot.client import Client
 
 __all__ = ["kubeconfig", "login", "logout", "token", "whoami"]
-
-_FORMATS = ("raw", "json", "exec-credential")
 
 
 def _client(server: str, access_key: str | None = None) -> Client:
@@ -130,24 +127,9 @@ def whoami(server: str | None, as_json: bool) -> None:
     click.echo(f"roles on jot: {', '.join(me.roles) or '-'}")
 
 
-def _render(entry: dict[str, Any], fmt: str) -> str:
-    expires = datetime.fromtimestamp(float(entry["expires"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if fmt == "json":
-        return json.dumps({"token": entry["token"], "expires": expires})
-    if fmt == "exec-credential":
-        return json.dumps(
-            {
-                "apiVersion": "client.authentication.k8s.io/v1",
-                "kind": "ExecCredential",
-                "status": {"token": entry["token"], "expirationTimestamp": expires},
-            }
-        )
-    return str(entry["token"])
-
-
 @click.command()
 @click.option("--for", "destination", required=True, help="The destination (audience).")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="raw", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(creds.FORMATS), default="raw", show_default=True)
 @click.option("--server", help="Which server (default: the current one).")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and ask for a new token.")
 def token(destination: str, fmt: str, server: str | None, refresh: bool) -> None:
@@ -156,7 +138,7 @@ def token(destination: str, fmt: str, server: str | None, refresh: bool) -> None
     entry = None if refresh else creds.cached_token(*found, destination)
     if entry is None:
         entry = _fetch(found, destination)
-    click.echo(_render(entry, fmt))
+    click.echo(creds.render_token(entry, fmt))
 
 
 def _fetch(found: tuple[str, str], destination: str) -> dict[str, Any]:
