@@ -31,6 +31,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from jot.api import TokenRequest, TokenResponse
+from jot.authority import access
 from jot.authority.context import bearer_of, check_rate, run
 from jot.authority.handlers.session import issue_cached
 from jot.authority.ratelimit import MemoryLimiter
@@ -61,7 +62,9 @@ def _is_json(request: Request) -> bool:
     return kind == "application/json"
 
 
-async def _from_cache(request: Request, payload: TokenRequest) -> TokenResponse | None:
+async def _from_cache(
+    request: Request, need: access.Need, payload: TokenRequest
+) -> TokenResponse | None:
     """The token from cached checks (:func:`issue_cached`), when nothing on the way needs
     I/O other than the group-committed audit row; ``None`` sends the request the long way."""
     authority: Authority = request.app.state.authority
@@ -73,6 +76,7 @@ async def _from_cache(request: Request, payload: TokenRequest) -> TokenResponse 
         return None
     client = request.client.host if request.client else None
     check_rate(authority, client)
+    access.check(need, principal.roles)
     return await issue_cached(authority, principal, client, payload)
 
 
@@ -86,7 +90,7 @@ class _Asgi:
         await self.app(scope, receive, send)
 
 
-def install(app: FastAPI, handler: Any, need: Any, status: int) -> None:
+def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
     """Put the lean route in front of the FastAPI route for ``POST /api/tokens``."""
     fallback = next(
         route
@@ -106,7 +110,7 @@ def install(app: FastAPI, handler: Any, need: Any, status: int) -> None:
         if payload is None:
             await fallback.handle(scope, _replaying(body, receive), send)
             return
-        result = await _from_cache(request, payload)
+        result = await _from_cache(request, need, payload)
         if result is None:
             result = cast(
                 TokenResponse, await run_in_threadpool(run, request, need, handler, body=payload)
