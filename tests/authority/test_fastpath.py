@@ -205,3 +205,39 @@ async def test_revoked_key_is_refused_at_once_despite_the_cache(
     assert revoked.status_code == 204, revoked.text
     refused = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
     assert refused.status_code == 401
+
+
+async def test_requests_missing_the_caches_together_check_the_key_once(
+    client: httpx.AsyncClient, started: Started, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = bearer(admin_key)
+    first = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+    assert first.status_code == 201, first.text
+    started.authority.auth_cache.clear()  # As when the entries expire.
+    started.authority.decisions.clear()
+    long_way: list[str] = []
+    run = fastpath.run
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        long_way.append(kwargs["body"].destination)
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(fastpath, "run", counting)
+    answers = await asyncio.gather(
+        *(client.post("/api/tokens", json={"destination": "jot"}, headers=auth) for _ in range(10))
+    )
+    assert [answer.status_code for answer in answers] == [201] * 10
+    assert long_way == ["jot"]
+
+
+async def test_waiters_of_a_failed_check_get_its_answer(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/tokens", json={"destination": "nowhere"}, headers=bearer(admin_key))
+            for _ in range(5)
+        )
+    )
+    assert [answer.status_code for answer in answers] == [404] * 5
+    assert {answer.json()["error"] for answer in answers} == {"not_found"}

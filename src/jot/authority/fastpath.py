@@ -13,11 +13,13 @@ request the lean route does not take):
   concurrent token requests (:class:`jot.authority.audit.GroupCommit`);
 - otherwise the handler runs in the thread pool through the same
   :func:`jot.authority.context.run` as every route (authentication, access check, one
-  transaction, audit row), which also fills the caches for the next requests.
+  transaction, audit row), which also fills the caches for the next requests; requests with
+  the same key and destination that arrive meanwhile wait for it and then use the caches.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -110,13 +112,33 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
         if payload is None:
             await fallback.handle(scope, _replaying(body, receive), send)
             return
-        result = await _from_cache(request, need, payload)
-        if result is None:
-            result = cast(
-                TokenResponse, await run_in_threadpool(run, request, need, handler, body=payload)
-            )
+        result = await _from_cache(request, need, payload) or await long_way(request, payload)
         response = Response(result.model_dump_json(), status, media_type="application/json")
         await response(scope, receive, send)
+
+    # The caches live a second: requests with one key that miss them together wait for the
+    # first of them to fill them again rather than each checking the key in the database.
+    filling: dict[str, asyncio.Future[None]] = {}
+
+    async def long_way(request: Request, payload: TokenRequest) -> TokenResponse:
+        bearer = bearer_of(request)
+        if bearer is None:
+            return await in_thread(request, payload)
+        key = f"{bearer}\0{payload.destination}"
+        other = filling.get(key)
+        if other is not None:
+            await asyncio.shield(other)
+            return await _from_cache(request, need, payload) or await in_thread(request, payload)
+        filling[key] = done = asyncio.get_running_loop().create_future()
+        try:
+            return await in_thread(request, payload)
+        finally:
+            del filling[key]
+            done.set_result(None)
+
+    async def in_thread(request: Request, payload: TokenRequest) -> TokenResponse:
+        result = await run_in_threadpool(run, request, need, handler, body=payload)
+        return cast(TokenResponse, result)
 
     lean = StarletteRoute(PATH, _Asgi(endpoint), methods=["POST"], include_in_schema=False)
     app.router.routes.insert(0, lean)
