@@ -181,5 +181,25 @@ def test_caches_stay_bounded() -> None:
     from jot.jose import jwe as module
 
     assert len(_jwe_seal._prepared) <= 256
+    assert len(_jwe_seal.USUAL_SEALS) <= 256
     assert len(_jwe_open._selections) <= 256
+    assert len(_jwe_open.USUAL_OPENINGS) <= 256
     assert len(module._limits_cache) <= 256
+
+
+def test_only_a_selection_made_for_the_key_and_limits_is_kept_as_usual() -> None:
+    from jot.jose import _jwe_open
+    from jot.jose._jwe_seal import key_state
+
+    key, other = generate("oct", size=256, alg="A256KW"), generate("oct", size=256, alg="A256KW")
+    token = jwe.encrypt_compact(b"x", key)
+    jwe.decrypt_compact(token, key)
+    protected = token.split(".")[0]
+    _jwe_open.USUAL_OPENINGS.clear()
+    limits = _jwe_open._selections[protected][1]
+    _jwe_open.remember_usual(token, other, limits, None, key_state(other))
+    _jwe_open.remember_usual(token, key, jwe._limits(key, None, None, (), False, 1, 1), None,
+                             key_state(key))  # fmt: skip
+    assert protected not in _jwe_open.USUAL_OPENINGS
+    _jwe_open.remember_usual(token, key, limits, None, key_state(key))
+    assert _jwe_open.USUAL_OPENINGS[protected][0] is key

@@ -28,7 +28,16 @@ from jot.jose.errors import (
 )
 from jot.jose.jwk import Key, KeySet
 
-__all__ = ["Limits", "Sealed", "open_compact", "open_sealed", "parse_json", "split_compact"]
+__all__ = [
+    "USUAL_OPENINGS",
+    "Limits",
+    "Sealed",
+    "open_compact",
+    "open_sealed",
+    "parse_json",
+    "remember_usual",
+    "split_compact",
+]
 
 # Largest encoded size of each part; the ciphertext is bounded by the whole token's limit.
 _MAX_PARTS = {"protected": 16 * 1024, "encrypted_key": 4096, "iv": 64, "tag": 128, "aad": 64 * 1024}
@@ -372,3 +381,51 @@ def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> _Selection
             _selections.clear()
         _selections[protected] = entry
     return entry
+
+
+# -- the usual call -------------------------------------------------------------------------
+
+#: The usual compact decryption, by protected header: one key, the default limits (any
+#: ``algorithms``), a header seen before. Each entry is a cached selection with what it was
+#: made for: ``(key, algorithms, key_state(key), header, enc, algorithm (None for dir: the key
+#: is the CEK), largest encrypted key, IV and tag sizes once encoded)``.
+#: :func:`jot.jose.jwe.decrypt_compact` decrypts with an entry while the key, the allow-list
+#: and the key's state are the same and the segments have those sizes (the decoded IV and tag
+#: then have the exact sizes).
+_Usual = tuple[
+    Key, Any, tuple[Any, ...], Mapping[str, Any], ContentEncryption, KeyManagement | None, int,
+    int, int,
+]  # fmt: skip
+USUAL_OPENINGS: dict[str, _Usual] = {}
+
+
+def remember_usual(
+    token: str, key: Key, limits: Limits, algorithms: Any, state: tuple[Any, ...]
+) -> None:
+    """Keep the selection that just opened ``token`` as the usual one for its header.
+
+    Called only after the default options (no ``crit`` understood, ``zip`` refused): a header
+    kept here has neither, so the usual path needs neither rule.
+    """
+    protected = token.split(".", 1)[0]
+    entry = _selections.get(protected)
+    # Only a header without per-token parameters has a cached selection.
+    if entry is None or entry[0] is not key or entry[1] is not limits:
+        return
+    if type(algorithms) is list:
+        algorithms = list(algorithms)  # A copy: the caller's list may change.
+    elif algorithms is not None and type(algorithms) is not tuple:
+        return
+    _, _, header, enc, algorithm, _ = entry
+    if len(USUAL_OPENINGS) >= 256 and protected not in USUAL_OPENINGS:
+        USUAL_OPENINGS.clear()
+    # A direct algorithm with a header that never changes is dir: the key is the CEK.
+    USUAL_OPENINGS[protected] = (
+        key, algorithms, state, header, enc, None if algorithm.direct else algorithm,
+        0 if algorithm.direct else _MAX_ENCRYPTED_KEY, _encoded_size(enc.iv_size),
+        _encoded_size(enc.tag_size),
+    )  # fmt: skip
+
+
+def _encoded_size(size: int) -> int:
+    return (4 * size + 2) // 3  # Unpadded base64url.
