@@ -157,24 +157,24 @@ def encrypt_compact(
         # The usual call: what seal_compact prepared for this key, alg and enc (the same
         # objects), while the key's state is unchanged; seal_compact's work from there on.
         usual = USUAL_SEALS.get(id(key))
-        if (
-            usual is not None
-            and usual[0] is key
-            and usual[1] is alg
-            and usual[2] is enc
-            and usual[3] == key_state(key)
-            and type(plaintext) is bytes
-        ):
-            content, prefix = usual[5], usual[6]
-            if usual[7]:  # dir: the key is the CEK, and the encrypted key is empty.
-                cek, wrapped = key.crypto_key, b""
-            else:
-                cek = urandom(content.key_size)
-                wrapped = b64encode(usual[4].wrap(key, content, cek, {}, _ENTROPY)[1])
-            iv = urandom(content.iv_size)
-            ciphertext, tag = content.encrypt_sized(cek, iv, plaintext, prefix)
-            parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
-            return b".".join(parts).decode("ascii")
+        if usual is not None:
+            usual_key, usual_alg, usual_enc, state, algorithm, content, prefix, direct = usual
+            if (
+                usual_key is key
+                and usual_alg is alg
+                and usual_enc is enc
+                and state == key_state(key)
+                and type(plaintext) is bytes
+            ):
+                if direct:  # dir: the key is the CEK, and the encrypted key is empty.
+                    cek, wrapped = key.crypto_key, b""
+                else:
+                    cek = urandom(content.key_size)
+                    wrapped = b64encode(algorithm.wrap(key, content, cek, {}, _ENTROPY)[1])
+                iv = urandom(content.iv_size)
+                ciphertext, tag = content.encrypt_sized(cek, iv, plaintext, prefix)
+                parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
+                return b".".join(parts).decode("ascii")
     if zip is not None:
         protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
         protected.update(headers or {})
