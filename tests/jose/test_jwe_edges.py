@@ -189,7 +189,6 @@ def test_caches_stay_bounded() -> None:
 
 def test_only_a_selection_made_for_the_key_and_limits_is_kept_as_usual() -> None:
     from jot.jose import _jwe_open
-    from jot.jose._jwe_seal import key_state
 
     key, other = generate("oct", size=256, alg="A256KW"), generate("oct", size=256, alg="A256KW")
     token = jwe.encrypt_compact(b"x", key)
@@ -197,9 +196,8 @@ def test_only_a_selection_made_for_the_key_and_limits_is_kept_as_usual() -> None
     protected = token.split(".")[0]
     _jwe_open.USUAL_OPENINGS.clear()
     limits = _jwe_open._selections[protected][1]
-    _jwe_open.remember_usual(token, other, limits, None, key_state(other))
-    _jwe_open.remember_usual(token, key, jwe._limits(key, None, None, (), False, 1, 1), None,
-                             key_state(key))  # fmt: skip
+    _jwe_open.remember_usual(protected, other, limits, None)
+    _jwe_open.remember_usual(protected, key, jwe._limits(key, None, None, (), False, 1, 1), None)
     assert protected not in _jwe_open.USUAL_OPENINGS
-    _jwe_open.remember_usual(token, key, limits, None, key_state(key))
+    _jwe_open.remember_usual(protected, key, limits, None)
     assert _jwe_open.USUAL_OPENINGS[protected][0] is key

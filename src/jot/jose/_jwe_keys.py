@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
@@ -44,6 +45,7 @@ __all__ = [
     "KeyManagement",
     "PasswordKey",
     "header_bytes",
+    "key_state",
     "kw_unwrap",
     "random_cek",
 ]
@@ -58,6 +60,12 @@ MIN_P2C = 1000
 #: RFC 7518 §4.8.1.1: the salt input ``p2s`` must be at least 8 bytes.
 MIN_SALT_SIZE = 8
 _SALT_SIZE = 16
+
+#: What a cached check of a key depends on: its binding, its material and its class, as a
+#: tuple. One C call (``operator.attrgetter``): the usual paths compare it on every token.
+key_state: Callable[[Key], tuple[Any, ...]] = attrgetter(
+    "alg", "kid", "use", "key_ops", "crypto_key", "__class__"
+)
 
 
 class Entropy:

@@ -16,7 +16,7 @@ from typing import Any
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._jwe_content import ContentEncryption
-from jot.jose._jwe_keys import KeyManagement
+from jot.jose._jwe_keys import KeyManagement, key_state
 from jot.jose.errors import (
     DecryptionError,
     InvalidTokenError,
@@ -328,13 +328,20 @@ _selections: dict[str, _Selection] = {}
 
 
 def open_compact(
-    token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
+    token: str | bytes,
+    keys: Key | KeySet,
+    limits: Limits,
+    max_size: int,
+    parts: Sequence[str] | None = None,
 ) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
-    """:func:`open_sealed` for a compact token, reusing the selection made for its header."""
+    """:func:`open_sealed` for a compact token, reusing the selection made for its header.
+
+    :param parts: ``token.split(".", 5)`` if the caller made it (``token`` a str of at most
+        ``max_size``), so that the token is not split and its header not hashed again.
+    """
     # A header in the cache passed split_compact's checks of the protected segment before.
-    parts: Sequence[str] = (
-        token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
-    )
+    if parts is None:
+        parts = token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
     entry = _selections.get(parts[0]) if len(parts) == 5 else None
     if entry is None:
         parts = split_compact(token, max_size)
@@ -399,15 +406,12 @@ _Usual = tuple[
 USUAL_OPENINGS: dict[str, _Usual] = {}
 
 
-def remember_usual(
-    token: str, key: Key, limits: Limits, algorithms: Any, state: tuple[Any, ...]
-) -> None:
-    """Keep the selection that just opened ``token`` as the usual one for its header.
+def remember_usual(protected: str, key: Key, limits: Limits, algorithms: Any) -> None:
+    """Keep the selection that just opened a token with this header as the usual one.
 
     Called only after the default options (no ``crit`` understood, ``zip`` refused): a header
     kept here has neither, so the usual path needs neither rule.
     """
-    protected = token.split(".", 1)[0]
     entry = _selections.get(protected)
     # Only a header without per-token parameters has a cached selection.
     if entry is None or entry[0] is not key or entry[1] is not limits:
@@ -421,7 +425,7 @@ def remember_usual(
         USUAL_OPENINGS.clear()
     # A direct algorithm with a header that never changes is dir: the key is the CEK.
     USUAL_OPENINGS[protected] = (
-        key, algorithms, state, header, enc, None if algorithm.direct else algorithm,
+        key, algorithms, key_state(key), header, enc, None if algorithm.direct else algorithm,
         0 if algorithm.direct else _MAX_ENCRYPTED_KEY, _encoded_size(enc.iv_size),
         _encoded_size(enc.tag_size),
     )  # fmt: skip

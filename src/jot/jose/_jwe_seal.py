@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from jot.jose import _json
 from jot.jose._b64 import b64encode
 from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
-from jot.jose._jwe_keys import Entropy, KeyManagement
+from jot.jose._jwe_keys import Entropy, KeyManagement, key_state
 from jot.jose._jwe_open import Sealed
 from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose.errors import UsageError
@@ -161,12 +160,6 @@ def _check_disjoint(
 _SCALARS = frozenset({str, int, bool})
 _Prepared = tuple[Key, tuple[Any, ...], KeyManagement, ContentEncryption, dict[str, Any], bytes]
 _prepared: dict[tuple[Any, ...], _Prepared] = {}
-
-#: What a cached check of a key depends on: its binding, its material and its class, as a
-#: tuple. One C call (``operator.attrgetter``): the usual paths compare it on every token.
-key_state: Callable[[Key], tuple[Any, ...]] = attrgetter(
-    "alg", "kid", "use", "key_ops", "crypto_key", "__class__"
-)
 
 #: The usual call, with no extra header and an algorithm that adds none, by the key's id:
 #: ``(key, alg, enc name, key_state(key), algorithm, enc, encoded header, key is the CEK)``.

@@ -233,18 +233,17 @@ def decrypt_compact(
     :raises InvalidTokenError: for anything wrong with the token.
     """
     usual = (encryptions, crit, allow_zip, max_inflated_size, max_p2c) == _DEFAULT_OPTIONS
+    parts = None
     if usual and type(token) is str and len(token) <= max_size:
         # The usual call: the key and allow-list (compared as given) that opened this header
         # before, the key unchanged. What open_compact does after its cached selection, in
         # the same order; a segment of another size takes the general path, which says what
         # is wrong with it, so the IV and tag decode to exactly the sizes of enc.
-        try:
-            protected, encrypted_key, iv, ciphertext, tag = token.split(".", 5)
-        except ValueError:  # Not five segments: the general path says what is wrong.
-            protected = ""  # Never a key of USUAL_OPENINGS.
-        entry = USUAL_OPENINGS.get(protected)
+        parts = token.split(".", 5)
+        entry = USUAL_OPENINGS.get(parts[0]) if len(parts) == 5 else None
         if entry is not None:
             key, allowed, state, header, enc, algorithm, max_wrapped, iv_size, tag_size = entry
+            protected, encrypted_key, iv, ciphertext, tag = parts
             if (
                 key is keys
                 and allowed == algorithms
@@ -269,9 +268,9 @@ def decrypt_compact(
     limits = _cached_limits(
         keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
     )
-    opened = open_compact(token, keys, limits, max_size)
-    if usual and type(token) is str and isinstance(keys, Key):
-        remember_usual(token, keys, limits, algorithms, key_state(keys))
+    opened = open_compact(token, keys, limits, max_size, parts)
+    if parts is not None and isinstance(keys, Key):  # Five parts: the token opened.
+        remember_usual(parts[0], keys, limits, algorithms)
     return _decrypted(*opened)
 
 
