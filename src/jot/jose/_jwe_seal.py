@@ -214,7 +214,8 @@ def seal_compact(
         header["enc"] = enc.name
         prefix = b64encode(_json.dumps(header))
     iv = os.urandom(enc.iv_size)
-    ciphertext, tag = enc.encrypt(cek, iv, plaintext, prefix)
+    # The CEK is the checked key (dir), derived or drawn for enc, and the IV drawn for enc.
+    ciphertext, tag = enc.encrypt_sized(cek, iv, plaintext, prefix)
     wrapped = b64encode(encrypted_key) if encrypted_key else b""
     parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
     return b".".join(parts).decode("ascii")
