@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
-from operator import attrgetter
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
@@ -61,11 +60,10 @@ MIN_P2C = 1000
 MIN_SALT_SIZE = 8
 _SALT_SIZE = 16
 
-#: What a cached check of a key depends on: its binding, its material and its class, as a
-#: tuple. One C call (``operator.attrgetter``): the usual paths compare it on every token.
-key_state: Callable[[Key], tuple[Any, ...]] = attrgetter(
-    "alg", "kid", "use", "key_ops", "crypto_key", "__class__"
-)
+
+def key_state(key: Key) -> tuple[Any, ...]:
+    """What a cached check of ``key`` depends on: its binding, its material and its class."""
+    return (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, type(key))
 
 
 class Entropy:

@@ -155,7 +155,9 @@ def encrypt_compact(
     """
     if headers is None and zip is None:
         # The usual call: what seal_compact prepared for this key, alg and enc (the same
-        # objects), while the key's state is unchanged; seal_compact's work from there on.
+        # objects), while the key's state is unchanged (key_state, without a call: the
+        # specialised attribute reads of the bytecode beat operator.attrgetter); then
+        # seal_compact's work.
         usual = USUAL_SEALS.get(id(key))
         if usual is not None:
             usual_key, usual_alg, usual_enc, state, algorithm, content, prefix, direct = usual
@@ -163,7 +165,7 @@ def encrypt_compact(
                 usual_key is key
                 and usual_alg is alg
                 and usual_enc is enc
-                and state == key_state(key)
+                and state == (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, type(key))
                 and type(plaintext) is bytes
             ):
                 if direct:  # dir: the key is the CEK, and the encrypted key is empty.
@@ -247,11 +249,12 @@ def decrypt_compact(
             if (
                 key is keys
                 and allowed == algorithms
-                and state == key_state(key)
+                and state == (key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
+                              type(key))  # key_state, without a call.
                 and len(encrypted_key) <= max_wrapped
                 and len(iv) == iv_size
                 and len(tag) == tag_size
-            ):
+            ):  # fmt: skip
                 wrapped = b64decode(encrypted_key) if encrypted_key else b""
                 iv_b, ct_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
                 cek = key.crypto_key if algorithm is None else (  # dir: the key is the CEK.
