@@ -9,7 +9,8 @@ does not change (everything but ECDH-ES, whose header carries a fresh ephemeral 
 decodes base64url strictly enough to refuse characters outside the alphabet, parses each
 distinct protected header once (every ECDH-ES header), loads the ephemeral key as a SEC 1
 point (`cryptography` checks it is on the curve) and runs the one-round Concat KDF with
-hashlib; it checks nothing else a library must check.
+hashlib; it checks nothing else a library must check. The encrypted key of dir and ECDH-ES is
+empty: the floor neither encodes nor decodes it.
 """
 
 from __future__ import annotations
@@ -88,17 +89,21 @@ def _keys() -> dict[str, jot_jwk.Key]:
 
 
 def _gcm_seal(prefix: bytes, cek: bytes, plaintext: bytes, wrapped: bytes) -> str:
+    # ``wrapped`` is the encrypted key already encoded: empty for dir and ECDH-ES, which
+    # then encode nothing.
     iv = os.urandom(12)
     sealed = AESGCM(cek).encrypt(iv, plaintext, prefix)
-    parts = (prefix, _b64e(wrapped), _b64e(iv), _b64e(sealed[:-16]), _b64e(sealed[-16:]))
+    parts = (prefix, wrapped, _b64e(iv), _b64e(sealed[:-16]), _b64e(sealed[-16:]))
     return b".".join(parts).decode("ascii")
 
 
-def _gcm_open(token: str, cek_of: Callable[[bytes, dict[str, Any]], bytes],
+def _gcm_open(token: str, cek_of: Callable[[str, dict[str, Any]], bytes],
               headers: dict[str, dict[str, Any]] | None) -> bytes:  # fmt: skip
+    # ``cek_of`` gets the encrypted key's segment as it is: dir and ECDH-ES ignore it (it is
+    # empty), RSA decodes it.
     protected, wrapped, iv, ciphertext, tag = token.split(".")
     header = _header(protected, headers)
-    cek = cek_of(_b64d(wrapped), header)
+    cek = cek_of(wrapped, header)
     return AESGCM(cek).decrypt(_b64d(iv), _b64d(ciphertext) + _b64d(tag), protected.encode())
 
 
@@ -137,7 +142,7 @@ def _floor_ecdh(key: jot_jwk.Key, plaintext: bytes) -> _Pair:
         cek = _concat_kdf(ephemeral.exchange(ec.ECDH(), public))
         return _gcm_seal(prefix, cek, plaintext, b"")
 
-    def cek_of(wrapped: bytes, header: dict[str, Any]) -> bytes:
+    def cek_of(wrapped: str, header: dict[str, Any]) -> bytes:
         epk = header["epk"]
         # The uncompressed SEC 1 point: cheaper than EllipticCurvePublicNumbers, and as
         # checked (`cryptography` refuses a point that is not on the curve).
@@ -184,18 +189,23 @@ def _floor(row: str, key: jot_jwk.Key, plaintext: bytes) -> _Pair:
     headers: dict[str, dict[str, Any]] = {}  # Filled by _header: each one parsed once.
     if alg == "dir":
         secret = key.crypto_key
+
+        def dir_cek(wrapped: str, header: dict[str, Any]) -> bytes:
+            return secret
+
         return (lambda: _gcm_seal(prefix, secret, plaintext, b""),
-                lambda token: _gcm_open(token, lambda w, h: secret, headers))  # fmt: skip
+                lambda token: _gcm_open(token, dir_cek, headers))  # fmt: skip
     if alg == "RSA-OAEP-256":
         public, private = key.public().verifier, key.crypto_key
 
         def encrypt_rsa() -> str:
             cek = os.urandom(32)
-            return _gcm_seal(prefix, cek, plaintext, public.encrypt(cek, _OAEP))
+            return _gcm_seal(prefix, cek, plaintext, _b64e(public.encrypt(cek, _OAEP)))
 
-        return encrypt_rsa, lambda token: _gcm_open(
-            token, lambda wrapped, h: private.decrypt(wrapped, _OAEP), headers
-        )
+        def rsa_cek(wrapped: str, header: dict[str, Any]) -> bytes:
+            return private.decrypt(_b64d(wrapped), _OAEP)
+
+        return encrypt_rsa, lambda token: _gcm_open(token, rsa_cek, headers)
     kek = key.crypto_key
 
     def encrypt_kw() -> str:

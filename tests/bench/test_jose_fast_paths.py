@@ -1,18 +1,23 @@
 """The fast paths added for the benchmark answer exactly as the general paths do.
 
 ``jwt.encode`` caches per-key signing state, ``jwt.decode`` has a usual-case path (claims
-checked inline) and ``jws`` one for headers it has seen before. Each case here is run through
+checked inline) and ``jws`` one for headers it has seen before; ``jwe.encrypt_compact`` and
+``jwe.decrypt_compact`` have one for the usual call with one key. Each case here is run through
 both paths and must give the same token, the same claims or the same error and message.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from jot.jose import KeySet, _json, hazmat, jwk, jws, jwt
+from jot.jose import KeySet, _json, _jwe_open, _jwe_seal, hazmat, jwe, jwk, jws, jwt
+from jot.jose import _jwe_keys as jwe_keys
+from jot.jose._b64 import b64decode
 from jot.jose.errors import JotError
 
 NOW = 1_700_000_000
@@ -271,3 +276,278 @@ def test_a_keyset_takes_the_fast_path_once_the_header_is_known() -> None:
     assert verified[2] is keys.get("k1")
     unknown, keys, _ = CASES["unknown kid"]
     assert jws._verify_usual(unknown, keys, allowed, jws.MAX_SIZE) is None
+
+
+# -- JWE: the usual compact encryption and decryption -------------------------------------
+#
+# jwe.encrypt_compact and jwe.decrypt_compact have a path for the usual call (one key, the
+# default options, a header seen before) that skips the general one. Each case is run with
+# every JWE cache empty (the general path) and again once a valid token has filled them (the
+# usual path); both must give the same result or the same error and message.
+
+JWE_ROWS = [
+    ("dir", "A256GCM", "oct"),
+    ("dir", "A128CBC-HS256", "oct"),
+    ("A256KW", "A256CBC-HS512", "oct"),
+    ("A128KW", "A128GCM", "oct"),
+    ("RSA-OAEP-256", "A256GCM", "RSA"),
+    ("ECDH-ES", "A256GCM", "P-256"),  # A header with a fresh epk: never a usual entry.
+]
+_JWE_KEY_SIZES = {"dir": {"A256GCM": 256, "A128CBC-HS256": 256}, "A256KW": 256, "A128KW": 128}
+
+
+def _clear_jwe_caches() -> None:
+    for cache in (_jwe_open.USUAL_OPENINGS, _jwe_open._selections, jwe._limits_cache,
+                  _jwe_seal.USUAL_SEALS, _jwe_seal._prepared):  # fmt: skip
+        cache.clear()  # type: ignore[attr-defined]
+
+
+def _jwe_key(alg: str, enc: str, kind: str, bound: bool = True, kid: str | None = None) -> jwk.Key:
+    """A key for the row, bound to its ``alg`` (then the default allow-list takes it) or not."""
+    if kind == "RSA":
+        return _rsa_jwe_key(alg if bound else None)
+    size: Any = _JWE_KEY_SIZES.get(alg)
+    size = size[enc] if isinstance(size, dict) else size
+    return jwk.generate(kind, size=size, use="enc", alg=alg if bound else None, kid=kid)
+
+
+_RSA_MATERIAL: list[jwk.Key] = []
+
+
+def _rsa_jwe_key(alg: str | None) -> jwk.Key:
+    if not _RSA_MATERIAL:  # RSA generation is slow: one key for the whole module.
+        _RSA_MATERIAL.append(jwk.generate("RSA", size=2048))
+    return jwk.import_key({**_RSA_MATERIAL[0].to_dict(private=True), "use": "enc",
+                           **({"alg": alg} if alg else {})})  # fmt: skip
+
+
+def _opened(call: Callable[[], jwe.DecryptedJWE]) -> tuple[str, Any]:
+    def summary() -> Any:
+        opened = call()
+        assert type(opened) is jwe.DecryptedJWE
+        return (dict(opened.header), opened.plaintext, id(opened.key), opened.aad)
+
+    return _outcome(summary)
+
+
+def _general_then_usual(
+    token: Any, keys: Any, warm: str, **options: Any
+) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """The outcome with every cache empty, then once ``warm`` was decrypted with ``keys``
+    (with the default options and with these, if they allow it)."""
+    _clear_jwe_caches()
+    general = _opened(lambda: jwe.decrypt_compact(token, keys, **options))
+    _clear_jwe_caches()
+    if isinstance(keys, jwk.Key) and keys.alg is not None:
+        jwe.decrypt_compact(warm, keys)
+    _outcome(lambda: jwe.decrypt_compact(warm, keys, **options))
+    usual = _opened(lambda: jwe.decrypt_compact(token, keys, **options))
+    return general, usual
+
+
+def _rows() -> list[Any]:
+    return [pytest.param(*row, id=f"{row[0]}+{row[1]}") for row in JWE_ROWS]
+
+
+@pytest.mark.parametrize(("alg", "enc", "kind"), _rows())
+@pytest.mark.parametrize("bound", [True, False], ids=["bound", "algorithms"])
+def test_usual_decrypt_matches_the_general_path(
+    alg: str, enc: str, kind: str, bound: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = _jwe_key(alg, enc, kind, bound)
+    options: dict[str, Any] = {} if bound else {"algorithms": [alg]}
+    recipient = key.public() if kind != "oct" else key
+    token = jwe.encrypt_compact(b"secret" * 40, recipient, alg=alg, enc=enc)
+    general, usual = _general_then_usual(token, key, token, **options)
+    assert general == usual
+    assert general[0] == "ok"
+    protected = token.split(".")[0]
+    assert (protected in _jwe_open.USUAL_OPENINGS) is (alg != "ECDH-ES")
+    if alg != "ECDH-ES":  # The usual path does not go near the general one.
+        monkeypatch.setattr(jwe, "open_compact", None)
+        monkeypatch.setattr(jwe, "_cached_limits", None)
+        assert _opened(lambda: jwe.decrypt_compact(token, key, **options)) == usual
+
+
+def _tampered(token: str) -> list[str]:
+    """Tokens that differ from ``token`` in one character, and odd shapes of it."""
+    protected, encrypted_key, iv, ciphertext, tag = token.split(".")
+    cases = [
+        ".".join((protected, "", iv, ciphertext, tag)),
+        ".".join((protected, "AAAA", iv, ciphertext, tag)),
+        ".".join((protected, "A" * 5000, iv, ciphertext, tag)),
+        ".".join((protected, encrypted_key, iv + "AAAA", ciphertext, tag)),
+        ".".join((protected, encrypted_key, iv[:-4], ciphertext, tag)),
+        ".".join((protected, encrypted_key, "A" * 100, ciphertext, tag)),
+        ".".join((protected, encrypted_key, iv, ciphertext, tag[:-1])),
+        ".".join((protected, encrypted_key, iv, ciphertext, tag + "AA")),
+        ".".join((protected, encrypted_key, iv, ciphertext, "A" * 200)),
+        ".".join((protected, encrypted_key, iv, "", tag)),
+        ".".join((protected, encrypted_key, iv, ciphertext[:-1], tag)),
+        ".".join((protected, encrypted_key, iv, ciphertext, tag, "")),
+        ".".join((protected, encrypted_key, iv, ciphertext)),
+        token + ".",
+        token.replace(".", "..", 1),
+    ]
+    for index in range(0, len(token), 5):
+        for char in "A_.-é=":
+            cases.append(token[:index] + char + token[index + 1 :])
+    return cases
+
+
+@pytest.mark.parametrize(("alg", "enc", "kind"), _rows())
+def test_tampered_jwe_fail_alike_on_both_paths(alg: str, enc: str, kind: str) -> None:
+    key = _jwe_key(alg, enc, kind)
+    recipient = key.public() if kind != "oct" else key
+    token = jwe.encrypt_compact(b"secret" * 40, recipient, alg=alg, enc=enc)
+    outcomes = set()
+    for tampered in _tampered(token):
+        general, usual = _general_then_usual(tampered, key, token)
+        assert general == usual, tampered
+        outcomes.add(general[0])
+    assert {"MalformedTokenError", "DecryptionError"} <= outcomes
+
+
+def test_odd_calls_take_the_general_path_and_answer_alike() -> None:
+    key = jwk.generate("oct", size=256, alg="dir", use="enc")
+    token = jwe.encrypt_compact(b"x", key)
+    calls: list[tuple[Any, dict[str, Any]]] = [
+        (token.encode("ascii"), {}),
+        (token, {"max_size": len(token) - 1}),
+        (token, {"encryptions": ["A256GCM"]}),
+        (token, {"encryptions": []}),
+        (token, {"crit": ["x-private"]}),
+        (token, {"allow_zip": True}),
+        (token, {"max_inflated_size": 0}),
+        (token, {"max_p2c": 0}),
+        (token, {"algorithms": ["dir"]}),
+        (token, {"algorithms": ("dir",)}),
+        (token, {"algorithms": {"dir"}}),
+        (token, {"algorithms": ["dir", "A256KW"]}),
+        (token, {"algorithms": []}),
+        (None, {}),
+    ]
+    for candidate, options in calls:
+        general, usual = _general_then_usual(candidate, key, token, **options)
+        assert general == usual, options
+    # Another key, and a key set with that key: never the entry made for the key alone.
+    other = jwk.import_key(key.to_dict(private=True))
+    for keys in (other, KeySet([key])):
+        _clear_jwe_caches()
+        jwe.decrypt_compact(token, key)
+        assert jwe.decrypt_compact(token, keys).key is (other if keys is other else key)
+
+
+_KEY_CHANGES: dict[str, Callable[[jwk.Key], None]] = {
+    "kid": lambda key: setattr(key, "kid", "renamed"),
+    "use sig": lambda key: setattr(key, "use", "sig"),
+    "key_ops encrypt": lambda key: setattr(key, "key_ops", ("encrypt",)),
+    "key_ops decrypt": lambda key: setattr(key, "key_ops", ("decrypt",)),
+    "alg A256KW": lambda key: setattr(key, "alg", "A256KW"),
+    "alg A128GCM": lambda key: setattr(key, "alg", "A128GCM"),
+    "other secret": lambda key: setattr(key, "crypto_key", os.urandom(32)),
+    "shorter secret": lambda key: setattr(key, "crypto_key", os.urandom(16)),
+}
+
+
+@pytest.mark.parametrize("change", list(_KEY_CHANGES))
+def test_the_usual_decrypt_follows_changes_to_the_key(change: str) -> None:
+    key = jwk.generate("oct", size=256, alg="dir", use="enc")
+    token = jwe.encrypt_compact(b"x", key)
+    _clear_jwe_caches()
+    assert jwe.decrypt_compact(token, key).plaintext == b"x"  # Cached, then changed:
+    _KEY_CHANGES[change](key)
+    usual = _opened(lambda: jwe.decrypt_compact(token, key))
+    _clear_jwe_caches()
+    assert usual == _opened(lambda: jwe.decrypt_compact(token, key))
+
+
+def test_the_usual_decrypt_follows_changes_to_the_list() -> None:
+    key = jwk.generate("oct", size=256, alg="dir", use="enc")
+    token = jwe.encrypt_compact(b"x", key)
+    algorithms = ["dir"]
+    _clear_jwe_caches()
+    assert jwe.decrypt_compact(token, key, algorithms=algorithms).plaintext == b"x"
+    algorithms.append("A256KW")  # The caller's list changed: checked again, and refused.
+    with pytest.raises(JotError, match="bound to dir, not A256KW"):
+        jwe.decrypt_compact(token, key, algorithms=algorithms)
+
+
+class _Counter(jwe_keys.Entropy):
+    """The same bytes as _counting_urandom, for the general path."""
+
+    def random(self, size: int, purpose: str) -> bytes:
+        return _counting_urandom(size)
+
+
+_COUNT = [0]
+
+
+def _counting_urandom(size: int) -> bytes:
+    _COUNT[0] += 1
+    return bytes((_COUNT[0] + i) % 256 for i in range(size))
+
+
+@pytest.mark.parametrize(("alg", "enc", "kind"), [p for p in _rows() if "RSA" not in p.id
+                                                 and "ECDH" not in p.id])  # fmt: skip
+def test_usual_encrypt_gives_the_general_token(
+    alg: str, enc: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "urandom", _counting_urandom)
+    monkeypatch.setattr(jwe, "urandom", _counting_urandom)
+    key = _jwe_key(alg, enc, kind, kid="k1")
+    _clear_jwe_caches()
+    tokens = []
+    for _ in range(3):  # General, prepared (seal_compact), usual.
+        _COUNT[0] = 0
+        tokens.append(jwe.encrypt_compact(b"secret" * 40, key, alg=alg, enc=enc))
+    assert id(key) in _jwe_seal.USUAL_SEALS
+    _COUNT[0] = 0
+    protected = {"alg": None, "kid": "k1"}
+    general = jwe._seal(b"secret" * 40, [jwe.Recipient(key, alg)], enc, protected, {}, None,
+                        None, _Counter()).compact()  # fmt: skip
+    assert tokens == [general] * 3
+
+
+@pytest.mark.parametrize(("alg", "enc", "kind"), _rows())
+def test_usual_encrypt_tokens_open_on_the_general_path(alg: str, enc: str, kind: str) -> None:
+    key = _jwe_key(alg, enc, kind)
+    recipient = key.public() if kind != "oct" else key
+    _clear_jwe_caches()
+    tokens = [jwe.encrypt_compact(b"secret", recipient, alg=alg, enc=enc) for _ in range(3)]
+    assert (id(recipient) in _jwe_seal.USUAL_SEALS) is (alg != "ECDH-ES")
+    assert len({token.split(".")[0] for token in tokens}) == (1 if alg != "ECDH-ES" else 3)
+    for token in tokens:
+        _clear_jwe_caches()
+        assert jwe.decrypt_compact(token, key).plaintext == b"secret"
+
+
+def test_the_usual_encrypt_follows_changes_to_the_key_and_the_call() -> None:
+    key = jwk.generate("oct", size=256, alg="dir", use="enc", kid="k1")
+    jwe.encrypt_compact(b"x", key)
+    jwe.encrypt_compact(b"x", key)
+    key.kid = "renamed"
+    header = _json.loads(b64decode(jwe.encrypt_compact(b"x", key).split(".")[0]))
+    assert header["kid"] == "renamed"
+    for call, error in [
+        (lambda: jwe.encrypt_compact(bytearray(b"x"), key), "plaintext must be bytes"),
+        (lambda: jwe.encrypt_compact(b"x", key, enc="A128GCM"), "needs a 16-byte key"),
+        (lambda: jwe.encrypt_compact(b"x", key, alg="A256KW"), "bound to dir"),
+    ]:
+        with pytest.raises(JotError, match=error):
+            call()
+    key.use = "sig"
+    with pytest.raises(JotError, match="do not allow encrypting"):
+        jwe.encrypt_compact(b"x", key)
+
+
+def test_a_decrypted_jwe_is_built_as_the_dataclass() -> None:
+    key = jwk.generate("oct", size=256, alg="dir")
+    made = jwe._decrypted({"alg": "dir"}, b"x", key, b"aad")
+    assert type(made) is jwe.DecryptedJWE
+    assert made == jwe.DecryptedJWE({"alg": "dir"}, b"x", key, b"aad")
+    assert (made.header, made.plaintext, made.key, made.aad) == ({"alg": "dir"}, b"x", key, b"aad")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.plaintext = b"y"  # type: ignore[misc]
+    # The draft's slots are the dataclass's: CPython lays slots out in sorted order.
+    assert sorted(jwe._Draft.__slots__) == sorted(jwe.DecryptedJWE.__slots__)

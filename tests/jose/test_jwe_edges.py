@@ -181,5 +181,23 @@ def test_caches_stay_bounded() -> None:
     from jot.jose import jwe as module
 
     assert len(_jwe_seal._prepared) <= 256
+    assert len(_jwe_seal.USUAL_SEALS) <= 256
     assert len(_jwe_open._selections) <= 256
+    assert len(_jwe_open.USUAL_OPENINGS) <= 256
     assert len(module._limits_cache) <= 256
+
+
+def test_only_a_selection_made_for_the_key_and_limits_is_kept_as_usual() -> None:
+    from jot.jose import _jwe_open
+
+    key, other = generate("oct", size=256, alg="A256KW"), generate("oct", size=256, alg="A256KW")
+    token = jwe.encrypt_compact(b"x", key)
+    jwe.decrypt_compact(token, key)
+    protected = token.split(".")[0]
+    _jwe_open.USUAL_OPENINGS.clear()
+    limits = _jwe_open._selections[protected][1]
+    _jwe_open.remember_usual(protected, other, limits, None)
+    _jwe_open.remember_usual(protected, key, jwe._limits(key, None, None, (), False, 1, 1), None)
+    assert protected not in _jwe_open.USUAL_OPENINGS
+    _jwe_open.remember_usual(protected, key, limits, None)
+    assert _jwe_open.USUAL_OPENINGS[protected][0] is key

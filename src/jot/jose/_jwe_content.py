@@ -1,6 +1,7 @@
 """JWE content encryption (RFC 7518 §5): AES-CBC with HMAC-SHA2 and AES-GCM.
 
-Each algorithm checks the exact IV and tag lengths and authenticates before it releases any
+:meth:`ContentEncryption.decrypt` checks the exact CEK, IV and tag lengths (a caller of the
+``_sized`` methods has checked them), and each algorithm authenticates before it releases any
 plaintext; every decryption failure is the same :class:`DecryptionError`.
 """
 
@@ -38,10 +39,29 @@ class ContentEncryption:
 
     def encrypt(self, cek: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
         """Return ``(ciphertext, tag)``."""
-        raise NotImplementedError  # pragma: no cover - every algorithm overrides it
+        if len(cek) != self.key_size or len(iv) != self.iv_size:
+            raise UsageError(
+                f"{self.name} needs a {self.key_size}-byte key and {self.iv_size}-byte IV"
+            )
+        return self.encrypt_sized(cek, iv, plaintext, aad)
 
     def decrypt(self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
         """Return the plaintext, or raise :class:`DecryptionError` (one uniform message)."""
+        # RFC 7516 §5.2 step 14: the CEK, IV and tag have exactly the algorithm's sizes.
+        if len(cek) != self.key_size or len(iv) != self.iv_size or len(tag) != self.tag_size:
+            raise DecryptionError(DECRYPTION_FAILED)
+        return self.decrypt_sized(cek, iv, ciphertext, tag, aad)
+
+    def encrypt_sized(
+        self, cek: bytes, iv: bytes, plaintext: bytes, aad: bytes
+    ) -> tuple[bytes, bytes]:
+        """:meth:`encrypt` for a CEK and IV that the caller made of the exact sizes."""
+        raise NotImplementedError  # pragma: no cover - every algorithm overrides it
+
+    def decrypt_sized(
+        self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes
+    ) -> bytes:
+        """:meth:`decrypt` for a CEK, IV and tag that the caller checked are of the exact sizes."""
         raise NotImplementedError  # pragma: no cover - every algorithm overrides it
 
     def __repr__(self) -> str:
@@ -65,9 +85,9 @@ class AESCBCHMAC(ContentEncryption):
         digest = hmac.digest(mac_key, aad + iv + ciphertext + al, self.hash_name)
         return digest[: self.tag_size]
 
-    def encrypt(self, cek: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
-        if len(cek) != self.key_size or len(iv) != self.iv_size:
-            raise UsageError(f"{self.name} needs a {self.key_size}-byte key and 16-byte IV")
+    def encrypt_sized(
+        self, cek: bytes, iv: bytes, plaintext: bytes, aad: bytes
+    ) -> tuple[bytes, bytes]:
         mac_key, enc_key = cek[: self.tag_size], cek[self.tag_size :]
         padder = padding.PKCS7(128).padder()
         padded = padder.update(plaintext) + padder.finalize()
@@ -75,12 +95,10 @@ class AESCBCHMAC(ContentEncryption):
         ciphertext = encryptor.update(padded) + encryptor.finalize()
         return ciphertext, self._tag(mac_key, iv, ciphertext, aad)
 
-    def decrypt(self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
+    def decrypt_sized(
+        self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes
+    ) -> bytes:
         half = self.tag_size
-        if (
-            len(cek) != self.key_size or len(iv) != 16 or len(tag) != half
-        ):  # RFC 7516 §5.2 step 14: exact sizes
-            raise DecryptionError(DECRYPTION_FAILED)
         # RFC 7518 §5.2.2.2: the tag is checked first (in constant time), so the padding is
         # never examined for a forged ciphertext and no padding oracle exists. The MAC is
         # _tag's, inline: one call less on every token.
@@ -110,17 +128,15 @@ class AESGCMEncryption(ContentEncryption):
         self.name = name
         self.key_size = key_size
 
-    def encrypt(self, cek: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
-        if len(cek) != self.key_size or len(iv) != self.iv_size:
-            raise UsageError(f"{self.name} needs a {self.key_size}-byte key and 12-byte IV")
+    def encrypt_sized(
+        self, cek: bytes, iv: bytes, plaintext: bytes, aad: bytes
+    ) -> tuple[bytes, bytes]:
         sealed = AESGCM(cek).encrypt(iv, plaintext, aad)
         return sealed[:-16], sealed[-16:]
 
-    def decrypt(self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
-        if (
-            len(cek) != self.key_size or len(iv) != 12 or len(tag) != 16
-        ):  # RFC 7516 §5.2 step 14: exact sizes
-            raise DecryptionError(DECRYPTION_FAILED)
+    def decrypt_sized(
+        self, cek: bytes, iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes
+    ) -> bytes:
         try:
             return AESGCM(cek).decrypt(iv, ciphertext + tag, aad)
         except InvalidTag:

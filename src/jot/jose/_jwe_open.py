@@ -16,7 +16,7 @@ from typing import Any
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._jwe_content import ContentEncryption
-from jot.jose._jwe_keys import KeyManagement
+from jot.jose._jwe_keys import KeyManagement, key_state
 from jot.jose.errors import (
     DecryptionError,
     InvalidTokenError,
@@ -28,7 +28,16 @@ from jot.jose.errors import (
 )
 from jot.jose.jwk import Key, KeySet
 
-__all__ = ["Limits", "Sealed", "open_compact", "open_sealed", "parse_json", "split_compact"]
+__all__ = [
+    "USUAL_OPENINGS",
+    "Limits",
+    "Sealed",
+    "open_compact",
+    "open_sealed",
+    "parse_json",
+    "remember_usual",
+    "split_compact",
+]
 
 # Largest encoded size of each part; the ciphertext is bounded by the whole token's limit.
 _MAX_PARTS = {"protected": 16 * 1024, "encrypted_key": 4096, "iv": 64, "tag": 128, "aad": 64 * 1024}
@@ -319,13 +328,20 @@ _selections: dict[str, _Selection] = {}
 
 
 def open_compact(
-    token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
+    token: str | bytes,
+    keys: Key | KeySet,
+    limits: Limits,
+    max_size: int,
+    parts: Sequence[str] | None = None,
 ) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
-    """:func:`open_sealed` for a compact token, reusing the selection made for its header."""
+    """:func:`open_sealed` for a compact token, reusing the selection made for its header.
+
+    :param parts: ``token.split(".", 5)`` if the caller made it (``token`` a str of at most
+        ``max_size``), so that the token is not split and its header not hashed again.
+    """
     # A header in the cache passed split_compact's checks of the protected segment before.
-    parts: Sequence[str] = (
-        token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
-    )
+    if parts is None:
+        parts = token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
     entry = _selections.get(parts[0]) if len(parts) == 5 else None
     if entry is None:
         parts = split_compact(token, max_size)
@@ -372,3 +388,48 @@ def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> _Selection
             _selections.clear()
         _selections[protected] = entry
     return entry
+
+
+# -- the usual call -------------------------------------------------------------------------
+
+#: The usual compact decryption, by protected header: one key, the default limits (any
+#: ``algorithms``), a header seen before. Each entry is a cached selection with what it was
+#: made for: ``(key, algorithms, key_state(key), header, enc, algorithm (None for dir: the key
+#: is the CEK), largest encrypted key, IV and tag sizes once encoded)``.
+#: :func:`jot.jose.jwe.decrypt_compact` decrypts with an entry while the key, the allow-list
+#: and the key's state are the same and the segments have those sizes (the decoded IV and tag
+#: then have the exact sizes).
+_Usual = tuple[
+    Key, Any, tuple[Any, ...], Mapping[str, Any], ContentEncryption, KeyManagement | None, int,
+    int, int,
+]  # fmt: skip
+USUAL_OPENINGS: dict[str, _Usual] = {}
+
+
+def remember_usual(protected: str, key: Key, limits: Limits, algorithms: Any) -> None:
+    """Keep the selection that just opened a token with this header as the usual one.
+
+    Called only after the default options (no ``crit`` understood, ``zip`` refused): a header
+    kept here has neither, so the usual path needs neither rule.
+    """
+    entry = _selections.get(protected)
+    # Only a header without per-token parameters has a cached selection.
+    if entry is None or entry[0] is not key or entry[1] is not limits:
+        return
+    if type(algorithms) is list:
+        algorithms = list(algorithms)  # A copy: the caller's list may change.
+    elif algorithms is not None and type(algorithms) is not tuple:
+        return
+    _, _, header, enc, algorithm, _ = entry
+    if len(USUAL_OPENINGS) >= 256 and protected not in USUAL_OPENINGS:
+        USUAL_OPENINGS.clear()
+    # A direct algorithm with a header that never changes is dir: the key is the CEK.
+    USUAL_OPENINGS[protected] = (
+        key, algorithms, key_state(key), header, enc, None if algorithm.direct else algorithm,
+        0 if algorithm.direct else _MAX_ENCRYPTED_KEY, _encoded_size(enc.iv_size),
+        _encoded_size(enc.tag_size),
+    )  # fmt: skip
+
+
+def _encoded_size(size: int) -> int:
+    return (4 * size + 2) // 3  # Unpadded base64url.

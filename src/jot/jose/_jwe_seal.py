@@ -18,7 +18,7 @@ from typing import Any
 from jot.jose import _json
 from jot.jose._b64 import b64encode
 from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
-from jot.jose._jwe_keys import Entropy, KeyManagement
+from jot.jose._jwe_keys import Entropy, KeyManagement, key_state
 from jot.jose._jwe_open import Sealed
 from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose.errors import UsageError
@@ -26,6 +26,7 @@ from jot.jose.jwk import Key, OctKey
 
 __all__ = [
     "ENTROPY",
+    "USUAL_SEALS",
     "Recipient",
     "check_recipient",
     "default_algorithm",
@@ -160,10 +161,12 @@ _SCALARS = frozenset({str, int, bool})
 _Prepared = tuple[Key, tuple[Any, ...], KeyManagement, ContentEncryption, dict[str, Any], bytes]
 _prepared: dict[tuple[Any, ...], _Prepared] = {}
 
-
-def key_state(key: Key) -> tuple[Any, ...]:
-    """What a cached check of ``key`` depends on: its binding and its material."""
-    return (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, type(key))
+#: The usual call, with no extra header and an algorithm that adds none, by the key's id:
+#: ``(key, alg, enc name, key_state(key), algorithm, enc, encoded header, key is the CEK)``.
+#: :func:`jot.jose.jwe.encrypt_compact` encrypts with an entry while the key, the ``alg`` and
+#: ``enc`` objects and the key's state are the same, before it would call :func:`seal_compact`.
+_Usual = tuple[Key, Any, str, tuple[Any, ...], KeyManagement, ContentEncryption, bytes, bool]
+USUAL_SEALS: dict[int, _Usual] = {}
 
 
 def seal_compact(
@@ -192,6 +195,8 @@ def seal_compact(
                 if len(_prepared) >= _CACHE_SIZE:
                     _prepared.clear()
                 _prepared[cache_key] = entry
+        if entry is not None and entry[5] and not items:
+            _remember_usual(entry, alg, enc_name)
     if entry is None:
         protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
         protected.update(headers or {})
@@ -209,7 +214,8 @@ def seal_compact(
         header["enc"] = enc.name
         prefix = b64encode(_json.dumps(header))
     iv = os.urandom(enc.iv_size)
-    ciphertext, tag = enc.encrypt(cek, iv, plaintext, prefix)
+    # The CEK is the checked key (dir), derived or drawn for enc, and the IV drawn for enc.
+    ciphertext, tag = enc.encrypt_sized(cek, iv, plaintext, prefix)
     wrapped = b64encode(encrypted_key) if encrypted_key else b""
     parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
     return b".".join(parts).decode("ascii")
@@ -237,3 +243,11 @@ def _prepare(
         base,
         b64encode(_json.dumps({**base, "enc": enc.name})),
     )
+
+
+def _remember_usual(entry: _Prepared, alg: str | KeyManagement | None, enc_name: str) -> None:
+    key, state, algorithm, enc, _, prefix = entry
+    if len(USUAL_SEALS) >= _CACHE_SIZE and id(key) not in USUAL_SEALS:
+        USUAL_SEALS.clear()
+    # Direct with a header encoded once is dir: the checked key is the CEK.
+    USUAL_SEALS[id(key)] = (key, alg, enc_name, state, algorithm, enc, prefix, algorithm.direct)
