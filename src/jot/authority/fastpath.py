@@ -124,7 +124,8 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
         bearer = bearer_of(request)
         if bearer is None:
             return await in_thread(request, payload)
-        key = f"{bearer}\0{payload.destination}"
+        authority: Authority = request.app.state.authority
+        key = f"{authority.auth_cache.digest(bearer)}\0{payload.destination}"  # Never the key.
         other = filling.get(key)
         if other is not None:
             await asyncio.shield(other)
