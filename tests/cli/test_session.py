@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from jot.cli import _credentials as creds
 from jot.cli.entry import cached_answer
-from jot.cli.session import kubeconfig, token
+from jot.cli.session import kubeconfig, passwd, token
 
 SERVER = "https://auth.example"
 KEY = "jot_ak_" + "a" * 12 + "_" + "b" * 32
@@ -187,3 +187,9 @@ def test_entry_runs_the_full_cli_otherwise(home: Path) -> None:
     )
     assert result.returncode == 2
     assert "Missing option '--for'" in result.stderr
+
+
+def test_passwd_refuses_a_short_new_password_before_asking_the_server(home: Path) -> None:
+    result = CliRunner().invoke(passwd, [], input="current\nshort\nshort\n")
+    assert result.exit_code == 1
+    assert "Error: the new password must have at least 8 characters" in result.output

@@ -18,6 +18,7 @@ from .test_authority_support import cli, run_server
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery"
+NEW = "a new passphrase"
 
 
 def test_bootstrap_login_token_revoke(tmp_path: Path) -> None:
@@ -42,6 +43,18 @@ def test_bootstrap_login_token_revoke(tmp_path: Path) -> None:
         credentials = alice_home / "config" / "jot" / "credentials.json"
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         assert "alice@example.com" in cli(alice_home, "whoami").stdout
+        wrong = cli(alice_home, "passwd", stdin=f"not it\n{NEW}\n{NEW}\n", check=False)
+        assert wrong.returncode == 1
+        assert "Error: the current password is wrong" in wrong.stderr
+        assert "Traceback" not in wrong.stderr
+        assert (
+            "Password changed"
+            in cli(alice_home, "passwd", stdin=f"{PASSWORD}\n{NEW}\n{NEW}\n").stdout
+        )
+        again = tmp_path / "alice-again"
+        cli(again, "login", server.url, "--name", "alice@example.com", stdin=f"{NEW}\n")
+        assert "alice@example.com" in cli(again, "whoami").stdout
+        cli(again, "logout")  # Revokes that second key: one key of alice's is left.
 
         token = cli(alice_home, "token", "--for", "web").stdout.strip()
         jwks = httpx.get(f"{server.url}/.well-known/jwks.json").json()

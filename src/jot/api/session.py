@@ -15,6 +15,7 @@ __all__ = [
     "GrantCreate",
     "LoginRequest",
     "LoginResponse",
+    "PasswordChange",
     "WhoAmI",
 ]
 
@@ -22,6 +23,13 @@ __all__ = [
 class LoginRequest(Request):
     name: Name
     password: SecretStr = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(Request):
+    """The caller's own password: the current one, and the new one."""
+
+    current: SecretStr = Field(min_length=1, max_length=1024)
+    new: SecretStr = Field(min_length=8, max_length=1024)
 
 
 class LoginResponse(Response):

@@ -39,6 +39,7 @@ ROUTES: list[Route] = [
     Route("POST", "/api/login", session.login, Need.PUBLIC, 201, "session"),
     Route("POST", "/api/logout", session.logout, Need.SELF, 204, "session"),
     Route("GET", "/api/whoami", session.whoami, Need.SELF, tag="session"),
+    Route("POST", "/api/password", session.change_password, Need.SELF, 204, "session"),
     Route("POST", "/api/tokens", session.issue_token, Need.SELF, 201, "session"),
     Route("GET", "/api/users", identities.list_identities, Need.VIEW),
     Route("POST", "/api/users", identities.create_identity, Need.ADMIN, 201),

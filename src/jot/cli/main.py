@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "login": "jot.cli.session:login",
     "logout": "jot.cli.session:logout",
     "whoami": "jot.cli.session:whoami",
+    "passwd": "jot.cli.session:passwd",
     "token": "jot.cli.session:token",
     "kubeconfig": "jot.cli.session:kubeconfig",
     "users": "jot.cli.admin:users",

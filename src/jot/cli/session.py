@@ -19,7 +19,7 @@ from jot.cli import _credentials as creds
 if TYPE_CHECKING:
     from jot.client import Client
 
-__all__ = ["kubeconfig", "login", "logout", "token", "whoami"]
+__all__ = ["kubeconfig", "login", "logout", "passwd", "token", "whoami"]
 
 
 def _client(server: str, access_key: str | None = None) -> Client:
@@ -104,6 +104,25 @@ def logout(server: str | None) -> None:
             click.echo(f"warning: the server did not revoke the key: {exc}", err=True)
     creds.forget(found[0])
     click.echo(f"Logged out of {found[0]}")
+
+
+@click.command()
+@click.option("--server", help="Which server (default: the current one).")
+def passwd(server: str | None) -> None:
+    """Change your own password (asks for the current one, then the new one twice)."""
+    from jot.client import ClientError
+
+    found = _need(server)
+    current = click.prompt("Current password", hide_input=True)
+    new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if len(new) < 8:
+        raise click.ClickException("the new password must have at least 8 characters")
+    with _client(*found) as client:
+        try:
+            client.change_password(current, new)
+        except ClientError as exc:
+            raise _fail(exc) from None
+    click.echo("Password changed")
 
 
 @click.command()

@@ -53,6 +53,10 @@ class AsyncClient:
     async def logout(self) -> None:
         await self.call(ops.logout())
 
+    async def change_password(self, current: str, new: str) -> None:
+        """Set this identity's own password (the current one is checked)."""
+        await self.call(ops.change_password(current, new))
+
     async def whoami(self) -> WhoAmI:
         return await self.call(ops.whoami())
 

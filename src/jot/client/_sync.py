@@ -53,6 +53,10 @@ class Client:
     def logout(self) -> None:
         self.call(ops.logout())
 
+    def change_password(self, current: str, new: str) -> None:
+        """Set this identity's own password (the current one is checked)."""
+        self.call(ops.change_password(current, new))
+
     def whoami(self) -> WhoAmI:
         return self.call(ops.whoami())
 

@@ -82,6 +82,10 @@ def logout() -> Call[None]:
     return Call("POST", "/api/logout", _none)
 
 
+def change_password(current: str, new: str) -> Call[None]:
+    return Call("POST", "/api/password", _none, json={"current": current, "new": new})
+
+
 def whoami() -> Call[WhoAmI]:
     return Call("GET", "/api/whoami", _model(WhoAmI))
 

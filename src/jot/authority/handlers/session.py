@@ -11,20 +11,32 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from jot.api import TokenRequest, TokenResponse
-from jot.api.session import LoginRequest, LoginResponse, WhoAmI
+from jot.api.session import LoginRequest, LoginResponse, PasswordChange, WhoAmI
 from jot.authority import access, audit, signing
 from jot.authority.authcache import Principal, TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import CommitThenRaise, Context, load_identity, still_valid
-from jot.authority.credentials import hash_secret, new_access_key, verify_password
-from jot.authority.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from jot.authority.credentials import (
+    hash_password,
+    hash_secret,
+    new_access_key,
+    verify_password,
+)
+from jot.authority.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
 from jot.authority.middleware import LOGINS, count_token
 from jot.authority.models import AccessKey, Destination, Grant, Identity
 from jot.authority.oidc.revalidate import is_plain, revalidate
 from jot.authority.state import Authority
 from jot.jose import Key
 
-__all__ = ["issue_cached", "issue_token", "login", "logout", "whoami"]
+__all__ = [
+    "change_password",
+    "issue_cached",
+    "issue_token",
+    "login",
+    "logout",
+    "whoami",
+]
 
 
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
@@ -65,6 +77,28 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     ctx.audit("login.ok", identity.name, access_key=key_id)
     LOGINS.labels("ok").inc()
     return LoginResponse(access_key=full, identity=identity.name, expires=expires)
+
+
+def change_password(ctx: Context, body: PasswordChange) -> None:
+    """Set the caller's own password, given the current one. Wrong guesses are limited and
+    backed off like failed logins (this must not be a way around the login lockout)."""
+    me, limiter = ctx.me(), ctx.authority.limiter
+    keys = (f"name:{me.name.lower()}", f"login-addr:{ctx.client}")
+    wait = max(limiter.retry_after(key) for key in keys)
+    if wait > 0:
+        raise TooManyRequests("too many wrong passwords; try again later", wait)
+    row = ctx.session.get(Identity, me.id)
+    if row is None or row.password_hash is None:
+        raise BadRequest(f"{me.name} has no password (it logs in with an access key or a provider)")
+    if not verify_password(body.current.get_secret_value(), row.password_hash):
+        for key in keys:
+            limiter.failure(key)
+        ctx.audit("identity.password_change_failed", me.name)
+        raise CommitThenRaise(Forbidden("the current password is wrong"))
+    for key in keys:
+        limiter.success(key)
+    row.password_hash = hash_password(body.new.get_secret_value())
+    ctx.audit("identity.password_changed", me.name)
 
 
 def logout(ctx: Context) -> None:
