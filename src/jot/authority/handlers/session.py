@@ -39,10 +39,16 @@ __all__ = [
 ]
 
 
+def _password_limits(name: str, client: str | None) -> tuple[str, str]:
+    """The limiter keys of a password check, per name and per client address: logins and
+    password changes count against the same ones."""
+    return (f"name:{name.lower()}", f"login-addr:{client}")
+
+
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     """Name and password → a new access key. Failures are limited, backed off and audited."""
     limiter, settings = ctx.authority.limiter, ctx.authority.settings
-    keys = (f"name:{body.name.lower()}", f"login-addr:{ctx.client}")
+    keys = _password_limits(body.name, ctx.client)
     wait = max(limiter.retry_after(key) for key in keys)
     if wait > 0:
         ctx.audit("login.locked", body.name)
@@ -83,7 +89,7 @@ def change_password(ctx: Context, body: PasswordChange) -> None:
     """Set the caller's own password, given the current one. Wrong guesses are limited and
     backed off like failed logins (this must not be a way around the login lockout)."""
     me, limiter = ctx.me(), ctx.authority.limiter
-    keys = (f"name:{me.name.lower()}", f"login-addr:{ctx.client}")
+    keys = _password_limits(me.name, ctx.client)
     wait = max(limiter.retry_after(key) for key in keys)
     if wait > 0:
         raise TooManyRequests("too many wrong passwords; try again later", wait)
