@@ -116,28 +116,25 @@ def test_tampered_tokens_fail_alike_on_both_paths(key: jwk.Key) -> None:
             assert first == again, tampered
 
 
-def test_the_signer_cache_follows_changes_to_the_key() -> None:
+def test_the_signer_cache_checks_each_key_of_the_same_material() -> None:
     key = jwk.generate("Ed25519")
     jwt.encode(BASE, key)
-    key.kid = "renamed"
-    assert hazmat.decode_unverified(jwt.encode(BASE, key)).header["kid"] == "renamed"
-    key.key_ops = ("verify",)
+    renamed = jwk.import_key(key, kid="renamed")
+    assert hazmat.decode_unverified(jwt.encode(BASE, renamed)).header["kid"] == "renamed"
     with pytest.raises(JotError, match="do not allow signing"):
-        jwt.encode(BASE, key)
-    key.key_ops = None
-    key.alg = "ES256"
+        jwt.encode(BASE, jwk.OKPKey(key.crypto_key, key_ops=["verify"]))
     with pytest.raises(JotError, match="needs a EC key"):
-        jwt.encode(BASE, key)
+        jwt.encode(BASE, jwk.import_key(key, alg="ES256"))
+    assert hazmat.decode_unverified(jwt.encode(BASE, key)).header["kid"] == key.kid
 
 
-def test_the_allow_list_cache_follows_changes_to_the_key(key: jwk.Key) -> None:
+def test_the_allow_list_cache_follows_the_key_and_the_list(key: jwk.Key) -> None:
     verifier = jwk.import_key(key.to_dict(private=True))
     token = jwt.encode(BASE, key)
     assert jwt.decode(token, verifier, algorithms=["HS256"], now=NOW, audience="web")
-    verifier.use = "enc"
+    for_encryption = jwk.import_key(verifier, use="enc")
     with pytest.raises(JotError, match="do not allow verifying"):
-        jwt.decode(token, verifier, algorithms=["HS256"], now=NOW, audience="web")
-    verifier.use = None
+        jwt.decode(token, for_encryption, algorithms=["HS256"], now=NOW, audience="web")
     algorithms = ["HS256"]
     assert jwt.decode(token, verifier, algorithms=algorithms, now=NOW, audience="web")
     algorithms.append("RS256")  # The caller's list changed: checked again, and refused.
@@ -164,7 +161,7 @@ def _both_paths(token: str, keys: jwk.Key | KeySet, **options: Any) -> tuple[Any
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_keyset_decode_matches_the_general_path(key: jwk.Key, name: str) -> None:
-    key.kid = "hs"
+    key = jwk.import_key(key, kid="hs")
     others = [jwk.generate("Ed25519", kid="ed"), jwk.generate("P-256", kid="ec")]
     keys = KeySet([others[0].public(), key, others[1].public()])
     token = jwt.encode(_claims(VARIANTS[name]), key)
@@ -244,27 +241,23 @@ def test_keyset_cases_cover_the_outcomes() -> None:
     assert outcomes["other curve only"] == "KeyNotFoundError"
 
 
-def test_the_keyset_fast_path_follows_changes_to_a_key() -> None:
+def test_the_keyset_fast_path_checks_each_key_set() -> None:
     signer = jwk.generate("Ed25519", kid="k1")
     public = signer.public()
-    keys = KeySet([public])
     token = _token(signer)
-    assert jwt.decode(token, keys, algorithms=["EdDSA"], now=NOW, audience="web")
-    public.use = "enc"
+    assert jwt.decode(token, KeySet([public]), algorithms=["EdDSA"], now=NOW, audience="web")
+    for_encryption = KeySet([jwk.import_key(public, use="enc")])
     with pytest.raises(JotError, match="not for verifying"):
-        jwt.decode(token, keys, algorithms=["EdDSA"], now=NOW, audience="web")
-    public.use = None
-    public.alg = "ES256"
+        jwt.decode(token, for_encryption, algorithms=["EdDSA"], now=NOW, audience="web")
+    bound = KeySet([jwk.import_key(public, alg="ES256")])
     with pytest.raises(JotError, match="bound to ES256"):
-        jwt.decode(token, keys, algorithms=["EdDSA"], now=NOW, audience="web")
+        jwt.decode(token, bound, algorithms=["EdDSA"], now=NOW, audience="web")
 
 
-def test_the_cached_curve_follows_the_key_material() -> None:
-    ed, ed448 = jwk.generate("Ed25519"), jwk.generate("Ed448")
-    p256, p384 = jwk.generate("P-256"), jwk.generate("P-384")
-    assert (ed.curve, ed.curve, p256.curve, p256.curve) == ("Ed25519",) * 2 + ("P-256",) * 2
-    ed.crypto_key, p256.crypto_key = ed448.crypto_key, p384.crypto_key
-    assert (ed.curve, p256.curve) == ("Ed448", "P-384")
+def test_the_cached_curve_is_the_keys_own() -> None:
+    kinds = ["Ed25519", "Ed448", "X25519", "P-256", "P-384", "P-521"]
+    keys = [jwk.generate(kind) for kind in kinds]
+    assert [key.curve for key in keys] == [key.curve for key in keys] == kinds
 
 
 def test_a_keyset_takes_the_fast_path_once_the_header_is_known() -> None:
@@ -438,28 +431,35 @@ def test_odd_calls_take_the_general_path_and_answer_alike() -> None:
         assert jwe.decrypt_compact(token, keys).key is (other if keys is other else key)
 
 
-_KEY_CHANGES: dict[str, Callable[[jwk.Key], None]] = {
-    "kid": lambda key: setattr(key, "kid", "renamed"),
-    "use sig": lambda key: setattr(key, "use", "sig"),
-    "key_ops encrypt": lambda key: setattr(key, "key_ops", ("encrypt",)),
-    "key_ops decrypt": lambda key: setattr(key, "key_ops", ("decrypt",)),
-    "alg A256KW": lambda key: setattr(key, "alg", "A256KW"),
-    "alg A128GCM": lambda key: setattr(key, "alg", "A128GCM"),
-    "other secret": lambda key: setattr(key, "crypto_key", os.urandom(32)),
-    "shorter secret": lambda key: setattr(key, "crypto_key", os.urandom(16)),
+def _like(key: jwk.Key, secret: bytes | None = None, **binding: Any) -> jwk.Key:
+    """Another key like ``key``: the same kid and binding but for ``binding``."""
+    same = {"alg": key.alg, "use": key.use, "key_ops": key.key_ops, "kid": key.kid}
+    return jwk.OctKey(key.crypto_key if secret is None else secret, **(same | binding))
+
+
+# Keys that look like the cached one (same kid; same secret but the last two).
+_OTHER_KEYS: dict[str, Callable[[jwk.Key], jwk.Key]] = {
+    "kid": lambda key: _like(key, kid="renamed"),
+    "use sig": lambda key: _like(key, use="sig"),
+    "key_ops encrypt": lambda key: _like(key, use=None, key_ops=["encrypt"]),
+    "key_ops decrypt": lambda key: _like(key, use=None, key_ops=["decrypt"]),
+    "alg A256KW": lambda key: _like(key, alg="A256KW"),
+    "alg A128GCM": lambda key: _like(key, alg="A128GCM"),
+    "other secret": lambda key: _like(key, os.urandom(32)),
+    "shorter secret": lambda key: _like(key, os.urandom(16)),
 }
 
 
-@pytest.mark.parametrize("change", list(_KEY_CHANGES))
-def test_the_usual_decrypt_follows_changes_to_the_key(change: str) -> None:
+@pytest.mark.parametrize("other", list(_OTHER_KEYS))
+def test_the_usual_decrypt_is_for_the_key_that_made_it(other: str) -> None:
     key = jwk.generate("oct", size=256, alg="dir", use="enc")
     token = jwe.encrypt_compact(b"x", key)
     _clear_jwe_caches()
-    assert jwe.decrypt_compact(token, key).plaintext == b"x"  # Cached, then changed:
-    _KEY_CHANGES[change](key)
-    usual = _opened(lambda: jwe.decrypt_compact(token, key))
+    assert jwe.decrypt_compact(token, key).plaintext == b"x"  # Cached; then another key:
+    lookalike = _OTHER_KEYS[other](key)
+    usual = _opened(lambda: jwe.decrypt_compact(token, lookalike))
     _clear_jwe_caches()
-    assert usual == _opened(lambda: jwe.decrypt_compact(token, key))
+    assert usual == _opened(lambda: jwe.decrypt_compact(token, lookalike))
 
 
 def test_the_usual_decrypt_follows_changes_to_the_list() -> None:
@@ -522,12 +522,12 @@ def test_usual_encrypt_tokens_open_on_the_general_path(alg: str, enc: str, kind:
         assert jwe.decrypt_compact(token, key).plaintext == b"secret"
 
 
-def test_the_usual_encrypt_follows_changes_to_the_key_and_the_call() -> None:
+def test_the_usual_encrypt_checks_each_key_and_call() -> None:
     key = jwk.generate("oct", size=256, alg="dir", use="enc", kid="k1")
     jwe.encrypt_compact(b"x", key)
     jwe.encrypt_compact(b"x", key)
-    key.kid = "renamed"
-    header = _json.loads(b64decode(jwe.encrypt_compact(b"x", key).split(".")[0]))
+    renamed = jwk.import_key(key, kid="renamed")
+    header = _json.loads(b64decode(jwe.encrypt_compact(b"x", renamed).split(".")[0]))
     assert header["kid"] == "renamed"
     for call, error in [
         (lambda: jwe.encrypt_compact(bytearray(b"x"), key), "plaintext must be bytes"),
@@ -536,9 +536,8 @@ def test_the_usual_encrypt_follows_changes_to_the_key_and_the_call() -> None:
     ]:
         with pytest.raises(JotError, match=error):
             call()
-    key.use = "sig"
     with pytest.raises(JotError, match="do not allow encrypting"):
-        jwe.encrypt_compact(b"x", key)
+        jwe.encrypt_compact(b"x", jwk.import_key(key, use="sig"))
 
 
 def test_a_decrypted_jwe_is_built_as_the_dataclass() -> None:

@@ -290,6 +290,44 @@ def test_import_binding_arguments() -> None:
     assert key.to_dict() == {**key.to_dict(), "alg": "ES256", "use": "sig", "kid": "k"}
 
 
+def test_import_checks_new_bindings() -> None:
+    key = private_key("ES256", bound=False)
+    with pytest.raises(InvalidKeyError, match="'use'"):
+        jwk.import_key(key, use="signing")
+    with pytest.raises(InvalidKeyError, match="'kid'"):
+        jwk.import_key(key.to_pem(private=True), kid=7)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["oct", "RSA", "P-256", "Ed25519"])
+def test_a_key_cannot_be_changed(kind: str) -> None:
+    key = jwk.generate(kind, alg=None, use="sig", kid="k1")
+    before = key.to_dict(private=True)
+    for name in ["alg", "use", "key_ops", "kid", "crypto_key", "verifier", "weak_allowed",
+                 "_curve", "_public_dict", "__class__", "other"]:  # fmt: skip
+        with pytest.raises(AttributeError, match="cannot be changed"):
+            setattr(key, name, None)
+        with pytest.raises(AttributeError, match="cannot be changed"):
+            delattr(key, name)
+    assert key.to_dict(private=True) == before
+    assert type(key) is {"oct": OctKey, "RSA": RSAKey, "P-256": ECKey, "Ed25519": OKPKey}[kind]
+    # A new binding is a new key; the first is unchanged.
+    assert jwk.import_key(key, kid="k2").kid == "k2"
+    assert key.kid == "k1"
+
+
+def test_a_keyset_cannot_be_changed() -> None:
+    one, two = jwk.generate("Ed25519", kid="one"), jwk.generate("Ed25519", kid="two")
+    keys = KeySet([one])
+    for name in ["keys", "rejected", "_by_kid"]:
+        with pytest.raises(AttributeError, match="cannot be changed"):
+            setattr(keys, name, (two,))
+        with pytest.raises(AttributeError, match="cannot be changed"):
+            delattr(keys, name)
+    assert keys.keys == (one,)
+    with pytest.raises(KeyNotFoundError):
+        keys.get("two")
+
+
 def test_import_refuses_weak_rsa() -> None:
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(InvalidKeyError, match="2048"):
@@ -453,7 +491,7 @@ def test_keyset_lookup_and_export() -> None:
     assert all(PRIVATE_MEMBERS.isdisjoint(entry) for entry in public["keys"])
     assert keys.to_dict(private=True)["keys"][0]["d"]
     again = KeySet.from_dict(public)
-    assert again.rejected == []
+    assert again.rejected == ()
     assert [k.kid for k in again] == [a.kid, b.kid]
     assert repr(keys) == f"<KeySet kids={[a.kid, b.kid]!r}>"
 

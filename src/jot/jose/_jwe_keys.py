@@ -44,7 +44,6 @@ __all__ = [
     "KeyManagement",
     "PasswordKey",
     "header_bytes",
-    "key_state",
     "kw_unwrap",
     "random_cek",
 ]
@@ -59,11 +58,6 @@ MIN_P2C = 1000
 #: RFC 7518 §4.8.1.1: the salt input ``p2s`` must be at least 8 bytes.
 MIN_SALT_SIZE = 8
 _SALT_SIZE = 16
-
-
-def key_state(key: Key) -> tuple[Any, ...]:
-    """What a cached check of ``key`` depends on: its binding, its material and its class."""
-    return (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, type(key))
 
 
 class Entropy:

@@ -16,7 +16,7 @@ from typing import Any
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._jwe_content import ContentEncryption
-from jot.jose._jwe_keys import KeyManagement, key_state
+from jot.jose._jwe_keys import KeyManagement
 from jot.jose.errors import (
     DecryptionError,
     InvalidTokenError,
@@ -394,15 +394,12 @@ def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> _Selection
 
 #: The usual compact decryption, by protected header: one key, the default limits (any
 #: ``algorithms``), a header seen before. Each entry is a cached selection with what it was
-#: made for: ``(key, algorithms, key_state(key), header, enc, algorithm (None for dir: the key
-#: is the CEK), largest encrypted key, IV and tag sizes once encoded)``.
-#: :func:`jot.jose.jwe.decrypt_compact` decrypts with an entry while the key, the allow-list
-#: and the key's state are the same and the segments have those sizes (the decoded IV and tag
-#: then have the exact sizes).
-_Usual = tuple[
-    Key, Any, tuple[Any, ...], Mapping[str, Any], ContentEncryption, KeyManagement | None, int,
-    int, int,
-]  # fmt: skip
+#: made for: ``(key, algorithms, header, enc, algorithm (None for dir: the key is the CEK),
+#: largest encrypted key, IV and tag sizes once encoded)``.
+#: :func:`jot.jose.jwe.decrypt_compact` decrypts with an entry while the key (which cannot
+#: change) and the allow-list are the same and the segments have those sizes (the decoded IV
+#: and tag then have the exact sizes).
+_Usual = tuple[Key, Any, Mapping[str, Any], ContentEncryption, KeyManagement | None, int, int, int]
 USUAL_OPENINGS: dict[str, _Usual] = {}
 
 
@@ -425,7 +422,7 @@ def remember_usual(protected: str, key: Key, limits: Limits, algorithms: Any) ->
         USUAL_OPENINGS.clear()
     # A direct algorithm with a header that never changes is dir: the key is the CEK.
     USUAL_OPENINGS[protected] = (
-        key, algorithms, key_state(key), header, enc, None if algorithm.direct else algorithm,
+        key, algorithms, header, enc, None if algorithm.direct else algorithm,
         0 if algorithm.direct else _MAX_ENCRYPTED_KEY, _encoded_size(enc.iv_size),
         _encoded_size(enc.tag_size),
     )  # fmt: skip

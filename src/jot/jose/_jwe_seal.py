@@ -18,7 +18,7 @@ from typing import Any
 from jot.jose import _json
 from jot.jose._b64 import b64encode
 from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
-from jot.jose._jwe_keys import Entropy, KeyManagement, key_state
+from jot.jose._jwe_keys import Entropy, KeyManagement
 from jot.jose._jwe_open import Sealed
 from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose.errors import UsageError
@@ -30,7 +30,6 @@ __all__ = [
     "Recipient",
     "check_recipient",
     "default_algorithm",
-    "key_state",
     "seal",
     "seal_compact",
 ]
@@ -158,14 +157,15 @@ def _check_disjoint(
 # The checked algorithms and the protected header before the algorithm adds its parameters:
 # encoded once when the algorithm adds none (dir, AES-KW, RSA-OAEP), else per token.
 _SCALARS = frozenset({str, int, bool})
-_Prepared = tuple[Key, tuple[Any, ...], KeyManagement, ContentEncryption, dict[str, Any], bytes]
+_Prepared = tuple[Key, KeyManagement, ContentEncryption, dict[str, Any], bytes]
 _prepared: dict[tuple[Any, ...], _Prepared] = {}
 
 #: The usual call, with no extra header and an algorithm that adds none, by the key's id:
-#: ``(key, alg, enc name, key_state(key), algorithm, enc, encoded header, key is the CEK)``.
+#: ``(key, alg, enc name, algorithm, enc, encoded header, key is the CEK)``.
 #: :func:`jot.jose.jwe.encrypt_compact` encrypts with an entry while the key, the ``alg`` and
-#: ``enc`` objects and the key's state are the same, before it would call :func:`seal_compact`.
-_Usual = tuple[Key, Any, str, tuple[Any, ...], KeyManagement, ContentEncryption, bytes, bool]
+#: ``enc`` objects are the same (a key cannot change), before it would call
+#: :func:`seal_compact`.
+_Usual = tuple[Key, Any, str, KeyManagement, ContentEncryption, bytes, bool]
 USUAL_SEALS: dict[int, _Usual] = {}
 
 
@@ -189,20 +189,20 @@ def seal_compact(
         typed = tuple((n, type(v), v) for n, v in items) if items else ()
         cache_key = (id(key), alg, enc_name, typed)
         entry = _prepared.get(cache_key)
-        if entry is None or entry[0] is not key or entry[1] != key_state(key):
+        if entry is None or entry[0] is not key:
             entry = _prepare(key, alg, enc_name, headers)
             if entry is not None:
                 if len(_prepared) >= _CACHE_SIZE:
                     _prepared.clear()
                 _prepared[cache_key] = entry
-        if entry is not None and entry[5] and not items:
+        if entry is not None and entry[4] and not items:
             _remember_usual(entry, alg, enc_name)
     if entry is None:
         protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
         protected.update(headers or {})
         return seal(plaintext, [Recipient(key, alg)], enc_name, protected, {}, None, None,
                     ENTROPY).compact()  # fmt: skip
-    _, _, algorithm, enc, base, prefix = entry
+    _, algorithm, enc, base, prefix = entry
     cek = None if algorithm.direct else os.urandom(enc.key_size)
     if prefix and cek is None:  # dir: the checked key is the CEK.
         cek, encrypted_key = key.crypto_key, b""
@@ -234,20 +234,13 @@ def _prepare(
         base["kid"] = key.kid
     base.update(headers or {})
     if not algorithm.static_header:
-        return key, key_state(key), algorithm, enc, base, b""
-    return (
-        key,
-        key_state(key),
-        algorithm,
-        enc,
-        base,
-        b64encode(_json.dumps({**base, "enc": enc.name})),
-    )
+        return key, algorithm, enc, base, b""
+    return key, algorithm, enc, base, b64encode(_json.dumps({**base, "enc": enc.name}))
 
 
 def _remember_usual(entry: _Prepared, alg: str | KeyManagement | None, enc_name: str) -> None:
-    key, state, algorithm, enc, _, prefix = entry
+    key, algorithm, enc, _, prefix = entry
     if len(USUAL_SEALS) >= _CACHE_SIZE and id(key) not in USUAL_SEALS:
         USUAL_SEALS.clear()
     # Direct with a header encoded once is dir: the checked key is the CEK.
-    USUAL_SEALS[id(key)] = (key, alg, enc_name, state, algorithm, enc, prefix, algorithm.direct)
+    USUAL_SEALS[id(key)] = (key, alg, enc_name, algorithm, enc, prefix, algorithm.direct)

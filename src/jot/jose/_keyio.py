@@ -16,7 +16,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jot.jose import _json
 from jot.jose._b64 import b64decode
 from jot.jose.errors import InvalidKeyError, JoseError
-from jot.jose.jwk import _CURVES, _OKP_TYPES, ECKey, Key, OctKey, OKPKey, from_crypto_key
+from jot.jose.jwk import (
+    _CURVES,
+    _OKP_TYPES,
+    ECKey,
+    Key,
+    OctKey,
+    OKPKey,
+    _rebound,
+    from_crypto_key,
+)
 
 __all__ = ["from_jwk", "import_key", "looks_like_key_encoding"]
 
@@ -72,9 +81,9 @@ def from_jwk(jwk: Any, *, weak_allowed: bool = False) -> Key:
         if kty == "RSA":
             return from_crypto_key(_rsa(jwk), weak_allowed=weak_allowed, **binding)
         if kty == "EC":
-            return ECKey(_ec(jwk), **binding)
+            return ECKey(_ec(jwk), weak_allowed=weak_allowed, **binding)
         if kty == "OKP":
-            return OKPKey(_okp(jwk), **binding)
+            return OKPKey(_okp(jwk), weak_allowed=weak_allowed, **binding)
     except ValueError:
         # `cryptography` raises ValueError for inconsistent numbers and off-curve points.
         raise InvalidKeyError(f"JWK of kty {kty!r} has invalid key values") from None
@@ -195,11 +204,9 @@ def import_key(
         key = _from_text(data.encode() if isinstance(data, str) else data, password, weak_allowed)
     else:
         key = from_crypto_key(data, weak_allowed=weak_allowed)
-    for name, value in (("alg", alg), ("use", use), ("kid", kid)):
-        if value is not None:
-            setattr(key, name, value)
-            key._public_dict = None
-    return key
+    binding = {name: value for name, value in (("alg", alg), ("use", use), ("kid", kid))
+               if value is not None}  # fmt: skip
+    return _rebound(key, **binding) if binding else key
 
 
 def _from_text(data: bytes, password: bytes | None, weak_allowed: bool) -> Key:

@@ -48,7 +48,6 @@ from jot.jose._jwe_seal import (
     USUAL_SEALS,
     Recipient,
     default_algorithm,
-    key_state,
     seal_compact,
 )
 from jot.jose._jwe_seal import seal as _seal
@@ -155,17 +154,14 @@ def encrypt_compact(
     """
     if headers is None and zip is None:
         # The usual call: what seal_compact prepared for this key, alg and enc (the same
-        # objects), while the key's state is unchanged (key_state, without a call: the
-        # specialised attribute reads of the bytecode beat operator.attrgetter); then
-        # seal_compact's work.
+        # objects); then seal_compact's work.
         usual = USUAL_SEALS.get(id(key))
         if usual is not None:
-            usual_key, usual_alg, usual_enc, state, algorithm, content, prefix, direct = usual
+            usual_key, usual_alg, usual_enc, algorithm, content, prefix, direct = usual
             if (
                 usual_key is key
                 and usual_alg is alg
                 and usual_enc is enc
-                and state == (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, type(key))
                 and type(plaintext) is bytes
             ):
                 if direct:  # dir: the key is the CEK, and the encrypted key is empty.
@@ -238,23 +234,21 @@ def decrypt_compact(
     parts = None
     if usual and type(token) is str and len(token) <= max_size:
         # The usual call: the key and allow-list (compared as given) that opened this header
-        # before, the key unchanged. What open_compact does after its cached selection, in
-        # the same order; a segment of another size takes the general path, which says what
-        # is wrong with it, so the IV and tag decode to exactly the sizes of enc.
+        # before. What open_compact does after its cached selection, in the same order; a
+        # segment of another size takes the general path, which says what is wrong with it,
+        # so the IV and tag decode to exactly the sizes of enc.
         parts = token.split(".", 5)
         entry = USUAL_OPENINGS.get(parts[0]) if len(parts) == 5 else None
         if entry is not None:
-            key, allowed, state, header, enc, algorithm, max_wrapped, iv_size, tag_size = entry
+            key, allowed, header, enc, algorithm, max_wrapped, iv_size, tag_size = entry
             protected, encrypted_key, iv, ciphertext, tag = parts
             if (
                 key is keys
                 and allowed == algorithms
-                and state == (key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
-                              type(key))  # key_state, without a call.
                 and len(encrypted_key) <= max_wrapped
                 and len(iv) == iv_size
                 and len(tag) == tag_size
-            ):  # fmt: skip
+            ):
                 wrapped = b64decode(encrypted_key) if encrypted_key else b""
                 iv_b, ct_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
                 cek = key.crypto_key if algorithm is None else (  # dir: the key is the CEK.
@@ -298,7 +292,7 @@ def decrypt_json(
     return DecryptedJWE(*open_sealed(sealed, keys, limits))
 
 
-_limits_cache: dict[Any, tuple[Key | KeySet, tuple[Any, ...], Limits]] = {}
+_limits_cache: dict[Any, tuple[Key | KeySet, Limits]] = {}
 
 
 def _cached_limits(
@@ -311,7 +305,7 @@ def _cached_limits(
     max_p2c: int,
 ) -> Limits:
     """:func:`_limits`, checked once per key (or key set) and allow-lists: a recipient
-    decrypts many tokens with the same ones. A key changed in place is checked again."""
+    decrypts many tokens with the same ones (keys and key sets cannot change)."""
     cache_key: Any
     if (
         algorithms is None
@@ -328,8 +322,8 @@ def _cached_limits(
                               max_p2c)  # fmt: skip
     entry = None if cache_key is None else _limits_cache.get(cache_key)
     # Only a checked Key or KeySet is ever cached, so a hit needs no type check.
-    if entry is not None and entry[0] is keys and entry[1] == _keys_state(keys):
-        return entry[2]
+    if entry is not None and entry[0] is keys:
+        return entry[1]
     if not isinstance(keys, Key | KeySet):
         raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
     limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
@@ -337,7 +331,7 @@ def _cached_limits(
     if cache_key is not None:  # pragma: no branch
         if len(_limits_cache) >= 256:
             _limits_cache.clear()
-        _limits_cache[cache_key] = (keys, _keys_state(keys), limits)
+        _limits_cache[cache_key] = (keys, limits)
     return limits
 
 
@@ -361,12 +355,6 @@ def _long_key(
     except TypeError:
         return None
     return cache_key
-
-
-def _keys_state(keys: Key | KeySet) -> tuple[Any, ...]:
-    if isinstance(keys, Key):
-        return key_state(keys)
-    return (keys.keys, *map(key_state, keys.keys))
 
 
 def _for_encryption(key: Key) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, ClassVar
+from dataclasses import FrozenInstanceError
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
@@ -54,6 +55,7 @@ _OKP_TYPES: dict[str, tuple[Any, Any]] = {
     "X448": (x448.X448PrivateKey, x448.X448PublicKey),
 }
 _RAW = serialization.Encoding.Raw
+_K = TypeVar("_K", bound="Key")
 
 
 def _b64_int(value: int, length: int | None = None) -> str:
@@ -72,6 +74,16 @@ class Key:
     """
 
     kty: ClassVar[str]
+    crypto_key: Any
+    alg: str | None
+    use: str | None
+    key_ops: tuple[str, ...] | None
+    kid: str | None
+    weak_allowed: bool
+    #: What verifies: the public key object (the secret, for symmetric keys), made once.
+    verifier: Any
+    _public_dict: dict[str, Any] | None
+    _curve: str | None
     __slots__ = (
         "_curve",
         "_public_dict",
@@ -101,17 +113,29 @@ class Key:
         if use is not None and (not isinstance(use, str) or use not in _USES):
             raise InvalidKeyError("JWK member 'use' is not 'sig' or 'enc'")
         ops = None if key_ops is None else _check_key_ops(key_ops)
-        self.crypto_key = crypto_key
-        self.alg = alg
-        self.use = use
-        self.key_ops = ops
-        self.kid = kid
-        self.weak_allowed = weak_allowed
-        self._public_dict: dict[str, Any] | None = None
-        # (crypto_key, its crv): the name is looked up once per key object, not per use.
-        self._curve: tuple[Any, str] | None = None
-        #: What verifies: the public key object (the secret, for symmetric keys), made once.
-        self.verifier: Any = self._public_crypto_key()
+        # Set once here, never again (see __setattr__).
+        _init = object.__setattr__
+        _init(self, "crypto_key", crypto_key)
+        _init(self, "alg", alg)
+        _init(self, "use", use)
+        _init(self, "key_ops", ops)
+        _init(self, "kid", kid)
+        _init(self, "weak_allowed", weak_allowed)
+        _init(self, "_public_dict", None)
+        _init(self, "_curve", None)  # Its crv, looked up once per key, not per use.
+        _init(self, "verifier", self._public_crypto_key())
+
+    # Every check a usual path caches (the key's binding against an algorithm, its encoded
+    # header) stays true only while the key stays the same: a key cannot be changed, and a
+    # new binding is a new key (import_key(key, kid=...)).
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise FrozenInstanceError(
+            f"a jot.jose key cannot be changed (not {name!r}): make a new one with "
+            "jwk.import_key(key, alg=..., use=..., kid=...)"
+        )
+
+    def __delattr__(self, name: str) -> NoReturn:
+        self.__setattr__(name, None)
 
     # -- what subclasses provide ---------------------------------------------------------
 
@@ -149,13 +173,15 @@ class Key:
 
     def to_dict(self, private: bool = False) -> dict[str, Any]:
         """This key as a JWK; ``private=True`` adds the private parameters."""
-        if self._public_dict is None:
-            self._public_dict = {"kty": self.kty, **self._public_params()}
+        public = self._public_dict
+        if public is None:
+            public = {"kty": self.kty, **self._public_params()}
             for name in ("alg", "use", "key_ops", "kid"):
                 value = getattr(self, name)
                 if value is not None:
-                    self._public_dict[name] = list(value) if name == "key_ops" else value
-        result = dict(self._public_dict)
+                    public[name] = list(value) if name == "key_ops" else value
+            object.__setattr__(self, "_public_dict", public)
+        result = dict(public)
         if private:
             if not self.is_private:
                 raise UsageError("this is a public key; it has no private parameters")
@@ -360,11 +386,10 @@ class ECKey(Key):
 
     @property
     def curve(self) -> str:
-        cached = self._curve
-        if cached is not None and cached[0] is self.crypto_key:
-            return cached[1]
-        name = _CURVE_NAMES[self.crypto_key.curve.name]
-        self._curve = (self.crypto_key, name)
+        name = self._curve
+        if name is None:
+            name = _CURVE_NAMES[self.crypto_key.curve.name]
+            object.__setattr__(self, "_curve", name)
         return name
 
     @property
@@ -401,12 +426,11 @@ class OKPKey(Key):
     @property
     def curve(self) -> str:
         # Each OKP class is tried in turn: slow for a property read on every verification.
-        cached = self._curve
-        if cached is not None and cached[0] is self.crypto_key:
-            return cached[1]
+        if self._curve is not None:
+            return self._curve
         for name, classes in _OKP_TYPES.items():
             if isinstance(self.crypto_key, classes):
-                self._curve = (self.crypto_key, name)
+                object.__setattr__(self, "_curve", name)
                 return name
         raise InvalidKeyError("not an OKP key")  # pragma: no cover - guarded by construction
 
@@ -466,9 +490,15 @@ def generate(
         crypto = _GENERATORS[kind]()
     else:
         raise UsageError(f"unknown key type {kind!r}")
-    key = from_crypto_key(crypto, alg=alg, use=use)
-    key.kid = kid if kid is not None else key.thumbprint()
-    return key
+    key = from_crypto_key(crypto, alg=alg, use=use, kid=kid)
+    return key if kid is not None else _rebound(key, kid=key.thumbprint())
+
+
+def _rebound(key: _K, **changes: Any) -> _K:
+    """A new key of the same material, with some of its binding changed (checked again)."""
+    binding = {"alg": key.alg, "use": key.use, "key_ops": key.key_ops, "kid": key.kid,
+               "weak_allowed": key.weak_allowed, **changes}  # fmt: skip
+    return type(key)(key.crypto_key, **binding)
 
 
 def from_crypto_key(crypto: Any, *, weak_allowed: bool = False, **binding: Any) -> Key:
@@ -485,9 +515,9 @@ def from_crypto_key(crypto: Any, *, weak_allowed: bool = False, **binding: Any) 
     elif isinstance(crypto, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if crypto.curve.name not in _CURVE_NAMES:
             raise InvalidKeyError(f"unsupported curve {crypto.curve.name}")
-        key = ECKey(crypto, **binding)
+        key = ECKey(crypto, weak_allowed=weak_allowed, **binding)
     elif any(isinstance(crypto, classes) for classes in _OKP_TYPES.values()):
-        key = OKPKey(crypto, **binding)
+        key = OKPKey(crypto, weak_allowed=weak_allowed, **binding)
     else:
         raise InvalidKeyError(f"unsupported key object {type(crypto).__name__}")
     return key
@@ -517,15 +547,28 @@ class KeySet:
     dropping them silently.
     """
 
+    keys: tuple[Key, ...]
+    #: The entries :meth:`from_dict` could not use: (index, reason).
+    rejected: tuple[tuple[int, str], ...]
+    _by_kid: dict[str, Key]
     __slots__ = ("_by_kid", "keys", "rejected")
 
-    def __init__(self, keys: Iterable[Key] = ()) -> None:
-        self.keys: tuple[Key, ...] = tuple(keys)
-        self.rejected: list[tuple[int, str]] = []
-        self._by_kid: dict[str, Key] = {}
+    def __init__(self, keys: Iterable[Key] = (), *, rejected: Iterable[tuple[int, str]] = ()):
+        # Immutable, as its keys are: a verifier's cached checks of a key set stay true.
+        _init = object.__setattr__
+        _init(self, "keys", tuple(keys))
+        _init(self, "rejected", tuple(rejected))
+        by_kid: dict[str, Key] = {}
         for key in self.keys:
             if key.kid is not None:
-                self._by_kid.setdefault(key.kid, key)
+                by_kid.setdefault(key.kid, key)
+        _init(self, "_by_kid", by_kid)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise FrozenInstanceError(f"a jot.jose key set cannot be changed (not {name!r})")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        self.__setattr__(name, None)
 
     @classmethod
     def from_dict(cls, jwks: Mapping[str, Any]) -> KeySet:
@@ -542,9 +585,7 @@ class KeySet:
                 keys.append(_keyio.from_jwk(entry))
             except JoseError as exc:
                 rejected.append((index, exc.description))
-        keyset = cls(keys)
-        keyset.rejected = rejected
-        return keyset
+        return cls(keys, rejected=rejected)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> KeySet:

@@ -116,10 +116,10 @@ def _for_signatures(key: Key) -> bool:
 
 
 # A verifier passes the same key and list on every call, and checking each name against the
-# key is a good part of a fast verification. The result depends only on the names and, for a
-# single key, on its alg, use, key_ops and material: an entry is used only while those are the
-# same (the entry holds the keys, so their id cannot be reused while it exists).
-_AllowedEntry = tuple[object, tuple[Any, ...], Any, frozenset[str]]
+# key is a good part of a fast verification. The result depends only on the names and the
+# keys, which cannot change (the entry holds the keys, so their id cannot be reused while it
+# exists).
+_AllowedEntry = tuple[object, Any, frozenset[str]]
 _allowed_cache: dict[int, _AllowedEntry] = {}
 
 
@@ -127,18 +127,15 @@ def _allowed(keys: Key | KeySet, algorithms: Collection[str] | None) -> frozense
     """:func:`allowed_algorithms`, cached for a list or tuple of names."""
     if type(algorithms) is not list and type(algorithms) is not tuple:
         return allowed_algorithms(keys, algorithms)
-    state: tuple[Any, ...] = ()
-    if isinstance(keys, Key):
-        state = (keys.alg, keys.use, keys.key_ops, keys.crypto_key, keys.weak_allowed)
     cached = _allowed_cache.get(id(keys))
     # The names are compared as given (a list with a list): no copy on the usual path.
-    if cached is not None and cached[0] is keys and cached[2] == algorithms and cached[1] == state:
-        return cached[3]
+    if cached is not None and cached[0] is keys and cached[1] == algorithms:
+        return cached[2]
     allowed = allowed_algorithms(keys, algorithms)
     if len(_allowed_cache) >= _HEADER_CACHE_SIZE:
         _allowed_cache.clear()
     names = list(algorithms) if type(algorithms) is list else algorithms  # A tuple stays.
-    _allowed_cache[id(keys)] = (keys, state, names, allowed)
+    _allowed_cache[id(keys)] = (keys, names, allowed)
     return allowed
 
 

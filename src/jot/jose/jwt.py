@@ -62,17 +62,12 @@ class Token:
 
 
 # What encode signs with, per key: the checks of jws.sign_compact and the encoded header
-# depend only on the key's attributes, alg and typ, so they are made once and kept while all
-# of those are the same objects (alg and typ by identity: only None or a str is kept). The
+# depend only on the key (which cannot change), alg and typ, so they are made once and kept
+# while those are the same objects (alg and typ by identity: only None or a str is kept). The
 # entry holds the key, so its id is not reused meanwhile.
-_SignerEntry = tuple[Key, Any, Any, tuple[Any, ...], SignatureAlgorithm, bytes]
+_SignerEntry = tuple[Key, Any, Any, SignatureAlgorithm, bytes]
 _signers: dict[int, _SignerEntry] = {}
 _SIGNERS_SIZE = 256
-
-
-def _key_state(key: Key) -> tuple[Any, ...]:
-    """Every attribute that the signing checks or the header depend on."""
-    return (key.alg, key.kid, key.use, key.key_ops, key.crypto_key, key.weak_allowed)
 
 
 def _prepare_signer(key: Key, alg: Any, typ: Any) -> _SignerEntry:
@@ -80,7 +75,7 @@ def _prepare_signer(key: Key, alg: Any, typ: Any) -> _SignerEntry:
     if not isinstance(key, Key):
         raise UsageError("key must be a jot.jose.jwk.Key")
     algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
-    entry = (key, alg, typ, _key_state(key), algorithm, jws._encode_header(header) + b".")
+    entry = (key, alg, typ, algorithm, jws._encode_header(header) + b".")
     if (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
         if len(_signers) >= _SIGNERS_SIZE:
             _signers.clear()
@@ -112,17 +107,10 @@ def encode(
         except (TypeError, ValueError, RecursionError):
             payload = b64encode(_encode_claims(claims))
         entry = _signers.get(id(key))
-        if (
-            entry is None
-            or entry[0] is not key
-            or entry[1] is not alg
-            or entry[2] is not typ
-            or entry[3] != (key.alg, key.kid, key.use, key.key_ops, key.crypto_key,
-                            key.weak_allowed)  # _key_state, without a call.
-        ):  # fmt: skip
+        if entry is None or entry[0] is not key or entry[1] is not alg or entry[2] is not typ:
             entry = _prepare_signer(key, alg, typ)
-        signing_input = entry[5] + payload
-        signature = b64encode(entry[4].sign(key, signing_input))
+        signing_input = entry[4] + payload
+        signature = b64encode(entry[3].sign(key, signing_input))
         token = (signing_input + b"." + signature).decode("ascii")
     else:
         header = {"typ": typ} if typ else {}
