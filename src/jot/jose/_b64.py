@@ -8,6 +8,7 @@ encoding and a token cannot be altered without changing its bytes).
 from __future__ import annotations
 
 import binascii
+from binascii import a2b_base64
 
 from jot.jose.errors import MalformedTokenError
 
@@ -22,20 +23,16 @@ _TO_STANDARD = bytes(
     for c in range(256)
 )
 # The last character of an encoding of length 4k+2 carries 2 data bits (4 zero bits), of
-# length 4k+3 carries 4 data bits (2 zero bits). Only these characters are canonical.
-_CANONICAL_LAST = {
-    2: frozenset(_ALPHABET[i] for i in range(0, 64, 16)),
-    3: frozenset(_ALPHABET[i] for i in range(0, 64, 4)),
-}
-_PADDING = {0: b"", 2: b"==", 3: b"="}
-# By length mod 4: the padding to add and the canonical last characters (empty: any), or
-# None for a length that no encoding has. One lookup instead of three on the verify path.
-_TAILS: tuple[tuple[bytes, frozenset[int]] | None, ...] = (
-    (_PADDING[0], frozenset()),
-    None,
-    (_PADDING[2], _CANONICAL_LAST[2]),
-    (_PADDING[3], _CANONICAL_LAST[3]),
+# length 4k+3 carries 4 data bits (2 zero bits). Only these characters are canonical. By
+# length mod 4: a length of 4k needs no test, and no length 4k+1 is an encoding (no last
+# character is right).
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (
+    frozenset(),
+    frozenset(),
+    frozenset(_ALPHABET[i] for i in range(0, 64, 16)),
+    frozenset(_ALPHABET[i] for i in range(0, 64, 4)),
 )
+_PADDING = (b"", b"", b"==", b"=")
 
 
 def b64decode(data: str | bytes) -> bytes:
@@ -45,14 +42,15 @@ def b64decode(data: str | bytes) -> bytes:
             data = data.encode("ascii")
         except UnicodeEncodeError:
             raise MalformedTokenError("invalid base64url: non-ASCII character") from None
-    tail = _TAILS[len(data) & 3]
-    if tail is None:
-        raise MalformedTokenError("invalid base64url: impossible length")
-    padding, canonical_last = tail
-    if canonical_last and data[-1] not in canonical_last:
-        raise MalformedTokenError("invalid base64url: non-zero trailing bits")
+    tail = len(data) & 3
+    if tail and data[-1] not in _CANONICAL_LAST[tail]:  # One test for both rules.
+        raise MalformedTokenError(
+            "invalid base64url: impossible length"
+            if tail == 1
+            else "invalid base64url: non-zero trailing bits"
+        )
     try:
-        return binascii.a2b_base64(data.translate(_TO_STANDARD) + padding, strict_mode=True)
+        return a2b_base64(data.translate(_TO_STANDARD) + _PADDING[tail], strict_mode=True)
     except binascii.Error:
         raise MalformedTokenError("invalid base64url: character outside the alphabet") from None
 
