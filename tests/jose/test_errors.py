@@ -50,9 +50,9 @@ def test_key_base_class_is_abstract() -> None:
     with pytest.raises(NotImplementedError):
         Key(b"secret")
     octet = OctKey(b"k" * 32)
-    for method in (Key._public_params, Key._private_params, Key._public_crypto_key):
+    for method in (
+        Key._public_params, Key._private_params, Key._public_crypto_key, Key._holds_private
+    ):  # fmt: skip
         with pytest.raises(NotImplementedError):
             method(octet)
-    with pytest.raises(NotImplementedError):
-        Key.is_private.fget(octet)  # type: ignore[attr-defined]
     assert Key.curve.fget(octet) is None  # type: ignore[attr-defined]

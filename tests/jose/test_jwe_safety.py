@@ -101,9 +101,9 @@ def exchanges(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     calls: list[Any] = []
     real = _jwe_ecdh._exchange
 
-    def spy(private: Any, public: Any) -> bytes:
+    def spy(key: Any, private: Any, public: Any) -> bytes:
         calls.append(public)
-        return real(private, public)
+        return real(key, private, public)
 
     monkeypatch.setattr(_jwe_ecdh, "_exchange", spy)
     return calls
@@ -160,7 +160,7 @@ def test_x25519_all_zero_shared_secret_rejected(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(DecryptionError):
         jwe.decrypt_compact(token, key, algorithms=["ECDH-ES"])
     # Whatever the X25519 implementation does with such a point, jot itself refuses zeros.
-    monkeypatch.setattr(_jwe_ecdh, "_exchange", lambda private, public: bytes(32))
+    monkeypatch.setattr(_jwe_ecdh, "_exchange", lambda key, private, public: bytes(32))
     with pytest.raises(DecryptionError):
         jwe.decrypt_compact(token, key, algorithms=["ECDH-ES"])
 

@@ -78,7 +78,7 @@ class ECDHES(KeyManagement):
         ephemeral = entropy.ephemeral(key)
         header["epk"] = _public_jwk(key, ephemeral.public_key())
         try:
-            derived = self._derive(_exchange(ephemeral, key.verifier), enc, header)
+            derived = self._derive(_exchange(key, ephemeral, key.verifier), enc, header)
         except MalformedTokenError as exc:  # The caller's own apu/apv.
             raise UsageError(exc.description) from None
         if self.kw_size is None:
@@ -96,7 +96,7 @@ class ECDHES(KeyManagement):
     ) -> bytes:
         peer = _ephemeral_public(key, header.get("epk"))
         try:
-            shared = _exchange(key.crypto_key, peer)
+            shared = _exchange(key, key.crypto_key, peer)
         except ValueError:
             raise DecryptionError(DECRYPTION_FAILED) from None
         derived = self._derive(shared, enc, header)
@@ -115,9 +115,11 @@ def _public_jwk(key: Key, public: Any) -> dict[str, str]:
     return {"kty": "OKP", "crv": key.curve or "", "x": b64encode_str(raw)}
 
 
-def _exchange(private: Any, public: Any) -> bytes:
-    if isinstance(private, ec.EllipticCurvePrivateKey):
-        return private.exchange(ec.ECDH(), public)
+def _exchange(key: Key, private: Any, public: Any) -> bytes:
+    """ECDH of ``private`` and ``public``, keys of ``key``'s type and curve."""
+    if isinstance(key, ECKey):  # Not of the `cryptography` key: its ABC is slower to test.
+        shared: bytes = private.exchange(ec.ECDH(), public)
+        return shared
     return bytes(private.exchange(public))
 
 

@@ -80,6 +80,8 @@ class Key:
     key_ops: tuple[str, ...] | None
     kid: str | None
     weak_allowed: bool
+    #: True if this key holds private (or secret) material.
+    is_private: bool
     #: What verifies: the public key object (the secret, for symmetric keys), made once.
     verifier: Any
     _public_dict: dict[str, Any] | None
@@ -89,6 +91,7 @@ class Key:
         "_public_dict",
         "alg",
         "crypto_key",
+        "is_private",
         "key_ops",
         "kid",
         "use",
@@ -123,6 +126,8 @@ class Key:
         _init(self, "weak_allowed", weak_allowed)
         _init(self, "_public_dict", None)
         _init(self, "_curve", None)  # Its crv, looked up once per key, not per use.
+        # Once: `cryptography`'s key classes are ABCs, slow to test on every use.
+        _init(self, "is_private", self._holds_private())
         _init(self, "verifier", self._public_crypto_key())
 
     # Every check a usual path caches (the key's binding against an algorithm, its encoded
@@ -139,8 +144,7 @@ class Key:
 
     # -- what subclasses provide ---------------------------------------------------------
 
-    @property
-    def is_private(self) -> bool:
+    def _holds_private(self) -> bool:
         """True if this key holds private (or secret) material."""
         raise NotImplementedError
 
@@ -302,8 +306,7 @@ class OctKey(Key):
             raise InvalidKeyError("this secret is an encoded key; it cannot be an HMAC secret")
         return cls(data, alg=alg, kid=kid)
 
-    @property
-    def is_private(self) -> bool:
+    def _holds_private(self) -> bool:
         return True
 
     def public(self) -> Key:
@@ -342,8 +345,7 @@ class RSAKey(Key):
 
     crypto_key: rsa.RSAPrivateKey | rsa.RSAPublicKey
 
-    @property
-    def is_private(self) -> bool:
+    def _holds_private(self) -> bool:
         return isinstance(self.crypto_key, rsa.RSAPrivateKey)
 
     @property
@@ -380,8 +382,7 @@ class ECKey(Key):
 
     crypto_key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey
 
-    @property
-    def is_private(self) -> bool:
+    def _holds_private(self) -> bool:
         return isinstance(self.crypto_key, ec.EllipticCurvePrivateKey)
 
     @property
@@ -419,8 +420,7 @@ class OKPKey(Key):
     kty = "OKP"
     __slots__ = ()
 
-    @property
-    def is_private(self) -> bool:
+    def _holds_private(self) -> bool:
         return isinstance(self.crypto_key, tuple(cls for cls, _ in _OKP_TYPES.values()))
 
     @property
