@@ -118,10 +118,15 @@ def password_key(
 # -- encryption ---------------------------------------------------------------------------
 
 
+# The options of the two compact calls are positional-or-keyword, not keyword-only, though
+# callers should name them: CPython 3.11 looks each keyword-only default that a call leaves
+# out up in a dict, on every call (1,300 instructions for decrypt_compact's seven, a fifth of
+# its own cost over the floor for a `dir` token, docs/benchmarks.md).
+
+
 def encrypt_compact(
     plaintext: bytes,
     key: Key,
-    *,
     alg: str | KeyManagement | None = None,
     enc: str = DEFAULT_ENC,
     headers: Mapping[str, Any] | None = None,
@@ -193,7 +198,6 @@ def encrypt_json(
 def decrypt_compact(
     token: str | bytes,
     keys: Key | KeySet,
-    *,
     algorithms: Collection[str | KeyManagement] | None = None,
     encryptions: Collection[str] | None = None,
     crit: Collection[str] = (),
