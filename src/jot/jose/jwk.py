@@ -553,7 +553,9 @@ class KeySet:
     _by_kid: dict[str, Key]
     __slots__ = ("_by_kid", "keys", "rejected")
 
-    def __init__(self, keys: Iterable[Key] = (), *, rejected: Iterable[tuple[int, str]] = ()):
+    def __init__(
+        self, keys: Iterable[Key] = (), *, rejected: Iterable[tuple[int, str]] = ()
+    ) -> None:
         # Immutable, as its keys are: a verifier's cached checks of a key set stay true.
         _init = object.__setattr__
         _init(self, "keys", tuple(keys))
