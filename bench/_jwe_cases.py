@@ -1,16 +1,16 @@
 """The JWE rows of ``bench/jose.py``: µs per compact encrypt and decrypt.
 
 Four rows: ``dir``+A256GCM, ``ECDH-ES``+A256GCM (P-256), ``RSA-OAEP-256``+A256GCM (RSA 2048)
-and ``A256KW``+A256CBC-HS512, for jot, joserfc and jwcrypto. The plaintext is a signed JWT
-(a nested JWT's inner token); every decrypt case ends with the plaintext's bytes. The *floor* is the least work any JWE library must do: the raw
-`cryptography` calls (random CEK and IV, key wrap or agreement, content encryption) plus the
-base64url and JSON work, with keys loaded once and the protected header encoded once where it
-does not change (everything but ECDH-ES, whose header carries a fresh ephemeral key). Decrypt
-decodes base64url strictly enough to refuse characters outside the alphabet, parses each
-distinct protected header once (every ECDH-ES header), loads the ephemeral key as a SEC 1
-point (`cryptography` checks it is on the curve) and runs the one-round Concat KDF with
-hashlib; it checks nothing else a library must check. The encrypted key of dir and ECDH-ES is
-empty: the floor neither encodes nor decodes it.
+and ``A256KW``+A256CBC-HS512, for jot, joserfc and jwcrypto. The plaintext is a signed JWT (a
+nested JWT's inner token); every decrypt case ends with the plaintext's bytes. The *floor* is
+the least work any JWE library must do: the raw `cryptography` calls (random CEK and IV, key
+wrap or agreement, content encryption) plus the base64url and JSON work, with keys loaded once
+and the protected header encoded once where it does not change (everything but ECDH-ES, whose
+header carries a fresh ephemeral key). Decrypt decodes base64url strictly enough to refuse
+characters outside the alphabet, parses each distinct protected header once (every ECDH-ES
+header), loads the ephemeral key as a SEC 1 point (`cryptography` checks it is on the curve)
+and runs the one-round Concat KDF with hashlib; it checks nothing else a library must check.
+The encrypted key of dir and ECDH-ES is empty: the floor neither encodes nor decodes it.
 """
 
 from __future__ import annotations
