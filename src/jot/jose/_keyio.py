@@ -15,10 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode
+from jot.jose._jwk_tables import CURVES, OKP_TYPES
 from jot.jose.errors import InvalidKeyError, JoseError
 from jot.jose.jwk import (
-    _CURVES,
-    _OKP_TYPES,
     ECKey,
     Key,
     OctKey,
@@ -111,7 +110,7 @@ def _rsa(jwk: Mapping[str, Any]) -> rsa.RSAPrivateKey | rsa.RSAPublicKey:
 
 def _ec(jwk: Mapping[str, Any]) -> ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey:
     crv = jwk.get("crv")
-    curve = _CURVES.get(crv) if isinstance(crv, str) else None
+    curve = CURVES.get(crv) if isinstance(crv, str) else None
     if curve is None:
         raise InvalidKeyError(f"unsupported EC curve {_short(crv)}")
     size = (curve.key_size + 7) // 8
@@ -128,7 +127,7 @@ def _ec(jwk: Mapping[str, Any]) -> ec.EllipticCurvePrivateKey | ec.EllipticCurve
 
 def _okp(jwk: Mapping[str, Any]) -> Any:
     crv = jwk.get("crv")
-    classes = _OKP_TYPES.get(crv) if isinstance(crv, str) else None
+    classes = OKP_TYPES.get(crv) if isinstance(crv, str) else None
     if classes is None:
         raise InvalidKeyError(f"unsupported OKP curve {_short(crv)}")
     private_cls, public_cls = classes

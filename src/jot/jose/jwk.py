@@ -18,6 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 
 from jot.jose import _json
 from jot.jose._b64 import b64encode_str
+from jot.jose._jwk_tables import (
+    CURVE_NAMES,
+    CURVES,
+    OKP_TYPES,
+    PUBLIC_OPS,
+    THUMBPRINT_MEMBERS,
+    USES,
+    check_key_ops,
+)
 from jot.jose.errors import InvalidKeyError, JoseError, KeyNotFoundError, UsageError
 
 __all__ = [
@@ -35,25 +44,6 @@ __all__ = [
 #: RSA keys below this size are refused unless imported through `jot.jose.hazmat`.
 MIN_RSA_BITS = 2048
 
-_USES = frozenset({"sig", "enc"})
-_KEY_OPS = frozenset(
-    {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
-)
-_PUBLIC_OPS = frozenset({"verify", "encrypt", "wrapKey"})
-
-_CURVES: dict[str, ec.EllipticCurve] = {
-    "P-256": ec.SECP256R1(),
-    "P-384": ec.SECP384R1(),
-    "P-521": ec.SECP521R1(),
-    "secp256k1": ec.SECP256K1(),
-}
-_CURVE_NAMES = {curve.name: name for name, curve in _CURVES.items()}
-_OKP_TYPES: dict[str, tuple[Any, Any]] = {
-    "Ed25519": (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey),
-    "Ed448": (ed448.Ed448PrivateKey, ed448.Ed448PublicKey),
-    "X25519": (x25519.X25519PrivateKey, x25519.X25519PublicKey),
-    "X448": (x448.X448PrivateKey, x448.X448PublicKey),
-}
 _RAW = serialization.Encoding.Raw
 _K = TypeVar("_K", bound="Key")
 
@@ -113,9 +103,9 @@ class Key:
             raise InvalidKeyError("JWK member 'alg' is not a string")
         if kid is not None and not isinstance(kid, str):
             raise InvalidKeyError("JWK member 'kid' is not a string")
-        if use is not None and (not isinstance(use, str) or use not in _USES):
+        if use is not None and (not isinstance(use, str) or use not in USES):
             raise InvalidKeyError("JWK member 'use' is not 'sig' or 'enc'")
-        ops = None if key_ops is None else _check_key_ops(key_ops)
+        ops = None if key_ops is None else check_key_ops(key_ops)
         # Set once here, never again (see __setattr__).
         _init = object.__setattr__
         _init(self, "crypto_key", crypto_key)
@@ -170,7 +160,7 @@ class Key:
             return self
         ops = None
         if self.key_ops is not None:
-            ops = [op for op in self.key_ops if op in _PUBLIC_OPS]
+            ops = [op for op in self.key_ops if op in PUBLIC_OPS]
         return type(self)(
             self._public_crypto_key(), alg=self.alg, use=self.use, key_ops=ops, kid=self.kid
         )
@@ -199,7 +189,7 @@ class Key:
     def thumbprint(self, hash_name: str = "sha256") -> str:
         """The RFC 7638 thumbprint, base64url: a stable id for the public key."""
         members = {"kty": self.kty, **self._public_params()}
-        required = {name: members[name] for name in sorted(_THUMBPRINT_MEMBERS[self.kty])}
+        required = {name: members[name] for name in sorted(THUMBPRINT_MEMBERS[self.kty])}
         return b64encode_str(hashlib.new(hash_name, _json.dumps(required)).digest())
 
     def thumbprint_uri(self, hash_name: str = "sha256") -> str:
@@ -256,28 +246,6 @@ class Key:
         return self.to_dict(self.is_private) == other.to_dict(other.is_private)
 
     __hash__ = None  # type: ignore[assignment]
-
-
-# RFC 7638 §3.2: the required members of each key type, kty included.
-_THUMBPRINT_MEMBERS = {
-    "oct": ("k", "kty"),
-    "RSA": ("e", "kty", "n"),
-    "EC": ("crv", "kty", "x", "y"),
-    "OKP": ("crv", "kty", "x"),
-}
-
-
-def _check_key_ops(key_ops: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(key_ops, str | Mapping) or not isinstance(key_ops, Iterable):
-        raise InvalidKeyError("JWK member 'key_ops' is not a list")
-    ops = tuple(key_ops)
-    # Check the types first: a list member is unhashable and would break set() below.
-    if not all(isinstance(op, str) for op in ops) or len(set(ops)) != len(ops):
-        raise InvalidKeyError("JWK member 'key_ops' has duplicates or non-strings")
-    unknown = set(ops) - _KEY_OPS
-    if unknown:
-        raise InvalidKeyError(f"JWK member 'key_ops' has unknown operations {sorted(unknown)}")
-    return ops
 
 
 class OctKey(Key):
@@ -389,7 +357,7 @@ class ECKey(Key):
     def curve(self) -> str:
         name = self._curve
         if name is None:
-            name = _CURVE_NAMES[self.crypto_key.curve.name]
+            name = CURVE_NAMES[self.crypto_key.curve.name]
             object.__setattr__(self, "_curve", name)
         return name
 
@@ -421,14 +389,14 @@ class OKPKey(Key):
     __slots__ = ()
 
     def _holds_private(self) -> bool:
-        return isinstance(self.crypto_key, tuple(cls for cls, _ in _OKP_TYPES.values()))
+        return isinstance(self.crypto_key, tuple(cls for cls, _ in OKP_TYPES.values()))
 
     @property
     def curve(self) -> str:
         # Each OKP class is tried in turn: slow for a property read on every verification.
         if self._curve is not None:
             return self._curve
-        for name, classes in _OKP_TYPES.items():
+        for name, classes in OKP_TYPES.items():
             if isinstance(self.crypto_key, classes):
                 object.__setattr__(self, "_curve", name)
                 return name
@@ -484,8 +452,8 @@ def generate(
         if bits < MIN_RSA_BITS:
             raise UsageError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
         crypto = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    elif kind in _CURVES:
-        crypto = ec.generate_private_key(_CURVES[kind])
+    elif kind in CURVES:
+        crypto = ec.generate_private_key(CURVES[kind])
     elif kind in _GENERATORS:
         crypto = _GENERATORS[kind]()
     else:
@@ -513,10 +481,10 @@ def from_crypto_key(crypto: Any, *, weak_allowed: bool = False, **binding: Any) 
             )
         key = RSAKey(crypto, weak_allowed=weak_allowed, **binding)
     elif isinstance(crypto, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        if crypto.curve.name not in _CURVE_NAMES:
+        if crypto.curve.name not in CURVE_NAMES:
             raise InvalidKeyError(f"unsupported curve {crypto.curve.name}")
         key = ECKey(crypto, weak_allowed=weak_allowed, **binding)
-    elif any(isinstance(crypto, classes) for classes in _OKP_TYPES.values()):
+    elif any(isinstance(crypto, classes) for classes in OKP_TYPES.values()):
         key = OKPKey(crypto, weak_allowed=weak_allowed, **binding)
     else:
         raise InvalidKeyError(f"unsupported key object {type(crypto).__name__}")
