@@ -9,6 +9,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, x448, 
 
 from jot.jose.errors import InvalidKeyError
 
+__all__ = [
+    "CURVES",
+    "CURVE_NAMES",
+    "KEY_OPS",
+    "OKP_TYPES",
+    "PUBLIC_OPS",
+    "THUMBPRINT_MEMBERS",
+    "USES",
+    "check_key_ops",
+]
+
 USES = frozenset({"sig", "enc"})
 KEY_OPS = frozenset(
     {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
