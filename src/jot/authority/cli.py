@@ -1,4 +1,5 @@
-"""The command line of the authority: ``jot server`` and ``jot server migrate``.
+"""The command line of the authority: ``jot server``, ``jot server migrate`` and
+``jot server rotate-root-key``.
 
 ``jot server`` (in :mod:`jot.cli.server`) hands the process over to ``python -m
 jot.authority``, which runs this group; the CLI package itself never imports the server.
@@ -84,6 +85,39 @@ def migrate(ctx: click.Context) -> None:
     except _ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("database schema is up to date")
+
+
+@server.command("rotate-root-key")
+@click.argument("new_key_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
+    """Re-encrypt every secret at rest under the root key in NEW_KEY_FILE.
+
+    Stop every server first; then configure the new key (JOT_ROOT_KEY, root_key_file, or
+    <data_dir>/root.key) and start them again.
+    """
+    from jot.authority.clock import system_clock, to_datetime
+    from jot.authority.db import Database, migrate
+    from jot.authority.rekey import rotate_root_key
+    from jot.authority.rootkey import load_root_key, read_root_key_file
+
+    settings = _settings(ctx.parent or ctx)
+    db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    try:
+        new = read_root_key_file(new_key_file)
+        migrate(db)
+        moved = rotate_root_key(
+            db, load_root_key(settings, create=False), new, to_datetime(system_clock())
+        )
+    except _ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    click.echo(
+        f"re-encrypted {moved} secret{'' if moved == 1 else 's'} under the new root key; "
+        f"configure {new_key_file} as the root key (JOT_ROOT_KEY, root_key_file or "
+        "<data_dir>/root.key) before starting servers"
+    )
 
 
 def main() -> None:

@@ -36,9 +36,10 @@ from jot.authority.schedule import (
 from jot.authority.settings import Settings
 from jot.jose import Key
 
-__all__ = ["Keyring", "NoSigningKeyError", "schedule_for"]
+__all__ = ["KEY_LOCK", "Keyring", "NoSigningKeyError", "schedule_for"]
 
-_KEY_LOCK = 1
+#: The advisory lock under which signing keys are created, revoked or re-encrypted.
+KEY_LOCK = 1
 
 
 class NoSigningKeyError(Exception):
@@ -168,7 +169,7 @@ class Keyring:
     def rotate_now(self, session: Session, *, actor: str | None, client: str | None) -> str:
         """Emergency rotation inside the caller's transaction: revoke the signing key at once
         and activate a fresh one. Returns the new kid."""
-        advisory_lock(session, _KEY_LOCK)
+        advisory_lock(session, KEY_LOCK)
         now = self.now()
         views = [_view(row) for row in session.scalars(select(SigningKey))]
         current = signing_key(views, now)
@@ -195,7 +196,7 @@ class Keyring:
 
     def _ensure(self) -> None:
         with self._db.transaction(write=True) as session:
-            advisory_lock(session, _KEY_LOCK)
+            advisory_lock(session, KEY_LOCK)
             now = self.now()
             views = [_view(row) for row in session.scalars(select(SigningKey))]
             activation = new_key_activation(views, now, self.schedule)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jot.authority.settings import Settings
 
-__all__ = ["RootKey", "RootKeyError", "load_root_key"]
+__all__ = ["RootKey", "RootKeyError", "load_root_key", "read_root_key_file"]
 
 _NONCE = 12
 _CHECK = b"jot root key check v1"
@@ -66,13 +66,19 @@ def _decode(text: str) -> bytes:
         raise RootKeyError("the root key is not valid base64url") from exc
 
 
-def load_root_key(settings: Settings) -> RootKey:
-    """The configured root key, generating ``<data_dir>/root.key`` (0600) when there is none."""
+def load_root_key(settings: Settings, *, create: bool = True) -> RootKey:
+    """The configured root key, generating ``<data_dir>/root.key`` (0600) when there is none
+    (unless ``create`` is false)."""
     if settings.root_key is not None:
         return RootKey(_decode(settings.root_key.get_secret_value()))
     path = settings.root_key_file or settings.data_dir / "root.key"
-    if settings.root_key_file is None:
+    if settings.root_key_file is None and create:
         _create_if_missing(path)
+    return read_root_key_file(path)
+
+
+def read_root_key_file(path: Path) -> RootKey:
+    """The root key in ``path`` (base64url of 32 bytes)."""
     try:
         return RootKey(_decode(path.read_text()))
     except FileNotFoundError as exc:

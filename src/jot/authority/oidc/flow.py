@@ -31,7 +31,7 @@ from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.http import client as http_client
 from jot.authority.oidc.models import DeviceRequest, LoginAttempt, Provider
 from jot.authority.oidc.providers import callback_url, client_secret
-from jot.authority.oidc.sealed import seal
+from jot.authority.oidc.sealed import device_where, login_where, seal, session_where
 from jot.authority.state import Authority
 
 __all__ = ["ATTEMPT_TTL", "Finished", "Started", "finish", "s256", "sha256", "start"]
@@ -326,7 +326,9 @@ def _complete(
             identity,
             account.subject,
             lambda key_id: (
-                seal(authority, refresh_token, where=f"session:{key_id}") if refresh_token else None
+                seal(authority, refresh_token, where=session_where(key_id))
+                if refresh_token
+                else None
             ),
             now,
         )
@@ -362,7 +364,7 @@ def _deliver(
         if row is None:  # Swept only long after it expired; a race at worst.
             raise LoginRefused("bad_state", "this login expired; start it again")
         row.handoff_hash = sha256(handoff)
-        row.result_enc = seal(authority, key, where=f"login:{attempt.state_hash}")
+        row.result_enc = seal(authority, key, where=login_where(attempt.state_hash))
     elif attempt.mode == "device" and attempt.device_id is not None:
         device = session.get(DeviceRequest, attempt.device_id)
         if device is None or device.status != "pending":
@@ -370,4 +372,4 @@ def _deliver(
                 "device_gone", "this device login is no longer waiting; start it again"
             )
         device.status = "approved"
-        device.result_enc = seal(authority, key, where=f"device:{device.id}")
+        device.result_enc = seal(authority, key, where=device_where(device.id))

@@ -24,7 +24,7 @@ from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.flow import HANDOFF_TTL, s256, sha256
 from jot.authority.oidc.models import DeviceRequest, LoginAttempt, Provider
 from jot.authority.oidc.providers import load_provider
-from jot.authority.oidc.sealed import open_secret
+from jot.authority.oidc.sealed import device_where, login_where, open_secret
 from jot.authority.state import Authority
 
 __all__ = [
@@ -73,7 +73,7 @@ def exchange(ctx: Context, body: LoginExchange) -> LoginResponse:
         raise LoginRefused(
             "bad_code", "this login code is unknown or was already used; log in again"
         )
-    key = open_secret(ctx.authority, attempt.result_enc, where=f"login:{attempt.state_hash}")
+    key = open_secret(ctx.authority, attempt.result_enc, where=login_where(attempt.state_hash))
     attempt.result_enc, attempt.handoff_hash = None, None
     expected = attempt.cli_challenge or ""
     if attempt.finished + HANDOFF_TTL <= ctx.now or not hmac.compare_digest(
@@ -173,7 +173,7 @@ def poll_device(
     row.last_poll = now
     if row.status != "approved" or row.result_enc is None:
         raise DeviceAnswer("authorization_pending", "waiting for the login in the browser")
-    key = open_secret(authority, row.result_enc, where=f"device:{row.id}")
+    key = open_secret(authority, row.result_enc, where=device_where(row.id))
     row.status, row.result_enc = "consumed", None
     access = session.get(AccessKey, _key_id(key))
     identity = session.get(Identity, access.identity_id) if access is not None else None

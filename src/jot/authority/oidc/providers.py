@@ -18,7 +18,7 @@ from jot.authority.errors import Conflict, NotFound
 from jot.authority.models import Membership
 from jot.authority.oidc import accounts
 from jot.authority.oidc.models import Provider, ProviderMembership
-from jot.authority.oidc.sealed import open_secret, seal
+from jot.authority.oidc.sealed import open_secret, provider_where, seal
 from jot.authority.state import Authority
 
 __all__ = [
@@ -42,7 +42,7 @@ def callback_url(authority: Authority, name: str) -> str:
 def client_secret(authority: Authority, row: Provider) -> str | None:
     if row.client_secret_enc is None:
         return None
-    return open_secret(authority, row.client_secret_enc, where=f"provider:{row.id}")
+    return open_secret(authority, row.client_secret_enc, where=provider_where(row.id))
 
 
 def _out(ctx: Context, row: Provider) -> ProviderOut:
@@ -111,7 +111,7 @@ def create_provider(ctx: Context, body: ProviderCreate) -> ProviderOut:
     )
     if body.client_secret is not None:
         secret = body.client_secret.get_secret_value()
-        row.client_secret_enc = seal(ctx.authority, secret, where=f"provider:{row.id}")
+        row.client_secret_enc = seal(ctx.authority, secret, where=provider_where(row.id))
     ctx.session.add(row)
     ctx.session.flush()
     ctx.audit("provider.created", row.name, issuer=row.issuer, client_id=row.client_id)
@@ -133,7 +133,7 @@ def update_provider(ctx: Context, name: str, body: ProviderUpdate) -> ProviderOu
         row.allowed_domains = json.dumps(sorted({d.lower() for d in body.allowed_domains}))
     if body.client_secret is not None:
         secret = body.client_secret.get_secret_value()
-        row.client_secret_enc = seal(ctx.authority, secret, where=f"provider:{row.id}")
+        row.client_secret_enc = seal(ctx.authority, secret, where=provider_where(row.id))
         changed.append("client_secret")
     row.updated = ctx.now
     ctx.audit("provider.updated", row.name, fields=changed)

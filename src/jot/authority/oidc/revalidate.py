@@ -20,7 +20,7 @@ from jot.authority.oidc.flow import verify
 from jot.authority.oidc.http import client as http_client
 from jot.authority.oidc.models import Provider, ProviderSession
 from jot.authority.oidc.providers import client_secret
-from jot.authority.oidc.sealed import open_secret, seal
+from jot.authority.oidc.sealed import open_secret, seal, session_where
 
 __all__ = ["ProviderDown", "is_plain", "revalidate"]
 
@@ -75,7 +75,7 @@ def revalidate(ctx: Context) -> None:
         return
     if row.refresh_enc is None:
         raise _refuse(ctx, provider, ctx.identity, "the provider gave no refresh token to renew it")
-    token = open_secret(ctx.authority, row.refresh_enc, where=f"session:{row.access_key_id}")
+    token = open_secret(ctx.authority, row.refresh_enc, where=session_where(row.access_key_id))
     creds = client.Credentials(provider.client_id, client_secret(ctx.authority, provider))
     try:
         with http_client() as http:
@@ -114,7 +114,7 @@ def _renewed(
         raise _refuse(ctx, provider, identity, "the provider answered for another user")
     if answer.refresh_token:
         row.refresh_enc = seal(
-            ctx.authority, answer.refresh_token, where=f"session:{row.access_key_id}"
+            ctx.authority, answer.refresh_token, where=session_where(row.access_key_id)
         )
     row.last_check = ctx.now
     detail: dict[str, object] = {"provider": provider.name}
