@@ -65,7 +65,13 @@ def rotate_root_key(db: Database, old: RootKey, new: RootKey, now: datetime) -> 
             rows = session.scalars(select(model).where(getattr(model, column).is_not(None)))
             for row in rows:
                 associated = bound_to(row)
-                plain = old.decrypt(getattr(row, column), context=associated)
+                try:
+                    plain = old.decrypt(getattr(row, column), context=associated)
+                except RootKeyError:
+                    raise RootKeyError(
+                        f"a value in {model.__tablename__}.{column} does not open with the "
+                        "configured root key; nothing was changed"
+                    ) from None
                 setattr(row, column, new.encrypt(plain, context=associated))
                 moved += 1
         check.value = new.check_value()
