@@ -10,6 +10,7 @@ from jot.authority.rootkey import RootKey, load_root_key
 from jot.authority.state import Authority
 
 __all__ = [
+    "context",
     "device_where",
     "login_where",
     "open_secret",
