@@ -164,9 +164,10 @@ def test_emergency_rotation(world: Realm) -> None:
         http.close()
 
 
-def test_watching_destinations_do_not_hold_up_a_graceful_stop(tmp_path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_watching_destinations_do_not_hold_up_a_graceful_stop(tmp_path, workers: str) -> None:
     answers: list[int] = []
-    with run_server(tmp_path / "data") as server:
+    with run_server(tmp_path / "data", "--workers", workers) as server:
         url, params = f"{server.url}/api/grants", {"destination": "jot"}
         headers = {"Authorization": f"Bearer {server.admin_key()}"}
         etag = httpx.get(url, params=params, headers=headers).headers["etag"]

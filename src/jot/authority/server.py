@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
+import signal
 import socket
 import sys
+from types import FrameType
 from typing import Any, TextIO
 
 import uvicorn
@@ -81,7 +84,8 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
 
 class _Server(uvicorn.Server):
     """uvicorn's server, telling parked grants long-polls to answer before it waits for the
-    requests in flight (with several workers, uvicorn makes its own servers: not there)."""
+    requests in flight (with several workers, uvicorn makes its own servers: see
+    :func:`worker_app`)."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         STOPPING.set()
@@ -91,8 +95,27 @@ class _Server(uvicorn.Server):
 def worker_app() -> FastAPI:
     """The app of one worker process (settings from the inherited environment)."""
     app = create_app(load_settings())
+    _stop_long_polls_first()
     _freeze_startup_objects()
     return app
+
+
+def _stop_long_polls_first() -> None:
+    """What :class:`_Server` does, for a worker process, whose server uvicorn makes itself.
+
+    uvicorn installs its SIGINT/SIGTERM handlers before it calls the app factory (and puts
+    the previous ones back when it stops); each is wrapped to tell parked long-polls to
+    answer before the graceful shutdown begins.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            signal.signal(signum, functools.partial(_stopping_then, handler))
+
+
+def _stopping_then(handler: Any, signum: int, frame: FrameType | None) -> None:
+    STOPPING.set()
+    handler(signum, frame)
 
 
 def _freeze_startup_objects() -> None:
