@@ -96,3 +96,37 @@ def test_a_broken_case_fails_before_timing() -> None:
 
     with pytest.raises(RuntimeError, match="broken case"):
         measure([_case(FLOOR), _case("lib", fn=broken)], rounds=1)
+
+
+@pytest.mark.parametrize(
+    "workload",
+    [
+        ["floor-encrypt", "dir+A256GCM"],
+        ["jot-decrypt", "A256KW+A256CBC-HS512"],
+        ["keyword-only", "-"],
+        ["positional-or-keyword", "-"],
+    ],
+)
+def test_instruction_workloads_run(workload: list[str]) -> None:
+    # What bench/instructions.py runs under valgrind, here without it: the workloads exist
+    # and run (the counting itself needs valgrind, which CI does not install).
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "instructions.py"), "--workload", *workload, "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_instruction_script_refuses_an_unknown_row() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "instructions.py"), "--rows", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("unknown rows ['nope']; known: dir+")

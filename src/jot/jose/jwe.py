@@ -120,8 +120,8 @@ def password_key(
 
 # The options of the two compact calls are positional-or-keyword, not keyword-only, though
 # callers should name them: CPython 3.11 looks each keyword-only default that a call leaves
-# out up in a dict, on every call (800-1,300 instructions for decrypt_compact's seven, the
-# largest part of its own cost over the floor for a `dir` token, docs/benchmarks.md).
+# out up in a dict, on every call (about 970 instructions for seven, bench/instructions.py:
+# a large part of decrypt_compact's own cost over the floor for a `dir` token).
 
 
 def encrypt_compact(
