@@ -102,17 +102,17 @@ def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
     from jot.authority.rootkey import load_root_key, read_root_key_file
 
     settings = _settings(ctx.parent or ctx)
-    db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
     try:
-        new = read_root_key_file(new_key_file)
-        migrate(db)
-        moved = rotate_root_key(
-            db, load_root_key(settings, create=False), new, to_datetime(system_clock())
-        )
+        # Both keys first: a wrong --data-dir fails here, before any database is created.
+        old, new = load_root_key(settings, create=False), read_root_key_file(new_key_file)
+        db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+        try:
+            migrate(db)
+            moved = rotate_root_key(db, old, new, to_datetime(system_clock()))
+        finally:
+            db.dispose()
     except _ERRORS as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        db.dispose()
     click.echo(
         f"re-encrypted {moved} secret{'' if moved == 1 else 's'} under the new root key; "
         f"configure {new_key_file} as the root key (JOT_ROOT_KEY, root_key_file or "
