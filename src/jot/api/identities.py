@@ -18,9 +18,17 @@ __all__ = [
     "IdentityList",
     "IdentityUpdate",
     "MemberChange",
+    "fold_name",
 ]
 
 IdentityKind = Literal["user", "machine"]
+
+
+def fold_name(name: str) -> str:
+    """The form in which names of identities and groups are compared: case does not count
+    (people read ``BOB@Example.com`` and ``bob@example.com`` as one address). Names are
+    ASCII (:data:`~jot.api._base.Name`), so lower-casing is the whole of case folding."""
+    return name.lower()
 
 
 class Identity(Response):
@@ -46,7 +54,15 @@ class IdentityCreate(Request):
 
 
 class IdentityUpdate(Request):
+    """A rename (grants, groups and keys stay with the identity), a new password, or both.
+
+    ``revoke_access_keys`` with a new password revokes every access key of the identity, as
+    after a suspected compromise.
+    """
+
+    name: Name | None = None
     password: SecretStr | None = Field(default=None, min_length=8, max_length=1024)
+    revoke_access_keys: bool = False
 
 
 class Group(Response):
