@@ -44,7 +44,7 @@ def _out(row: AccessKey, identity: str) -> AccessKeyOut:
     )
 
 
-def list_access_keys(ctx: Context, identity: str | None) -> AccessKeyList:
+def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList:
     """Everyone's keys for admins and viewers; one's own keys for everyone else."""
     me = ctx.me()
     stmt = select(AccessKey, Identity.name).join(Identity, Identity.id == AccessKey.identity_id)
