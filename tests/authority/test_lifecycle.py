@@ -331,3 +331,56 @@ def test_the_rules_hold_for_derived_bounds() -> None:
     open_parent = AccessKey(expires=None, inactivity_timeout=None)
     assert bounded(open_parent, None, None) == (None, None)
     assert bounded(open_parent, later, 60) == (later, 60)
+
+
+def test_a_key_made_while_its_parent_is_revoked_is_revoked_too(db_url: str) -> None:
+    """The race: a key is being made from P (P locked, child written, not yet committed)
+    when P is revoked. The revocation must wait and then find the child."""
+    import threading
+
+    from jot.authority import lineage
+    from jot.authority.db import Database, migrate
+    from jot.authority.models import AccessKey, Identity
+
+    db = Database(db_url)
+    migrate(db)
+    now = datetime(2030, 1, 1).astimezone()
+
+    def key(id_: str, parent: str | None = None) -> AccessKey:
+        return AccessKey(
+            id=id_, identity_id="i1", name="k", secret_hash="x", created=now, last_used=now,
+            parent_id=parent, origin_id=parent,
+        )  # fmt: skip
+
+    with db.transaction() as session:
+        session.add(Identity(id="i1", name="p@example.com", kind="user", created=now, updated=now))
+        session.flush()
+        session.add(key("parent"))
+    locked, release = threading.Event(), threading.Event()
+
+    def make_child() -> None:
+        with db.transaction() as session:
+            assert session.get(AccessKey, "parent", with_for_update=True) is not None
+            session.add(key("child", "parent"))
+            session.flush()
+            locked.set()
+            release.wait(10)
+
+    maker = threading.Thread(target=make_child)
+    maker.start()
+    assert locked.wait(10)
+    result: list[str] = []
+
+    def revoke() -> None:
+        with db.transaction() as session:
+            result.extend(lineage.revoke(session, ["parent"], now))
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    revoker.join(0.5)
+    assert revoker.is_alive()  # Waiting for the maker's lock, not racing past it.
+    release.set()
+    maker.join(10)
+    revoker.join(10)
+    db.dispose()
+    assert result == ["child", "parent"]

@@ -42,22 +42,29 @@ def origin_of(key: AccessKey) -> str:
     return key.origin_id or key.id
 
 
-def revoke(session: Session, key_ids: Iterable[str], now: datetime) -> list[str]:
-    """Revoke ``key_ids`` and every key derived from them, transitively; returns the ids this
-    revoked (keys revoked before are left as they were)."""
-    frontier = list(dict.fromkeys(key_ids))
-    line: set[str] = set(frontier)
+def revoke(
+    session: Session, key_ids: Iterable[str], now: datetime, *, spare: str | None = None
+) -> list[str]:
+    """Revoke ``key_ids`` and every key derived from them, transitively, but never ``spare``;
+    returns the ids this revoked (keys revoked before are left as they were).
+
+    Each generation is locked before its children are looked for, and a key is made under a
+    lock on its parent (:mod:`jot.authority.handlers.keys`): a key made from one of these at
+    the same moment is either committed first (and found here) or finds its parent revoked.
+    """
+    revoked: list[str] = []
+    frontier = [key for key in dict.fromkeys(key_ids) if key != spare]
+    seen = {*frontier, spare}
     while frontier:
+        live = select(AccessKey.id).where(AccessKey.id.in_(frontier), AccessKey.revoked.is_(None))
+        ids = list(session.scalars(live.with_for_update()))
+        if ids:
+            session.execute(update(AccessKey).where(AccessKey.id.in_(ids)).values(revoked=now))
+            revoked.extend(ids)
         children = session.scalars(select(AccessKey.id).where(AccessKey.parent_id.in_(frontier)))
-        frontier = [child for child in children if child not in line]
-        line.update(frontier)
-    if not line:
-        return []
-    live = select(AccessKey.id).where(AccessKey.id.in_(line), AccessKey.revoked.is_(None))
-    revoked = sorted(session.scalars(live))
-    if revoked:
-        session.execute(update(AccessKey).where(AccessKey.id.in_(revoked)).values(revoked=now))
-    return revoked
+        frontier = [child for child in children if child not in seen]
+        seen.update(frontier)
+    return sorted(revoked)
 
 
 def revoke_identity(
@@ -65,14 +72,8 @@ def revoke_identity(
 ) -> list[str]:
     """Revoke every live key of the identity but ``keep`` (the key in hand, when a person
     changes a password: a thief's login and the keys made from it end, the person's session
-    does not). Not transitive through ``keep``: every key of the line is the identity's own
-    and is listed here already."""
+    does not, even when it was made from one of them)."""
     stmt = select(AccessKey.id).where(
         AccessKey.identity_id == identity_id, AccessKey.revoked.is_(None)
     )
-    if keep is not None:
-        stmt = stmt.where(AccessKey.id != keep)
-    revoked = sorted(session.scalars(stmt))
-    if revoked:
-        session.execute(update(AccessKey).where(AccessKey.id.in_(revoked)).values(revoked=now))
-    return revoked
+    return revoke(session, session.scalars(stmt), now, spare=keep)
