@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from jot.api import Grant as GrantOut
 from jot.api.identities import fold_name
 from jot.authority.access import JOT_DESTINATION
-from jot.authority.context import Context
+from jot.authority.context import Context, load_identity
 from jot.authority.errors import BadRequest, NotFound
 from jot.authority.models import Grant, Group, Identity, Revision
 
@@ -54,9 +54,7 @@ def subject_of(session: Session, text: str) -> Subject | None:
     """``user:NAME`` or ``group:NAME`` → the subject it names now, or ``None``."""
     kind, _, name = text.partition(":")
     if kind == "user":
-        identity = session.scalars(
-            select(Identity).where(Identity.name_key == fold_name(name))
-        ).first()
+        identity = load_identity(session, name)
         return None if identity is None else Subject(identity.id, None, f"user:{identity.name}")
     if kind == "group":
         group = session.scalars(select(Group).where(Group.name_key == fold_name(name))).first()
