@@ -10,6 +10,7 @@ from jot.authority.clock import Clock, to_datetime
 from jot.authority.credentials import hash_secret, new_access_key, new_id, parse_access_key
 from jot.authority.db import Database, advisory_lock
 from jot.authority.models import AccessKey, Destination, Grant, Identity, Meta
+from jot.authority.rekey import check_sealed
 from jot.authority.rootkey import RootKey, RootKeyError
 from jot.authority.settings import Settings
 
@@ -107,7 +108,8 @@ def bootstrap(db: Database, settings: Settings, clock: Clock) -> str | None:
 
 
 def check_root_key(db: Database, root: RootKey) -> None:
-    """Store the root key's check value on first start; refuse a different key later."""
+    """Store the root key's check value on first start; refuse a different key later, and
+    a database holding any secret that this key does not open."""
     with db.transaction(write=True) as session:
         row = session.get(Meta, "root_key_check")
         if row is None:
@@ -116,3 +118,4 @@ def check_root_key(db: Database, root: RootKey) -> None:
             raise RootKeyError(
                 "the root key does not match this database (wrong root.key or JOT_ROOT_KEY)"
             )
+    check_sealed(db, root)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import OperationalError
 
+from jot.authority import maintenance
 from jot.authority.bootstrap import BootstrapError
 from jot.authority.rootkey import RootKeyError
 from jot.authority.server import migrate_only, serve
@@ -36,7 +37,7 @@ def _settings(ctx: click.Context) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-_ERRORS = (RootKeyError, BootstrapError, OperationalError, OSError)
+_ERRORS = (RootKeyError, BootstrapError, maintenance.LockError, OperationalError, OSError)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,7 +71,9 @@ def server(ctx: click.Context, /, **flags: Any) -> None:
         # Worker processes build their settings from the environment they inherit.
         os.environ["JOT_CONFIG"] = str(flags["config_file"])
     try:
-        serve(settings)
+        # Held for as long as this process serves (worker processes are its children).
+        with maintenance.held(settings, exclusive=False):
+            serve(settings)
     except _ERRORS as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -93,8 +96,8 @@ def migrate(ctx: click.Context) -> None:
 def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
     """Re-encrypt every secret at rest under the root key in NEW_KEY_FILE.
 
-    Stop every server first; then configure the new key (JOT_ROOT_KEY, root_key_file, or
-    <data_dir>/root.key) and start them again.
+    Stop every server first (the command refuses while one runs); then configure the new key
+    (JOT_ROOT_KEY, root_key_file, or <data_dir>/root.key) and start them again.
     """
     from jot.authority.clock import system_clock, to_datetime
     from jot.authority.db import Database, migrate
@@ -105,12 +108,13 @@ def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
     try:
         # Both keys first: a wrong --data-dir fails here, before any database is created.
         old, new = load_root_key(settings, create=False), read_root_key_file(new_key_file)
-        db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
-        try:
-            migrate(db)
-            moved = rotate_root_key(db, old, new, to_datetime(system_clock()))
-        finally:
-            db.dispose()
+        with maintenance.held(settings, exclusive=True):
+            db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+            try:
+                migrate(db)
+                moved = rotate_root_key(db, old, new, to_datetime(system_clock()))
+            finally:
+                db.dispose()
     except _ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
