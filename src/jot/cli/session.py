@@ -59,7 +59,9 @@ def login(
     from jot.client import ClientError
     from jot.client._core import normalise_server
 
-    server = normalise_server(server or creds.load().get("current") or "")
+    stored = creds.load()
+    # Read first: a damaged credentials file stops the login before the server is asked.
+    server = normalise_server(server or stored.get("current") or "")
     if server in ("https://", "http://"):
         raise click.ClickException("which server? run `jot login SERVER`")
     client = _client(server)
