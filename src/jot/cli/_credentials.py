@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
 import json
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
