@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,19 @@ def test_signing_keys_rotate(cli: Any) -> None:
     assert [k["state"] for k in before] == ["active"]
     after = json.loads(cli("signing-keys", "rotate", "--yes", "--json"))
     assert sorted(k["state"] for k in after) == ["active", "revoked"]
+
+
+def test_access_key_out_file_is_0600(cli: Any, tmp_path: Path) -> None:
+    cli("users", "add", "svc", "--machine")
+    out = tmp_path / "svc.key"
+    said = cli("access-keys", "add", "svc", "--out", str(out))
+    assert said.startswith("access key ") and said.endswith(
+        f" for svc written to {out} (mode 0600)\n"
+    )
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    key = out.read_text().strip()
+    assert key.startswith("jot_ak_") and key not in said
+    cli("access-keys", "add", "svc", "--out", str(out), code=1)
+    cli("access-keys", "add", "svc", "--out", str(out), "--force")
+    assert out.read_text().strip() != key
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -11,6 +11,12 @@ import click
 
 from jot.cli._output import print_json, print_table
 from jot.cli._remote import call, json_option, server_option
+from jot.cli._secrets import (
+    check_secret_file,
+    password_stdin_option,
+    read_password,
+    write_secret_file,
+)
 from jot.client import ops
 
 __all__ = ["access_keys", "audit", "destinations", "grants", "groups", "signing_keys", "users"]
@@ -53,10 +59,16 @@ def users_list(server: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--machine", is_flag=True, help="A machine identity (access keys only).")
 @click.option("--password", "ask", is_flag=True, help="Ask for a password (no echo).")
+@password_stdin_option
 @server_option
 @json_option
-def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: bool) -> None:
-    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if ask else None
+def users_add(
+    name: str, machine: bool, ask: bool, password_stdin: bool, server: str | None, as_json: bool
+) -> None:
+    """Add a person (NAME is their e-mail) or, with --machine, a machine identity."""
+    password = None
+    if ask or password_stdin:
+        password = read_password(from_stdin=password_stdin, confirm=True, new=True)
     result = call(
         server, ops.user_create(name, kind="machine" if machine else "user", password=password)
     )
@@ -65,10 +77,11 @@ def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: 
 
 @users.command("passwd")
 @click.argument("name")
+@password_stdin_option
 @server_option
-def users_passwd(name: str, server: str | None) -> None:
+def users_passwd(name: str, password_stdin: bool, server: str | None) -> None:
     """Set the password of NAME."""
-    password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = read_password("New password", from_stdin=password_stdin, confirm=True, new=True)
     call(server, ops.user_update(name, password=password))
     click.echo(f"password of {name} set")
 
@@ -274,6 +287,12 @@ def access_keys_list(identity: str | None, server: str | None, as_json: bool) ->
 @click.option(
     "--inactivity", type=click.IntRange(0), help="Seconds of disuse before it expires (0: never)."
 )
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the key to this file (mode 0600) instead of stdout.",
+)
+@click.option("--force", is_flag=True, help="With --out: replace an existing file.")
 @server_option
 @json_option
 def access_keys_add(
@@ -281,13 +300,21 @@ def access_keys_add(
     name: str,
     ttl: int | None,
     inactivity: int | None,
+    out: str | None,
+    force: bool,
     server: str | None,
     as_json: bool,
 ) -> None:
+    """Create an access key for IDENTITY; the secret is shown only this once."""
+    if out is not None:
+        check_secret_file(out, force=force)
     result = call(
         server, ops.access_key_create(identity, name=name, ttl=ttl, inactivity_timeout=inactivity)
     )
-    if as_json:
+    if out is not None:
+        write_secret_file(out, result.access_key, force=force)
+        click.echo(f"access key {result.key.id} for {identity} written to {out} (mode 0600)")
+    elif as_json:
         print_json(result.model_dump(mode="json"))
     else:
         click.echo(result.access_key)
