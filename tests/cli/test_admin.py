@@ -108,12 +108,12 @@ def test_access_key_out_file_is_0600(cli: Any, tmp_path: Path) -> None:
     cli("users", "add", "svc", "--machine")
     out = tmp_path / "svc.key"
     said = cli("access-keys", "add", "svc", "--out", str(out))
-    assert said.startswith("access key ") and said.endswith(
-        f" for svc written to {out} (mode 0600)\n"
-    )
+    assert said.startswith("access key ")
+    assert said.endswith(f" for svc written to {out} (mode 0600)\n")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     key = out.read_text().strip()
-    assert key.startswith("jot_ak_") and key not in said
+    assert key.startswith("jot_ak_")
+    assert key not in said
     cli("access-keys", "add", "svc", "--out", str(out), code=1)
     cli("access-keys", "add", "svc", "--out", str(out), "--force")
     assert out.read_text().strip() != key
