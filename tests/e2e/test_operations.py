@@ -4,6 +4,7 @@ processes (`jot server` and the CLI) on a temporary data directory."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 
@@ -30,3 +31,31 @@ def test_rotate_root_key_refuses_while_the_server_runs(tmp_path: Path) -> None:
         assert server.process.poll() is None
     done = cli(tmp_path, "server", "--data-dir", str(data), "rotate-root-key", str(new_key))
     assert done.stdout.startswith("re-encrypted ")
+
+
+def test_json_logs_with_an_access_log_and_no_secret(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with run_server(tmp_path / "data", "--log-format", "json", "--access-log") as server:
+        key = server.admin_key()
+        cli(home, "login", server.url, "--key-stdin", stdin=key + "\n")
+        cli(home, "destinations", "add", "web")
+        cli(home, "grants", "add", "user:admin", "viewer", "web")
+        cli(home, "token", "--for", "web", "--refresh")
+        cli(home, "token", "--for", "web", "--refresh")  # The cached fast path, this time.
+        me = json.loads(cli(home, "whoami", "--json").stdout)
+    text = server.log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]  # Every line is one object.
+    assert key not in text
+    assert "Bearer" not in text
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
+    assert "config:" in lines[1]["message"]
+    assert lines[2]["message"] == f"database: SQLite {tmp_path / 'data' / 'jot.db'}"
+    tokens = [line for line in lines if line.get("route") == "/api/tokens"]
+    assert len(tokens) == 2
+    for line in tokens:
+        assert line["logger"] == "jot.access"
+        assert line["method"] == "POST"
+        assert line["status"] == 201
+        assert line["identity"] == me["id"]
+        assert line["duration_ms"] > 0
+        assert len(line["request_id"]) == 16

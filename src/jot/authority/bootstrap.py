@@ -1,6 +1,18 @@
-"""First start: the ``jot`` destination, the ``admin`` identity and its one-time access key."""
+"""First start: the ``jot`` destination, the ``admin`` identity and its one-time access key.
+
+What a start checks before it creates anything (:func:`preflight`), and what a failed first
+start takes back (:func:`undone_on_failure`), live here too: a start that fails leaves no
+half-made ``jot.db`` or ``root.key`` behind.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -14,14 +26,85 @@ from jot.authority.rekey import check_sealed
 from jot.authority.rootkey import RootKey, RootKeyError
 from jot.authority.settings import Settings
 
-__all__ = ["BootstrapError", "bootstrap", "check_root_key"]
+__all__ = [
+    "BootstrapError",
+    "bootstrap",
+    "check_root_key",
+    "preflight",
+    "undone_on_failure",
+]
 
 _BOOTSTRAP_LOCK = 2
 ADMIN = "admin"
 
 
 class BootstrapError(Exception):
-    """The operator-supplied bootstrap key cannot be used."""
+    """The operator-supplied bootstrap key cannot be used, or the data dir cannot be written."""
+
+
+def preflight(settings: Settings) -> None:
+    """Check, before anything is created, what a start needs: a usable supplied bootstrap
+    key and, when files go there, a data directory this process can write.
+
+    :raises BootstrapError: with one line naming the cause.
+    """
+    _checked_key(settings)
+    if settings.is_sqlite or _root_key_file_to_create(settings) is not None:
+        _check_writable(settings.data_dir)
+
+
+def _checked_key(settings: Settings) -> tuple[str, str, str] | None:
+    given = _given_key(settings)
+    if given is None:
+        return None
+    parsed = parse_access_key(given)
+    if parsed is None:
+        raise BootstrapError("the bootstrap key must look like jot_ak_<12 chars>_<32 chars>")
+    return parsed[0], parsed[1], given
+
+
+def _check_writable(data_dir: Path) -> None:
+    # Really writing is the only test that holds for root (who passes every permission
+    # check) and for read-only file systems alike.
+    probe = data_dir / f".jot-write-test.{os.getpid()}.{secrets.token_hex(4)}"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe.write_bytes(b"")
+        probe.unlink()
+        database = data_dir / "jot.db"
+        if database.exists():
+            os.close(os.open(database, os.O_WRONLY))
+    except OSError as exc:
+        raise BootstrapError(
+            f"data dir {data_dir} is not writable ({exc.strerror or exc})"
+        ) from None
+
+
+def _root_key_file_to_create(settings: Settings) -> Path | None:
+    if settings.root_key is not None or settings.root_key_file is not None:
+        return None
+    path = settings.data_dir / "root.key"
+    return None if path.exists() else path
+
+
+@contextlib.contextmanager
+def undone_on_failure(settings: Settings) -> Iterator[None]:
+    """Remove the database files and ``root.key`` that a failed start created (never a file
+    that was there before, and never the WAL of a database that was there before)."""
+    made: list[Path] = []
+    database = settings.sqlite_file
+    if database is not None and not database.exists():
+        made += [database, *(Path(f"{database}{end}") for end in ("-wal", "-shm", "-journal"))]
+    root_key = _root_key_file_to_create(settings)
+    if root_key is not None:
+        made.append(root_key)
+    try:
+        yield
+    except BaseException:
+        for path in made:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise
 
 
 def _given_key(settings: Settings) -> str | None:
@@ -40,9 +123,7 @@ def _given_key(settings: Settings) -> str | None:
 def bootstrap(db: Database, settings: Settings, clock: Clock) -> str | None:
     """Set up an empty database. Returns the generated admin key (to print once), or
     ``None`` when the database was already set up or the operator supplied the key."""
-    given = _given_key(settings)
-    if given is not None and parse_access_key(given) is None:
-        raise BootstrapError("the bootstrap key must look like jot_ak_<12 chars>_<32 chars>")
+    given = _checked_key(settings)
     with db.transaction(write=True) as session:
         advisory_lock(session, _BOOTSTRAP_LOCK)
         now = to_datetime(clock())
@@ -62,11 +143,7 @@ def bootstrap(db: Database, settings: Settings, clock: Clock) -> str | None:
             session.add(jot)
         if session.scalars(select(Identity.id).limit(1)).first() is not None:
             return None
-        if given is not None:
-            key_id, secret = parse_access_key(given) or ("", "")
-            full = given
-        else:
-            key_id, secret, full = new_access_key()
+        key_id, secret, full = given or new_access_key()
         admin = Identity(
             id=new_id(), name=ADMIN, kind="user", password_hash=None, created=now, updated=now
         )
@@ -89,7 +166,9 @@ def bootstrap(db: Database, settings: Settings, clock: Clock) -> str | None:
                 name="bootstrap",
                 secret_hash=hash_secret(secret),
                 created=now,
-                expires=None,
+                # A key for the first steps (make a named admin), not for ever: recover a
+                # lost one with `jot server admin-key`.
+                expires=now + timedelta(seconds=settings.bootstrap_key_lifetime),
                 inactivity_timeout=None,
                 last_used=now,
                 revoked=None,

@@ -8,17 +8,20 @@ jot.authority``, which runs this group; the CLI package itself never imports the
 from __future__ import annotations
 
 import os
+import re
+import socket
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.exc import OperationalError
 
-from jot.authority import maintenance
-from jot.authority.bootstrap import BootstrapError
+from jot.authority import logs, maintenance
+from jot.authority.bootstrap import BootstrapError, preflight
 from jot.authority.rootkey import RootKeyError
 from jot.authority.server import migrate_only, serve
-from jot.authority.settings import load_settings
+from jot.authority.settings import Settings, config_file_in_use, load_settings
 
 __all__ = ["main", "server"]
 
@@ -35,6 +38,35 @@ def _settings(ctx: click.Context) -> Any:
         raise click.ClickException(f"bad setting {where}: {first['msg']}") from None
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise click.ClickException(_toml_error(flags.get("config_file"), exc)) from None
+    except (OSError, UnicodeError) as exc:
+        config = flags.get("config_file") or config_file_in_use()
+        raise click.ClickException(f"cannot read {config}: {exc}") from None
+
+
+def _toml_error(given: Path | None, exc: tomllib.TOMLDecodeError) -> str:
+    """``FILE:LINE:COL: what`` (the standard library says where only inside its message)."""
+    where = given or config_file_in_use()
+    message = str(exc)
+    found = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+    if found is None:
+        return f"{where}: {message}"
+    return f"{where}:{found.group(1)}:{found.group(2)}: {message[: found.start()]}"
+
+
+def _check_can_listen(settings: Settings) -> None:
+    """Bind the address once, before a database or a key is made: a busy port is found
+    first, not after the bootstrap key was printed for a server that never ran."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {settings.listen}: {exc.strerror or exc}"
+            ) from None
 
 
 _ERRORS = (RootKeyError, BootstrapError, maintenance.LockError, OperationalError, OSError)
@@ -60,6 +92,15 @@ _ERRORS = (RootKeyError, BootstrapError, maintenance.LockError, OperationalError
     type=click.Path(dir_okay=False, path_type=Path),
     help="Admin key to create on first start.",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Default: info.",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), help="json: one object per line."
+)
+@click.option("--access-log/--no-access-log", default=None, help="One log line per request (off).")
 @click.pass_context
 def server(ctx: click.Context, /, **flags: Any) -> None:
     """Run the jot authority (migrates the database first)."""
@@ -70,7 +111,11 @@ def server(ctx: click.Context, /, **flags: Any) -> None:
     if flags.get("config_file") is not None:
         # Worker processes build their settings from the environment they inherit.
         os.environ["JOT_CONFIG"] = str(flags["config_file"])
+    logs.configure(settings)
     try:
+        # Everything that can be checked is checked before anything is created.
+        _check_can_listen(settings)
+        preflight(settings)
         # Held for as long as this process serves (worker processes are its children).
         with maintenance.held(settings, exclusive=False):
             serve(settings)

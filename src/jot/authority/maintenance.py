@@ -48,11 +48,8 @@ def _refusal(exclusive: bool) -> LockError:
 
 def lock_file(settings: Settings) -> Path | None:
     """The lock file of a SQLite database, ``None`` for PostgreSQL."""
-    url = settings.sqlalchemy_url
-    if not url.startswith("sqlite"):
-        return None
-    path = url.split("///", 1)[1] if "///" in url else ""
-    return Path(f"{path}.lock") if path and path != ":memory:" else None
+    database = settings.sqlite_file
+    return None if database is None else Path(f"{database}.lock")
 
 
 @contextlib.contextmanager
