@@ -11,10 +11,11 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from jot.authority import audit
 from jot.authority.access import JOT_DESTINATION
@@ -27,9 +28,13 @@ from jot.authority.rootkey import RootKey, RootKeyError
 from jot.authority.settings import Settings
 
 __all__ = [
+    "ADMIN",
     "BootstrapError",
+    "add_admin_grant",
+    "add_admin_key",
     "bootstrap",
     "check_root_key",
+    "jot_destination",
     "preflight",
     "undone_on_failure",
 ]
@@ -127,63 +132,63 @@ def bootstrap(db: Database, settings: Settings, clock: Clock) -> str | None:
     with db.transaction(write=True) as session:
         advisory_lock(session, _BOOTSTRAP_LOCK)
         now = to_datetime(clock())
-        jot = session.scalars(
-            select(Destination).where(Destination.name == JOT_DESTINATION)
-        ).first()
-        if jot is None:
-            jot = Destination(
-                id=new_id(),
-                name=JOT_DESTINATION,
-                kind="jot",
-                lifetime=300,
-                group_narrowing="grants",
-                created=now,
-                updated=now,
-            )
-            session.add(jot)
+        jot = jot_destination(session, now)
         if session.scalars(select(Identity.id).limit(1)).first() is not None:
             return None
-        key_id, secret, full = given or new_access_key()
         admin = Identity(
             id=new_id(), name=ADMIN, kind="user", password_hash=None, created=now, updated=now
         )
         session.add(admin)
         session.flush()
-        session.add(
-            Grant(
-                id=new_id(),
-                subject=f"user:{ADMIN}",
-                role="admin",
-                resource=JOT_DESTINATION,
-                destination_id=jot.id,
-                created=now,
-            )
-        )
-        session.add(
-            AccessKey(
-                id=key_id,
-                identity_id=admin.id,
-                name="bootstrap",
-                secret_hash=hash_secret(secret),
-                created=now,
-                # A key for the first steps (make a named admin), not for ever: recover a
-                # lost one with `jot server admin-key`.
-                expires=now + timedelta(seconds=settings.bootstrap_key_lifetime),
-                inactivity_timeout=None,
-                last_used=now,
-                revoked=None,
-            )
-        )
+        add_admin_grant(session, admin.name, jot, now)
+        key_id, full = add_admin_key(session, admin, settings, now, "bootstrap", given)
         audit.record(
-            session,
-            now,
-            "bootstrap",
-            actor=None,
-            target=ADMIN,
-            client=None,
+            session, now, "bootstrap", actor=None, target=ADMIN, client=None,
             detail={"access_key": key_id},
-        )
+        )  # fmt: skip
         return full if given is None else None
+
+
+def jot_destination(session: Session, now: datetime) -> Destination:
+    """The authority's own destination, made on first use."""
+    jot = session.scalars(select(Destination).where(Destination.name == JOT_DESTINATION)).first()
+    if jot is None:
+        jot = Destination(
+            id=new_id(), name=JOT_DESTINATION, kind="jot", lifetime=300,
+            group_narrowing="grants", created=now, updated=now,
+        )  # fmt: skip
+        session.add(jot)
+    return jot
+
+
+def add_admin_grant(session: Session, name: str, jot: Destination, now: datetime) -> Grant:
+    grant = Grant(
+        id=new_id(), subject=f"user:{name}", role="admin", resource=JOT_DESTINATION,
+        destination_id=jot.id, created=now,
+    )  # fmt: skip
+    session.add(grant)
+    return grant
+
+
+def add_admin_key(
+    session: Session,
+    identity: Identity,
+    settings: Settings,
+    now: datetime,
+    label: str,
+    given: tuple[str, str, str] | None = None,
+) -> tuple[str, str]:
+    """A new access key of ``identity`` that expires after ``bootstrap_key_lifetime``: a key
+    for the first steps (make a named admin), not for ever. Returns ``(id, full key)``."""
+    key_id, secret, full = given or new_access_key()
+    session.add(
+        AccessKey(
+            id=key_id, identity_id=identity.id, name=label, secret_hash=hash_secret(secret),
+            created=now, expires=now + timedelta(seconds=settings.bootstrap_key_lifetime),
+            inactivity_timeout=None, last_used=now, revoked=None,
+        )
+    )  # fmt: skip
+    return key_id, full
 
 
 def check_root_key(db: Database, root: RootKey) -> None:

@@ -169,5 +169,49 @@ def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
     )
 
 
+@server.command("admin-key")
+@click.option("--name", default="admin", show_default=True, help="The person to give the key.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the key to this file (mode 0600) instead of stdout.",
+)
+@click.pass_context
+def admin_key_command(ctx: click.Context, /, name: str, out: str | None) -> None:
+    """Make a new admin access key on the host (for a lost one); audited.
+
+    Needs the database and its root key, so only the host's operator can run it; the data is
+    kept, running servers accept the key at once, and it expires like the bootstrap key.
+    """
+    from jot.authority.clock import system_clock
+    from jot.authority.db import Database, migrate
+    from jot.authority.recovery import recover_admin_key
+    from jot.authority.rootkey import load_root_key
+
+    settings = _settings(ctx.parent or ctx)
+    database = settings.sqlite_file
+    if database is not None and not database.exists():
+        raise click.ClickException(f"no database at {database} (check --data-dir)")
+    if out is not None and os.path.lexists(out):
+        raise click.ClickException(f"{out} exists; choose another file")
+    try:
+        root = load_root_key(settings, create=False)
+        db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+        try:
+            migrate(db)
+            key = recover_admin_key(db, root, settings, system_clock, name)
+        finally:
+            db.dispose()
+    except _ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    if out is None:
+        click.echo(key)
+        return
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    click.echo(f"a new admin access key for {name} is in {out} (mode 0600)")
+
+
 def main() -> None:
     server.main(prog_name="jot server")
