@@ -118,3 +118,25 @@ def test_access_key_out_file_is_0600(cli: Any, tmp_path: Path) -> None:
     cli("access-keys", "add", "svc", "--out", str(out), "--force")
     assert out.read_text().strip() != key
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["grants", "add", "alice", "viewer", "web"], "subject must be user:NAME or group:NAME"),
+        (["grants", "add", "user:alice", "view er", "web"], "role must be letters, digits"),
+        (["grants", "add", "user:alice", "viewer", "Web"], "resource must be a destination"),
+        (["destinations", "add", "Web"], "name must be lower-case letters, digits, _ and -"),
+        (["users", "add", "_bob"], "name must be letters, digits and @ . _ + : -"),
+        (["groups", "add", "a b"], "name must be letters, digits and @ . _ + : -"),
+    ],
+)
+def test_validation_speaks_the_users_language(cli: Any, args: list[str], message: str) -> None:
+    out = cli(*args, code=1)
+    assert out.startswith(f"Error: {message}")
+    assert len(out.splitlines()) == 1
+
+
+def test_access_keys_list_without_identity_lists_them_all(cli: Any) -> None:
+    keys = json.loads(cli("access-keys", "list", "--json"))
+    assert [(k["identity"], k["name"]) for k in keys] == [("admin", "bootstrap")]

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jot._urls import normalise_server
+
 __all__ = [
     "FORMATS",
     "Credential",
@@ -141,17 +143,18 @@ def resolve(server: str | None) -> tuple[str, str] | None:
     """``(server, access_key)``: ``JOT_ACCESS_KEY`` (+ ``JOT_SERVER``) for machines, else the
     stored credential of ``server`` or of the current server."""
     env_key = os.environ.get("JOT_ACCESS_KEY")
-    env_server = server or os.environ.get("JOT_SERVER")
+    env_server = normalise_server(server or os.environ.get("JOT_SERVER") or "")
     if env_key and env_server:
-        return env_server.rstrip("/"), env_key
+        return env_server, env_key
     data = load()
-    chosen = server or env_server or data.get("current")
+    # Spelled as for `jot login` (`127.0.0.1:8080` is `http://127.0.0.1:8080`).
+    chosen = env_server or data.get("current")
     if not chosen:
         return None
-    credential = data["servers"].get(chosen.rstrip("/"))
+    credential = data["servers"].get(chosen)
     if not isinstance(credential, dict) or "access_key" not in credential:
         return None
-    return chosen.rstrip("/"), str(credential["access_key"])
+    return chosen, str(credential["access_key"])
 
 
 def _cache_file(server: str, access_key: str, destination: str) -> Path:

@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from jot.api.destinations import DestinationCreate
+from jot.api.identities import GroupCreate, IdentityCreate
+from jot.api.session import GrantCreate
 from jot.cli._output import print_json, print_table
 from jot.cli._remote import call, json_option, server_option
 from jot.cli._secrets import (
@@ -17,6 +20,7 @@ from jot.cli._secrets import (
     read_password,
     write_secret_file,
 )
+from jot.cli._validate import checked
 from jot.client import ops
 
 __all__ = ["access_keys", "audit", "destinations", "grants", "groups", "signing_keys", "users"]
@@ -66,6 +70,7 @@ def users_add(
     name: str, machine: bool, ask: bool, password_stdin: bool, server: str | None, as_json: bool
 ) -> None:
     """Add a person (NAME is their e-mail) or, with --machine, a machine identity."""
+    checked(IdentityCreate, name=name)
     password = None
     if ask or password_stdin:
         password = read_password(from_stdin=password_stdin, confirm=True, new=True)
@@ -112,6 +117,8 @@ def groups_list(server: str | None, as_json: bool) -> None:
 @server_option
 @json_option
 def groups_add(name: str, server: str | None, as_json: bool) -> None:
+    """Add a group."""
+    checked(GroupCreate, name=name)
     _done(as_json, f"added group {name}", call(server, ops.group_create(name)))
 
 
@@ -171,6 +178,7 @@ def grants_list(
 @json_option
 def grants_add(subject: str, role: str, resource: str, server: str | None, as_json: bool) -> None:
     """Grant ROLE on RESOURCE (destination[.sub]) to SUBJECT (user:NAME or group:NAME)."""
+    checked(GrantCreate, subject=subject, role=role, resource=resource)
     result = call(server, ops.grant_create(subject, role, resource))
     _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id})", result)
 
@@ -224,6 +232,8 @@ def destinations_add(
     server: str | None,
     as_json: bool,
 ) -> None:
+    """Add a destination: a service that accepts jot tokens for NAME."""
+    checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
     result = call(
         server,
         ops.destination_create(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),

@@ -61,12 +61,12 @@ def login(
 ) -> None:
     """Log in to SERVER (default: the current one) and remember the credential."""
     from jot.client import ClientError
-    from jot.client._core import normalise_server
+    from jot._urls import normalise_server
 
     stored = creds.load()
     # Read first: a damaged credentials file stops the login before the server is asked.
     server = normalise_server(server or stored.get("current") or "")
-    if server in ("https://", "http://"):
+    if not server:
         raise click.ClickException("which server? run `jot login SERVER`")
     client = _client(server)
     try:

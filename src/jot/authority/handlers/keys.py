@@ -45,7 +45,7 @@ def _may_see_all(ctx: Context) -> bool:
     return bool(ctx.roles & {"admin", "view"})
 
 
-def list_access_keys(ctx: Context, identity: str | None) -> AccessKeyList:
+def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList:
     """Everyone's keys for admins and viewers; one's own keys for everyone else."""
     me = ctx.me()
     stmt = select(AccessKey, Identity.name).join(Identity, Identity.id == AccessKey.identity_id)
