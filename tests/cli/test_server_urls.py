@@ -40,14 +40,18 @@ def test_server_without_a_scheme_is_the_same_server(
 )
 def test_an_answer_that_is_not_jots_says_so(status: int, body: bytes, message: str) -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
-    with Client("http://web.example", KEY, transport=transport) as client:
-        with pytest.raises(ClientError) as caught:
-            client.whoami()
+    with (
+        Client("http://web.example", KEY, transport=transport) as client,
+        pytest.raises(ClientError) as caught,
+    ):
+        client.whoami()
     assert caught.value.message == f"http://web.example is not a jot authority ({message})"
 
 
 def test_a_proxy_error_is_not_called_a_stranger() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(502, content=b"bad gateway"))
-    with Client("http://auth.example", KEY, transport=transport) as client:
-        with pytest.raises(ClientError, match=r"^HTTP 502 Bad Gateway$"):
-            client.whoami()
+    with (
+        Client("http://auth.example", KEY, transport=transport) as client,
+        pytest.raises(ClientError, match=r"^HTTP 502 Bad Gateway$"),
+    ):
+        client.whoami()

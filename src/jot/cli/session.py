@@ -60,8 +60,8 @@ def login(
     no_browser: bool = False,
 ) -> None:
     """Log in to SERVER (default: the current one) and remember the credential."""
-    from jot.client import ClientError
     from jot._urls import normalise_server
+    from jot.client import ClientError
 
     stored = creds.load()
     # Read first: a damaged credentials file stops the login before the server is asked.
