@@ -59,3 +59,54 @@ def test_json_logs_with_an_access_log_and_no_secret(tmp_path: Path) -> None:
         assert line["identity"] == me["id"]
         assert line["duration_ms"] > 0
         assert len(line["request_id"]) == 16
+
+
+def _connector(home: Path, url: str, *args: str) -> list[str]:
+    done = cli(
+        home, "connector", "forward-auth", "--issuer", url, "--name", "web",
+        "--listen", "127.0.0.1:0", *args, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    return done.stderr.splitlines()
+
+
+def test_a_connector_checks_the_authority_before_it_listens(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with run_server(tmp_path / "data") as server:
+        cli(home, "login", server.url, "--key-stdin", stdin=server.admin_key() + "\n")
+        cli(home, "users", "add", "web-connector", "--machine")
+        key_file = tmp_path / "connector.key"
+        cli(home, "access-keys", "add", "web-connector", "--out", str(key_file))
+        with_key = ["--access-key-file", str(key_file)]
+        assert _connector(home, server.url) == [
+            "Error: no access key to read the grants with: give --access-key-file or set "
+            "JOT_ACCESS_KEY (or --grants-file)"
+        ]
+        assert _connector(home, server.url, *with_key) == [
+            "Error: web-connector may not read the grants of 'web': give it the connector "
+            "grant (jot grants add user:web-connector connector jot)"
+        ]
+        cli(home, "grants", "add", "user:web-connector", "connector", "jot")
+        assert _connector(home, server.url, *with_key) == [
+            f"Error: no destination named 'web' at {server.url} (jot destinations add web)"
+        ]
+        bad = tmp_path / "bad.key"
+        bad.write_text("jot_ak_" + "a" * 12 + "_" + "b" * 32 + "\n")
+        assert _connector(home, server.url, "--access-key-file", str(bad)) == [
+            f"Error: {server.url} refused the access key: a valid access key is required"
+        ]
+    gone = _connector(home, server.url, *with_key)
+    assert len(gone) == 1
+    assert gone[0].startswith(f"Error: cannot reach {server.url}")
+
+
+def test_a_refused_grants_fetch_says_the_authoritys_reason() -> None:
+    import httpx
+
+    from jot.destination.errors import UnavailableError
+    from jot.destination.grants_client import GrantsPoll
+
+    poll = GrantsPoll("https://auth.example", "web", "key")
+    body = b'{"error": "forbidden", "message": "this needs one of the roles admin, view"}'
+    with pytest.raises(UnavailableError, match=r"^grants: HTTP 403: this needs one of the roles"):
+        poll._handle(httpx.Response(403, content=body))
