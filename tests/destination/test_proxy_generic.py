@@ -69,7 +69,8 @@ def test_kubernetes_proxy_with_upstream_client_certificate(tmp_path):
         authority.issuer = issuer
         args = [
             "connector", "proxy", "--kubernetes", "--issuer", issuer, "--name", "k8s",
-            "--listen", "127.0.0.1:0", "--access-key-file", str(tmp_path / "ak"), "--upstream", api_url,
+            "--listen", "127.0.0.1:0", "--access-key-file", str(tmp_path / "ak"),
+            "--upstream", api_url,
             "--upstream-ca", str(api_cert), "--upstream-client-cert", str(client_cert),
             "--upstream-client-key", str(client_key),
             "--tls-cert", str(proxy_cert), "--tls-key", str(proxy_key),
