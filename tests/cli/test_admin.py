@@ -140,3 +140,16 @@ def test_validation_speaks_the_users_language(cli: Any, args: list[str], message
 def test_access_keys_list_without_identity_lists_them_all(cli: Any) -> None:
     keys = json.loads(cli("access-keys", "list", "--json"))
     assert [(k["identity"], k["name"]) for k in keys] == [("admin", "bootstrap")]
+
+
+def test_every_duration_flag_takes_durations(cli: Any) -> None:
+    cli("users", "add", "svc", "--machine")
+    made = json.loads(cli("destinations", "add", "web", "--lifetime", "2m", "--json"))
+    assert made["lifetime"] == 120
+    key = json.loads(
+        cli("access-keys", "add", "svc", "--ttl", "30d", "--inactivity", "2h", "--json")
+    )
+    assert key["key"]["inactivity_timeout"] == 7200
+    assert cli("audit", "--since", "1h30m", "--json").startswith("[")
+    out = cli("destinations", "add", "db", "--lifetime", "2 weeks", code=2)
+    assert "'2 weeks' is not a duration like 300, 90s, 5m, 2h or 30d" in out

@@ -12,6 +12,7 @@ import click
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate
 from jot.api.session import GrantCreate
+from jot.cli._duration import Duration
 from jot.cli._output import print_json, print_table
 from jot.cli._remote import call, json_option, server_option
 from jot.cli._secrets import (
@@ -210,7 +211,7 @@ def destinations_list(server: str | None, as_json: bool) -> None:
 
 
 _lifetime = click.option(
-    "--lifetime", type=click.IntRange(60, 3600), help="Token lifetime in seconds."
+    "--lifetime", type=Duration(60, 3600), help="Token lifetime (300, 5m, 1h)."
 )
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."
@@ -293,9 +294,9 @@ def access_keys_list(identity: str | None, server: str | None, as_json: bool) ->
 @access_keys.command("add")
 @click.argument("identity")
 @click.option("--name", default="key", show_default=True)
-@click.option("--ttl", type=click.IntRange(0), help="Seconds until it expires (0: never).")
+@click.option("--ttl", type=Duration(0), help="Time until it expires (30d, 12h; 0: never).")
 @click.option(
-    "--inactivity", type=click.IntRange(0), help="Seconds of disuse before it expires (0: never)."
+    "--inactivity", type=Duration(0), help="Disuse before it expires (3d; 0: never)."
 )
 @click.option(
     "--out",
@@ -374,12 +375,15 @@ def signing_keys_rotate(yes: bool, server: str | None, as_json: bool) -> None:
 
 
 def _since(value: str | None) -> datetime | None:
-    """``2026-01-01T00:00:00Z`` or a relative ``15m``/``2h``/``7d``."""
+    """``2026-01-01T00:00:00Z``, or a duration back from now (``15m``, ``2h``, ``7d``)."""
     if value is None:
         return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    try:
+        back = Duration().convert(value, None, None)
+    except click.BadParameter:
+        pass
+    else:
+        return datetime.now(UTC) - timedelta(seconds=back)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
