@@ -295,9 +295,7 @@ def access_keys_list(identity: str | None, server: str | None, as_json: bool) ->
 @click.argument("identity")
 @click.option("--name", default="key", show_default=True)
 @click.option("--ttl", type=Duration(0), help="Time until it expires (30d, 12h; 0: never).")
-@click.option(
-    "--inactivity", type=Duration(0), help="Disuse before it expires (3d; 0: never)."
-)
+@click.option("--inactivity", type=Duration(0), help="Disuse before it expires (3d; 0: never).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
