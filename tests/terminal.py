@@ -32,7 +32,7 @@ def run_in_terminal(
     timeout: float = 60,
 ) -> Answered:
     """Run ``args`` with stdin, stdout and stderr on a new pseudo-terminal; each
-    ``(prompt, reply)`` of ``answers`` types ``reply`` once ``prompt`` has appeared."""
+    ``(prompt, reply)`` of ``answers`` types ``reply`` once, when ``prompt`` appears."""
     master, slave = pty.openpty()
     process = subprocess.Popen(
         list(args), stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
@@ -52,9 +52,11 @@ def run_in_terminal(
                 if not chunk:
                     break
                 output += chunk
-            if pending and pending[0][0].encode() in output[seen_up_to:]:
+            asked = [a for a in pending if a[0].encode() in output[seen_up_to:]]
+            if asked:
                 seen_up_to = len(output)
-                os.write(master, pending.pop(0)[1].encode() + b"\n")
+                pending.remove(asked[0])
+                os.write(master, asked[0][1].encode() + b"\n")
             elif not ready and process.poll() is not None:
                 break
         else:
