@@ -156,7 +156,7 @@ class Session:
         while time.monotonic() < deadline:
             output = b"".join(chunks).decode(errors="replace")
             assert process.poll() is None, f"{where}: exited {process.returncode}\n{output}"
-            if is_server and _ready(self.url) or "listening on" in output:
+            if (is_server and _ready(self.url)) or "listening on" in output:
                 return output
             time.sleep(0.1)
         raise AssertionError(f"{where}: not ready after 60 s\n{output}")
