@@ -235,9 +235,8 @@ def main() -> None:
     try:
         wait_up(f"{jot_url}/healthz")
         wait_up(f"{hello_url}/hello")
-        key = next(
-            word for word in (work / "server.log").read_text().split() if word.startswith("jot_ak_")
-        )
+        # The server's output is no terminal: the bootstrap key is in a 0600 file.
+        key = (work / "data" / "admin.key").read_text().strip()
         auth = {"Authorization": f"Bearer {key}"}
         httpx.post(
             f"{jot_url}/api/destinations", json={"name": "bench"}, headers=auth

@@ -18,13 +18,21 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from jot.authority import maintenance
 from jot.authority.app import Started, open_authority
 from jot.authority.cli import server
 from jot.authority.clock import to_datetime
 from jot.authority.models import AccessKey, AuditEvent, Meta, SigningKey
 from jot.authority.oidc.models import DeviceRequest, LoginAttempt, Provider, ProviderSession
 from jot.authority.oidc.providers import client_secret
-from jot.authority.oidc.sealed import device_where, login_where, open_secret, seal, session_where
+from jot.authority.oidc.sealed import (
+    context,
+    device_where,
+    login_where,
+    open_secret,
+    seal,
+    session_where,
+)
 from jot.authority.rekey import SEALED_COLUMNS, rotate_root_key
 from jot.authority.rootkey import RootKey, RootKeyError, load_root_key, read_root_key_file
 from jot.authority.settings import Settings
@@ -209,3 +217,52 @@ def test_the_command(
     twice = _rotate(settings.data_dir, new_file, env)
     assert twice.exit_code == 1
     assert "does not match this database" in twice.output  # root.key is still the old one.
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    url = settings.database_url
+    return {"JOT_DATABASE_URL": url.get_secret_value()} if url is not None else {}
+
+
+def test_rotation_refuses_while_a_server_holds_the_lock(
+    filled: Started, tmp_path: Path, settings_factory: Callable[..., Settings]
+) -> None:
+    """A running server holds the lock shared (as `jot server` does); the rotation refuses
+    with one line and changes nothing, and a server does not start during maintenance."""
+    filled.authority.close()
+    settings = settings_factory()
+    new_file = tmp_path / "new.key"
+    new_file.write_text(_key_text() + "\n")
+    before = _sealed_blobs(filled)
+    with maintenance.held(settings, exclusive=False), maintenance.held(settings, exclusive=False):
+        refused = _rotate(settings.data_dir, new_file, _env(settings))
+    assert refused.exit_code == 1
+    assert refused.output.splitlines() == [
+        "Error: a jot server is running on this database: stop every server first"
+    ]
+    assert _sealed_blobs(filled) == before
+    with maintenance.held(settings, exclusive=True):
+        start = CliRunner().invoke(
+            server, ["--data-dir", str(settings.data_dir)], env=_env(settings)
+        )
+        with (
+            pytest.raises(maintenance.LockError, match="stop every server"),
+            maintenance.held(settings, exclusive=True),
+        ):
+            pass
+    assert start.exit_code == 1
+    assert start.output.startswith("Error: maintenance (jot server rotate-root-key) is running")
+    assert _rotate(settings.data_dir, new_file, _env(settings)).exit_code == 0  # Released.
+
+
+def test_a_secret_sealed_under_another_key_stops_the_start(
+    filled: Started, settings_factory: Callable[..., Settings]
+) -> None:
+    with filled.authority.db.transaction() as session:
+        provider = session.get(Provider, "p1")
+        assert provider is not None
+        stranger = RootKey(os.urandom(32))
+        provider.client_secret_enc = stranger.encrypt(b"x", context=context("provider:p1"))
+    filled.authority.close()
+    with pytest.raises(RootKeyError, match=r"oidc_providers.client_secret_enc does not open"):
+        open_authority(settings_factory())

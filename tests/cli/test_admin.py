@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def test_signing_keys_rotate(cli: Any) -> None:
 
 
 def test_rename_password_reset_and_key_lineage(cli: Any) -> None:
-    cli("users", "add", "BOB@Example.com", "--password", input="bobs password\n" * 2)
+    cli("users", "add", "BOB@Example.com", "--password-stdin", input="bobs password\n")
     assert "already exists" in cli("users", "add", "bob@example.com", code=1)
     cli("destinations", "add", "web")
     cli("grants", "add", "user:bob@example.com", "viewer", "web")
@@ -121,7 +122,14 @@ def test_rename_password_reset_and_key_lineage(cli: Any) -> None:
     grants = json.loads(cli("grants", "list", "--destination", "web", "--json"))
     assert [g["subject"] for g in grants] == ["user:robert@example.com"]
     cli("access-keys", "add", "robert@example.com")
-    out = cli("users", "passwd", "robert@example.com", "--revoke-keys", input="new pass 1\n" * 2)
+    out = cli(
+        "users",
+        "passwd",
+        "robert@example.com",
+        "--revoke-keys",
+        "--password-stdin",
+        input="new pass 1\n",
+    )
     assert out.endswith("password of robert@example.com set; its access keys are revoked\n")
     keys = json.loads(cli("access-keys", "list", "--identity", "robert@example.com", "--json"))
     assert all(k["revoked"] is not None for k in keys)
@@ -136,14 +144,16 @@ def test_rename_password_reset_and_key_lineage(cli: Any) -> None:
 
 
 def test_passwd_can_revoke_the_other_keys(cli: Any) -> None:
-    cli("users", "add", "carol", "--password", input="carols password\n" * 2)
+    cli("users", "add", "carol", "--password-stdin", input="carols password\n")
     other = cli.client().login("carol", "carols password").access_key  # Another session.
     mine = cli.client().login("carol", "carols password").access_key
     creds.remember(SERVER, {"access_key": mine, "name": "carol"})
-    answers = "carols password\n" + "new password\n" * 2
-    assert cli("passwd", input=answers).endswith("Password changed\n")  # No terminal: kept.
-    answers = "new password\n" + "third password\n" * 2
-    out = cli("passwd", "--revoke-other-keys", input=answers)
+    answers = "carols password\nnew password\n"
+    assert cli("passwd", "--password-stdin", input=answers).endswith(
+        "Password changed\n"
+    )  # No terminal: kept.
+    answers = "new password\nthird password\n"
+    out = cli("passwd", "--revoke-other-keys", "--password-stdin", input=answers)
     assert out.endswith("Password changed; your other access keys are revoked\n")
     keys = {k.id: k.revoked for k in cli.client(mine).call(ops.access_keys_list()).items}
     assert keys[other.split("_")[2]] is not None
@@ -154,3 +164,54 @@ def test_providers_verifies_email_flag(cli: Any) -> None:
     cli("providers", "add", "corp", "--issuer", "https://idp.example", "--client-id", "jot")
     out = cli("providers", "update", "corp", "--verifies-email", "--json")
     assert json.loads(out)["verifies_email"] is True
+
+
+def test_access_key_out_file_is_0600(cli: Any, tmp_path: Path) -> None:
+    cli("users", "add", "svc", "--machine")
+    out = tmp_path / "svc.key"
+    said = cli("access-keys", "add", "svc", "--out", str(out))
+    assert said.startswith("access key ")
+    assert said.endswith(f" for svc written to {out} (mode 0600)\n")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    key = out.read_text().strip()
+    assert key.startswith("jot_ak_")
+    assert key not in said
+    cli("access-keys", "add", "svc", "--out", str(out), code=1)
+    cli("access-keys", "add", "svc", "--out", str(out), "--force")
+    assert out.read_text().strip() != key
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["grants", "add", "alice", "viewer", "web"], "subject must be user:NAME or group:NAME"),
+        (["grants", "add", "user:alice", "view er", "web"], "role must be letters, digits"),
+        (["grants", "add", "user:alice", "viewer", "Web"], "resource must be a destination"),
+        (["destinations", "add", "Web"], "name must be lower-case letters, digits, _ and -"),
+        (["users", "add", "_bob"], "name must be letters, digits and @ . _ + : -"),
+        (["groups", "add", "a b"], "name must be letters, digits and @ . _ + : -"),
+    ],
+)
+def test_validation_speaks_the_users_language(cli: Any, args: list[str], message: str) -> None:
+    out = cli(*args, code=1)
+    assert out.startswith(f"Error: {message}")
+    assert len(out.splitlines()) == 1
+
+
+def test_access_keys_list_without_identity_lists_them_all(cli: Any) -> None:
+    keys = json.loads(cli("access-keys", "list", "--json"))
+    assert [(k["identity"], k["name"]) for k in keys] == [("admin", "bootstrap")]
+
+
+def test_every_duration_flag_takes_durations(cli: Any) -> None:
+    cli("users", "add", "svc", "--machine")
+    made = json.loads(cli("destinations", "add", "web", "--lifetime", "2m", "--json"))
+    assert made["lifetime"] == 120
+    key = json.loads(
+        cli("access-keys", "add", "svc", "--ttl", "30d", "--inactivity", "2h", "--json")
+    )
+    assert key["key"]["inactivity_timeout"] == 7200
+    assert cli("audit", "--since", "1h30m", "--json").startswith("[")
+    out = cli("destinations", "add", "db", "--lifetime", "2 weeks", code=2)
+    assert "'2 weeks' is not a duration like 300, 90s, 5m, 2h or 30d" in out

@@ -190,6 +190,33 @@ def test_entry_runs_the_full_cli_otherwise(home: Path) -> None:
 
 
 def test_passwd_refuses_a_short_new_password_before_asking_the_server(home: Path) -> None:
-    result = CliRunner().invoke(passwd, [], input="current\nshort\nshort\n")
+    result = CliRunner().invoke(passwd, ["--password-stdin"], input="current\nshort\n")
     assert result.exit_code == 1
-    assert "Error: the new password must have at least 8 characters" in result.output
+    assert result.output == "Error: password must be at least 8 characters\n"
+
+
+@pytest.mark.parametrize("content", ["{not json", '["a list"]', '{"servers": 3}'])
+def test_a_damaged_credentials_file_is_refused_and_kept(home: Path, content: str) -> None:
+    from jot.cli.main import cli
+
+    path = home / "config" / "jot" / "credentials.json"
+    path.write_text(content)
+    assert cached_answer(["token", "--for", "web"]) is None
+    for args in (["whoami"], ["login", "https://other.example", "--key-stdin"], ["logout"]):
+        result = CliRunner().invoke(cli, args, input=KEY + "\n")
+        assert result.exit_code == 1, result.output
+        assert len(result.output.splitlines()) == 1
+        assert result.output.startswith(f"Error: {path} is ")
+        assert "jot leaves it untouched" in result.output
+        assert path.read_text() == content
+
+
+def test_every_rewrite_keeps_a_private_backup(home: Path) -> None:
+    path = home / "config" / "jot" / "credentials.json"
+    before = path.read_text()
+    creds.remember("https://other.example", {"access_key": "x", "name": "bob"})
+    backup = path.with_name("credentials.json.bak")
+    assert backup.read_text() == before
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    creds.forget("https://other.example")
+    assert "other.example" in backup.read_text()

@@ -94,6 +94,20 @@ class FakeAuthority:
             )
             extra = {"cache-control": f"max-age={self.max_age}"} if self.max_age is not None else {}
             return 200, {"content-type": "application/json", **extra}, body_bytes
+        if path in ("/api/whoami", "/api/destinations/" + path.rpartition("/")[2]):
+            # What a connector checks at start: its key, its role, its destination.
+            if headers.get("authorization") != "Bearer " + ACCESS_KEY:
+                return 401, {}, b'{"error":"unauthorized","message":"no"}'
+            stamp = "2026-01-01T00:00:00Z"
+            body = (
+                {"id": "c1", "name": "connector", "kind": "machine", "groups": [],
+                 "access_key": "k1", "roles": ["connector"]}
+                if path == "/api/whoami"
+                else {"id": "d1", "name": path.rpartition("/")[2], "kind": "http",
+                      "lifetime": 300, "group_narrowing": "all", "created": stamp,
+                      "updated": stamp}
+            )  # fmt: skip
+            return 200, {"content-type": "application/json"}, json.dumps(body).encode()
         if path == "/api/grants":
             if headers.get("authorization") != "Bearer " + ACCESS_KEY:
                 return 401, {}, b'{"error":"unauthorized","message":"no"}'
@@ -139,7 +153,10 @@ class FakeAuthority:
                 )
             return Response(body, status_code=status, headers=headers)
 
-        paths = ["/.well-known/openid-configuration", "/.well-known/jwks.json", "/api/grants"]
+        paths = [
+            "/.well-known/openid-configuration", "/.well-known/jwks.json", "/api/grants",
+            "/api/whoami", "/api/destinations/{name}",
+        ]  # fmt: skip
         return Starlette(routes=[Route(p, endpoint) for p in paths])
 
 

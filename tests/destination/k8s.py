@@ -44,7 +44,7 @@ def k8s_stack(tmp: Path) -> Iterator[K8sStack]:
         authority.issuer = issuer
         args = [
             "connector", "proxy", "--kubernetes", "--issuer", issuer, "--name", "k8s",
-            "--access-key-file", str(key_file), "--port", "0", "--upstream", api_url,
+            "--access-key-file", str(key_file), "--listen", "127.0.0.1:0", "--upstream", api_url,
             "--upstream-ca", str(api_cert), "--upstream-token-file", str(token_file),
             "--tls-cert", str(proxy_cert), "--tls-key", str(proxy_key),
         ]  # fmt: skip

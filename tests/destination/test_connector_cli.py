@@ -49,3 +49,22 @@ def test_bad_jwks_file_is_one_line(tmp_path):
     )
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_listen_defaults_differ_and_host_port_are_deprecated_aliases():
+    from jot.cli.connector import DEFAULT_LISTEN, _address
+
+    assert len(set(DEFAULT_LISTEN.values())) == 3
+    assert _address({"listen": "0.0.0.0:9000", "host": None, "port": None}) == ("0.0.0.0", 9000)
+    assert _address({"listen": "[::1]:9000", "host": None, "port": None}) == ("::1", 9000)
+    assert _address({"listen": "127.0.0.1:8081", "host": "0.0.0.0", "port": 1}) == ("0.0.0.0", 1)
+
+
+def test_issuer_comes_from_jot_server_too():
+    result = CliRunner().invoke(
+        cli,
+        ["connector", "forward-auth", "--name", "web"],
+        env={"JOT_SERVER": "http://auth.example"},
+    )
+    assert result.exit_code == 2
+    assert "must be https" in result.output  # JOT_SERVER was read as the issuer.

@@ -33,7 +33,7 @@ def test_generic_proxy_sends_identity_headers(tmp_path):
     with serve_in_thread(authority.app()) as issuer, serve_in_thread(upstream) as app_url:
         authority.issuer = issuer
         args = [
-            "connector", "proxy", "--issuer", issuer, "--name", "web", "--port", "0",
+            "connector", "proxy", "--issuer", issuer, "--name", "web", "--listen", "127.0.0.1:0",
             "--access-key-file", str(tmp_path / "ak"), "--upstream", app_url + "/base",
             "--tls-cert", str(cert), "--tls-key", str(key),
         ]  # fmt: skip
@@ -69,7 +69,8 @@ def test_kubernetes_proxy_with_upstream_client_certificate(tmp_path):
         authority.issuer = issuer
         args = [
             "connector", "proxy", "--kubernetes", "--issuer", issuer, "--name", "k8s",
-            "--port", "0", "--access-key-file", str(tmp_path / "ak"), "--upstream", api_url,
+            "--listen", "127.0.0.1:0", "--access-key-file", str(tmp_path / "ak"),
+            "--upstream", api_url,
             "--upstream-ca", str(api_cert), "--upstream-client-cert", str(client_cert),
             "--upstream-client-key", str(client_key),
             "--tls-cert", str(proxy_cert), "--tls-key", str(proxy_key),

@@ -99,7 +99,7 @@ def test_webhook_command_offline_mode(tmp_path, authority):
     cert, key = write_self_signed(["127.0.0.1"], str(tmp_path))
     args = [
         "connector", "webhook", "--issuer", authority.issuer, "--jwks-file", str(jwks),
-        "--grants-file", str(grants), "--name", "k8s", "--port", "0",
+        "--grants-file", str(grants), "--name", "k8s", "--listen", "127.0.0.1:0",
         "--tls-cert", str(cert), "--tls-key", str(key),
     ]  # fmt: skip
     with jot_process(*args) as url:

@@ -29,7 +29,7 @@ def test_bootstrap_login_token_revoke(tmp_path: Path) -> None:
         assert "as admin" in logged_in
         assert "jot_ak_" not in logged_in
         for args in (
-            ["users", "add", "alice@example.com", "--password"],
+            ["users", "add", "alice@example.com", "--password-stdin"],
             ["groups", "add", "devs"],
             ["groups", "add-member", "devs", "alice@example.com"],
             ["destinations", "add", "web", "--lifetime", "120"],
@@ -39,20 +39,26 @@ def test_bootstrap_login_token_revoke(tmp_path: Path) -> None:
         users = json.loads(cli(admin_home, "users", "list", "--json").stdout)
         assert {u["name"] for u in users} == {"admin", "alice@example.com"}
 
-        cli(alice_home, "login", server.url, "--name", "alice@example.com", stdin=f"{PASSWORD}\n")
+        cli(
+            alice_home, "login", server.url, "--name", "alice@example.com", "--password-stdin",
+            stdin=f"{PASSWORD}\n",
+        )  # fmt: skip
         credentials = alice_home / "config" / "jot" / "credentials.json"
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         assert "alice@example.com" in cli(alice_home, "whoami").stdout
-        wrong = cli(alice_home, "passwd", stdin=f"not it\n{NEW}\n{NEW}\n", check=False)
+        wrong = cli(alice_home, "passwd", "--password-stdin", stdin=f"not it\n{NEW}\n", check=False)
         assert wrong.returncode == 1
         assert "Error: the current password is wrong" in wrong.stderr
         assert "Traceback" not in wrong.stderr
         assert (
             "Password changed"
-            in cli(alice_home, "passwd", stdin=f"{PASSWORD}\n{NEW}\n{NEW}\n").stdout
+            in cli(alice_home, "passwd", "--password-stdin", stdin=f"{PASSWORD}\n{NEW}\n").stdout
         )
         again = tmp_path / "alice-again"
-        cli(again, "login", server.url, "--name", "alice@example.com", stdin=f"{NEW}\n")
+        cli(
+            again, "login", server.url, "--name", "alice@example.com", "--password-stdin",
+            stdin=f"{NEW}\n",
+        )  # fmt: skip
         assert "alice@example.com" in cli(again, "whoami").stdout
         cli(again, "logout")  # Revokes that second key: one key of alice's is left.
 

@@ -52,7 +52,7 @@ def k8s_front(world: Realm, tmp: Path) -> Iterator[tuple[str, Path, FakeAPIServe
     with run_api_server(api, str(api_cert), str(api_key)) as api_url:
         args = [
             "connector", "proxy", "--kubernetes", "--issuer", world.url, "--name", "k8s",
-            "--access-key-file", str(world.key_file("web-connector")), "--port", "0",
+            "--access-key-file", str(world.key_file("web-connector")), "--listen", "127.0.0.1:0",
             "--upstream", api_url, "--upstream-ca", str(api_cert),
             "--upstream-token-file", str(token_file),
             "--tls-cert", str(proxy_cert), "--tls-key", str(proxy_key),
@@ -68,7 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with realm(tmp) as world:
         key_file = str(world.key_file("web-connector"))
         args = ["connector", "forward-auth", "--issuer", world.url, "--name", "web",
-                "--access-key-file", key_file, "--port", "0"]  # fmt: skip
+                "--access-key-file", key_file, "--listen", "127.0.0.1:0"]  # fmt: skip
         with (
             jot_process(*args) as auth_url,
             serve_in_thread(recording_upstream(seen)) as app_url,

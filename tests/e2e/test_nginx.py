@@ -103,7 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeA
     with serve_in_thread(authority.app()) as issuer:
         authority.issuer = issuer
         args = ["connector", "forward-auth", "--issuer", issuer, "--name", "web",
-                "--access-key-file", str(key_file), "--port", "0"]  # fmt: skip
+                "--access-key-file", str(key_file), "--listen", "127.0.0.1:0"]  # fmt: skip
         with (
             jot_process(*args) as auth_url,
             serve_in_thread(recording_upstream(seen)) as app_url,

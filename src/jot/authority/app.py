@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from jot.authority.bootstrap import bootstrap, check_root_key
+from jot.authority.bootstrap import bootstrap, check_root_key, undone_on_failure
 from jot.authority.clock import Clock, system_clock
 from jot.authority.db import Database, migrate
 from jot.authority.errors import install_error_handlers
 from jot.authority.keyring import Keyring
+from jot.authority.logs import AccessLog
 from jot.authority.middleware import BodyLimit, Metrics
 from jot.authority.ratelimit import Limiter, LimiterPolicy, MemoryLimiter, RedisLimiter
 from jot.authority.rootkey import load_root_key
@@ -54,15 +55,16 @@ def open_authority(
     settings: Settings, *, clock: Clock = system_clock, limiter: Limiter | None = None
 ) -> Started:
     """Migrate, check the root key, bootstrap, and make sure a key can sign."""
-    db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
-    try:
-        migrate(db)
-        root = load_root_key(settings)
-        check_root_key(db, root)
-        key = bootstrap(db, settings, clock)
-    except BaseException:
-        db.dispose()
-        raise
+    with undone_on_failure(settings):
+        db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+        try:
+            migrate(db)
+            root = load_root_key(settings)
+            check_root_key(db, root)
+            key = bootstrap(db, settings, clock)
+        except BaseException:
+            db.dispose()
+            raise
     # The keyring reads on its own small pool: a request that holds a connection must never
     # wait for a second one from the same pool.
     keys_db = Database(
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
     install_routes(app)
     app.add_middleware(BodyLimit, max_bytes=authority.settings.max_body_bytes)
     app.add_middleware(Metrics)
+    if authority.settings.access_log:
+        app.add_middleware(AccessLog)
     return app
 
 

@@ -21,6 +21,7 @@ from jot.authority.authcache import Principal
 from jot.authority.clock import to_datetime
 from jot.authority.credentials import parse_access_key, secret_matches
 from jot.authority.errors import APIError, TooManyRequests, Unauthorized
+from jot.authority.logs import IDENTITY_SCOPE_KEY
 from jot.authority.models import AccessKey, Identity
 from jot.authority.state import Authority
 
@@ -100,6 +101,7 @@ def run(
         ctx = Context(authority, session, to_datetime(authority.clock()), client)
         if bearer is not None:
             _authenticate(ctx, bearer, write=write)
+            request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
         access.check(need, ctx.roles)
         try:
             result = handler(ctx, *args, **kwargs)

@@ -8,6 +8,7 @@ uses ``postgresql+psycopg://`` URLs. Migrations are Alembic's, shipped inside th
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,21 @@ def _ensure_sqlite_dir(url: str) -> None:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_database_file(Path(path))
+
+
+def _private_database_file(path: Path) -> None:
+    """The database (which holds sealed keys and key hashes) is the owner's alone, whatever
+    the directory's mode: created 0600 before SQLite opens it, which gives its ``-wal`` and
+    ``-shm`` files the same mode; an existing file that others may read is tightened."""
+    # Opened only when missing: closing a descriptor of a file that SQLite has open in this
+    # process would drop SQLite's POSIX locks on it.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if name.stat().st_mode & 0o077:
+                name.chmod(0o600)
 
 
 def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:

@@ -36,6 +36,7 @@ from jot.api import TokenRequest, TokenResponse
 from jot.authority import access
 from jot.authority.context import bearer_of, check_rate, run
 from jot.authority.handlers.session import issue_cached
+from jot.authority.logs import IDENTITY_SCOPE_KEY
 from jot.authority.ratelimit import MemoryLimiter
 from jot.authority.state import Authority
 
@@ -79,6 +80,7 @@ async def _from_cache(
     client = request.client.host if request.client else None
     check_rate(authority, client)
     access.check(need, principal.roles)
+    request.scope[IDENTITY_SCOPE_KEY] = principal.identity_id  # For the access log.
     return await issue_cached(authority, principal, client, payload)
 
 

@@ -29,7 +29,7 @@ from jot.authority.oidc.sealed import (
 )
 from jot.authority.rootkey import RootKey, RootKeyError
 
-__all__ = ["SEALED_COLUMNS", "rotate_root_key"]
+__all__ = ["SEALED_COLUMNS", "check_sealed", "rotate_root_key"]
 
 #: Every column sealed under the root key: the model, the column, and the associated data a
 #: row's value is bound to (as the code that seals and opens it binds it).
@@ -40,6 +40,26 @@ SEALED_COLUMNS: tuple[tuple[Any, str, Callable[[Any], bytes]], ...] = (
     (LoginAttempt, "result_enc", lambda row: context(login_where(row.state_hash))),
     (DeviceRequest, "result_enc", lambda row: context(device_where(row.id))),
 )
+
+
+def check_sealed(db: Database, root: RootKey) -> None:
+    """Open every sealed value once, at start: a value sealed under another root key (a
+    server that kept an old key while the key was rotated, a restored table) stops the
+    start with one line instead of failing request after request.
+
+    :raises RootKeyError: naming the first column whose value does not open.
+    """
+    with db.transaction(write=False) as session:
+        for model, column, bound_to in SEALED_COLUMNS:
+            for row in session.scalars(select(model).where(getattr(model, column).is_not(None))):
+                try:
+                    root.decrypt(getattr(row, column), context=bound_to(row))
+                except RootKeyError:
+                    raise RootKeyError(
+                        f"a secret in {model.__tablename__}.{column} does not open with this "
+                        "root key (sealed under another one?): restore the root key it was "
+                        "sealed with (docs/key-rotation.md)"
+                    ) from None
 
 
 def rotate_root_key(db: Database, old: RootKey, new: RootKey, now: datetime) -> int:

@@ -16,8 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from jot.authority.app import create_app, open_authority
+from jot.authority.banner import announce
 from jot.authority.db import Database, migrate
 from jot.authority.handlers.grants import STOPPING
+from jot.authority.logs import logging_config
 from jot.authority.settings import Settings, load_settings
 
 __all__ = ["migrate_only", "serve", "worker_app"]
@@ -25,43 +27,21 @@ __all__ = ["migrate_only", "serve", "worker_app"]
 log = logging.getLogger("jot.authority")
 
 # Flags are handed to worker processes through the environment they inherit.
-_ENV_FIELDS = ("data_dir", "listen", "issuer", "bootstrap_key_file", "database_url")
-
-
-def _announce(settings: Settings, key: str | None, out: TextIO) -> None:
-    url = settings.issuer_url
-    where = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
-    lines = [f"jot authority on http://{settings.listen} (issuer {url}), data: {where}"]
-    if key is not None:
-        lines += [
-            "",
-            "The admin access key, shown only this once (store it now):",
-            "",
-            f"    {key}",
-            "",
-            "Try, in another terminal:",
-            f"    echo {key} | jot login {url} --key-stdin",
-            "    jot destinations add web",
-            "    jot users add alice@example.com --password",
-            "    jot grants add user:alice@example.com viewer web",
-            "    jot grants add user:admin viewer web",
-            "    jot token --for web | jot decode",
-            f"    curl -s {url}/.well-known/jwks.json",
-            "",
-        ]
-    out.write("\n".join(lines) + "\n")
-    out.flush()
+_ENV_FIELDS = (
+    "data_dir", "listen", "issuer", "bootstrap_key_file", "database_url",
+    "log_level", "log_format", "access_log",
+)  # fmt: skip
 
 
 def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
     """Migrate, bootstrap, then serve until SIGINT/SIGTERM (in-flight requests finish)."""
     started = open_authority(settings)
-    _announce(settings, started.bootstrap_key, out)
+    announce(settings, started.bootstrap_key, out)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "log_level": "warning",
-        # Never shown at "warning"; off, uvicorn does not even build the records.
+        # jot's access log (--access-log) replaces uvicorn's, which lacks route and identity.
+        "log_config": logging_config(settings),
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "proxy_headers": False,

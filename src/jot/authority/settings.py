@@ -21,7 +21,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "default_config_file", "default_data_dir", "load_settings"]
+__all__ = [
+    "Settings",
+    "config_file_in_use",
+    "default_config_file",
+    "default_data_dir",
+    "load_settings",
+]
 
 # The TOML file named by `load_settings(config_file=...)`, seen by the source hook below.
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("jot_config_file", default=None)
@@ -56,6 +62,7 @@ class Settings(BaseSettings):
     root_key_file: Path | None = None
     bootstrap_key: SecretStr | None = None
     bootstrap_key_file: Path | None = None
+    bootstrap_key_lifetime: int = Field(default=86400, ge=600, description="seconds")
     redis_url: SecretStr | None = None
 
     signing_alg: SigningAlg = "EdDSA"
@@ -77,6 +84,10 @@ class Settings(BaseSettings):
     # WAL + NORMAL survives a killed process (SIGKILL) without losing a commit; only a power
     # cut can drop the last commits. FULL syncs every commit to disk.
     sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = "NORMAL"
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False
 
     @field_validator("listen")
     @classmethod
@@ -117,6 +128,13 @@ class Settings(BaseSettings):
         return self.sqlalchemy_url.startswith("sqlite")
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file (``None`` for PostgreSQL or an in-memory database)."""
+        url = self.sqlalchemy_url
+        path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
+        return Path(path) if path and path != ":memory:" else None
+
+    @property
     def max_token_lifetime(self) -> int:
         """The longest lifetime a destination may set (one hour)."""
         return 3600
@@ -135,6 +153,11 @@ class Settings(BaseSettings):
         if toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+
+def config_file_in_use() -> Path | None:
+    """The TOML file that settings built now would read, if any (for the start banner)."""
+    return _config_path()
 
 
 def _config_path() -> Path | None:

@@ -13,14 +13,18 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jot._urls import normalise_server
+
 __all__ = [
     "FORMATS",
     "Credential",
+    "CredentialsError",
     "cache_dir",
     "cached_token",
     "config_dir",
@@ -36,6 +40,10 @@ Credential = dict[str, Any]
 
 #: What ``jot token --format`` can print.
 FORMATS = ("raw", "json", "exec-credential")
+
+
+class CredentialsError(Exception):
+    """``credentials.json`` exists but cannot be used; it is never overwritten then."""
 
 
 def config_dir() -> Path:
@@ -67,11 +75,47 @@ def _read(path: Path) -> Any:
         return None
 
 
+def _credentials_file() -> Path:
+    return config_dir() / "credentials.json"
+
+
 def load() -> dict[str, Any]:
-    data = _read(config_dir() / "credentials.json")
-    if not isinstance(data, dict) or not isinstance(data.get("servers"), dict):
+    """The stored credentials; an empty set when there is no file yet.
+
+    :raises CredentialsError: the file exists but is not jot's credentials file (reading it
+        as "not logged in" would let the next ``jot login`` drop every other server's key).
+    """
+    path = _credentials_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {"current": None, "servers": {}}
+    except (OSError, UnicodeError) as exc:
+        raise CredentialsError(f"cannot read {path}: {getattr(exc, 'strerror', exc)}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _damaged(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("servers"), dict):
+        raise _damaged(path, 'not an object with "servers"')
     return data
+
+
+def _damaged(path: Path, what: str) -> CredentialsError:
+    return CredentialsError(
+        f"{path} is {what}; jot leaves it untouched: repair it, or move it away and log in again"
+    )
+
+
+def _save(data: dict[str, Any]) -> None:
+    """Replace the credentials file, keeping the previous one as ``credentials.json.bak``."""
+    path = _credentials_file()
+    if path.exists():
+        backup = path.with_name(path.name + ".bak")
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle, path.open("rb") as current:
+            shutil.copyfileobj(current, handle)
+    _write_private(path, data)
 
 
 def remember(server: str, credential: Credential) -> None:
@@ -79,7 +123,7 @@ def remember(server: str, credential: Credential) -> None:
     data = load()
     data["servers"][server] = credential
     data["current"] = server
-    _write_private(config_dir() / "credentials.json", data)
+    _save(data)
 
 
 def forget(server: str) -> bool:
@@ -87,7 +131,7 @@ def forget(server: str) -> bool:
     removed = data["servers"].pop(server, None) is not None
     if data.get("current") == server:
         data["current"] = next(iter(data["servers"]), None)
-    _write_private(config_dir() / "credentials.json", data)
+    _save(data)
     for entry in cache_dir().glob("*.json"):
         if (_read(entry) or {}).get("server") == server:
             with contextlib.suppress(OSError):
@@ -99,17 +143,18 @@ def resolve(server: str | None) -> tuple[str, str] | None:
     """``(server, access_key)``: ``JOT_ACCESS_KEY`` (+ ``JOT_SERVER``) for machines, else the
     stored credential of ``server`` or of the current server."""
     env_key = os.environ.get("JOT_ACCESS_KEY")
-    env_server = server or os.environ.get("JOT_SERVER")
+    env_server = normalise_server(server or os.environ.get("JOT_SERVER") or "")
     if env_key and env_server:
-        return env_server.rstrip("/"), env_key
+        return env_server, env_key
     data = load()
-    chosen = server or env_server or data.get("current")
+    # Spelled as for `jot login` (`127.0.0.1:8080` is `http://127.0.0.1:8080`).
+    chosen = env_server or data.get("current")
     if not chosen:
         return None
-    credential = data["servers"].get(chosen.rstrip("/"))
+    credential = data["servers"].get(chosen)
     if not isinstance(credential, dict) or "access_key" not in credential:
         return None
-    return chosen.rstrip("/"), str(credential["access_key"])
+    return chosen, str(credential["access_key"])
 
 
 def _cache_file(server: str, access_key: str, destination: str) -> Path:

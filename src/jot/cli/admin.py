@@ -9,8 +9,19 @@ from typing import Any
 
 import click
 
+from jot.api.destinations import DestinationCreate
+from jot.api.identities import GroupCreate, IdentityCreate
+from jot.api.session import GrantCreate
+from jot.cli._duration import Duration
 from jot.cli._output import print_json, print_table
 from jot.cli._remote import call, json_option, server_option
+from jot.cli._secrets import (
+    check_secret_file,
+    password_stdin_option,
+    read_password,
+    write_secret_file,
+)
+from jot.cli._validate import checked
 from jot.client import ops
 
 __all__ = ["access_keys", "audit", "destinations", "grants", "groups", "signing_keys", "users"]
@@ -53,10 +64,17 @@ def users_list(server: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--machine", is_flag=True, help="A machine identity (access keys only).")
 @click.option("--password", "ask", is_flag=True, help="Ask for a password (no echo).")
+@password_stdin_option
 @server_option
 @json_option
-def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: bool) -> None:
-    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if ask else None
+def users_add(
+    name: str, machine: bool, ask: bool, password_stdin: bool, server: str | None, as_json: bool
+) -> None:
+    """Add a person (NAME is their e-mail) or, with --machine, a machine identity."""
+    checked(IdentityCreate, name=name)
+    password = None
+    if ask or password_stdin:
+        password = read_password(from_stdin=password_stdin, confirm=True, new=True)
     result = call(
         server, ops.user_create(name, kind="machine" if machine else "user", password=password)
     )
@@ -68,10 +86,11 @@ def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: 
 @click.option(
     "--revoke-keys", is_flag=True, help="Also revoke every access key of NAME (a compromise)."
 )
+@password_stdin_option
 @server_option
-def users_passwd(name: str, revoke_keys: bool, server: str | None) -> None:
+def users_passwd(name: str, revoke_keys: bool, password_stdin: bool, server: str | None) -> None:
     """Set the password of NAME."""
-    password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    password = read_password("New password", from_stdin=password_stdin, confirm=True, new=True)
     call(server, ops.user_update(name, password=password, revoke_access_keys=revoke_keys))
     click.echo(f"password of {name} set" + ("; its access keys are revoked" if revoke_keys else ""))
 
@@ -112,6 +131,8 @@ def groups_list(server: str | None, as_json: bool) -> None:
 @server_option
 @json_option
 def groups_add(name: str, server: str | None, as_json: bool) -> None:
+    """Add a group."""
+    checked(GroupCreate, name=name)
     _done(as_json, f"added group {name}", call(server, ops.group_create(name)))
 
 
@@ -171,6 +192,7 @@ def grants_list(
 @json_option
 def grants_add(subject: str, role: str, resource: str, server: str | None, as_json: bool) -> None:
     """Grant ROLE on RESOURCE (destination[.sub]) to SUBJECT (user:NAME or group:NAME)."""
+    checked(GrantCreate, subject=subject, role=role, resource=resource)
     result = call(server, ops.grant_create(subject, role, resource))
     _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id})", result)
 
@@ -202,7 +224,7 @@ def destinations_list(server: str | None, as_json: bool) -> None:
 
 
 _lifetime = click.option(
-    "--lifetime", type=click.IntRange(60, 3600), help="Token lifetime in seconds."
+    "--lifetime", type=Duration(60, 3600), help="Token lifetime (300, 5m, 1h)."
 )
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."
@@ -224,6 +246,8 @@ def destinations_add(
     server: str | None,
     as_json: bool,
 ) -> None:
+    """Add a destination: a service that accepts jot tokens for NAME."""
+    checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
     result = call(
         server,
         ops.destination_create(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),
@@ -283,10 +307,14 @@ def access_keys_list(identity: str | None, server: str | None, as_json: bool) ->
 @access_keys.command("add")
 @click.argument("identity")
 @click.option("--name", default="key", show_default=True)
-@click.option("--ttl", type=click.IntRange(0), help="Seconds until it expires (0: never).")
+@click.option("--ttl", type=Duration(0), help="Time until it expires (30d, 12h; 0: never).")
+@click.option("--inactivity", type=Duration(0), help="Disuse before it expires (3d; 0: never).")
 @click.option(
-    "--inactivity", type=click.IntRange(0), help="Seconds of disuse before it expires (0: never)."
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the key to this file (mode 0600) instead of stdout.",
 )
+@click.option("--force", is_flag=True, help="With --out: replace an existing file.")
 @server_option
 @json_option
 def access_keys_add(
@@ -294,21 +322,29 @@ def access_keys_add(
     name: str,
     ttl: int | None,
     inactivity: int | None,
+    out: str | None,
+    force: bool,
     server: str | None,
     as_json: bool,
 ) -> None:
-    """A new access key for IDENTITY; the secret is printed once, on stdout.
+    """A new access key for IDENTITY; the secret is shown only this once.
 
     A key for yourself is made from the key you are logged in with and never outlives it
     (expiry, inactivity, revocation). An admin's key for another identity stands alone.
     """
+    if out is not None:
+        check_secret_file(out, force=force)
     result = call(
         server, ops.access_key_create(identity, name=name, ttl=ttl, inactivity_timeout=inactivity)
     )
-    if as_json:
+    if as_json and out is None:
         print_json(result.model_dump(mode="json"))
         return
-    click.echo(result.access_key)
+    if out is not None:
+        write_secret_file(out, result.access_key, force=force)
+        click.echo(f"access key {result.key.id} for {identity} written to {out} (mode 0600)")
+    else:
+        click.echo(result.access_key)
     if result.key.parent is not None:
         until = result.key.expires.isoformat() if result.key.expires else "never"
         click.echo(
@@ -362,12 +398,15 @@ def signing_keys_rotate(yes: bool, server: str | None, as_json: bool) -> None:
 
 
 def _since(value: str | None) -> datetime | None:
-    """``2026-01-01T00:00:00Z`` or a relative ``15m``/``2h``/``7d``."""
+    """``2026-01-01T00:00:00Z``, or a duration back from now (``15m``, ``2h``, ``7d``)."""
     if value is None:
         return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    try:
+        back = Duration().convert(value, None, None)
+    except click.BadParameter:
+        pass
+    else:
+        return datetime.now(UTC) - timedelta(seconds=back)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -4,7 +4,9 @@
 * ``proxy``: a TLS reverse proxy that verifies jot tokens; ``--kubernetes`` impersonates.
 * ``webhook``: Kubernetes webhook token authentication (``TokenReview``).
 
-Each prints ``listening on URL`` once its socket is bound (``--port 0`` picks a free port).
+Each prints ``listening on URL`` once its socket is bound (``--listen 127.0.0.1:0`` picks a
+free port). Their default addresses differ (:data:`DEFAULT_LISTEN`), so that the three can
+run side by side.
 """
 
 from __future__ import annotations
@@ -17,17 +19,32 @@ from typing import Any, TypeVar
 
 import click
 
+from jot.cli._duration import Duration
+
 __all__ = ["connector"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _verifier_options(func: F) -> F:
+#: Each connector's own default address, so that the three can run side by side.
+DEFAULT_LISTEN = {
+    "forward-auth": "127.0.0.1:8081",
+    "proxy": "127.0.0.1:8443",
+    "webhook": "127.0.0.1:8444",
+}
+
+
+def _verifier_options(command: str) -> Callable[[F], F]:
+    return lambda func: _with_verifier_options(func, DEFAULT_LISTEN[command])
+
+
+def _with_verifier_options(func: F, listen: str) -> F:
     options = [
         click.option(
             "--issuer",
-            envvar="JOT_ISSUER",
-            help="The authority's URL (https, or http to loopback).",
+            envvar=["JOT_ISSUER", "JOT_SERVER"],
+            help="The token issuer: the authority's URL, which its tokens carry as iss "
+            "(https, or http to loopback; env JOT_ISSUER or JOT_SERVER).",
         ),
         click.option(
             "--name",
@@ -53,10 +70,10 @@ def _verifier_options(func: F) -> F:
         ),
         click.option(
             "--leeway",
-            type=click.IntRange(0, 600),
-            default=60,
+            type=Duration(0, 600),
+            default="60s",
             show_default=True,
-            help="Allowed clock skew, seconds.",
+            help="Allowed clock skew (30s, 2m).",
         ),
         click.option(
             "--cache-size",
@@ -73,8 +90,12 @@ def _verifier_options(func: F) -> F:
         click.option(
             "--allow-no-role", is_flag=True, help="Accept valid tokens that have no role here."
         ),
-        click.option("--host", default="127.0.0.1", show_default=True),
-        click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True),
+        click.option(
+            "--listen", default=listen, show_default=True, help="HOST:PORT (port 0: any free one)."
+        ),
+        # Deprecated aliases of --listen, removed in 0.3.
+        click.option("--host", hidden=True),
+        click.option("--port", type=click.IntRange(0, 65535), hidden=True),
         click.option(
             "--log-level",
             type=click.Choice(["debug", "info", "warning", "error"]),
@@ -85,6 +106,20 @@ def _verifier_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _address(opts: dict[str, Any]) -> tuple[str, int]:
+    """``(host, port)`` from ``--listen``, or from the deprecated ``--host``/``--port``."""
+    host, sep, port = str(opts["listen"]).rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:8081", param_hint="--listen")
+    if opts["host"] is not None or opts["port"] is not None:
+        click.echo(
+            "warning: --host and --port are deprecated (removed in 0.3): use --listen HOST:PORT",
+            err=True,
+        )
+    host = opts["host"] or host.strip("[]") or "127.0.0.1"
+    return host, opts["port"] if opts["port"] is not None else int(port)
 
 
 def _access_key(path: Path | None) -> str | None:
@@ -120,6 +155,61 @@ def build_verifier(opts: dict[str, Any]) -> Any:
         raise click.UsageError(f"{type(exc).__name__}: {exc}") from None
 
 
+def check_authority(opts: dict[str, Any]) -> None:
+    """What a connector needs from the authority, checked once before it listens: the
+    issuer answers as a jot authority, and (unless the grants come from a file) the access
+    key works, may read grants, and the destination exists. Each failure is one line."""
+    from jot.client import Client, ClientError, ops
+
+    issuer, name = opts["issuer"], opts["audience"]
+    if issuer is None:
+        return
+    key = _access_key(opts["access_key_file"])
+    with Client(issuer, key, timeout=10) as client:
+        try:
+            if opts["jwks_file"] is None:
+                jwks = client.call(ops.jwks())
+                if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+                    raise click.ClickException(f"{issuer} is not a jot authority (no JWKS)")
+            if opts["grants_file"] is not None:
+                return
+            if key is None:
+                raise click.ClickException(
+                    "no access key to read the grants with: give --access-key-file or set "
+                    "JOT_ACCESS_KEY (or --grants-file)"
+                )
+            _check_grants_access(client, issuer, name)
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+def _check_grants_access(client: Any, issuer: str, name: str) -> None:
+    from jot.client import ClientError, ops
+
+    try:
+        me = client.whoami()
+    except ClientError as exc:
+        if exc.status == 401:
+            raise click.ClickException(f"{issuer} refused the access key: {exc.message}") from None
+        raise
+    no_grant = click.ClickException(
+        f"{me.name} may not read the grants of {name!r}: give it the connector grant "
+        f"(jot grants add user:{me.name} connector jot.{name})"
+    )
+    if not set(me.roles) & {"connector", "view", "admin"}:
+        raise no_grant
+    try:
+        client.call(ops.destination_get(name))
+    except ClientError as exc:
+        if exc.status == 404:
+            raise click.ClickException(
+                f"no destination named {name!r} at {issuer} (jot destinations add {name})"
+            ) from None
+        if exc.status == 403:  # A connector bound to another destination.
+            raise no_grant from None
+        raise
+
+
 def _configure_logging(level: str) -> None:
     import logging
 
@@ -134,7 +224,7 @@ def connector() -> None:
 
 
 @connector.command("forward-auth")
-@_verifier_options
+@_verifier_options("forward-auth")
 def forward_auth(**opts: Any) -> None:
     """Answer nginx auth_request / Traefik / Caddy forward-auth with X-Jot-* headers."""
     from jot.destination.forward_auth import ForwardAuth
@@ -142,7 +232,9 @@ def forward_auth(**opts: Any) -> None:
 
     _configure_logging(opts["log_level"])
     app = ForwardAuth(build_verifier(opts), require_grant=not opts["allow_no_role"])
-    _run(lambda: serve(app, host=opts["host"], port=opts["port"], log_level=opts["log_level"]))
+    check_authority(opts)
+    host, port = _address(opts)
+    _run(lambda: serve(app, host=host, port=port, log_level=opts["log_level"]))
 
 
 def _run(start: Callable[[], None]) -> None:
@@ -166,7 +258,7 @@ def _tls_options(func: F) -> F:
     return func
 
 
-def _server_tls(opts: dict[str, Any]) -> tuple[str, str]:
+def _server_tls(opts: dict[str, Any], host: str) -> tuple[str, str]:
     from jot.destination.tls import write_self_signed
 
     cert, key = opts["tls_cert"], opts["tls_key"]
@@ -174,13 +266,13 @@ def _server_tls(opts: dict[str, Any]) -> tuple[str, str]:
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
     if cert is not None:
         return cert, key
-    cert_path, key_path = write_self_signed([opts["host"], "localhost"])
+    cert_path, key_path = write_self_signed([host, "localhost"])
     click.echo(f"self-signed certificate: {cert_path}", err=True)
     return str(cert_path), str(key_path)
 
 
 @connector.command("webhook")
-@_verifier_options
+@_verifier_options("webhook")
 @_tls_options
 @click.option("--group-prefix", default="", help="Prefix for the token's groups.")
 @click.option(
@@ -201,12 +293,14 @@ def webhook(**opts: Any) -> None:
         role_prefix=opts["role_prefix"] or None,
         require_grant=not opts["allow_no_role"],
     )
-    cert, key = _server_tls(opts)
+    host, port = _address(opts)
+    cert, key = _server_tls(opts, host)
+    check_authority(opts)
     _run(
         lambda: serve(
             app,
-            host=opts["host"],
-            port=opts["port"],
+            host=host,
+            port=port,
             certfile=cert,
             keyfile=key,
             log_level=opts["log_level"],
@@ -215,7 +309,7 @@ def webhook(**opts: Any) -> None:
 
 
 @connector.command("proxy")
-@_verifier_options
+@_verifier_options("proxy")
 @_tls_options
 @click.option("--upstream", required=True, help="URL of the service behind the proxy.")
 @click.option("--kubernetes", is_flag=True, help="Impersonate the caller (upstream: API server).")
@@ -262,14 +356,16 @@ def proxy(**opts: Any) -> None:
             verifier, opts["upstream"], rendering=rendering, upstream_tls=upstream_tls,
             credential=credential, require_grant=not opts["allow_no_role"],
         )  # fmt: skip
-        cert, key = _server_tls(opts)
+        host, port = _address(opts)
+        cert, key = _server_tls(opts, host)
         tls = server_context(cert, key)
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
+    check_authority(opts)
 
     def start() -> None:
-        sock = bind(opts["host"], opts["port"])
-        shown = f"[{opts['host']}]" if ":" in opts["host"] else opts["host"]
+        sock = bind(host, port)
+        shown = f"[{host}]" if ":" in host else host
         click.echo(f"listening on https://{shown}:{sock.getsockname()[1]}")
         asyncio.run(app.serve(sock, tls))
 

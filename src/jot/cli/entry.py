@@ -48,6 +48,9 @@ def cached_answer(args: list[str]) -> str | None:
     destination, fmt = given.get("destination"), given["fmt"]
     if destination is None or fmt not in creds.FORMATS:
         return None
-    found = creds.resolve(given["server"])
+    try:
+        found = creds.resolve(given["server"])
+    except creds.CredentialsError:
+        return None  # The full CLI reports it.
     entry = None if found is None else creds.cached_token(*found, destination)
     return None if entry is None else creds.render_token(entry, str(fmt))

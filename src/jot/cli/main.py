@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from jot.cli._credentials import CredentialsError
+
 __all__ = ["cli", "main"]
 
 # name -> "module:attribute" of a click command or group.
@@ -49,6 +51,12 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CredentialsError as exc:  # A damaged credentials file: one line, untouched.
+            raise click.ClickException(str(exc)) from None
 
     @staticmethod
     def _load(name: str) -> click.Command | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jot.cli import _credentials as creds
+from jot.cli._secrets import password_stdin_option, read_key, read_password
 
 if TYPE_CHECKING:
     from jot.client import Client
@@ -43,7 +44,10 @@ def _need(server: str | None) -> tuple[str, str]:
 @click.command()
 @click.argument("server", required=False)
 @click.option("--name", help="Your name (e-mail); asked for when not given.")
-@click.option("--key-stdin", is_flag=True, help="Read an access key from stdin instead.")
+@click.option(
+    "--key-stdin", is_flag=True, help="Read an access key from stdin (asked for on a terminal)."
+)
+@password_stdin_option
 @click.option("--provider", help="Log in through this OIDC provider of the server.")
 @click.option("--device", is_flag=True, help="Log in on another device: print a code and a URL.")
 @click.option("--no-browser", is_flag=True, help="With --provider: print the URL, do not open it.")
@@ -51,16 +55,19 @@ def login(
     server: str | None,
     name: str | None,
     key_stdin: bool,
+    password_stdin: bool = False,
     provider: str | None = None,
     device: bool = False,
     no_browser: bool = False,
 ) -> None:
     """Log in to SERVER (default: the current one) and remember the credential."""
+    from jot._urls import normalise_server
     from jot.client import ClientError
-    from jot.client._core import normalise_server
 
-    server = normalise_server(server or creds.load().get("current") or "")
-    if server in ("https://", "http://"):
+    stored = creds.load()
+    # Read first: a damaged credentials file stops the login before the server is asked.
+    server = normalise_server(server or stored.get("current") or "")
+    if not server:
         raise click.ClickException("which server? run `jot login SERVER`")
     client = _client(server)
     try:
@@ -69,12 +76,14 @@ def login(
 
             credential = provider_login(client, provider, device=device, browser=not no_browser)
         elif key_stdin:
-            client.access_key = sys.stdin.readline().strip()
+            client.access_key = read_key()
             me = client.whoami()
             credential = {"access_key": client.access_key, "name": me.name, "expires": None}
         else:
+            if password_stdin and not name:
+                raise click.ClickException("give --name with --password-stdin")
             name = name or click.prompt("Name")
-            password = click.prompt("Password", hide_input=True)
+            password = read_password(from_stdin=password_stdin)
             result = client.login(str(name), password)
             expires = result.expires.isoformat() if result.expires else None
             credential = {
@@ -114,15 +123,17 @@ def logout(server: str | None) -> None:
     help="Also revoke every other access key of yours (other logins, keys made from them); "
     "asked on a terminal, kept otherwise.",
 )
-def passwd(server: str | None, revoke_other_keys: bool | None) -> None:
-    """Change your own password (asks for the current one, then the new one twice)."""
+@password_stdin_option
+def passwd(server: str | None, revoke_other_keys: bool | None, password_stdin: bool) -> None:
+    """Change your own password (asks for the current one, then the new one twice).
+
+    With --password-stdin, the first line of stdin is the current password, the second the
+    new one."""
     from jot.client import ClientError
 
     found = _need(server)
-    current = click.prompt("Current password", hide_input=True)
-    new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    if len(new) < 8:
-        raise click.ClickException("the new password must have at least 8 characters")
+    current = read_password("Current password", from_stdin=password_stdin)
+    new = read_password("New password", from_stdin=password_stdin, confirm=True, new=True)
     if revoke_other_keys is None:
         # A changed password often means a leaked one: offer to end what it let someone make.
         revoke_other_keys = sys.stdin.isatty() and click.confirm(

@@ -9,6 +9,9 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from jot._urls import normalise_server
+from jot.api.untrusted import loads
+
 __all__ = ["Call", "ClientError", "ConnectError", "finish", "normalise_server", "request_args"]
 
 T = TypeVar("T")
@@ -43,30 +46,35 @@ class Call(Generic[T]):
 
 def _error(response: httpx.Response) -> ClientError:
     try:
-        body = response.json()
+        body = loads(response.content)
         return ClientError(response.status_code, str(body["error"]), str(body["message"]))
     except (ValueError, KeyError, TypeError):
         reason = response.reason_phrase or "error"
-        return ClientError(
-            response.status_code, "http_error", f"HTTP {response.status_code} {reason}"
-        )
+        answered = f"HTTP {response.status_code} {reason}"
+        if response.status_code >= 500:  # A proxy in front of an authority that is down.
+            return ClientError(response.status_code, "http_error", answered)
+        return _not_jot(response, answered)
+
+
+def _not_jot(response: httpx.Response, answered: str) -> ClientError:
+    """Every jot answer is JSON of a known shape: anything else came from something else."""
+    where = response.request.url.copy_with(query=None, fragment=None)
+    return ClientError(
+        response.status_code,
+        "not_jot",
+        f"{where.scheme}://{where.netloc.decode()} is not a jot authority "
+        f"({answered} for {where.path})",
+    )
 
 
 def finish(call: Call[T], response: httpx.Response) -> T:
     """Parse the answer to ``call`` or raise :class:`ClientError`."""
     if response.status_code not in call.ok:
         raise _error(response)
-    return call.parse(response)
-
-
-def normalise_server(server: str) -> str:
-    """``auth.example`` → ``https://auth.example``; loopback names default to ``http``."""
-    server = server.strip().rstrip("/")
-    if "://" not in server:
-        host = server.split(":", 1)[0]
-        scheme = "http" if host in ("localhost", "127.0.0.1", "[::1]") else "https"
-        server = f"{scheme}://{server}"
-    return server
+    try:
+        return call.parse(response)
+    except ValueError:  # pydantic's ValidationError is one: a 200 that is not jot's answer.
+        raise _not_jot(response, f"an unexpected HTTP {response.status_code} answer") from None
 
 
 def request_args(call: Call[Any], access_key: str | None) -> dict[str, Any]:

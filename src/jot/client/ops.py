@@ -29,6 +29,7 @@ __all__ = [
     "audit",
     "destination_create",
     "destination_delete",
+    "destination_get",
     "destination_update",
     "destinations_list",
     "grant_create",
@@ -157,6 +158,10 @@ def group_remove_member(group: str, member: str) -> Call[None]:
 
 def destinations_list() -> Call[DestinationList]:
     return Call("GET", "/api/destinations", _model(DestinationList))
+
+
+def destination_get(name: str) -> Call[Destination]:
+    return Call("GET", f"/api/destinations/{_q(name)}", _model(Destination))
 
 
 def destination_create(

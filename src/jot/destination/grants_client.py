@@ -18,6 +18,7 @@ import httpx
 from pydantic import ValidationError
 
 from jot.api import GrantList
+from jot.api.untrusted import loads
 from jot.destination._http import Flow, check_url, drive, drive_async
 from jot.destination.errors import UnavailableError
 from jot.destination.grants import GrantIndex
@@ -73,7 +74,7 @@ class GrantsPoll:
         if response.status_code == 304 and self.index is not None:
             return False
         if response.status_code != 200:
-            raise UnavailableError(f"grants: HTTP {response.status_code}")
+            raise UnavailableError(f"grants: {_refusal(response)}")
         try:
             grants = GrantList.model_validate_json(response.content)
         except ValidationError as exc:
@@ -93,8 +94,26 @@ class GrantsPoll:
         return self.index.roles_for(name, groups, resource)
 
 
+def _refusal(response: httpx.Response) -> str:
+    """``HTTP 403: <the authority's reason>`` (a connector without the connector grant, a
+    revoked key …), or the bare status when the answer is not jot's."""
+    try:
+        reason = str(loads(response.content)["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}: {reason[:200]}"
+
+
 def _backoff(failures: int) -> float:
     return float(min(30, 2 ** min(failures, 5)))
+
+
+def _first_load(refresh: Callable[[], bool]) -> None:
+    try:
+        refresh()
+    except (httpx.HTTPError, UnavailableError) as exc:
+        # Said once per attempt (at most every few seconds), with the authority's reason.
+        log.warning("grants refresh failed: %s", exc)
 
 
 class AuthorityGrants:
@@ -127,9 +146,9 @@ class AuthorityGrants:
 
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
         if self.poll.due_for_first_load(self._clock()):
-            with self._lock, contextlib.suppress(httpx.HTTPError, UnavailableError):
+            with self._lock:
                 if self.poll.due_for_first_load(self._clock()):
-                    self.refresh()
+                    _first_load(self.refresh)
         if self._background and self._thread is None and self.poll.index is not None:
             with self._lock:
                 self.start()  # Keep the grants fresh from now on.
@@ -203,8 +222,10 @@ class AsyncAuthorityGrants:
         if self.poll.due_for_first_load(self._clock()):
             async with self._lock:
                 if self.poll.due_for_first_load(self._clock()):
-                    with contextlib.suppress(httpx.HTTPError, UnavailableError):
+                    try:
                         await self.refresh()
+                    except (httpx.HTTPError, UnavailableError) as exc:
+                        log.warning("grants refresh failed: %s", exc)
         if self._background and self._task is None and self.poll.index is not None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         return self.poll.roles_for(name, groups, resource)
