@@ -1,8 +1,9 @@
 """Who may call what. The authority's own API is the destination ``jot``.
 
 Roles there: ``admin`` (everything), ``view`` (read everything), ``connector`` (read the
-destinations and grants, as a destination's machine identity does). Every identity with a
-valid access key may use its own session endpoints (whoami, tokens, logout).
+destinations and grants, as a destination's machine identity does), ``metrics`` (scrape
+``/metrics`` and nothing else). Every identity with a valid access key may use its own
+session endpoints (whoami, tokens, logout).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ class Need(enum.Enum):
     VIEW = "view"
     GRANTS = "grants"
     ADMIN = "admin"
+    METRICS = "metrics"
 
 
 _ALLOWED: dict[Need, frozenset[str]] = {
     Need.VIEW: frozenset({"admin", "view"}),
     Need.GRANTS: frozenset({"admin", "view", "connector"}),
     Need.ADMIN: frozenset({"admin"}),
+    Need.METRICS: frozenset({"admin", "view", "metrics"}),
 }
 
 
