@@ -96,7 +96,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, HTTPException):  # pragma: no cover
         raise exc
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     headers = dict(exc.headers) if exc.headers else None
     return _json(
         exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), headers

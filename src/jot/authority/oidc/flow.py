@@ -312,7 +312,7 @@ def _failed(
         if attempt.device_id is not None:
             device = session.get(DeviceRequest, attempt.device_id)
             if device is not None and device.status == "pending":
-                device.status, device.reason = "denied", refusal.message[:300]
+                device.status, device.reason = "denied", refusal.public_message[:300]
         audit.record(
             session,
             now,
@@ -323,7 +323,7 @@ def _failed(
             detail=detail,
         )
     if attempt.mode == "cli" and attempt.cli_redirect:
-        query = urlencode({"error": refusal.reason, "error_description": refusal.message})
+        query = urlencode({"error": refusal.reason, "error_description": refusal.public_message})
         refusal.redirect = f"{attempt.cli_redirect}?{query}"
 
 

@@ -66,7 +66,7 @@ def _refused(exc: LoginRefused) -> Response:
         )
     return pages.page(
         "Login failed",
-        exc.message,
+        exc.public_message,
         "Nothing was changed. Start the login again.",
         status=exc.status,
     )
