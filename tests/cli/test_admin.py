@@ -56,6 +56,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         assert result.exit_code == code, result.output
         return result.output
 
+    run.transport = transport  # type: ignore[attr-defined]
+    run.admin_key = started.bootstrap_key  # type: ignore[attr-defined]
     yield run
     started.authority.close()
 
@@ -101,3 +103,21 @@ def test_signing_keys_rotate(cli: Any) -> None:
     assert [k["state"] for k in before] == ["active"]
     after = json.loads(cli("signing-keys", "rotate", "--yes", "--json"))
     assert sorted(k["state"] for k in after) == ["active", "revoked"]
+
+
+def test_untrusted_text_is_shown_escaped(cli) -> None:
+    """An anonymous callback's ``error`` parameter is stored as given, and ``jot audit``
+    shows it without letting its escape sequences reach the terminal."""
+    hostile = "\x1b]0;pwned\x07\x1b[31mred\u202eevil"
+    with httpx.Client(transport=cli.transport, base_url=SERVER) as http:
+        provider = {"name": "idp", "issuer": "https://idp.invalid", "client_id": "c"}
+        admin = {"Authorization": f"Bearer {cli.admin_key}"}
+        assert http.post("/api/providers", json=provider, headers=admin).status_code == 201
+        page = http.get("/oidc/idp/callback", params={"error": hostile})
+    assert page.status_code == 400
+    out = cli("audit", "--kind", "oidc.login.failed")
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in out
+    assert "\\x1b]0;pwned\\x07\\x1b[31mred\\u202eevil" in out
+    stored = json.loads(cli("audit", "--kind", "oidc.login.failed", "--json"))
+    assert hostile in stored[0]["detail"]["message"]  # Stored as given.

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jot.api._base import Name, Request, Response
+from jot.api._base import Label, Name, Request, Response
 
 __all__ = [
     "AccessKey",
@@ -40,7 +40,7 @@ class AccessKeyCreate(Request):
     """A key for ``identity``; ``ttl``/``inactivity_timeout`` in seconds, 0 means never."""
 
     identity: Name
-    name: str = Field(default="key", min_length=1, max_length=253)
+    name: Label = "key"
     ttl: int | None = Field(default=None, ge=0, le=10 * 365 * 86400)
     inactivity_timeout: int | None = Field(default=None, ge=0, le=365 * 86400)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from jot.cli._output import print_json, print_table
+from jot.cli._output import print_json, print_table, say
 from jot.cli._remote import call, json_option, server_option
 from jot.client import ops
 
@@ -28,7 +28,7 @@ def _done(as_json: bool, message: str, result: Any = None) -> None:
     if as_json and result is not None:
         print_json(result.model_dump(mode="json"))
     else:
-        click.echo(message)
+        say(message)
 
 
 @click.group()
