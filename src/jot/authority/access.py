@@ -19,6 +19,7 @@ from jot.authority.models import Grant, Group, Identity, Membership
 
 __all__ = [
     "JOT_DESTINATION",
+    "JOT_ROLES",
     "Need",
     "check",
     "grants_for",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 JOT_DESTINATION = "jot"
+#: The roles that mean something on ``jot``.
+JOT_ROLES = ("admin", "view", "connector", "metrics")
 
 
 class Need(enum.Enum):

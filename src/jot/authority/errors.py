@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
+from jot.authority.middleware import security_headers
+
 __all__ = [
     "APIError",
     "BadRequest",
@@ -115,7 +117,10 @@ async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
-    return _json(500, "internal", "internal error")
+    response = _json(500, "internal", "internal error")
+    # Answered outside every middleware (Starlette's outermost layer catches the error).
+    response.raw_headers += security_headers(response.raw_headers)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

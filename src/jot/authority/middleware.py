@@ -24,6 +24,7 @@ __all__ = [
     "Metrics",
     "SecurityHeaders",
     "count_token",
+    "security_headers",
 ]
 
 REQUESTS = Counter("jot_http_requests", "HTTP requests", ["method", "route", "status"])
@@ -152,8 +153,8 @@ _HTML = [
 ]
 
 
-def _hygiene(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """The headers of :class:`SecurityHeaders` that ``headers`` does not set itself."""
+def security_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers of :class:`SecurityHeaders` to add to a response with ``headers``."""
     names = {name.lower() for name, _ in headers}
     extra = list(_ALWAYS)
     if b"cache-control" not in names:
@@ -180,7 +181,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                message["headers"] = headers + _hygiene(headers)
+                message["headers"] = headers + security_headers(headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

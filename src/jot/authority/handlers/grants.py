@@ -100,8 +100,8 @@ def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
     destination = ctx.session.scalars(select(Destination).where(Destination.name == name)).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}; create it first")
-    if name == access.JOT_DESTINATION and body.role not in ("admin", "view", "connector"):
-        raise BadRequest("roles on 'jot' are admin, view and connector")
+    if name == access.JOT_DESTINATION and body.role not in access.JOT_ROLES:
+        raise BadRequest(f"roles on 'jot' are {', '.join(access.JOT_ROLES)}")
     _check_subject(ctx, body.subject)
     exists = select(Grant).where(
         Grant.subject == body.subject, Grant.role == body.role, Grant.resource == body.resource
