@@ -1,5 +1,7 @@
 """The OIDC routes: typed admin/API routes for the authority's route table, and the browser
-endpoints (redirects, cookies, HTML) that take the request themselves.
+endpoints (redirects, cookies, HTML) that take the request themselves. Their answers carry
+secrets or one-time codes: ``Cache-Control: no-store`` and the page headers come from
+:class:`jot.authority.middleware.SecurityHeaders`.
 
 ``jot.authority.routes`` adds :data:`ROUTES` to its table and :data:`RAW_ROUTES` to its raw
 routes; nothing else there knows about OIDC.
@@ -61,9 +63,7 @@ def _client(request: Request) -> str | None:
 
 def _refused(exc: LoginRefused) -> Response:
     if exc.redirect is not None:
-        return RedirectResponse(
-            exc.redirect, status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        return RedirectResponse(exc.redirect, status_code=303)
     return pages.page(
         "Login failed",
         exc.public_message,
@@ -74,7 +74,7 @@ def _refused(exc: LoginRefused) -> Response:
 
 def _redirect_with_cookie(authority: Authority, started: flow.Started) -> Response:
     state = dict(parse_qsl(urlsplit(started.url).query)).get("state", "")
-    response = RedirectResponse(started.url, status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(started.url, status_code=303)
     response.set_cookie(
         _COOKIE + flow.sha256(state)[:16],
         started.browser_secret,
@@ -152,9 +152,7 @@ def callback(request: Request, name: str) -> Response:
 
 def _finished(done: flow.Finished) -> Response:
     if done.redirect is not None:
-        return RedirectResponse(
-            done.redirect, status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        return RedirectResponse(done.redirect, status_code=303)
     groups = ", ".join(done.groups) or "none"
     if done.access_key is None:
         return pages.page(
@@ -244,7 +242,6 @@ def _answer(error: str, message: str, status: int = 400) -> JSONResponse:
     return JSONResponse(
         {"error": error, "error_description": message, "message": message},
         status_code=status,
-        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -282,7 +279,7 @@ def _device_token(request: Request, device_code: str) -> JSONResponse:
     if answer is not None:
         return _answer(answer.error, answer.message, answer.status)
     body = LoginResponse(access_key=key, identity=identity, expires=expires)
-    return JSONResponse(body.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+    return JSONResponse(body.model_dump(mode="json"))
 
 
 # (method, path, endpoint, tag), as jot.authority.routes.RAW_ROUTES.
