@@ -159,8 +159,8 @@ async def test_every_malformed_body_is_a_4xx(
     [
         ("/api/access-keys", {"identity": "admin", "name": "laptop\x1b[2J"}),
         ("/api/access-keys", {"identity": "admin", "name": "nul\x00byte"}),
-        ("/api/grants", {"subject": "user:admin", "role": "viewer", "resource": "jot.\x1b[31m"}),
-        ("/api/grants", {"subject": "user:admin", "role": "viewer", "resource": "jot.a\x00"}),
+        ("/api/grants", {"subject": "user:admin", "role": "view", "resource": "jot.\x1b[31m"}),
+        ("/api/grants", {"subject": "user:admin", "role": "view", "resource": "jot.a\x00"}),
         ("/api/users", {"name": "bob\x1b"}),
         ("/api/providers", {"name": "p", "issuer": "https://idp\x00.test", "client_id": "c"}),
         ("/api/providers", {"name": "p", "issuer": "https://idp.test", "client_id": "c\x9b1m"}),
