@@ -21,25 +21,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from jot.authority.ratelimit import Limiter, LimiterPolicy
 from jot.authority.settings import Settings
 
-__all__ = ["Gate", "Limits"]
+__all__ = ["Limits"]
 
 # At most this many throttled password checks wait at once per process; more are refused,
 # so that a flood cannot hold every worker thread in a sleep.
 _MAX_THROTTLED = 8
-
-
-@dataclass(frozen=True)
-class Gate:
-    """What to do before checking a password: refuse for ``refuse`` seconds, or wait
-    ``delay`` seconds and then check."""
-
-    refuse: float = 0.0
-    delay: float = 0.0
 
 
 class Limits:
@@ -64,24 +54,21 @@ class Limits:
 
     # Passwords (logins and password changes count together).
 
-    def before_password(self, name: str, client: str | None) -> Gate:
+    def password_turn(self, name: str, client: str | None) -> float:
+        """Seconds to refuse a password check for, or 0 to check it now. On a throttled
+        account this first sleeps the delay (in the caller's thread: at most
+        ``_MAX_THROTTLED`` at once, the rest are refused)."""
         pair, address, account = _password_keys(name, client)
         refuse = max(self.store.retry_after(pair), self.store.retry_after(address))
-        if refuse > 0:
-            return Gate(refuse=refuse)
-        return Gate(delay=self._delay if self.store.retry_after(account) > 0 else 0.0)
-
-    def throttle(self, gate: Gate) -> bool:
-        """Sleep the gate's delay; ``False`` when too many throttled checks already wait."""
-        if gate.delay <= 0:
-            return True
+        if refuse > 0 or self.store.retry_after(account) <= 0 or self._delay <= 0:
+            return refuse
         if not self._throttled.acquire(blocking=False):
-            return False
+            return self._delay
         try:
-            time.sleep(gate.delay)
+            time.sleep(self._delay)
         finally:
             self._throttled.release()
-        return True
+        return 0.0
 
     def password_failed(self, name: str, client: str | None) -> None:
         pair, address, account = _password_keys(name, client)

@@ -43,11 +43,10 @@ __all__ = [
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     """Name and password → a new access key. Failures are limited, backed off and audited."""
     limits, settings = ctx.authority.limits, ctx.authority.settings
-    gate = limits.before_password(body.name, ctx.client)
-    if gate.refuse > 0 or not limits.throttle(gate):
+    wait = limits.password_turn(body.name, ctx.client)
+    if wait > 0:
         ctx.audit_refusal("login.locked", body.name)
         LOGINS.labels("locked").inc()
-        wait = max(gate.refuse, gate.delay)
         raise TooManyRequests("too many failed logins; try again later", wait)
     identity = load_identity(ctx.session, body.name)
     # Always one argon2 verification, also for an unknown name (against a dummy hash), so
@@ -87,9 +86,8 @@ def change_password(ctx: Context, body: PasswordChange) -> None:
     """Set the caller's own password, given the current one. Wrong guesses are limited and
     backed off like failed logins (this must not be a way around the login lockout)."""
     me, limits = ctx.me(), ctx.authority.limits
-    gate = limits.before_password(me.name, ctx.client)
-    if gate.refuse > 0 or not limits.throttle(gate):
-        wait = max(gate.refuse, gate.delay)
+    wait = limits.password_turn(me.name, ctx.client)
+    if wait > 0:
         raise TooManyRequests("too many wrong passwords; try again later", wait)
     row = ctx.session.get(Identity, me.id)
     if row is None or row.password_hash is None:
