@@ -36,8 +36,9 @@ def db_url(tmp_path: Path) -> str:
 @contextlib.asynccontextmanager
 async def serving(
     settings: Settings, clock: FakeClock
-) -> AsyncIterator[tuple[Authority, Callable[[str], httpx.AsyncClient], str]]:
-    """The authority, a factory of clients at a given address, and the admin key."""
+) -> AsyncIterator[tuple[Authority, Callable[[str], httpx.AsyncClient], httpx.AsyncClient]]:
+    """The authority, a factory of clients at a given address, and the admin's client (at the
+    person's address)."""
     started = open_authority(settings, clock=clock)
     app = create_app(authority=started.authority)
     clients: list[httpx.AsyncClient] = []
@@ -47,9 +48,10 @@ async def serving(
         clients.append(httpx.AsyncClient(transport=transport, base_url=ISSUER))
         return clients[-1]
 
-    assert started.bootstrap_key is not None
+    admin = at(PERSON)
+    admin.headers["Authorization"] = f"Bearer {started.bootstrap_key}"
     try:
-        yield started.authority, at, started.bootstrap_key
+        yield started.authority, at, admin
     finally:
         for client in clients:
             await client.aclose()
@@ -74,14 +76,12 @@ def _audit(authority: Authority, kind: str) -> list[AuditEvent]:
 async def test_bad_keys_from_one_address_never_refuse_valid_keys(settings_factory, clock) -> None:
     """Issue 13's numbers: an attacker sends one bad key per second from the address that
     300 valid token requests come from; none of the valid ones may be refused."""
-    async with serving(settings_factory(), clock) as (_, at, admin_key):
-        shared = at(ATTACKER)
-        admin = {"Authorization": f"Bearer {admin_key}"}
-        assert (
-            await shared.post("/api/destinations", json={"name": "web"}, headers=admin)
-        ).is_success
+    async with serving(settings_factory(), clock) as (_, at, admin_client):
+        assert (await admin_client.post("/api/destinations", json={"name": "web"})).is_success
         grant = {"subject": "user:admin", "role": "viewer", "resource": "web"}
-        assert (await shared.post("/api/grants", json=grant, headers=admin)).is_success
+        assert (await admin_client.post("/api/grants", json=grant)).is_success
+        admin_key = admin_client.headers["Authorization"].removeprefix("Bearer ")
+        shared, admin = at(ATTACKER), bearer(admin_key)
         bad_keys = ["jot_ak_" + "A" * 12 + "_" + "b" * 32, "garbage", admin_key[:-1] + "x"]
         refused, bad_statuses = 0, []
         for second in range(300):
@@ -100,9 +100,7 @@ async def test_bad_keys_from_one_address_never_refuse_valid_keys(settings_factor
 async def test_guessing_a_password_locks_the_guesser_not_the_person(
     settings_factory, clock
 ) -> None:
-    async with serving(settings_factory(), clock) as (_, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings_factory(), clock) as (_, at, admin):
         await _people(admin, "alice@example.com")
         attacker, alice = at(ATTACKER), at(PERSON)
         statuses = [
@@ -119,9 +117,7 @@ async def test_guessing_a_password_locks_the_guesser_not_the_person(
 async def test_a_throttled_account_still_takes_the_right_password(settings_factory, clock) -> None:
     """Guesses from many addresses throttle the account (a delay), never lock it."""
     settings = settings_factory(login_throttle_delay=0.3, login_account_max_failures=6)
-    async with serving(settings, clock) as (_, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings, clock) as (_, at, admin):
         await _people(admin, "alice@example.com")
         for bot in range(12):
             answer = await _login(at(f"192.0.2.{bot + 1}"), "alice@example.com", "wrong guess")
@@ -137,9 +133,7 @@ async def test_a_throttled_account_still_takes_the_right_password(settings_facto
 async def test_password_spraying_from_one_address_hits_the_limit(settings_factory, clock) -> None:
     """12 guesses at different names, each followed by the attacker's own good login: the
     per-address counter is not reset by that login."""
-    async with serving(settings_factory(), clock) as (_, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings_factory(), clock) as (_, at, admin):
         await _people(admin, "mallory@example.com", *(f"user{i}@example.com" for i in range(12)))
         attacker = at(ATTACKER)
         statuses = []
@@ -156,9 +150,7 @@ async def test_password_spraying_from_one_address_hits_the_limit(settings_factor
 
 async def test_login_time_does_not_tell_which_names_exist(settings_factory, clock) -> None:
     settings = settings_factory(login_max_failures=100, login_address_max_failures=100)
-    async with serving(settings, clock) as (_, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings, clock) as (_, at, admin):
         await _people(admin, "alice@example.com")
         client = at(ATTACKER)
         timings: dict[str, list[float]] = {"known": [], "unknown": []}
@@ -172,9 +164,7 @@ async def test_login_time_does_not_tell_which_names_exist(settings_factory, cloc
 
 
 async def test_repeated_refusals_are_folded_in_the_audit_log(settings_factory, clock) -> None:
-    async with serving(settings_factory(), clock) as (authority, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings_factory(), clock) as (authority, at, admin):
         await _people(admin, "alice@example.com")
         attacker = at(ATTACKER)
         statuses = [
@@ -194,9 +184,7 @@ async def test_repeated_refusals_are_folded_in_the_audit_log(settings_factory, c
 
 async def test_anonymous_device_starts_are_limited(settings_factory, clock) -> None:
     settings = settings_factory(anonymous_starts_per_address=20)
-    async with serving(settings, clock) as (authority, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings, clock) as (authority, at, admin):
         provider = {"name": "idp", "issuer": "https://idp.invalid", "client_id": "c"}
         assert (await admin.post("/api/providers", json=provider)).status_code == 201
         anonymous = at(ATTACKER)
@@ -212,9 +200,7 @@ async def test_anonymous_device_starts_are_limited(settings_factory, clock) -> N
 
 async def test_anonymous_login_starts_are_limited(settings_factory, clock) -> None:
     settings = settings_factory(anonymous_starts_per_address=5)
-    async with serving(settings, clock) as (authority, at, admin_key):
-        admin = at(PERSON)
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings, clock) as (authority, at, admin):
         # A provider on a closed loopback port: every start fails fast, and writes a row.
         provider = {"name": "idp", "issuer": "http://127.0.0.1:9", "client_id": "c"}
         assert (await admin.post("/api/providers", json=provider)).status_code == 201
@@ -229,9 +215,7 @@ async def test_the_real_client_address_comes_only_from_trusted_proxies(
     settings_factory, clock
 ) -> None:
     settings = settings_factory(trusted_proxies=["127.0.0.0/8", "::1"])
-    async with serving(settings, clock) as (authority, at, admin_key):
-        admin = at("127.0.0.1")
-        admin.headers["Authorization"] = f"Bearer {admin_key}"
+    async with serving(settings, clock) as (authority, at, admin):
         await _people(admin, "alice@example.com")
         proxy, stranger = at("127.0.0.1"), at(ATTACKER)
 
