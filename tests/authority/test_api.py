@@ -315,7 +315,7 @@ async def test_audit_records_admin_changes_and_tokens(admin: httpx.AsyncClient) 
     assert issued["actor"] == "alice@example.com"
 
 
-async def test_discovery_and_operations(client: httpx.AsyncClient) -> None:
+async def test_discovery_and_operations(client: httpx.AsyncClient, admin_key: str) -> None:
     config = (await client.get("/.well-known/openid-configuration")).json()
     assert config["issuer"] == ISSUER
     assert config["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
@@ -324,7 +324,8 @@ async def test_discovery_and_operations(client: httpx.AsyncClient) -> None:
     assert len(jwks.json()["keys"]) == 1
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).status_code == 200
-    metrics = await client.get("/metrics")
+    assert (await client.get("/metrics")).status_code == 401
+    metrics = await client.get("/metrics", headers=bearer(admin_key))
     assert "jot_http_requests" in metrics.text
 
 

@@ -33,23 +33,23 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_memory_limiter_locks_and_unlocks() -> None:
     tick = Tick()
-    limiter = MemoryLimiter(POLICY, clock=tick)
+    limiter = MemoryLimiter(clock=tick)
     for _ in range(3):
         assert limiter.retry_after("name:a") == 0
-        limiter.failure("name:a")
+        limiter.count("name:a", POLICY)
     assert limiter.retry_after("name:a") == pytest.approx(2)
     assert limiter.retry_after("name:b") == 0
     tick.now += 2.1
     assert limiter.retry_after("name:a") == 0
-    limiter.failure("name:a")
+    limiter.count("name:a", POLICY)
     assert limiter.retry_after("name:a") == pytest.approx(4)
-    limiter.success("name:a")
+    limiter.clear("name:a")
     assert limiter.retry_after("name:a") == 0
-    # Failures older than the window are forgotten.
-    limiter.failure("name:c")
-    limiter.failure("name:c")
+    # Events older than the window are forgotten.
+    limiter.count("name:c", POLICY)
+    limiter.count("name:c", POLICY)
     tick.now += 61
-    limiter.failure("name:c")
+    limiter.count("name:c", POLICY)
     assert limiter.retry_after("name:c") == 0
 
 
@@ -59,11 +59,11 @@ def test_redis_limiter_is_shared() -> None:
     if not url:
         pytest.fail("JOT_TEST_REDIS_URL is not set: run the suite with `make test`")
     prefix = f"jot-test-{secrets.token_hex(6)}:"
-    one, two = RedisLimiter(url, POLICY, prefix=prefix), RedisLimiter(url, POLICY, prefix=prefix)
+    one, two = RedisLimiter(url, prefix=prefix), RedisLimiter(url, prefix=prefix)
     for _ in range(3):
-        one.failure("name:a")
+        one.count("name:a", POLICY)
     assert 1.0 < two.retry_after("name:a") <= 2.0
-    two.success("name:a")
+    two.clear("name:a")
     assert one.retry_after("name:a") == 0
     one.close()
     two.close()

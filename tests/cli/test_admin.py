@@ -64,6 +64,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         return result.output
 
     run.client = lambda key=None: Client(SERVER, key, transport=transport)  # type: ignore[attr-defined]
+    run.transport = transport  # type: ignore[attr-defined]
+    run.admin_key = started.bootstrap_key  # type: ignore[attr-defined]
     yield run
     started.authority.close()
 
@@ -215,3 +217,21 @@ def test_every_duration_flag_takes_durations(cli: Any) -> None:
     assert cli("audit", "--since", "1h30m", "--json").startswith("[")
     out = cli("destinations", "add", "db", "--lifetime", "2 weeks", code=2)
     assert "'2 weeks' is not a duration like 300, 90s, 5m, 2h or 30d" in out
+
+
+def test_untrusted_text_is_shown_escaped(cli) -> None:
+    """An anonymous callback's ``error`` parameter is stored as given, and ``jot audit``
+    shows it without letting its escape sequences reach the terminal."""
+    hostile = "\x1b]0;pwned\x07\x1b[31mred\u202eevil"
+    with httpx.Client(transport=cli.transport, base_url=SERVER) as http:
+        provider = {"name": "idp", "issuer": "https://idp.invalid", "client_id": "c"}
+        admin = {"Authorization": f"Bearer {cli.admin_key}"}
+        assert http.post("/api/providers", json=provider, headers=admin).status_code == 201
+        page = http.get("/oidc/idp/callback", params={"error": hostile})
+    assert page.status_code == 400
+    out = cli("audit", "--kind", "oidc.login.failed")
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in out
+    assert "\\x1b]0;pwned\\x07\\x1b[31mred\\u202eevil" in out
+    stored = json.loads(cli("audit", "--kind", "oidc.login.failed", "--json"))
+    assert hostile in stored[0]["detail"]["message"]  # Stored as given.

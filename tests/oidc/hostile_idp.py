@@ -118,6 +118,9 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "error":
             self._json({"error": "boom"}, 500)
             return
+        if mode == "not_found":
+            self._json({"error": "not_found"}, 404)
+            return
         self._json(
             {
                 "issuer": "http://127.0.0.1:1" if mode == "wrong_issuer" else issuer,

@@ -3,7 +3,9 @@ loopback port) and the authority (uvicorn on a free loopback port, in a thread).
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -97,6 +99,19 @@ class Running:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {self.admin_key}"}, timeout=10
         )
+
+
+_CSRF = re.compile(r"name='csrf_token' value='([^']+)'")
+
+
+def confirm_device(browser: httpx.Client, server_url: str, user_code: str) -> httpx.Response:
+    """What a person does: open the device page, type the code, press Continue (the form's
+    CSRF token and cookie come from the page)."""
+    page = browser.get(f"{server_url}/oidc/device")
+    token = _CSRF.search(page.text)
+    assert token is not None, page.text
+    form = {"user_code": user_code, "csrf_token": html.unescape(token.group(1))}
+    return browser.post(f"{server_url}/oidc/device", data=form)
 
 
 @contextmanager

@@ -52,6 +52,8 @@ def _last_failure(server) -> dict[str, str]:
     return detail
 
 
+PROVIDER_UNAVAILABLE = "the login provider is not available right now"
+
 BAD_TOKENS = [
     ("wrong_issuer", "wrong_issuer", "issued by another issuer"),
     ("wrong_audience", "wrong_audience", "meant for another client"),
@@ -78,9 +80,13 @@ def test_bad_id_token_refused(server, hostile, browser, mode, reason, message) -
     assert page.url.path == "/oidc/evil/callback"
     assert page.status_code in (400, 502)
     assert "Login failed" in page.text
-    assert message in page.text.replace("&#x27;", "'")
+    failure = _last_failure(server)
+    assert failure["reason"] == reason
+    assert message in failure["message"]
+    # The person reads the reason too, except for provider failures (see test_provider_down).
+    shown = PROVIDER_UNAVAILABLE if reason == "provider_error" else message
+    assert shown in page.text.replace("&#x27;", "'")
     _nothing_written(server)
-    assert _last_failure(server)["reason"] == reason
 
 
 def test_hostile_provider_in_good_mode_logs_in(server, hostile, browser) -> None:
@@ -103,22 +109,43 @@ def test_bad_discovery_refused(server, hostile, browser, mode, message) -> None:
     hostile.discovery_mode = mode
     page = browser.get(f"{server.url}/oidc/evil/login")
     assert page.status_code == 502
-    assert message in page.text
+    assert PROVIDER_UNAVAILABLE in page.text
     _nothing_written(server)
     assert _last_failure(server)["reason"] == "provider_error"
+    assert message in _last_failure(server)["message"]
 
 
-def test_provider_down(server, browser) -> None:
+def test_provider_down(server, hostile, browser) -> None:
+    """A refused connection and a 404 look the same to the visitor (no port scanner); the
+    audit log tells them apart."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with server.api() as api:
         body = {"name": "down", "issuer": closed, "client_id": "c"}
         assert api.post("/api/providers", json=body).status_code == 201
-    page = browser.get(f"{server.url}/oidc/down/login")
-    assert page.status_code == 502
-    assert "cannot reach the provider" in page.text
+    down = browser.get(f"{server.url}/oidc/down/login")
+    assert "cannot reach the provider" in _last_failure(server)["message"]
+    hostile.discovery_mode = "not_found"
+    missing = browser.get(f"{server.url}/oidc/evil/login")
+    assert "answered HTTP 404" in _last_failure(server)["message"]
+    assert down.status_code == missing.status_code == 502
+    assert down.text == missing.text
+    assert PROVIDER_UNAVAILABLE in down.text
     _nothing_written(server)
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://idp.invalid", "http://idp.invalid:8080/realm", "ftp://127.0.0.1/x"]
+)
+def test_provider_must_be_https_off_loopback(server, browser, issuer) -> None:
+    with server.api() as api:
+        body = {"name": "plain", "issuer": issuer, "client_id": "c"}
+        assert api.post("/api/providers", json=body).status_code in (201, 400)
+    page = browser.get(f"{server.url}/oidc/plain/login")
+    assert page.status_code in (404, 502)
+    if page.status_code == 502:
+        assert "is not https" in _last_failure(server)["message"]
 
 
 def _callback(browser: httpx.Client, server, provider: str, sub: str) -> httpx.URL:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import oidc_harness
 import pytest
 
 from jot.authority.oidc import handoff
@@ -106,8 +107,8 @@ def test_cli_device_login(server, provider, user, browser, tmp_path, monkeypatch
     try:
         user_code = _read_until(cli, CODE_RE).group(1)
         # The person types the code in lower case without the dash; that is fine.
-        confirm = browser.post(
-            f"{server.url}/oidc/device", data={"user_code": user_code.replace("-", "").lower()}
+        confirm = oidc_harness.confirm_device(
+            browser, server.url, user_code.replace("-", "").lower()
         )
         assert confirm.url.path == "/oauth2/authorize"
         page = browser.post(str(confirm.url), data={"sub": user})
@@ -135,7 +136,7 @@ def test_device_code_polling_rules(server, provider) -> None:
         assert second.json()["error"] == "slow_down"
         bad = http.post("/api/oidc/device/token", data={**grant, "device_code": "nope"})
         assert bad.json()["error"] == "invalid_grant"
-        wrong = http.post(f"{server.url}/oidc/device", data={"user_code": "BBBB-BBBB"})
+        wrong = oidc_harness.confirm_device(http, server.url, "BBBB-BBBB")
         assert wrong.status_code == 400
         assert "unknown or expired" in wrong.text
 
@@ -151,10 +152,9 @@ def test_cli_redirect_must_be_loopback(server, provider, redirect) -> None:
     assert "loopback" in response.text
 
 
-def test_guessing_user_codes_is_limited(server, provider) -> None:
+def test_guessing_user_codes_is_limited(server, provider, browser) -> None:
     statuses = [
-        httpx.post(f"{server.url}/oidc/device", data={"user_code": "BBBB-BBBB"}).status_code
-        for _ in range(7)
+        oidc_harness.confirm_device(browser, server.url, "BBBB-BBBB").status_code for _ in range(7)
     ]
     assert statuses[0] == 400
     assert statuses[-1] == 429

@@ -6,7 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DestinationName", "Name", "Request", "Response"]
+__all__ = ["CONTROL", "DestinationName", "Label", "Name", "Request", "Response"]
+
+#: Control characters (C0, DEL, C1) as a regex class body: never accepted in stored text (an
+#: ESC reaches terminals that display it, a NUL breaks PostgreSQL text).
+CONTROL = r"\x00-\x1f\x7f-\x9f"
 
 #: Names of identities and groups: an e-mail address, a host name, a plain word.
 Name = Annotated[
@@ -17,6 +21,10 @@ Name = Annotated[
 DestinationName = Annotated[
     str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 ]
+
+
+#: Free text that people choose (an access key's label): any printable text, one line.
+Label = Annotated[str, Field(min_length=1, max_length=253, pattern=rf"^[^{CONTROL}]+$")]
 
 
 class Request(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jot.api._base import Name, Request, Response
+from jot.api._base import Label, Name, Request, Response
 
 __all__ = [
     "AccessKey",
@@ -47,7 +47,7 @@ class AccessKeyCreate(Request):
     """
 
     identity: Name
-    name: str = Field(default="key", min_length=1, max_length=253)
+    name: Label = "key"
     ttl: int | None = Field(default=None, ge=0, le=10 * 365 * 86400)
     inactivity_timeout: int | None = Field(default=None, ge=0, le=365 * 86400)
 

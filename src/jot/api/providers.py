@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr
 
-from jot.api._base import DestinationName, Request, Response
+from jot.api._base import CONTROL, DestinationName, Request, Response
 
 __all__ = [
     "DeviceAuthorization",
@@ -26,7 +26,10 @@ __all__ = [
 ClaimName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_:./-]+$")]
 Scope = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")]
 Domain = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")]
-IssuerURL = Annotated[str, Field(min_length=8, max_length=500, pattern=r"^https?://[^\s?#]+$")]
+IssuerURL = Annotated[
+    str, Field(min_length=8, max_length=500, pattern=rf"^https?://[^\s?#{CONTROL}]+$")
+]
+ClientId = Annotated[str, Field(min_length=1, max_length=500, pattern=rf"^[^{CONTROL}]+$")]
 
 #: Two hours: how long a provider login is trusted before the refresh token is used again.
 DEFAULT_REVALIDATE = 7200
@@ -35,7 +38,7 @@ DEFAULT_REVALIDATE = 7200
 class ProviderCreate(Request):
     name: DestinationName
     issuer: IssuerURL
-    client_id: str = Field(min_length=1, max_length=500)
+    client_id: ClientId
     client_secret: SecretStr | None = Field(default=None, max_length=2000)
     scopes: list[Scope] = Field(default_factory=lambda: ["openid", "email", "profile"])
     email_claim: ClaimName = "email"
@@ -52,7 +55,7 @@ class ProviderUpdate(Request):
     """Fields that are absent stay as they are; ``client_secret: null`` keeps the secret."""
 
     issuer: IssuerURL | None = None
-    client_id: str | None = Field(default=None, min_length=1, max_length=500)
+    client_id: ClientId | None = None
     client_secret: SecretStr | None = Field(default=None, max_length=2000)
     scopes: list[Scope] | None = None
     email_claim: ClaimName | None = None

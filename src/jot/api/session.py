@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from jot.api._base import Name, Request, Response
+from jot.api._base import CONTROL, Name, Request, Response
 
 __all__ = [
     "AuditEvent",
@@ -57,7 +57,9 @@ class GrantCreate(Request):
         min_length=6, max_length=300, pattern=r"^(user|group):[A-Za-z0-9][A-Za-z0-9@._+:-]*$"
     )
     role: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9:._-]+$")
-    resource: str = Field(min_length=1, max_length=300, pattern=r"^[a-z0-9][a-z0-9_-]*(\.[^\s]+)?$")
+    resource: str = Field(
+        min_length=1, max_length=300, pattern=rf"^[a-z0-9][a-z0-9_-]*(\.[^\s{CONTROL}]+)?$"
+    )
 
 
 class AuditEvent(Response):

@@ -1,9 +1,10 @@
 """Who may call what. The authority's own API is the destination ``jot``.
 
-Roles there: ``admin`` (everything) and ``view`` (read everything), granted on ``jot``
-itself; ``connector``, granted on ``jot.<destination>``, reads that one destination and its
-grants, as the destination's machine identity does. Every identity with a valid access key
-may use its own session endpoints (whoami, tokens, logout).
+Roles there: ``admin`` (everything), ``view`` (read everything) and ``metrics`` (scrape
+``/metrics`` and nothing else), granted on ``jot`` itself; ``connector``, granted on
+``jot.<destination>``, reads that one destination and its grants, as the destination's
+machine identity does. Every identity with a valid access key may use its own session
+endpoints (whoami, tokens, logout).
 
 Grants are held by an identity directly or through a group it is a member of, by id.
 """
@@ -23,6 +24,7 @@ from jot.authority.models import Grant, Group, Membership
 __all__ = [
     "CONNECTOR",
     "JOT_DESTINATION",
+    "JOT_ROLES",
     "Need",
     "check",
     "check_destination",
@@ -37,6 +39,8 @@ JOT_DESTINATION = "jot"
 #: The role on ``jot.<destination>`` that reads that destination's grants.
 CONNECTOR = "connector"
 _CONNECTOR_PREFIX = f"{JOT_DESTINATION}."
+#: The roles that mean something on ``jot`` itself.
+JOT_ROLES = ("admin", "view", "metrics")
 
 
 class Need(enum.Enum):
@@ -45,12 +49,14 @@ class Need(enum.Enum):
     VIEW = "view"
     GRANTS = "grants"
     ADMIN = "admin"
+    METRICS = "metrics"
 
 
 _ALLOWED: dict[Need, frozenset[str]] = {
     Need.VIEW: frozenset({"admin", "view"}),
     Need.GRANTS: frozenset({"admin", "view", CONNECTOR}),
     Need.ADMIN: frozenset({"admin"}),
+    Need.METRICS: frozenset({"admin", "view", "metrics"}),
 }
 _READ_ALL = _ALLOWED[Need.VIEW]
 

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from jot.authority.bootstrap import bootstrap, check_root_key, undone_on_failure
 from jot.authority.clock import Clock, system_clock
+from jot.authority.csrf import Forms
 from jot.authority.db import Database, migrate
 from jot.authority.errors import install_error_handlers
 from jot.authority.keyring import Keyring
+from jot.authority.limits import Limits
 from jot.authority.logs import AccessLog
-from jot.authority.middleware import BodyLimit, Metrics
-from jot.authority.ratelimit import Limiter, LimiterPolicy, MemoryLimiter, RedisLimiter
+from jot.authority.middleware import BodyLimit, ClientAddress, Metrics, SecurityHeaders
+from jot.authority.ratelimit import FallbackLimiter, Limiter, MemoryLimiter, RedisLimiter
 from jot.authority.rootkey import load_root_key
 from jot.authority.routes import install_routes
 from jot.authority.settings import Settings
@@ -39,16 +48,12 @@ class Started:
     bootstrap_key: str | None
 
 
-def _limiter(settings: Settings) -> Limiter:
-    policy = LimiterPolicy(
-        max_failures=settings.login_max_failures,
-        window=settings.login_window,
-        base=settings.lockout_base,
-        cap=settings.lockout_max,
-    )
-    if settings.redis_url is not None:
-        return RedisLimiter(settings.redis_url.get_secret_value(), policy)
-    return MemoryLimiter(policy)
+def _limiter(settings: Settings, clock: Clock) -> Limiter:
+    memory = MemoryLimiter(clock)
+    if settings.redis_url is None:
+        return memory
+    redis = RedisLimiter(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
+    return FallbackLimiter(redis, memory)
 
 
 def open_authority(
@@ -72,7 +77,9 @@ def open_authority(
     )
     keyring = Keyring(keys_db, root, settings, clock)
     keyring.refresh(force=True)
-    authority = Authority(settings, db, keyring, limiter or _limiter(settings), clock)
+    limits = Limits(limiter or _limiter(settings, clock), settings)
+    forms = Forms(root.derive(b"csrf"), settings.issuer_url)
+    authority = Authority(settings, db, keyring, limits, clock, forms)
     return Started(authority, key)
 
 
@@ -91,20 +98,58 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    settings = authority.settings
     app = FastAPI(
         title="jot authority",
         version="1",
         summary="Issues short-lived signed identity tokens.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.authority = authority
     install_error_handlers(app)
     install_routes(app)
-    app.add_middleware(BodyLimit, max_bytes=authority.settings.max_body_bytes)
+    if settings.api_docs:
+        _install_docs(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Metrics)
-    if authority.settings.access_log:
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:
+        app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)
+    if settings.access_log:
         app.add_middleware(AccessLog)
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs``, every asset served from here (people paste access keys into
+    this page: no script from a CDN may run on it). The assets come from fastapi-offline."""
+    import fastapi_offline
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs/static", StaticFiles(directory=static), name="docs-static")
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title="jot authority",
+        swagger_js_url="/docs/static/swagger-ui-bundle.js",
+        swagger_css_url="/docs/static/swagger-ui.css",
+        swagger_favicon_url="/docs/static/favicon.png",
+        swagger_ui_parameters={"validatorUrl": None},
+    ).body
+    # The page's one inline script is allowed by its hash, nothing else inline.
+    inline = re.search(rb"<script>(.*?)</script>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline.group(1) if inline else b"").digest())
+    policy = (
+        f"default-src 'none'; script-src 'self' 'sha256-{digest.decode()}'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
 
 
 async def _key_upkeep(authority: Authority) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from jot.api.session import AuditEvent as AuditOut
 from jot.authority.db import Database
 from jot.authority.models import AuditEvent
 
-__all__ = ["GroupCommit", "query", "record", "row"]
+__all__ = ["GroupCommit", "Refusals", "query", "record", "row"]
 
 
 _INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
@@ -57,6 +58,39 @@ def record(
     # A prebuilt table insert on the session's connection: the ORM's unit of work and execute
     # layer cost more than the row itself on the token hot path.
     session.connection().execute(_INSERT, values)
+
+
+class Refusals:
+    """Repeated refusals folded into few rows, so that anonymous traffic cannot grow the log
+    without bound: at most one row per (kind, target, client) every ``every`` seconds, which
+    says in ``detail.repeated`` how many refusals since the previous row were folded into it.
+    Kept in process: each worker writes its own rows.
+    """
+
+    _MAX_KEYS = 10_000
+
+    def __init__(self, every: float = 60.0) -> None:
+        self._every = every
+        self._lock = threading.Lock()
+        # key -> (time of the last row, refusals folded since)
+        self._seen: dict[tuple[str, str | None, str | None], tuple[float, int]] = {}
+
+    def fold(
+        self, now: float, kind: str, target: str | None, client: str | None, detail: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The detail of the row to write for this refusal, or ``None`` to write nothing."""
+        key = (kind, target, client)
+        with self._lock:
+            if key not in self._seen and len(self._seen) >= self._MAX_KEYS:
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self._every}
+                if len(self._seen) >= self._MAX_KEYS:
+                    key = (kind, "*", "*")  # A flood from everywhere: one row per kind.
+            last = self._seen.get(key)
+            if last is not None and now - last[0] < self._every:
+                self._seen[key] = (last[0], last[1] + 1)
+                return None
+            self._seen[key] = (now, 0)
+        return {**detail, "repeated": last[1]} if last is not None and last[1] else detail
 
 
 class GroupCommit:

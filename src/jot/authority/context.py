@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -29,13 +30,14 @@ __all__ = [
     "CommitThenRaise",
     "Context",
     "bearer_of",
-    "check_rate",
     "load_identity",
+    "reads_first",
     "run",
     "still_valid",
 ]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # last_used is written at most this often per key, so reads stay reads.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -64,6 +66,8 @@ class Context:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     #: A writing request that changes nothing an access check reads (issuing a token).
     keeps_auth_cache: bool = False
+    #: Whether ``session`` may write (else :meth:`writing` opens a transaction that may).
+    writes: bool = True
 
     @property
     def actor(self) -> str | None:
@@ -85,6 +89,39 @@ class Context:
             detail=detail,
         )
 
+    def audit_refusal(self, event: str, target: str | None, **detail: Any) -> None:
+        """Like :meth:`audit`, for a refusal that may repeat without bound: repeats within a
+        minute are folded into the next row (``detail.repeated``)."""
+        now = self.authority.clock()
+        folded = self.authority.refusals.fold(now, event, target, self.client, detail)
+        if folded is not None:
+            with self.writing():
+                self.audit(event, target, **folded)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """A short writing transaction for a :func:`reads_first` handler: ``self.session`` is
+        that transaction inside the block, committed when the block ends. In a request that
+        writes anyway, the block joins its transaction."""
+        if self.writes:
+            yield
+            return
+        reader = self.session
+        with self.authority.db.transaction(write=True) as session:
+            self.session = session
+            try:
+                yield
+            finally:
+                self.session = reader
+
+
+def reads_first(handler: F) -> F:
+    """Mark a handler that does slow work (a password hash) before it writes: :func:`run`
+    gives it a read transaction, and it writes in :meth:`Context.writing`, so that the slow
+    part never holds SQLite's one writer slot (every other writer would wait for it)."""
+    handler.__dict__["jot_reads_first"] = True
+    return handler
+
 
 def run(
     request: Request, need: access.Need, handler: Callable[..., T], *args: Any, **kwargs: Any
@@ -92,13 +129,12 @@ def run(
     """Run ``handler(ctx, *args, **kwargs)`` in one transaction; commit before answering."""
     authority: Authority = request.app.state.authority
     client = request.client.host if request.client else None
-    write = request.method not in ("GET", "HEAD")
+    changes = request.method not in ("GET", "HEAD")
+    write = changes and not handler.__dict__.get("jot_reads_first", False)
     bearer = _bearer(request) if need is not access.Need.PUBLIC else None
-    if bearer is not None:
-        check_rate(authority, client)
     deferred: CommitThenRaise | None = None
     with authority.db.transaction(write=write) as session:
-        ctx = Context(authority, session, to_datetime(authority.clock()), client)
+        ctx = Context(authority, session, to_datetime(authority.clock()), client, writes=write)
         if bearer is not None:
             _authenticate(ctx, bearer, write=write)
             request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
@@ -107,7 +143,7 @@ def run(
             result = handler(ctx, *args, **kwargs)
         except CommitThenRaise as exc:
             deferred = exc
-    if write and not ctx.keeps_auth_cache:
+    if changes and not ctx.keeps_auth_cache:
         authority.auth_cache.clear()
         authority.decisions.clear()
     if deferred is not None:
@@ -132,15 +168,12 @@ def _bearer(request: Request) -> str:
     return bearer
 
 
-def check_rate(authority: Authority, client: str | None) -> None:
-    wait = authority.limiter.retry_after(f"key-addr:{client}")
+def _reject(ctx: Context, reason: str, key_id: str = "-") -> APIError:
+    # Only a key that turned out invalid feeds the limiter, and only such a key is told to
+    # slow down: a valid key is never refused, whatever else comes from its address.
+    wait = ctx.authority.limits.bad_key(ctx.client, key_id)
     if wait > 0:
-        raise TooManyRequests("too many failed attempts from this address; try later", wait)
-
-
-def _reject(ctx: Context, reason: str) -> Unauthorized:
-    # Failed key checks count against the client address like failed logins do.
-    ctx.authority.limiter.failure(f"key-addr:{ctx.client}")
+        return TooManyRequests("too many invalid access keys from this address; try later", wait)
     return Unauthorized(reason)
 
 
@@ -174,17 +207,17 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     key_id, secret = parsed
     key = ctx.session.get(AccessKey, key_id)
     if key is None or not secret_matches(secret, key.secret_hash):
-        raise _reject(ctx, "a valid access key is required")
+        raise _reject(ctx, "a valid access key is required", key_id)
     if key.revoked is not None:
-        raise _reject(ctx, "this access key was revoked; log in again")
+        raise _reject(ctx, "this access key was revoked; log in again", key_id)
     if key.expires is not None and key.expires <= ctx.now:
-        raise _reject(ctx, "this access key has expired; log in again")
+        raise _reject(ctx, "this access key has expired; log in again", key_id)
     idle = key.inactivity_timeout
     if idle and key.last_used + timedelta(seconds=idle) <= ctx.now:
-        raise _reject(ctx, "this access key expired after inactivity; log in again")
+        raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
     identity = ctx.session.get(Identity, key.identity_id)
     if identity is None:  # Deleted identity: its keys cascade away, this is a race only.
-        raise _reject(ctx, "a valid access key is required")
+        raise _reject(ctx, "a valid access key is required", key_id)
     groups = access.group_names(ctx.session, identity.id)
     roles = access.jot_roles(ctx.session, identity.id)
     last_used = key.last_used

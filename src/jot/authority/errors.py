@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
+from jot.authority.middleware import security_headers
+
 __all__ = [
     "APIError",
     "BadRequest",
@@ -96,7 +98,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, HTTPException):  # pragma: no cover
         raise exc
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     headers = dict(exc.headers) if exc.headers else None
     return _json(
         exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail), headers
@@ -115,7 +117,10 @@ async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
-    return _json(500, "internal", "internal error")
+    response = _json(500, "internal", "internal error")
+    # Answered outside every middleware (Starlette's outermost layer catches the error).
+    response.raw_headers += security_headers(response.raw_headers)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,10 +7,10 @@ request the lean route does not take):
 
 - it takes only a well-formed JSON body that validates as :class:`~jot.api.TokenRequest`;
   anything else is replayed to the FastAPI route, so errors read exactly as before;
-- when the key check and the token decision are cached (they live 1 s), the in-memory
-  limiter is in use and the key needs no provider revalidation, the token is issued on the
-  event loop without a request transaction: its audit row joins the group commit of
-  concurrent token requests (:class:`jot.authority.audit.GroupCommit`);
+- when the key check and the token decision are cached (they live 1 s) and the key needs
+  no provider revalidation, the token is issued on the event loop without a request
+  transaction: its audit row joins the group commit of concurrent token requests
+  (:class:`jot.authority.audit.GroupCommit`);
 - otherwise the handler runs in the thread pool through the same
   :func:`jot.authority.context.run` as every route (authentication, access check, one
   transaction, audit row), which also fills the caches for the next requests; requests with
@@ -29,15 +29,15 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from jot.api import TokenRequest, TokenResponse
 from jot.authority import access
-from jot.authority.context import bearer_of, check_rate, run
+from jot.authority.context import bearer_of, run
 from jot.authority.handlers.session import issue_cached
 from jot.authority.logs import IDENTITY_SCOPE_KEY
-from jot.authority.ratelimit import MemoryLimiter
 from jot.authority.state import Authority
 
 __all__ = ["JWKS_PATH", "PATH", "install", "install_jwks"]
@@ -72,16 +72,27 @@ async def _from_cache(
     I/O other than the group-committed audit row; ``None`` sends the request the long way."""
     authority: Authority = request.app.state.authority
     bearer = bearer_of(request)
-    if bearer is None or not isinstance(authority.limiter, MemoryLimiter):
+    if bearer is None:
         return None
     principal = authority.auth_cache.get(authority.auth_cache.digest(bearer))
     if principal is None:
         return None
+    # A cached principal is a valid key: no limiter is asked (none may refuse a valid key).
     client = request.client.host if request.client else None
-    check_rate(authority, client)
     access.check(need, principal.roles)
     request.scope[IDENTITY_SCOPE_KEY] = principal.identity_id  # For the access log.
     return await issue_cached(authority, principal, client, payload)
+
+
+class _LeanRoute(StarletteRoute):
+    """A Starlette route that names itself in the scope, as FastAPI's routes do, so that the
+    request metrics label it with its path (not ``unmatched``)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self
+        return match, child
 
 
 class _Asgi:
@@ -143,7 +154,7 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
         result = await run_in_threadpool(run, request, need, handler, body=payload)
         return cast(TokenResponse, result)
 
-    lean = StarletteRoute(PATH, _Asgi(endpoint), methods=["POST"], include_in_schema=False)
+    lean = _LeanRoute(PATH, _Asgi(endpoint), methods=["POST"], include_in_schema=False)
     app.router.routes.insert(0, lean)
 
 
@@ -151,6 +162,6 @@ def install_jwks(app: FastAPI, endpoint: Callable[[Request], Awaitable[Response]
     """Serve the JWKS through Starlette's plain request wrapper, in front of the FastAPI route
     (kept for the OpenAPI description): the endpoint takes only the request, so FastAPI's
     dependency resolution is pure overhead on this busy, cache-served route."""
-    lean = StarletteRoute(JWKS_PATH, endpoint, methods=["GET"], include_in_schema=False)
+    lean = _LeanRoute(JWKS_PATH, endpoint, methods=["GET"], include_in_schema=False)
     lean.methods = {"GET"}  # Starlette adds HEAD; the FastAPI route never answered it.
     app.router.routes.insert(0, lean)

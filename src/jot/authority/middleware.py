@@ -1,16 +1,31 @@
-"""Pure ASGI middleware: bounded request bodies and Prometheus request metrics."""
+"""Pure ASGI middleware: the real client address behind trusted proxies, security headers
+on every response, bounded request bodies and Prometheus request metrics."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import ipaddress
 import json
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LOGINS", "TOKENS", "BodyLimit", "Metrics", "count_token"]
+__all__ = [
+    "HTML_STYLE",
+    "LOGINS",
+    "TOKENS",
+    "BodyLimit",
+    "ClientAddress",
+    "Metrics",
+    "SecurityHeaders",
+    "count_token",
+    "security_headers",
+]
 
 REQUESTS = Counter("jot_http_requests", "HTTP requests", ["method", "route", "status"])
 TOKENS = Counter("jot_tokens_issued", "Tokens issued", ["destination"])
@@ -111,3 +126,135 @@ class Metrics:
             requests, latency = _request_metrics(scope["method"], label, status)
             requests.inc()
             latency.observe(time.perf_counter() - start)
+
+
+#: The one style sheet of jot's HTML pages; the CSP allows exactly it, by hash.
+HTML_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}"
+    "code{background:#f3f3f3;padding:.2rem .4rem;word-break:break-all}"
+)
+_STYLE_HASH = base64.b64encode(hashlib.sha256(HTML_STYLE.encode()).digest()).decode()
+
+# Every response: no MIME sniffing, no URL (with its codes and states) in Referer headers.
+_ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+# Answers that set no caching of their own are per-identity or carry secrets: never stored.
+_NO_STORE = (b"cache-control", b"no-store")
+# HTML pages load nothing but their own style, cannot be framed (click-jacking) and post
+# forms only to this origin or to the provider a login redirects to.
+_HTML = [
+    (
+        b"content-security-policy",
+        (
+            f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; "
+            "form-action 'self' http: https:; frame-ancestors 'none'"
+        ).encode(),
+    ),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def security_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The headers of :class:`SecurityHeaders` to add to a response with ``headers``."""
+    names = {name.lower() for name, _ in headers}
+    extra = list(_ALWAYS)
+    if b"cache-control" not in names:
+        extra.append(_NO_STORE)
+    if b"content-security-policy" not in names:
+        html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
+        if html:
+            extra += _HTML
+    return extra
+
+
+class SecurityHeaders:
+    """``nosniff`` and ``Referrer-Policy`` on every response, ``no-store`` unless it says
+    otherwise, and on HTML pages a strict CSP with ``frame-ancestors 'none'``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                message["headers"] = headers + security_headers(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> str | None:
+    """The IP address of one X-Forwarded-For or Forwarded ``for=`` entry, without a port."""
+    text = text.strip().strip('"')
+    if text.startswith("["):  # RFC 7239 §6: "[2001:db8::1]:4711"
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # "192.0.2.1:4711"
+        text = text.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _forwarded_for(value: str) -> list[str]:
+    """The ``for=`` values of a ``Forwarded`` header (RFC 7239 §4), nearest proxy last."""
+    found = []
+    for element in value.split(","):
+        for pair in element.split(";"):
+            key, _, item = pair.partition("=")
+            if key.strip().lower() == "for":
+                found.append(item)
+    return found
+
+
+class ClientAddress:
+    """The client's address from ``Forwarded`` / ``X-Forwarded-For``, but only when the peer
+    is a trusted proxy: anyone else could name any address and dodge every per-address limit.
+
+    The chain is read from the nearest hop outwards, skipping trusted proxies; the first
+    address that is not one is the client. Off (no proxy trusted) by default.
+    """
+
+    def __init__(self, app: ASGIApp, trusted: Iterable[str]) -> None:
+        self.app = app
+        self._trusted: list[Network] = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def _is_trusted(self, address: str | None) -> bool:
+        if address is None:
+            return False
+        ip = ipaddress.ip_address(address)
+        return any(ip in network for network in self._trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client and self._is_trusted(_address(client[0])):
+            real = self._client(scope["headers"])
+            if real is not None:
+                scope = {**scope, "client": (real, 0)}
+        await self.app(scope, receive, send)
+
+    def _client(self, headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+        forwarded: list[str] = []
+        x_forwarded: list[str] = []
+        for name, value in headers:
+            if name == b"forwarded":
+                forwarded += _forwarded_for(value.decode("latin-1"))
+            elif name == b"x-forwarded-for":
+                x_forwarded += value.decode("latin-1").split(",")
+        chain = forwarded or x_forwarded
+        nearest: str | None = None
+        for entry in reversed(chain):
+            address = _address(entry)
+            if address is None:
+                break  # Obfuscated or garbled: the nearest trusted hop is all we know.
+            nearest = address
+            if not self._is_trusted(address):
+                break
+        return nearest

@@ -1,20 +1,31 @@
-"""Login rate limits with a growing back-off, per identity name and per client address.
+"""Counters with a growing back-off, in process or shared through Redis.
 
-After ``max_failures`` failures inside ``window`` seconds a key is locked for
-``base * 2**(failures - max_failures)`` seconds, capped at ``cap``. A success clears the
-key. In-process by default; shared through Redis when ``JOT_REDIS_URL`` is set, so that
-replicas count together. There is never "no limit".
+A *store* (:class:`MemoryLimiter`, :class:`RedisLimiter`, or :class:`FallbackLimiter`, which
+is Redis with the in-process store behind it) counts events per key: after
+``max_failures`` of them inside ``window`` seconds the key is locked for
+``base * 2**(count - max_failures)`` seconds, capped at ``cap``. Which keys an event feeds and
+which locks refuse what is decided in one place, :mod:`jot.authority.limits`.
+
+Redis is an optimisation (replicas count together), never a dependency: every Redis call has
+a short timeout, and when Redis fails or hangs the in-process counters answer instead (they
+are always fed too), with one warning per interval in the log.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["Limiter", "LimiterPolicy", "MemoryLimiter", "RedisLimiter"]
+__all__ = ["FallbackLimiter", "Limiter", "LimiterPolicy", "MemoryLimiter", "RedisLimiter"]
+
+log = logging.getLogger("jot.authority")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,70 +46,155 @@ class Limiter(Protocol):
     def retry_after(self, key: str) -> float:
         """Seconds until ``key`` may try again; 0 when it may now."""
 
-    def failure(self, key: str) -> None: ...
+    def count(self, key: str, policy: LimiterPolicy) -> None:
+        """One more event (a failure, an anonymous start) against ``key``."""
 
-    def success(self, key: str) -> None: ...
+    def clear(self, key: str) -> None: ...
 
 
 class MemoryLimiter:
-    def __init__(self, policy: LimiterPolicy, clock: Any = time.monotonic) -> None:
-        self.policy, self._clock = policy, clock
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
-        # key -> (failures, first failure time, locked until)
-        self._state: dict[str, tuple[int, float, float]] = {}
+        # key -> (events, first event time, locked until, window + cap of its policy)
+        self._state: dict[str, tuple[int, float, float, float]] = {}
 
     def retry_after(self, key: str) -> float:
         with self._lock:
             entry = self._state.get(key)
             return max(0.0, entry[2] - self._clock()) if entry else 0.0
 
-    def failure(self, key: str) -> None:
+    def count(self, key: str, policy: LimiterPolicy) -> None:
         now = self._clock()
         with self._lock:
-            failures, first, _ = self._state.get(key, (0, now, 0.0))
-            if now - first > self.policy.window:
-                failures, first = 0, now
-            failures += 1
-            self._state[key] = (failures, first, now + self.policy.lockout(failures))
+            events, first, _, _ = self._state.get(key, (0, now, 0.0, 0.0))
+            if now - first > policy.window:
+                events, first = 0, now
+            events += 1
+            horizon = policy.window + policy.cap
+            self._state[key] = (events, first, now + policy.lockout(events), horizon)
             if len(self._state) > 100_000:
                 self._prune(now)
 
-    def success(self, key: str) -> None:
+    def clear(self, key: str) -> None:
         with self._lock:
             self._state.pop(key, None)
 
     def _prune(self, now: float) -> None:
-        # Bounded memory under a flood of distinct names: drop entries that expired.
-        horizon = self.policy.window + self.policy.cap
-        for key in [k for k, (_, first, _) in self._state.items() if now - first > horizon]:
+        # Bounded memory under a flood of distinct keys: drop entries that can no longer lock.
+        for key in [k for k, (_, first, _, h) in self._state.items() if now - first > h]:
             del self._state[key]
 
 
 class RedisLimiter:
-    """The same policy in Redis: a failure counter with a TTL and a lock key with a TTL."""
+    """The same counters in Redis: a counter with a TTL and a lock key with a TTL.
 
-    def __init__(self, url: str, policy: LimiterPolicy, prefix: str = "jot:login:") -> None:
+    Every call is bounded by ``timeout`` (connect and read) and never retried: a caller that
+    gets :class:`redis.RedisError` decides what to do instead.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "jot:limit:", timeout: float = 0.25) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self.policy, self._prefix = policy, prefix
-        self._redis = redis.Redis.from_url(url, socket_timeout=2)
+        self._prefix = prefix
+        self._redis = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def retry_after(self, key: str) -> float:
         ttl_ms = int(self._redis.pttl(f"{self._prefix}lock:{key}"))
         return ttl_ms / 1000 if ttl_ms > 0 else 0.0
 
-    def failure(self, key: str) -> None:
+    def count(self, key: str, policy: LimiterPolicy) -> None:
         count_key = f"{self._prefix}count:{key}"
         pipe = self._redis.pipeline()
         pipe.incr(count_key)
-        pipe.expire(count_key, math.ceil(self.policy.window), nx=True)
-        failures = int(pipe.execute()[0])
-        lock = self.policy.lockout(failures)
+        pipe.expire(count_key, math.ceil(policy.window), nx=True)
+        events = int(pipe.execute()[0])
+        lock = policy.lockout(events)
         if lock > 0:
             self._redis.set(f"{self._prefix}lock:{key}", b"1", px=max(1, int(lock * 1000)))
 
-    def success(self, key: str) -> None:
+    def clear(self, key: str) -> None:
         self._redis.delete(f"{self._prefix}count:{key}", f"{self._prefix}lock:{key}")
 
     def close(self) -> None:
         self._redis.close()
+
+
+class FallbackLimiter:
+    """Redis when it answers, the in-process counters when it does not.
+
+    Every event is counted in process too, so a Redis outage starts from this process's own
+    counts rather than from nothing. After a Redis error the in-process counters answer alone
+    for ``retry_every`` seconds (a hung Redis costs one timeout per interval, not one per
+    request); the warning is logged at most once per ``warn_every`` seconds.
+    """
+
+    def __init__(
+        self,
+        redis: Limiter,
+        memory: MemoryLimiter,
+        *,
+        retry_every: float = 5.0,
+        warn_every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        import redis as redis_module
+
+        self.redis, self.memory = redis, memory
+        self._errors = redis_module.RedisError
+        self._retry_every, self._warn_every, self._clock = retry_every, warn_every, clock
+        self._down_until = 0.0
+        self._warned_at: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def redis_up(self) -> bool:
+        return self._clock() >= self._down_until
+
+    def retry_after(self, key: str) -> float:
+        return self._try(lambda: self.redis.retry_after(key), lambda: self.memory.retry_after(key))
+
+    def count(self, key: str, policy: LimiterPolicy) -> None:
+        self.memory.count(key, policy)
+        self._try(lambda: self.redis.count(key, policy), lambda: None)
+
+    def clear(self, key: str) -> None:
+        self.memory.clear(key)
+        self._try(lambda: self.redis.clear(key), lambda: None)
+
+    def close(self) -> None:
+        closer = getattr(self.redis, "close", None)
+        if closer is not None:
+            closer()
+
+    def _try(self, call: Callable[[], T], instead: Callable[[], T]) -> T:
+        if not self.redis_up:
+            return instead()
+        try:
+            return call()
+        except self._errors as exc:
+            self._failed(exc)
+            return instead()
+
+    def _failed(self, exc: Any) -> None:
+        now = self._clock()
+        with self._lock:
+            self._down_until = now + self._retry_every
+            quiet = self._warned_at is not None and now - self._warned_at < self._warn_every
+            if not quiet:
+                self._warned_at = now
+        if not quiet:
+            log.warning(
+                "Redis is unavailable for rate limits (%s: %s); using in-process limits "
+                "(this warning repeats at most every %.0f s)",
+                type(exc).__name__,
+                exc,
+                self._warn_every,
+            )

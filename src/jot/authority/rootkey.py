@@ -15,7 +15,9 @@ import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from jot.authority.settings import Settings
 
@@ -34,6 +36,7 @@ class RootKey:
         if len(key) != 32:
             raise RootKeyError("the root key must be 32 bytes (base64url encoded)")
         self._aead = AESGCM(key)
+        self._key = key
 
     def __repr__(self) -> str:
         return "RootKey(****)"
@@ -48,6 +51,11 @@ class RootKey:
             return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], context)
         except (InvalidTag, ValueError) as exc:
             raise RootKeyError("cannot decrypt with this root key") from exc
+
+    def derive(self, purpose: bytes) -> bytes:
+        """A 32-byte key for one ``purpose`` (HKDF-SHA256, RFC 5869): every replica with the
+        same root key derives the same one, and no purpose's key reveals another's."""
+        return HKDF(hashes.SHA256(), 32, salt=None, info=b"jot " + purpose).derive(self._key)
 
     def check_value(self) -> bytes:
         return self.encrypt(_CHECK, context=b"check")

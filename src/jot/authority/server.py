@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any, TextIO
 
@@ -19,6 +23,7 @@ from jot.authority.app import create_app, open_authority
 from jot.authority.banner import announce
 from jot.authority.db import Database, migrate
 from jot.authority.handlers.grants import STOPPING
+from jot.authority.handlers.health import MULTIPROCESS_ENV
 from jot.authority.logs import logging_config
 from jot.authority.settings import Settings, load_settings
 
@@ -44,7 +49,10 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
         "log_config": logging_config(settings),
         "access_log": False,
         "timeout_graceful_shutdown": 30,
+        # Client addresses come from jot's own ClientAddress (trusted_proxies), and no banner
+        # names the server software.
         "proxy_headers": False,
+        "server_header": False,
     }
     if settings.workers == 1:
         server = _Server(uvicorn.Config(create_app(authority=started.authority), **common))
@@ -59,7 +67,28 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
         if value is not None:
             secret = getattr(value, "get_secret_value", None)
             os.environ[f"JOT_{name.upper()}"] = str(secret() if secret else value)
-    uvicorn.run("jot.authority.server:worker_app", factory=True, workers=settings.workers, **common)
+    with _shared_metrics():
+        uvicorn.run(
+            "jot.authority.server:worker_app", factory=True, workers=settings.workers, **common
+        )
+
+
+@contextlib.contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """prometheus_client's multiprocess mode for the workers: each writes its counters to a
+    file in one directory and a scrape of any worker sums them all (without it, each scrape
+    would see one random worker's counters). Workers are spawned, so they read the variable
+    when they import prometheus_client; an operator's own directory is kept."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="jot-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class _Server(uvicorn.Server):

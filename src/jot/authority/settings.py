@@ -8,14 +8,16 @@ are masked in every ``repr`` and log line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     bootstrap_key_file: Path | None = None
     bootstrap_key_lifetime: int = Field(default=86400, ge=600, description="seconds")
     redis_url: SecretStr | None = None
+    redis_timeout: float = Field(default=0.25, gt=0, le=5, description="per Redis call, seconds")
+    #: Peers whose X-Forwarded-For / Forwarded headers name the client (IPs or CIDRs).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     signing_alg: SigningAlg = "EdDSA"
     rotation_period: int = Field(default=86400, ge=600, description="seconds a key signs")
@@ -78,6 +83,14 @@ class Settings(BaseSettings):
     login_window: int = Field(default=900, ge=1)
     lockout_base: float = Field(default=1.0, gt=0)
     lockout_max: float = Field(default=900.0, gt=0)
+    login_address_max_failures: int = Field(default=10, ge=1)
+    login_account_max_failures: int = Field(default=20, ge=1)
+    login_throttle_delay: float = Field(default=1.0, ge=0, le=10)
+    anonymous_starts_per_address: int = Field(default=20, ge=1)
+    anonymous_starts_total: int = Field(default=600, ge=1)
+
+    #: Serve Swagger UI at /docs (its assets come from the fastapi-offline package).
+    api_docs: bool = False
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_wait: int = Field(default=60, ge=1, le=600)
@@ -95,6 +108,23 @@ class Settings(BaseSettings):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):  # JOT_TRUSTED_PROXIES="10.0.0.1, 10.1.0.0/16"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
     @property

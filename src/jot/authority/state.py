@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from jot.authority.audit import GroupCommit
+from jot.authority.audit import GroupCommit, Refusals
 from jot.authority.authcache import AuthCache, Principal, TokenDecision
 from jot.authority.clock import Clock
+from jot.authority.csrf import Forms
 from jot.authority.db import Database
 from jot.authority.keyring import Keyring
-from jot.authority.ratelimit import Limiter
+from jot.authority.limits import Limits
 from jot.authority.settings import Settings
 
 __all__ = ["Authority", "ChangeCounter"]
@@ -34,12 +35,16 @@ class Authority:
     settings: Settings
     db: Database
     keyring: Keyring
-    limiter: Limiter
+    limits: Limits
     clock: Clock
+    #: CSRF tokens of the browser forms.
+    forms: Forms
     grants_changed: ChangeCounter = field(default_factory=ChangeCounter)
     auth_cache: AuthCache[Principal] = field(default_factory=AuthCache)
     #: Token decisions (destination found, grant held, groups narrowed), same rules.
     decisions: AuthCache[TokenDecision] = field(default_factory=AuthCache)
+    #: Repeated refusals of anonymous requests, folded into few audit rows.
+    refusals: Refusals = field(default_factory=Refusals)
     #: Audit rows of requests that write nothing else, committed in batches.
     audit_log: GroupCommit = field(init=False)
 
@@ -51,6 +56,6 @@ class Authority:
         self.audit_log.close()
         self.db.dispose()
         self.keyring.close()
-        closer = getattr(self.limiter, "close", None)
+        closer = getattr(self.limits.store, "close", None)
         if closer is not None:
             closer()

@@ -9,6 +9,7 @@ from typing import TypeVar
 import click
 
 from jot.cli import _credentials as creds
+from jot.cli._output import printable
 from jot.client import Call, Client, ClientError
 
 __all__ = ["call", "client", "json_option", "server_option"]
@@ -35,4 +36,4 @@ def call(server: str | None, request: Call[T]) -> T:
         try:
             return opened.call(request)
         except ClientError as exc:
-            raise click.ClickException(exc.message) from None
+            raise click.ClickException(printable(exc.message)) from None

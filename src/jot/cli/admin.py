@@ -13,7 +13,7 @@ from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration
-from jot.cli._output import print_json, print_table
+from jot.cli._output import print_json, print_table, say
 from jot.cli._remote import call, json_option, server_option
 from jot.cli._secrets import (
     check_secret_file,
@@ -39,7 +39,7 @@ def _done(as_json: bool, message: str, result: Any = None) -> None:
     if as_json and result is not None:
         print_json(result.model_dump(mode="json"))
     else:
-        click.echo(message)
+        say(message)
 
 
 @click.group()

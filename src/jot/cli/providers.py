@@ -13,7 +13,7 @@ import click
 from pydantic import SecretStr, ValidationError
 
 from jot.api.providers import Provider, ProviderCreate, ProviderUpdate
-from jot.cli._output import print_json, print_table
+from jot.cli._output import print_json, print_table, say
 from jot.cli._remote import call, json_option, server_option
 from jot.client import oidc as ops
 
@@ -44,8 +44,8 @@ def _show_one(provider: Provider, as_json: bool, verb: str) -> None:
     if as_json:
         print_json(provider.model_dump(mode="json"))
         return
-    click.echo(f"{verb} provider {provider.name} ({provider.issuer})")
-    click.echo(f"register this redirect URI at the provider: {provider.redirect_uri}")
+    say(f"{verb} provider {provider.name} ({provider.issuer})")
+    say(f"register this redirect URI at the provider: {provider.redirect_uri}")
 
 
 @click.group()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jot.cli import _credentials as creds
+from jot.cli._output import printable, say
 from jot.cli._secrets import password_stdin_option, read_key, read_password
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def _client(server: str, access_key: str | None = None) -> Client:
 
 
 def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+    return click.ClickException(printable(str(exc)))
 
 
 def _need(server: str | None) -> tuple[str, str]:
@@ -96,7 +97,7 @@ def login(
     finally:
         client.close()
     creds.remember(server, credential)
-    click.echo(f"Logged in to {server} as {credential['name']}")
+    say(f"Logged in to {server} as {credential['name']}")
 
 
 @click.command()
@@ -165,9 +166,9 @@ def whoami(server: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"server": found[0], **me.model_dump()}, indent=2))
         return
-    click.echo(f"{me.name} ({me.kind}) at {found[0]}")
-    click.echo(f"groups: {', '.join(me.groups) or '-'}")
-    click.echo(f"roles on jot: {', '.join(me.roles) or '-'}")
+    say(f"{me.name} ({me.kind}) at {found[0]}")
+    say(f"groups: {', '.join(me.groups) or '-'}")
+    say(f"roles on jot: {', '.join(me.roles) or '-'}")
 
 
 @click.command()

@@ -100,9 +100,10 @@ def _check_jot_grant(ctx: Context, role: str, resource: str) -> None:
             raise BadRequest(
                 "a connector reads one destination's grants: grant connector on jot.<destination>"
             )
-        if role not in ("admin", "view"):
+        if role not in access.JOT_ROLES:
             raise BadRequest(
-                "roles on 'jot' are admin and view (connector goes on jot.<destination>)"
+                f"roles on 'jot' are {', '.join(access.JOT_ROLES)} "
+                "(connector goes on jot.<destination>)"
             )
         return
     target = resource.removeprefix(f"{access.JOT_DESTINATION}.")

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from jot.authority.access import Need
+from jot.authority.context import Context, run
 from jot.authority.state import Authority
 
-__all__ = ["healthz", "metrics", "readyz"]
+__all__ = ["MULTIPROCESS_ENV", "healthz", "metrics", "readyz"]
 
 log = logging.getLogger("jot.authority")
+
+#: Set (to a directory) by ``jot server --workers N``: every worker writes its metrics there and
+#: any of them answers a scrape with the sum of all (prometheus_client's multiprocess mode).
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 async def healthz() -> dict[str, str]:
@@ -36,5 +44,16 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def _exposition(_ctx: Context) -> bytes:
+    if os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics, for an access key with the ``metrics`` (or ``view``, ``admin``) role
+    on ``jot``: they name destinations and versions, which are not for anonymous eyes."""
+    body = await run_in_threadpool(run, request, Need.METRICS, _exposition)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, PasswordChange, WhoAmI
 from jot.authority import access, audit, lineage, signing
 from jot.authority.authcache import Principal, TokenDecision
 from jot.authority.clock import to_datetime
-from jot.authority.context import CommitThenRaise, Context, load_identity, still_valid
+from jot.authority.context import Context, load_identity, reads_first, still_valid
 from jot.authority.credentials import (
     hash_password,
     hash_secret,
@@ -39,75 +39,74 @@ __all__ = [
 ]
 
 
-def _password_limits(name: str, client: str | None) -> tuple[str, str]:
-    """The limiter keys of a password check, per name and per client address: logins and
-    password changes count against the same ones."""
-    return (f"name:{name.lower()}", f"login-addr:{client}")
-
-
+@reads_first
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     """Name and password → a new access key. Failures are limited, backed off and audited."""
-    limiter, settings = ctx.authority.limiter, ctx.authority.settings
-    keys = _password_limits(body.name, ctx.client)
-    wait = max(limiter.retry_after(key) for key in keys)
+    limits, settings = ctx.authority.limits, ctx.authority.settings
+    wait = limits.password_turn(body.name, ctx.client)
     if wait > 0:
-        ctx.audit("login.locked", body.name)
+        ctx.audit_refusal("login.locked", body.name)
         LOGINS.labels("locked").inc()
-        raise CommitThenRaise(TooManyRequests("too many failed logins; try again later", wait))
+        raise TooManyRequests("too many failed logins; try again later", wait)
     identity = load_identity(ctx.session, body.name)
+    # Always one argon2 verification, also for an unknown name (against a dummy hash), so
+    # that the answer's timing does not tell which names exist.
     password_hash = identity.password_hash if identity is not None else None
-    if identity is None or not verify_password(body.password.get_secret_value(), password_hash):
-        for key in keys:
-            limiter.failure(key)
-        ctx.audit("login.failed", body.name)
+    if not verify_password(body.password.get_secret_value(), password_hash) or identity is None:
+        limits.password_failed(body.name, ctx.client)
+        with ctx.writing():
+            ctx.audit("login.failed", body.name)
         LOGINS.labels("failed").inc()
-        raise CommitThenRaise(Unauthorized("wrong name or password"))
-    for key in keys:
-        limiter.success(key)
+        raise Unauthorized("wrong name or password")
+    limits.password_ok(body.name, ctx.client)
     expires = ctx.now + timedelta(seconds=settings.access_key_lifetime)
     key_id, secret, full = new_access_key()
-    ctx.session.add(
-        AccessKey(
-            id=key_id,
-            identity_id=identity.id,
-            name="login",
-            secret_hash=hash_secret(secret),
-            created=ctx.now,
-            expires=expires,
-            inactivity_timeout=settings.access_key_inactivity,
-            last_used=ctx.now,
-            revoked=None,
-        )
-    )
     ctx.identity = identity
-    ctx.audit("login.ok", identity.name, access_key=key_id)
+    with ctx.writing():
+        ctx.session.add(
+            AccessKey(
+                id=key_id,
+                identity_id=identity.id,
+                name="login",
+                secret_hash=hash_secret(secret),
+                created=ctx.now,
+                expires=expires,
+                inactivity_timeout=settings.access_key_inactivity,
+                last_used=ctx.now,
+                revoked=None,
+            )
+        )
+        ctx.audit("login.ok", identity.name, access_key=key_id)
     LOGINS.labels("ok").inc()
     return LoginResponse(access_key=full, identity=identity.name, expires=expires)
 
 
+@reads_first
 def change_password(ctx: Context, body: PasswordChange) -> None:
     """Set the caller's own password, given the current one. Wrong guesses are limited and
     backed off like failed logins (this must not be a way around the login lockout)."""
-    me, limiter = ctx.me(), ctx.authority.limiter
-    keys = _password_limits(me.name, ctx.client)
-    wait = max(limiter.retry_after(key) for key in keys)
+    me, limits = ctx.me(), ctx.authority.limits
+    wait = limits.password_turn(me.name, ctx.client)
     if wait > 0:
         raise TooManyRequests("too many wrong passwords; try again later", wait)
     row = ctx.session.get(Identity, me.id)
     if row is None or row.password_hash is None:
         raise BadRequest(f"{me.name} has no password (it logs in with an access key or a provider)")
     if not verify_password(body.current.get_secret_value(), row.password_hash):
-        for key in keys:
-            limiter.failure(key)
-        ctx.audit("identity.password_change_failed", me.name)
-        raise CommitThenRaise(Forbidden("the current password is wrong"))
-    for key in keys:
-        limiter.success(key)
-    row.password_hash = hash_password(body.new.get_secret_value())
-    revoked: list[str] = []
-    if body.revoke_other_keys and ctx.key is not None:  # The key in hand stays.
-        revoked = lineage.revoke_identity(ctx.session, me.id, ctx.now, keep=ctx.key.id)
-    ctx.audit("identity.password_changed", me.name, revoked_access_keys=revoked)
+        limits.password_failed(me.name, ctx.client)
+        with ctx.writing():
+            ctx.audit("identity.password_change_failed", me.name)
+        raise Forbidden("the current password is wrong")
+    limits.password_ok(me.name, ctx.client)
+    new_hash = hash_password(body.new.get_secret_value())
+    with ctx.writing():
+        ctx.session.execute(
+            update(Identity).where(Identity.id == me.id).values(password_hash=new_hash)
+        )
+        revoked: list[str] = []
+        if body.revoke_other_keys and ctx.key is not None:  # The key in hand stays.
+            revoked = lineage.revoke_identity(ctx.session, me.id, ctx.now, keep=ctx.key.id)
+        ctx.audit("identity.password_changed", me.name, revoked_access_keys=revoked)
 
 
 def logout(ctx: Context) -> None:

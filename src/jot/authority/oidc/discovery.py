@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from jot.authority.oidc.errors import ProviderUnavailable
-from jot.authority.oidc.http import request_json
+from jot.authority.oidc.http import request_json, secure_url
 from jot.jose import KeySet
 from jot.jose.errors import InvalidKeyError
 
@@ -66,7 +66,7 @@ def _url(body: dict[str, object], name: str, *, required: bool = True) -> str | 
     value = body.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+    if not isinstance(value, str) or not secure_url(value):
         raise ProviderUnavailable(f"the provider's discovery document has no valid {name}")
     return value
 

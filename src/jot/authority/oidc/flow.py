@@ -34,7 +34,17 @@ from jot.authority.oidc.providers import callback_url, client_secret
 from jot.authority.oidc.sealed import device_where, login_where, seal, session_where
 from jot.authority.state import Authority
 
-__all__ = ["ATTEMPT_TTL", "Finished", "Started", "finish", "s256", "sha256", "start"]
+__all__ = [
+    "ATTEMPT_TTL",
+    "Finished",
+    "Started",
+    "finish",
+    "record",
+    "record_refusal",
+    "s256",
+    "sha256",
+    "start",
+]
 
 #: How long a person has to complete the provider's login page.
 ATTEMPT_TTL = timedelta(minutes=10)
@@ -98,6 +108,16 @@ def record(
             client=client_addr,
             detail=detail,
         )
+
+
+def record_refusal(
+    authority: Authority, kind: str, target: str | None, client_addr: str | None, **detail: Any
+) -> None:
+    """:func:`record` for a refusal that anonymous traffic can repeat at will: repeats within
+    a minute are folded into the next row (:class:`jot.authority.audit.Refusals`)."""
+    folded = authority.refusals.fold(authority.clock(), kind, target, client_addr, detail)
+    if folded is not None:
+        record(authority, kind, target, client_addr, **folded)
 
 
 def start(
@@ -282,12 +302,17 @@ def _failed(
     refusal: LoginRefused,
     client_addr: str | None,
 ) -> None:
+    detail = {"reason": refusal.reason, "message": refusal.message}
+    if attempt is None:
+        # No login of ours was behind this request (anyone can send it): fold repeats.
+        record_refusal(authority, "oidc.login.failed", provider.name, client_addr, **detail)
+        return
     now = _now(authority)
     with authority.db.transaction(write=True) as session:
-        if attempt is not None and attempt.device_id is not None:
+        if attempt.device_id is not None:
             device = session.get(DeviceRequest, attempt.device_id)
             if device is not None and device.status == "pending":
-                device.status, device.reason = "denied", refusal.message[:300]
+                device.status, device.reason = "denied", refusal.public_message[:300]
         audit.record(
             session,
             now,
@@ -295,10 +320,10 @@ def _failed(
             actor=None,
             target=provider.name,
             client=client_addr,
-            detail={"reason": refusal.reason, "message": refusal.message},
+            detail=detail,
         )
-    if attempt is not None and attempt.mode == "cli" and attempt.cli_redirect:
-        query = urlencode({"error": refusal.reason, "error_description": refusal.message})
+    if attempt.mode == "cli" and attempt.cli_redirect:
+        query = urlencode({"error": refusal.reason, "error_description": refusal.public_message})
         refusal.redirect = f"{attempt.cli_redirect}?{query}"
 
 

@@ -18,7 +18,7 @@ from jot.api.providers import DeviceAuthorization, DeviceStart, LoginExchange
 from jot.api.session import LoginResponse
 from jot.authority.context import CommitThenRaise, Context
 from jot.authority.credentials import parse_access_key
-from jot.authority.errors import BadRequest, NotFound
+from jot.authority.errors import BadRequest, NotFound, TooManyRequests
 from jot.authority.models import AccessKey, Identity
 from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.flow import HANDOFF_TTL, s256, sha256
@@ -111,6 +111,11 @@ def _only_provider(ctx: Context) -> str:
 
 def start_device(ctx: Context, body: DeviceStart) -> DeviceAuthorization:
     """RFC 8628 §3.1–3.2: a device code for the CLI, a user code for the person."""
+    # Each start writes rows and anyone may start: limited per address and in total.
+    wait = ctx.authority.limits.anonymous_start(ctx.client)
+    if wait > 0:
+        ctx.audit_refusal("oidc.device.start_limited", body.provider)
+        raise CommitThenRaise(TooManyRequests("too many device logins started; try later", wait))
     provider = load_provider(ctx, body.provider or _only_provider(ctx))
     # Expired requests are swept here, so the table stays small without a janitor.
     ctx.session.execute(delete(DeviceRequest).where(DeviceRequest.expires < ctx.now - DEVICE_TTL))

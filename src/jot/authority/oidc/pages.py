@@ -1,4 +1,9 @@
-"""The few HTML pages a person sees during a login: result, refusal, device code entry."""
+"""The few HTML pages a person sees during a login: result, refusal, device code entry.
+
+Every page gets its headers (no caching, a strict CSP, no framing) from
+:class:`jot.authority.middleware.SecurityHeaders`; every form that changes something carries
+a CSRF token (:mod:`jot.authority.csrf`).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,12 @@ from html import escape
 
 from fastapi.responses import HTMLResponse
 
-__all__ = ["device_form", "page"]
+from jot.authority.middleware import HTML_STYLE
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}"
-    "code{background:#f3f3f3;padding:.2rem .4rem;word-break:break-all}"
-)
+__all__ = ["DEVICE_ACTION", "device_form", "page"]
 
-# Login pages carry secrets (access keys) or one-time links: never cache or frame them.
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:"
-    ),
-    "Referrer-Policy": "no-referrer",
-}
+#: Where the device-code form posts.
+DEVICE_ACTION = "/oidc/device"
 
 
 def page(title: str, *paragraphs: str, status: int = 200, raw: str = "") -> HTMLResponse:
@@ -29,15 +24,17 @@ def page(title: str, *paragraphs: str, status: int = 200, raw: str = "") -> HTML
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     html = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}{raw}</body></html>"
+        f"<style>{HTML_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}{raw}"
+        "</body></html>"
     )
-    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+    return HTMLResponse(html, status_code=status)
 
 
-def device_form(user_code: str, message: str = "", status: int = 200) -> HTMLResponse:
-    """RFC 8628 §3.3: the person confirms the code shown by the CLI before signing in."""
+def device_form(user_code: str, hidden: str, message: str = "", status: int = 200) -> HTMLResponse:
+    """RFC 8628 §3.3: the person confirms the code shown by the CLI before signing in.
+    ``hidden`` is the CSRF field (trusted markup)."""
     form = (
-        "<form method='post' action='/oidc/device'>"
+        f"<form method='post' action='{DEVICE_ACTION}'>{hidden}"
         f"<label>Code <input name='user_code' value='{escape(user_code, quote=True)}' "
         "autocomplete='off' autofocus required></label> "
         "<button type='submit'>Continue</button></form>"

@@ -1,5 +1,7 @@
 """The OIDC routes: typed admin/API routes for the authority's route table, and the browser
-endpoints (redirects, cookies, HTML) that take the request themselves.
+endpoints (redirects, cookies, HTML) that take the request themselves. Their answers carry
+secrets or one-time codes: ``Cache-Control: no-store`` and the page headers come from
+:class:`jot.authority.middleware.SecurityHeaders`.
 
 ``jot.authority.routes`` adds :data:`ROUTES` to its table and :data:`RAW_ROUTES` to its raw
 routes; nothing else there knows about OIDC.
@@ -7,7 +9,6 @@ routes; nothing else there knows about OIDC.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +20,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from jot.api.session import LoginResponse
+from jot.api.untrusted import UntrustedJSONError, loads
 from jot.authority import audit
 from jot.authority.access import Need
 from jot.authority.clock import to_datetime
+from jot.authority.csrf import FIELD, CsrfRefused
 from jot.authority.oidc import flow, handoff, pages, providers
 from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.models import DeviceRequest, Provider
@@ -60,12 +63,10 @@ def _client(request: Request) -> str | None:
 
 def _refused(exc: LoginRefused) -> Response:
     if exc.redirect is not None:
-        return RedirectResponse(
-            exc.redirect, status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        return RedirectResponse(exc.redirect, status_code=303)
     return pages.page(
         "Login failed",
-        exc.message,
+        exc.public_message,
         "Nothing was changed. Start the login again.",
         status=exc.status,
     )
@@ -73,7 +74,7 @@ def _refused(exc: LoginRefused) -> Response:
 
 def _redirect_with_cookie(authority: Authority, started: flow.Started) -> Response:
     state = dict(parse_qsl(urlsplit(started.url).query)).get("state", "")
-    response = RedirectResponse(started.url, status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(started.url, status_code=303)
     response.set_cookie(
         _COOKIE + flow.sha256(state)[:16],
         started.browser_secret,
@@ -102,6 +103,9 @@ def login(
                 "Login failed", "code_challenge must be an S256 PKCE challenge.", status=400
             )
         mode = "cli"
+    refused = _too_many_starts(authority, _client(request), name)
+    if refused is not None:
+        return refused
     try:
         started = flow.start(
             authority,
@@ -114,6 +118,19 @@ def login(
     except LoginRefused as exc:
         return _refused(exc)
     return _redirect_with_cookie(authority, started)
+
+
+def _too_many_starts(authority: Authority, client: str | None, target: str) -> Response | None:
+    """Each login start writes rows: anonymous starts are limited per address and in total."""
+    wait = authority.limits.anonymous_start(client)
+    if wait <= 0:
+        return None
+    flow.record_refusal(authority, "oidc.login.start_limited", target, client)
+    response = pages.page(
+        "Login failed", "Too many logins started from here; try again later.", status=429
+    )
+    response.headers["Retry-After"] = str(max(1, round(wait)))
+    return response
 
 
 def callback(request: Request, name: str) -> Response:
@@ -135,9 +152,7 @@ def callback(request: Request, name: str) -> Response:
 
 def _finished(done: flow.Finished) -> Response:
     if done.redirect is not None:
-        return RedirectResponse(
-            done.redirect, status_code=303, headers={"Cache-Control": "no-store"}
-        )
+        return RedirectResponse(done.redirect, status_code=303)
     groups = ", ".join(done.groups) or "none"
     if done.access_key is None:
         return pages.page(
@@ -154,7 +169,13 @@ def _finished(done: flow.Finished) -> Response:
 
 
 def device_page(request: Request, user_code: str = "") -> Response:
-    return pages.device_form(handoff.normalize_user_code(user_code) or user_code[:20])
+    code = handoff.normalize_user_code(user_code) or user_code[:20]
+    return _device_form(request, code)
+
+
+def _device_form(request: Request, code: str, message: str = "", status: int = 200) -> Response:
+    issued = _authority(request).forms.issue(request, pages.DEVICE_ACTION)
+    return issued.apply(pages.device_form(code, issued.field(), message, status))
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -164,8 +185,8 @@ async def _form(request: Request) -> dict[str, str]:
         return {}
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = loads(body, max_bytes=_MAX_FORM)
+        except UntrustedJSONError:
             return {}
         return (
             {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
@@ -176,15 +197,22 @@ async def _form(request: Request) -> dict[str, str]:
 async def device_confirm(request: Request) -> Response:
     """The person confirmed a user code: start the provider login tied to that device."""
     form = await _form(request)
-    return await run_in_threadpool(_device_confirm, request, form.get("user_code", ""))
+    typed = form.get("user_code", "")
+    try:
+        # Without this, one click on another site's page would confirm the attacker's code
+        # in the victim's browser and hand the victim's new key to the attacker's CLI.
+        _authority(request).forms.verify(request, pages.DEVICE_ACTION, form.get(FIELD))
+    except CsrfRefused as exc:
+        return _device_form(request, typed[:20], str(exc), status=403)
+    return await run_in_threadpool(_device_confirm, request, typed)
 
 
 def _device_confirm(request: Request, typed: str) -> Response:
     authority = _authority(request)
-    if authority.limiter.retry_after(f"addr:{_client(request)}") > 0:
-        return pages.device_form(
-            "", "Too many wrong codes from this address; try later.", status=429
-        )
+    client = _client(request)
+    if authority.limits.before_user_code(client) > 0:
+        flow.record_refusal(authority, "oidc.device.code_limited", None, client)
+        return _device_form(request, "", "Too many wrong codes from this address; try later.", 429)
     code = handoff.normalize_user_code(typed)
     now = to_datetime(authority.clock())
     with authority.db.transaction(write=False) as session:
@@ -196,14 +224,14 @@ def _device_confirm(request: Request, typed: str) -> Response:
         provider = session.get(Provider, row.provider_id) if row is not None else None
     if row is None or provider is None or row.status != "pending" or row.expires <= now:
         # Guessing user codes counts against the address like failed logins do.
-        authority.limiter.failure(f"addr:{_client(request)}")
-        flow.record(authority, "oidc.device.bad_code", None, _client(request))
-        return pages.device_form(
-            typed[:20], "That code is unknown or expired; check your terminal.", status=400
+        authority.limits.user_code_failed(client)
+        flow.record_refusal(authority, "oidc.device.bad_code", None, client)
+        return _device_form(
+            request, typed[:20], "That code is unknown or expired; check your terminal.", 400
         )
     try:
         started = flow.start(
-            authority, provider.name, mode="device", client_addr=_client(request), device_id=row.id
+            authority, provider.name, mode="device", client_addr=client, device_id=row.id
         )
     except LoginRefused as exc:
         return _refused(exc)
@@ -214,7 +242,6 @@ def _answer(error: str, message: str, status: int = 400) -> JSONResponse:
     return JSONResponse(
         {"error": error, "error_description": message, "message": message},
         status_code=status,
-        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -252,7 +279,7 @@ def _device_token(request: Request, device_code: str) -> JSONResponse:
     if answer is not None:
         return _answer(answer.error, answer.message, answer.status)
     body = LoginResponse(access_key=key, identity=identity, expires=expires)
-    return JSONResponse(body.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
+    return JSONResponse(body.model_dump(mode="json"))
 
 
 # (method, path, endpoint, tag), as jot.authority.routes.RAW_ROUTES.
@@ -270,6 +297,7 @@ _PAGES: dict[int | str, dict[str, Any]] = {
     200: _HTML,
     303: _TO_PROVIDER,
     400: _HTML,
+    403: _HTML,
     404: _HTML,
     429: _HTML,
     502: _HTML,

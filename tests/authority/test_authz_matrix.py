@@ -1,0 +1,304 @@
+"""The authorization matrix (issue 11, "Done when"): every route × anonymous, user, machine,
+connector, viewer and admin, against the rule each route is declared with.
+
+Every route of ``jot.authority.routes`` needs a row in :data:`CALLS` (a new route without one
+fails :func:`test_every_route_is_in_the_matrix`). "Denied" means the access rule refused:
+401, or 403 with ``error: forbidden``; anything else (200, 404, a 400 about the body, a CSRF
+403 page) got past it. Each call gets fresh targets and a fresh key, so a call that is
+allowed (a delete, a logout) changes nothing the next one needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jot.authority import routes
+from jot.authority.access import Need
+from jot.authority.app import create_app
+
+from .conftest import ISSUER, bearer
+
+pytestmark = pytest.mark.anyio
+
+PASSWORD = "correct horse"
+WHO = ["anonymous", "user", "machine", "connector", "viewer", "admin"]
+
+#: Who passes each rule. A route's row comes from the rule it is declared with.
+ALLOWED: dict[Need, set[str]] = {
+    Need.PUBLIC: set(WHO),
+    Need.SELF: set(WHO) - {"anonymous"},
+    Need.VIEW: {"viewer", "admin"},
+    Need.GRANTS: {"connector", "viewer", "admin"},
+    Need.ADMIN: {"admin"},
+    Need.METRICS: {"viewer", "admin"},
+}
+
+#: Exceptions for the connector, by (method, path): it is bound to "web" (``connector`` on
+#: ``jot.web``) and reads nothing of any other destination, ``jot``'s own grants included.
+CONNECTOR: dict[tuple[str, str], bool] = {
+    ("GET", "/api/grants?destination=jot"): False,
+    ("GET", "/api/grants?destination=db"): False,
+    ("GET", "/api/grants"): False,
+    ("GET", "/api/destinations/db"): False,
+}
+
+#: The identity names behind each column (``anonymous`` has none).
+NAMES = {
+    "user": "alice@example.com",
+    "machine": "bot",
+    "connector": "web-connector",
+    "viewer": "vera@example.com",
+    "admin": "admin",
+}
+
+
+@dataclass
+class World:
+    http: httpx.AsyncClient
+    admin_key: str
+
+    async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self.http.request(method, path, headers=bearer(self.admin_key), **kwargs)
+        assert response.is_success, (method, path, response.text)
+        return response
+
+    async def key_of(self, who: str) -> str | None:
+        if who == "anonymous":
+            return None
+        if who == "admin":
+            made = await self.admin("POST", "/api/access-keys", json={"identity": "admin"})
+        else:
+            made = await self.admin("POST", "/api/access-keys", json={"identity": NAMES[who]})
+        return str(made.json()["access_key"])
+
+    async def throwaway(self, kind: str) -> str:
+        name = f"t{secrets.token_hex(4)}"
+        if kind == "user":
+            await self.admin("POST", "/api/users", json={"name": name, "kind": "machine"})
+        elif kind == "group":
+            await self.admin("POST", "/api/groups", json={"name": name})
+        elif kind == "destination":
+            await self.admin("POST", "/api/destinations", json={"name": name})
+        elif kind == "provider":
+            body = {"name": name, "issuer": "https://idp.invalid", "client_id": "c"}
+            await self.admin("POST", "/api/providers", json=body)
+        elif kind == "grant":
+            grant = {"subject": "user:bot", "role": name, "resource": "web"}
+            return str((await self.admin("POST", "/api/grants", json=grant)).json()["id"])
+        return name
+
+
+# (method, route path) -> how to call it: async (world, who, key) -> (path, request kwargs).
+Call = Callable[[World, str, str | None], Awaitable[tuple[str, dict[str, Any]]]]
+
+
+def fixed(path: str, **kwargs: Any) -> Call:
+    async def call(_world: World, _who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+        return path, kwargs
+
+    return call
+
+
+def on(kind: str, template: str, **kwargs: Any) -> Call:
+    async def call(world: World, _who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+        return template.format(await world.throwaway(kind)), kwargs
+
+    return call
+
+
+async def _member(world: World, _who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    group, user = await world.throwaway("group"), await world.throwaway("user")
+    return f"/api/groups/{group}/members", {"json": {"name": user}}
+
+
+async def _remove_member(world: World, _who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    group, user = await world.throwaway("group"), await world.throwaway("user")
+    await world.admin("POST", f"/api/groups/{group}/members", json={"name": user})
+    return f"/api/groups/{group}/members/{user}", {}
+
+
+async def _own_key(world: World, who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    other = await world.key_of("admin" if who == "anonymous" else who)
+    assert other is not None
+    return f"/api/access-keys/{other.split('_')[2]}", {}
+
+
+async def _new_key(_world: World, who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    return "/api/access-keys", {"json": {"identity": NAMES.get(who, "admin")}}
+
+
+async def _own_keys(_world: World, who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    # ``identity`` is a required query parameter today (issue 15 item 9).
+    return "/api/access-keys", {"params": {"identity": NAMES.get(who, "admin")}}
+
+
+async def _password(_world: World, who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    # The same password again: the check runs, nothing the next calls need changes.
+    return "/api/password", {"json": {"current": PASSWORD, "new": PASSWORD}}
+
+
+CALLS: dict[tuple[str, str], list[Call]] = {
+    ("POST", "/api/login"): [
+        fixed("/api/login", json={"name": "alice@example.com", "password": PASSWORD})
+    ],
+    ("POST", "/api/logout"): [fixed("/api/logout")],
+    ("GET", "/api/whoami"): [fixed("/api/whoami")],
+    ("POST", "/api/password"): [_password],
+    ("POST", "/api/tokens"): [fixed("/api/tokens", json={"destination": "web"})],
+    ("GET", "/api/users"): [fixed("/api/users")],
+    ("POST", "/api/users"): [on("user", "/api/users", json={"name": "new-one", "kind": "machine"})],
+    ("GET", "/api/users/{name}"): [fixed("/api/users/bot")],
+    ("PATCH", "/api/users/{name}"): [on("user", "/api/users/{}", json={})],
+    ("DELETE", "/api/users/{name}"): [on("user", "/api/users/{}")],
+    ("GET", "/api/groups"): [fixed("/api/groups")],
+    ("POST", "/api/groups"): [fixed("/api/groups", json={"name": "g-new"})],
+    ("GET", "/api/groups/{name}"): [fixed("/api/groups/devs")],
+    ("DELETE", "/api/groups/{name}"): [on("group", "/api/groups/{}")],
+    ("POST", "/api/groups/{name}/members"): [_member],
+    ("DELETE", "/api/groups/{name}/members/{member}"): [_remove_member],
+    ("GET", "/api/destinations"): [fixed("/api/destinations")],
+    ("POST", "/api/destinations"): [fixed("/api/destinations", json={"name": "d-new"})],
+    ("GET", "/api/destinations/{name}"): [
+        fixed("/api/destinations/web"),
+        fixed("/api/destinations/db"),
+    ],
+    ("PATCH", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}", json={})],
+    ("DELETE", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}")],
+    ("POST", "/api/grants"): [
+        fixed("/api/grants", json={"subject": "user:bot", "role": "r-new", "resource": "web"})
+    ],
+    ("DELETE", "/api/grants/{grant_id}"): [on("grant", "/api/grants/{}")],
+    ("GET", "/api/grants"): [
+        fixed("/api/grants?destination=web"),
+        fixed("/api/grants?destination=jot"),
+        fixed("/api/grants?destination=db"),
+        fixed("/api/grants"),
+    ],
+    ("GET", "/api/access-keys"): [_own_keys],
+    ("POST", "/api/access-keys"): [_new_key],
+    ("DELETE", "/api/access-keys/{key_id}"): [_own_key],
+    ("GET", "/api/signing-keys"): [fixed("/api/signing-keys")],
+    ("POST", "/api/signing-keys/rotate"): [fixed("/api/signing-keys/rotate")],
+    ("GET", "/api/audit"): [fixed("/api/audit")],
+    ("GET", "/api/providers"): [fixed("/api/providers")],
+    ("POST", "/api/providers"): [
+        fixed(
+            "/api/providers",
+            json={"name": "p-new", "issuer": "https://x.invalid", "client_id": "c"},
+        )
+    ],
+    ("GET", "/api/providers/{name}"): [fixed("/api/providers/idp")],
+    ("PATCH", "/api/providers/{name}"): [on("provider", "/api/providers/{}", json={})],
+    ("DELETE", "/api/providers/{name}"): [on("provider", "/api/providers/{}")],
+    ("GET", "/api/oidc/providers"): [fixed("/api/oidc/providers")],
+    ("POST", "/api/oidc/exchange"): [
+        fixed("/api/oidc/exchange", json={"code": "c" * 20, "code_verifier": "v" * 43})
+    ],
+    ("POST", "/api/oidc/device"): [fixed("/api/oidc/device", json={"provider": "idp"})],
+    ("POST", "/api/oidc/device/token"): [
+        fixed(
+            "/api/oidc/device/token",
+            data={"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "x"},
+        )
+    ],
+    ("GET", "/.well-known/jwks.json"): [fixed("/.well-known/jwks.json")],
+    ("GET", "/.well-known/openid-configuration"): [fixed("/.well-known/openid-configuration")],
+    ("GET", "/healthz"): [fixed("/healthz")],
+    ("GET", "/readyz"): [fixed("/readyz")],
+    ("GET", "/metrics"): [fixed("/metrics")],
+    ("GET", "/oidc/{name}/login"): [fixed("/oidc/down/login")],
+    ("GET", "/oidc/{name}/callback"): [fixed("/oidc/idp/callback", params={"error": "x"})],
+    ("GET", "/oidc/device"): [fixed("/oidc/device")],
+    ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
+}
+
+
+def _declared() -> dict[tuple[str, str], Need]:
+    """Every route and the rule it is declared with (raw routes check their own)."""
+    needs = {(r.method, r.path): r.need for r in routes.ROUTES}
+    raw = {
+        ("GET", "/api/grants"): Need.GRANTS,
+        ("GET", "/metrics"): Need.METRICS,
+    }
+    for method, path, _, _ in routes.RAW_ROUTES:
+        needs[(method, path)] = raw.get((method, path), Need.PUBLIC)
+    return needs
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    assert set(CALLS) == set(_declared())
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'jot.db'}"
+
+
+@pytest.fixture
+async def world(started, admin_key: str) -> World:
+    transport = httpx.ASGITransport(app=create_app(authority=started.authority))
+    http = httpx.AsyncClient(transport=transport, base_url=ISSUER)
+    found = World(http, admin_key)
+    for name, kind in (
+        ("alice@example.com", "user"),
+        ("bot", "machine"),
+        ("web-connector", "machine"),
+        ("vera@example.com", "user"),
+    ):
+        await found.admin("POST", "/api/users", json={"name": name, "kind": kind})
+        if kind == "user":
+            await found.admin("PATCH", f"/api/users/{name}", json={"password": PASSWORD})
+    await found.admin("POST", "/api/groups", json={"name": "devs"})
+    await found.admin("POST", "/api/destinations", json={"name": "web"})
+    await found.admin("POST", "/api/destinations", json={"name": "db"})
+    for subject, role, resource in (
+        ("user:web-connector", "connector", "jot.web"),
+        ("user:vera@example.com", "view", "jot"),
+        *((f"user:{NAMES[w]}", "viewer", "web") for w in NAMES),
+    ):
+        body = {"subject": subject, "role": role, "resource": resource}
+        await found.admin("POST", "/api/grants", json=body)
+    for name, issuer in (("idp", "https://idp.invalid"), ("down", "http://127.0.0.1:9")):
+        body = {"name": name, "issuer": issuer, "client_id": "c"}
+        await found.admin("POST", "/api/providers", json=body)
+    return found
+
+
+def _denied(response: httpx.Response) -> bool:
+    if response.status_code == 401:
+        return True
+    if response.status_code != 403:
+        return False
+    kind = response.headers.get("content-type", "")
+    return kind.startswith("application/json") and response.json().get("error") == "forbidden"
+
+
+async def test_the_matrix(world: World) -> None:
+    wrong = []
+    for (method, route), need in sorted(_declared().items(), key=lambda item: item[0]):
+        for call in CALLS[(method, route)]:
+            for who in WHO:
+                key = await world.key_of(who)
+                path, kwargs = await call(world, who, key)
+                headers = bearer(key) if key else {}
+                response = await world.http.request(method, path, headers=headers, **kwargs)
+                assert response.status_code in range(500) or response.status_code == 502, (
+                    method,
+                    path,
+                    who,
+                    response.text,
+                )
+                allowed = who in ALLOWED[need]
+                if who == "connector":
+                    allowed = CONNECTOR.get((method, path), allowed)
+                if _denied(response) == allowed:
+                    wrong.append(f"{who:9} {method} {path} → {response.status_code}")
+    await world.http.aclose()
+    assert not wrong, "\n".join(wrong)
