@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 
 from jot.api._base import Name, Request, Response
 
 __all__ = [
+    "RESERVED_PREFIX",
     "Group",
     "GroupCreate",
     "GroupList",
@@ -18,9 +19,26 @@ __all__ = [
     "IdentityList",
     "IdentityUpdate",
     "MemberChange",
+    "is_reserved_name",
 ]
 
 IdentityKind = Literal["user", "machine"]
+
+#: Kubernetes reserves user names with this prefix for its own components
+#: (``system:kube-controller-manager``, ``system:node:…``, ``system:serviceaccount:…``): a jot
+#: identity so named would be impersonated as that component.
+RESERVED_PREFIX = "system:"
+
+
+def is_reserved_name(name: str) -> bool:
+    """True for a name that no jot identity may have (see :data:`RESERVED_PREFIX`)."""
+    return name.startswith(RESERVED_PREFIX)
+
+
+def _not_reserved(name: str) -> str:
+    if is_reserved_name(name):
+        raise ValueError(f"names starting with {RESERVED_PREFIX!r} are reserved by Kubernetes")
+    return name
 
 
 class Identity(Response):
@@ -40,7 +58,7 @@ class IdentityList(Response):
 class IdentityCreate(Request):
     """A person (``user``, e-mail as name, optional password) or a ``machine`` (no password)."""
 
-    name: Name
+    name: Annotated[Name, AfterValidator(_not_reserved)]
     kind: IdentityKind = "user"
     password: SecretStr | None = Field(default=None, min_length=8, max_length=1024)
 
