@@ -86,7 +86,9 @@ async def test_bad_requests(authority):
         assert (await client.post("/", content=b"not json")).status_code == 400
         assert (await client.post("/", json={"kind": "Pod"})).status_code == 400
         assert (await client.post("/", content=b"x" * 100_000)).status_code == 400
-        empty = await client.post("/", json={"kind": "TokenReview", "spec": {}})
+        empty = await client.post(
+            "/", json={"apiVersion": API_VERSION, "kind": "TokenReview", "spec": {}}
+        )
         assert empty.json()["status"] == {"authenticated": False, "error": "no token"}
         assert (await client.get("/healthz")).status_code == 200
 
