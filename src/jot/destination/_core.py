@@ -215,7 +215,14 @@ def _parse_kid(head: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
+# The last second a datetime can hold (9999-12-31T23:59:59Z). jot.jose accepts any finite
+# NumericDate; a later exp (signed by a broken issuer) is refused here, not a crash later.
+_LAST_SECOND = 253_402_300_799
+
+
 def _check_shape(claims: dict[str, Any]) -> None:
+    if claims["exp"] > _LAST_SECOND:
+        raise ClaimError("exp is beyond the year 9999", claim="exp")
     for claim in ("sub", "jti"):
         if not isinstance(claims[claim], str) or not claims[claim]:
             raise ClaimError(f"{claim} must be a non-empty string", claim=claim)
