@@ -29,7 +29,6 @@ from jot.destination.proxy_headers import (
     Headers,
     IdentityHeaders,
     framing_problem,
-    has_obs_fold,
     request_headers,
     response_headers,
     upgrade_of,
@@ -174,12 +173,7 @@ class Proxy:
         head: bytes,
     ) -> bool:
         client_headers = list(request.headers)
-        problem = framing_problem(client_headers, self.rules)
-        if problem is None and has_obs_fold(head):
-            problem = "obs-fold"
-        if problem is None and not request.target.startswith(b"/"):
-            # Absolute-form or authority-form targets would be glued onto the upstream path.
-            problem = "not an origin-form target"
+        problem = framing_problem(request.target, client_headers, head, self.rules)
         if problem is not None:
             log.info("jot proxy: 400 %s", problem)
             await _error(conn, writer, 400)

@@ -125,16 +125,22 @@ def upgrade_of(headers: Headers) -> bytes | None:
     return joined or None
 
 
-def framing_problem(headers: Headers, rules: HeaderRules) -> str | None:
+def framing_problem(target: bytes, headers: Headers, head: bytes, rules: HeaderRules) -> str | None:
     """Why a request must be refused before it is verified (answer 400), or None.
 
-    h11 has refused conflicting ``Content-Length`` values, ``Transfer-Encoding`` other than
-    ``chunked`` and invalid header names already; obs-fold is :func:`has_obs_fold`.
+    ``head`` is the request's raw head, for obs-fold. h11 has refused conflicting
+    ``Content-Length`` values, ``Transfer-Encoding`` other than ``chunked`` and invalid
+    header names already.
     """
     names = {name.lower() for name, _ in headers}
     if b"transfer-encoding" in names and b"content-length" in names:
         # RFC 9112 §6.1: a proxy must not forward both.
         return "Transfer-Encoding and Content-Length together"
+    if has_obs_fold(head):
+        return "obs-fold"
+    if not target.startswith(b"/"):
+        # Absolute-form or authority-form targets would be glued onto the upstream path.
+        return "not an origin-form target"
     upgrade = upgrade_of(headers)
     if upgrade is not None:
         for protocol in upgrade.split(b","):
@@ -157,6 +163,8 @@ def has_obs_fold(head: bytes) -> bool:
 
 
 def _filtered(headers: Headers, rules: HeaderRules | None = None) -> Headers:
+    """``headers`` without the ones never passed on; ``rules`` for a request, None for a
+    response."""
     named = {normalised(token) for token in connection_tokens(headers)} - _PROTECTED
     kept = []
     for name, value in headers:
