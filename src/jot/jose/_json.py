@@ -45,9 +45,6 @@ _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\(?s:.)?)*"?|[][{}]')
 
 
 def _too_deep(text: str) -> bool:
-    # Counting is cheap C; the walk runs only when the text could nest that deep.
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return False
     depth = 0
     for token in _STRING_OR_BRACKET.findall(text):
         if token in ("[", "{"):
@@ -63,7 +60,8 @@ def loads(data: bytes | str) -> Any:
     """Parse strict JSON; raise :class:`MalformedTokenError` on anything else."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        if _too_deep(text):
+        # Counting is cheap C; the walk runs only when the text could nest that deep.
+        if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(text):
             raise MalformedTokenError(f"JSON nested deeper than {MAX_DEPTH} levels")
         try:
             value, end = _scan_once(text, 0)
