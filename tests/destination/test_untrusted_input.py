@@ -308,3 +308,44 @@ async def test_a_deeply_nested_token_header_is_401_everywhere(no_error_logs, pro
     async with httpx.AsyncClient(transport=transport, base_url="http://dest") as client:
         answer = await client.post("/", json=review)
     assert answer.json()["status"] == {"authenticated": False, "error": "invalid token"}
+
+
+def _wsgi_status(authorization: str | None) -> tuple[str, dict[str, str]]:
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    if authorization is not None:
+        environ["HTTP_AUTHORIZATION"] = authorization
+    answer: list[Any] = []
+    b"".join(WSGI(environ, lambda status, headers, *_: answer.extend([status, dict(headers)])))
+    return answer[0], answer[1]
+
+
+ALICE = "Bearer " + AUTHORITY.token(aud="web")
+BOB = "Bearer " + AUTHORITY.token(aud="web", name="bob@example.com", groups=[])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "values", [[ALICE, BOB], [BOB, ALICE], [ALICE, ALICE], [f"{ALICE}, {BOB}"], [f"{BOB},{ALICE}"]]
+)
+async def test_two_credentials_are_400_in_every_front_end(no_error_logs, proxies, values):
+    # Forward auth took the last one, the proxy and the middleware the first.
+    headers = [("Authorization", value) for value in values]
+    challenge = 'Bearer realm="web", error="invalid_request"'
+    for app in (FORWARD_AUTH, MIDDLEWARE):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dest") as client:
+            response = await client.get("/x", headers=headers)
+        assert response.status_code == 400
+        assert response.headers["www-authenticate"] == challenge
+    assert status_of(exchange(proxies["web"], _raw("/", headers, b""))) == 400
+    status, wsgi_headers = _wsgi_status(", ".join(values))  # As WSGI servers join them.
+    assert status == "400 Bad Request"
+    assert wsgi_headers["www-authenticate"] == challenge
+
+
+def test_one_credential_with_commas_of_its_own_is_not_two():
+    # Digest's parameters are "name=value" after a comma: not a second credential.
+    status, _ = _wsgi_status('Digest username="a", realm="b", nonce="c"')
+    assert status == "401 Unauthorized"
+    assert _wsgi_status(ALICE)[0] == "200 OK"
