@@ -188,34 +188,32 @@ def _header_list(authorization: list[str], extra: list[tuple[str, str]]) -> list
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("app", [FORWARD_AUTH, MIDDLEWARE], ids=["forward-auth", "asgi"])
 @EXAMPLES
 @given(authorization=authorizations("web"), extra=HEADERS)
-async def test_forward_auth(no_error_logs, authorization, extra):
-    status = await _asgi_status(FORWARD_AUTH, "GET", _header_list(authorization, extra), b"")
+async def test_forward_auth_and_asgi_middleware(no_error_logs, app, authorization, extra):
+    status = await _asgi_status(app, "GET", _header_list(authorization, extra), b"")
     assert status in ALLOWED
     event(f"status {status}")
 
 
-@pytest.mark.anyio
-@EXAMPLES
-@given(authorization=authorizations("web"), extra=HEADERS)
-async def test_asgi_middleware(no_error_logs, authorization, extra):
-    status = await _asgi_status(MIDDLEWARE, "GET", _header_list(authorization, extra), b"")
-    assert status in ALLOWED
-    event(f"status {status}")
+def _wsgi_status(authorization: str | None) -> tuple[str, dict[str, str]]:
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    if authorization is not None:
+        environ["HTTP_AUTHORIZATION"] = authorization
+    answer: list[Any] = []
+    b"".join(WSGI(environ, lambda status, headers, *_: answer.extend([status, dict(headers)])))
+    return answer[0], answer[1]
 
 
 @EXAMPLES
 @given(authorization=authorizations("web"), joiner=st.sampled_from([", ", ","]))
 def test_wsgi_middleware(no_error_logs, authorization, joiner):
-    environ: dict[str, Any] = {}
-    setup_testing_defaults(environ)
-    if authorization:  # The server joins repeated headers, as gunicorn and werkzeug do.
-        environ["HTTP_AUTHORIZATION"] = joiner.join(authorization)
-    statuses: list[str] = []
-    b"".join(WSGI(environ, lambda status, headers, *_: statuses.append(status)))
-    assert int(statuses[0].split()[0]) in ALLOWED
-    event(f"status {statuses[0]}")
+    # The server joins repeated headers, as gunicorn and werkzeug do.
+    status, _ = _wsgi_status(joiner.join(authorization) if authorization else None)
+    assert int(status.split()[0]) in ALLOWED
+    event(f"status {status}")
 
 
 def _reviews() -> st.SearchStrategy[bytes]:
@@ -298,26 +296,12 @@ async def test_a_deeply_nested_token_header_is_401_everywhere(no_error_logs, pro
     assert await _asgi_status(MIDDLEWARE, "GET", headers, b"") == 401
     for port in proxies.values():
         assert status_of(exchange(port, _raw("/", headers, b""))) == 401
-    environ: dict[str, Any] = {"HTTP_AUTHORIZATION": "Bearer " + NESTED}
-    setup_testing_defaults(environ)
-    statuses: list[str] = []
-    b"".join(WSGI(environ, lambda status, headers, *_: statuses.append(status)))
-    assert statuses == ["401 Unauthorized"]
+    assert _wsgi_status("Bearer " + NESTED)[0] == "401 Unauthorized"
     review = {"apiVersion": API_VERSION, "kind": "TokenReview", "spec": {"token": NESTED}}
     transport = httpx.ASGITransport(app=WEBHOOK)
     async with httpx.AsyncClient(transport=transport, base_url="http://dest") as client:
         answer = await client.post("/", json=review)
     assert answer.json()["status"] == {"authenticated": False, "error": "invalid token"}
-
-
-def _wsgi_status(authorization: str | None) -> tuple[str, dict[str, str]]:
-    environ: dict[str, Any] = {}
-    setup_testing_defaults(environ)
-    if authorization is not None:
-        environ["HTTP_AUTHORIZATION"] = authorization
-    answer: list[Any] = []
-    b"".join(WSGI(environ, lambda status, headers, *_: answer.extend([status, dict(headers)])))
-    return answer[0], answer[1]
 
 
 ALICE = "Bearer " + AUTHORITY.token(aud="web")
