@@ -304,8 +304,9 @@ async def test_a_deeply_nested_token_header_is_401_everywhere(no_error_logs, pro
     assert answer.json()["status"] == {"authenticated": False, "error": "invalid token"}
 
 
-ALICE = "Bearer " + AUTHORITY.token(aud="web")
-BOB = "Bearer " + AUTHORITY.token(aud="web", name="bob@example.com", groups=[])
+# Made at import, perhaps minutes before use in a long run: valid until 2100.
+ALICE = "Bearer " + AUTHORITY.token(aud="web", exp=4102444800)
+BOB = "Bearer " + AUTHORITY.token(aud="web", exp=4102444800, name="bob@example.com", groups=[])
 
 
 @pytest.mark.anyio
