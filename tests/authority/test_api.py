@@ -166,10 +166,11 @@ async def test_machine_identity_reads_grants_with_connector_role(admin: httpx.As
     assert (
         await admin.get("/api/grants", params={"destination": "web"}, headers=bearer(machine_key))
     ).status_code == 403
-    await admin.post(
+    granted = await admin.post(
         "/api/grants",
-        json={"subject": "user:web-connector", "role": "connector", "resource": "jot"},
+        json={"subject": "user:web-connector", "role": "connector", "resource": "jot.web"},
     )
+    assert granted.status_code == 201, granted.text
     response = await admin.get(
         "/api/grants", params={"destination": "web"}, headers=bearer(machine_key)
     )

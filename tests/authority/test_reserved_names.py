@@ -15,7 +15,7 @@ from jot.authority.oidc.models import Provider
 
 pytestmark = pytest.mark.anyio
 
-RESERVED = ["system:kube-controller-manager", "system:node:worker-1", "system:masters@x.org"]
+RESERVED = ["system:kube-controller-manager", "system:node:worker-1", "System:Masters@x.org"]
 
 
 @pytest.mark.parametrize("name", RESERVED)
@@ -28,6 +28,15 @@ async def test_admin_cannot_create_a_reserved_name(
     assert "reserved" in response.json()["message"]
     listed = (await admin.get("/api/users")).json()["items"]
     assert name not in [identity["name"] for identity in listed]
+
+
+async def test_an_identity_cannot_be_renamed_to_a_reserved_name(admin: httpx.AsyncClient) -> None:
+    assert (
+        await admin.post("/api/users", json={"name": "ci", "kind": "machine"})
+    ).status_code == 201
+    response = await admin.patch("/api/users/ci", json={"name": "system:kube-scheduler"})
+    assert response.status_code == 400, response.text
+    assert (await admin.get("/api/users/ci")).status_code == 200
 
 
 async def test_names_that_only_contain_system_are_fine(admin: httpx.AsyncClient) -> None:

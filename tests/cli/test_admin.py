@@ -13,13 +13,16 @@ import pytest
 from click.testing import CliRunner
 
 import jot.cli.admin as admin_cli
+import jot.cli.session as session_cli
 from jot.authority.app import create_app, open_authority
 from jot.authority.settings import Settings
 from jot.cli import _credentials as creds
 from jot.cli import _remote
-from jot.client import Client
+from jot.cli.providers import providers
+from jot.client import Client, ops
 
 SERVER = "http://authority.test"
+COMMANDS = {"passwd": session_cli.passwd, "providers": providers}
 
 
 class SyncASGI(httpx.BaseTransport):
@@ -49,13 +52,17 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setattr(
         _remote, "Client", lambda server, key: Client(server, key, transport=transport)
     )
+    monkeypatch.setattr(
+        session_cli, "_client", lambda server, key=None: Client(server, key, transport=transport)
+    )
 
-    def run(*args: str, code: int = 0) -> str:
-        command = getattr(admin_cli, args[0].replace("-", "_"))
-        result = CliRunner().invoke(command, list(args[1:]))
+    def run(*args: str, code: int = 0, input: str | None = None) -> str:
+        command = COMMANDS.get(args[0]) or getattr(admin_cli, args[0].replace("-", "_"))
+        result = CliRunner().invoke(command, list(args[1:]), input=input)
         assert result.exit_code == code, result.output
         return result.output
 
+    run.client = lambda key=None: Client(SERVER, key, transport=transport)  # type: ignore[attr-defined]
     yield run
     started.authority.close()
 
@@ -101,3 +108,49 @@ def test_signing_keys_rotate(cli: Any) -> None:
     assert [k["state"] for k in before] == ["active"]
     after = json.loads(cli("signing-keys", "rotate", "--yes", "--json"))
     assert sorted(k["state"] for k in after) == ["active", "revoked"]
+
+
+def test_rename_password_reset_and_key_lineage(cli: Any) -> None:
+    cli("users", "add", "BOB@Example.com", "--password", input="bobs password\n" * 2)
+    assert "already exists" in cli("users", "add", "bob@example.com", code=1)
+    cli("destinations", "add", "web")
+    cli("grants", "add", "user:bob@example.com", "viewer", "web")
+    assert cli("users", "rename", "bob@example.com", "robert@example.com") == (
+        "renamed bob@example.com to robert@example.com\n"
+    )
+    grants = json.loads(cli("grants", "list", "--destination", "web", "--json"))
+    assert [g["subject"] for g in grants] == ["user:robert@example.com"]
+    cli("access-keys", "add", "robert@example.com")
+    out = cli("users", "passwd", "robert@example.com", "--revoke-keys", input="new pass 1\n" * 2)
+    assert out.endswith("password of robert@example.com set; its access keys are revoked\n")
+    keys = json.loads(cli("access-keys", "list", "--identity", "robert@example.com", "--json"))
+    assert all(k["revoked"] is not None for k in keys)
+
+    # The admin's key for itself is made from the admin's key, and says so on stderr.
+    result = CliRunner().invoke(admin_cli.access_keys, ["add", "admin"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("jot_ak_")
+    assert "made with access key" in result.stderr
+    table = cli("access-keys", "list", "--identity", "admin").splitlines()
+    assert table[0].split("\t")[-1] == "MADE WITH"
+
+
+def test_passwd_can_revoke_the_other_keys(cli: Any) -> None:
+    cli("users", "add", "carol", "--password", input="carols password\n" * 2)
+    other = cli.client().login("carol", "carols password").access_key  # Another session.
+    mine = cli.client().login("carol", "carols password").access_key
+    creds.remember(SERVER, {"access_key": mine, "name": "carol"})
+    answers = "carols password\n" + "new password\n" * 2
+    assert cli("passwd", input=answers).endswith("Password changed\n")  # No terminal: kept.
+    answers = "new password\n" + "third password\n" * 2
+    out = cli("passwd", "--revoke-other-keys", input=answers)
+    assert out.endswith("Password changed; your other access keys are revoked\n")
+    keys = {k.id: k.revoked for k in cli.client(mine).call(ops.access_keys_list()).items}
+    assert keys[other.split("_")[2]] is not None
+    assert keys[mine.split("_")[2]] is None
+
+
+def test_providers_verifies_email_flag(cli: Any) -> None:
+    cli("providers", "add", "corp", "--issuer", "https://idp.example", "--client-id", "jot")
+    out = cli("providers", "update", "corp", "--verifies-email", "--json")
+    assert json.loads(out)["verifies_email"] is True

@@ -95,7 +95,9 @@ def _populate(api: httpx.Client, found: Realm) -> dict[str, str]:
 def _add_connector(found: Realm) -> None:
     """The destination's machine identity, exactly as docs/destinations.md tells how."""
     found.jot("admin", "users", "add", "web-connector", "--machine")
-    found.jot("admin", "grants", "add", "user:web-connector", "connector", "jot")
+    # The same connector identity serves both destinations of the suite: one grant each.
+    for destination in ("web", "k8s"):
+        found.jot("admin", "grants", "add", "user:web-connector", "connector", f"jot.{destination}")
     key = found.jot("admin", "access-keys", "add", "web-connector", "--name", "web").stdout
     found.machine_keys["web-connector"] = key.strip()
 

@@ -20,7 +20,8 @@ __all__ = [
 
 
 class AccessKey(Response):
-    """An access key without its secret."""
+    """An access key without its secret. ``parent`` is the key it was made with, when it was
+    made by its own identity: it never outlives that key (expiry, revocation, revalidation)."""
 
     id: str
     identity: str
@@ -30,6 +31,7 @@ class AccessKey(Response):
     inactivity_timeout: int | None
     last_used: datetime
     revoked: datetime | None
+    parent: str | None = None
 
 
 class AccessKeyList(Response):
@@ -37,7 +39,12 @@ class AccessKeyList(Response):
 
 
 class AccessKeyCreate(Request):
-    """A key for ``identity``; ``ttl``/``inactivity_timeout`` in seconds, 0 means never."""
+    """A key for ``identity``; ``ttl``/``inactivity_timeout`` in seconds, 0 means never.
+
+    A key for oneself is derived from the key that asks for it, and is bounded by it: it
+    expires no later, idles out no later, and is revoked with it. Only an admin makes keys
+    for another identity; those start a line of their own.
+    """
 
     identity: Name
     name: str = Field(default="key", min_length=1, max_length=253)

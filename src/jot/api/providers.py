@@ -43,6 +43,9 @@ class ProviderCreate(Request):
     groups_claim: ClaimName = "groups"
     allowed_domains: list[Domain] = Field(default_factory=list, max_length=100)
     revalidate_after: int = Field(default=DEFAULT_REVALIDATE, ge=60, le=30 * 86400)
+    #: The provider verifies every address it asserts, even without ``email_verified: true``
+    #: (then a login may take over the existing jot account of that address). Off by default.
+    verifies_email: bool = False
 
 
 class ProviderUpdate(Request):
@@ -57,6 +60,7 @@ class ProviderUpdate(Request):
     groups_claim: ClaimName | None = None
     allowed_domains: list[Domain] | None = Field(default=None, max_length=100)
     revalidate_after: int | None = Field(default=None, ge=60, le=30 * 86400)
+    verifies_email: bool | None = None
 
 
 class Provider(Response):
@@ -70,6 +74,7 @@ class Provider(Response):
     groups_claim: str
     allowed_domains: list[str]
     revalidate_after: int
+    verifies_email: bool
     #: The exact redirect URI to register at the provider.
     redirect_uri: str
     created: datetime

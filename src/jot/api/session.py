@@ -26,10 +26,12 @@ class LoginRequest(Request):
 
 
 class PasswordChange(Request):
-    """The caller's own password: the current one, and the new one."""
+    """The caller's own password: the current one, and the new one. ``revoke_other_keys``
+    also revokes every other access key of the caller (other logins, keys made from them)."""
 
     current: SecretStr = Field(min_length=1, max_length=1024)
     new: SecretStr = Field(min_length=8, max_length=1024)
+    revoke_other_keys: bool = False
 
 
 class LoginResponse(Response):

@@ -1,33 +1,42 @@
 """Who may call what. The authority's own API is the destination ``jot``.
 
-Roles there: ``admin`` (everything), ``view`` (read everything), ``connector`` (read the
-destinations and grants, as a destination's machine identity does). Every identity with a
-valid access key may use its own session endpoints (whoami, tokens, logout).
+Roles there: ``admin`` (everything) and ``view`` (read everything), granted on ``jot``
+itself; ``connector``, granted on ``jot.<destination>``, reads that one destination and its
+grants, as the destination's machine identity does. Every identity with a valid access key
+may use its own session endpoints (whoami, tokens, logout).
+
+Grants are held by an identity directly or through a group it is a member of, by id.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from jot.authority.errors import Forbidden
-from jot.authority.models import Grant, Group, Identity, Membership
+from jot.authority.models import Grant, Group, Membership
 
 __all__ = [
+    "CONNECTOR",
     "JOT_DESTINATION",
     "Need",
     "check",
-    "grants_for",
+    "check_destination",
+    "connector_destinations",
     "group_names",
-    "has_grant",
-    "roles_on",
-    "subjects_of",
+    "held_by",
+    "jot_roles",
+    "reads_everything",
 ]
 
 JOT_DESTINATION = "jot"
+#: The role on ``jot.<destination>`` that reads that destination's grants.
+CONNECTOR = "connector"
+_CONNECTOR_PREFIX = f"{JOT_DESTINATION}."
 
 
 class Need(enum.Enum):
@@ -40,9 +49,10 @@ class Need(enum.Enum):
 
 _ALLOWED: dict[Need, frozenset[str]] = {
     Need.VIEW: frozenset({"admin", "view"}),
-    Need.GRANTS: frozenset({"admin", "view", "connector"}),
+    Need.GRANTS: frozenset({"admin", "view", CONNECTOR}),
     Need.ADMIN: frozenset({"admin"}),
 }
+_READ_ALL = _ALLOWED[Need.VIEW]
 
 
 def check(need: Need, roles: Iterable[str]) -> None:
@@ -50,6 +60,11 @@ def check(need: Need, roles: Iterable[str]) -> None:
     allowed = _ALLOWED.get(need)
     if allowed is not None and not allowed.intersection(roles):
         raise Forbidden(f"this needs the {need.value!r} role on the jot destination")
+
+
+def reads_everything(roles: Iterable[str]) -> bool:
+    """Whether ``roles`` read every destination and grant (``admin``, ``view``)."""
+    return not _READ_ALL.isdisjoint(roles)
 
 
 def group_names(session: Session, identity_id: str) -> list[str]:
@@ -62,28 +77,49 @@ def group_names(session: Session, identity_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def subjects_of(identity: Identity, groups: Iterable[str]) -> list[str]:
-    return [f"user:{identity.name}", *(f"group:{g}" for g in groups)]
+def held_by(identity_id: Any) -> ColumnElement[bool]:
+    """Grants of the identity (a value or a bind parameter), directly or through its groups:
+    one indexed condition, so that a check stays one query."""
+    groups = select(Membership.group_id).where(Membership.identity_id == identity_id)
+    return or_(Grant.identity_id == identity_id, Grant.group_id.in_(groups))
 
 
-def grants_for(session: Session, destination_id: str) -> list[Grant]:
-    stmt = (
-        select(Grant)
-        .where(Grant.destination_id == destination_id)
-        .order_by(Grant.created, Grant.id)
+def jot_roles(session: Session, identity_id: str) -> set[str]:
+    """The roles that decide access to this API: those held on ``jot`` itself, plus
+    ``connector`` when a connector grant on some ``jot.<destination>`` is held (which
+    destinations it reads is :func:`check_destination`'s question)."""
+    stmt = select(Grant.role, Grant.resource).where(
+        or_(
+            Grant.resource == JOT_DESTINATION,
+            (Grant.role == CONNECTOR) & Grant.resource.startswith(_CONNECTOR_PREFIX),
+        ),
+        held_by(identity_id),
     )
-    return list(session.scalars(stmt))
+    return {role for role, _resource in session.execute(stmt)}
 
 
-def has_grant(session: Session, destination_id: str, subjects: list[str]) -> bool:
-    """Whether any of ``subjects`` holds a grant on the destination or a sub-resource of it."""
-    stmt = select(Grant.id).where(
-        Grant.destination_id == destination_id, Grant.subject.in_(subjects)
+def connector_destinations(session: Session, identity_id: str) -> set[str]:
+    """The destinations whose grants the identity reads as their connector."""
+    stmt = select(Grant.resource).where(
+        Grant.role == CONNECTOR,
+        Grant.resource.startswith(_CONNECTOR_PREFIX),
+        held_by(identity_id),
     )
-    return session.scalar(stmt.limit(1)) is not None
+    return {resource.removeprefix(_CONNECTOR_PREFIX) for resource in session.scalars(stmt)}
 
 
-def roles_on(session: Session, destination: str, subjects: list[str]) -> set[str]:
-    """Roles that ``subjects`` hold on the whole of ``destination`` (no sub-resource)."""
-    stmt = select(Grant.role).where(Grant.resource == destination, Grant.subject.in_(subjects))
-    return set(session.scalars(stmt))
+def check_destination(
+    session: Session, identity_id: str, roles: Iterable[str], destination: str | None
+) -> None:
+    """Raise :class:`Forbidden` unless the caller may read ``destination`` and its grants
+    (``None``: every destination). A connector reads only the destinations it is bound to,
+    so that it cannot learn who is admin here or what other destinations grant."""
+    if reads_everything(roles):
+        return
+    if destination is None:
+        raise Forbidden("a connector reads only its own destination: name it (?destination=)")
+    if destination not in connector_destinations(session, identity_id):
+        raise Forbidden(
+            f"this connector is not bound to {destination!r} "
+            f"(that needs the connector role on {_CONNECTOR_PREFIX}{destination})"
+        )

@@ -33,6 +33,8 @@ class Principal:
     last_used: datetime
     groups: tuple[str, ...]
     roles: frozenset[str]
+    #: The first key of this key's line, whose provider session (if any) is revalidated.
+    origin_id: str
 
 
 @dataclass(frozen=True)

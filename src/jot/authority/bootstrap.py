@@ -74,7 +74,7 @@ def bootstrap(db: Database, settings: Settings, clock: Clock) -> str | None:
         session.add(
             Grant(
                 id=new_id(),
-                subject=f"user:{ADMIN}",
+                identity_id=admin.id,
                 role="admin",
                 resource=JOT_DESTINATION,
                 destination_id=jot.id,

@@ -15,6 +15,7 @@ from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from jot.api.identities import fold_name
 from jot.authority import access, audit
 from jot.authority.authcache import Principal
 from jot.authority.clock import to_datetime
@@ -151,7 +152,9 @@ def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
         cache.put(digest, principal, generation)
     # Handlers read id, name and kind; writes go through statements, not this object.
     ctx.identity = Identity(id=principal.identity_id, name=principal.name, kind=principal.kind)
-    ctx.key = AccessKey(id=principal.key_id, identity_id=principal.identity_id)
+    ctx.key = AccessKey(
+        id=principal.key_id, identity_id=principal.identity_id, origin_id=principal.origin_id
+    )
     ctx.groups, ctx.roles = list(principal.groups), set(principal.roles)
 
 
@@ -181,9 +184,7 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     if identity is None:  # Deleted identity: its keys cascade away, this is a race only.
         raise _reject(ctx, "a valid access key is required")
     groups = access.group_names(ctx.session, identity.id)
-    roles = access.roles_on(
-        ctx.session, access.JOT_DESTINATION, access.subjects_of(identity, groups)
-    )
+    roles = access.jot_roles(ctx.session, identity.id)
     last_used = key.last_used
     if ctx.now - last_used >= _TOUCH_EVERY:
         _touch(ctx, key.id, write=write)
@@ -198,6 +199,7 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
         last_used,
         tuple(groups),
         frozenset(roles),
+        key.origin_id or key.id,
     )
 
 
@@ -213,4 +215,5 @@ def _touch(ctx: Context, key_id: str, *, write: bool) -> None:
 
 
 def load_identity(session: Session, name: str) -> Identity | None:
-    return session.scalars(select(Identity).where(Identity.name == name)).first()
+    """The identity called ``name``, whatever the case of its letters."""
+    return session.scalars(select(Identity).where(Identity.name_key == fold_name(name))).first()

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Integer,
@@ -22,7 +23,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from jot.api.identities import fold_name
 
 __all__ = [
     "AccessKey",
@@ -74,24 +77,35 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Identity(Base):
+class _Named:
+    """``name`` is shown as given; ``name_key`` (:func:`jot.api.fold_name` of it) is what is
+    unique and what lookups compare, so ``BOB@Example.com`` and ``bob@example.com`` are one."""
+
+    name: Mapped[str] = mapped_column(String(253))
+    name_key: Mapped[str] = mapped_column(String(253), unique=True)
+
+    @validates("name")
+    def _fold(self, _key: str, value: str) -> str:
+        self.name_key = fold_name(value)
+        return value
+
+
+class Identity(_Named, Base):
     """A person (``kind="user"``, may have a password) or a machine (access keys only)."""
 
     __tablename__ = "identities"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(253), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Group(Base):
+class Group(_Named, Base):
     __tablename__ = "groups"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(253), unique=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -107,7 +121,13 @@ class Membership(Base):
 
 
 class AccessKey(Base):
-    """A long-lived credential; only the SHA-256 of its secret is stored."""
+    """A long-lived credential; only the SHA-256 of its secret is stored.
+
+    A key made with another key of the same identity is *derived*: ``parent_id`` is the key it
+    was made with (revoking that one revokes this one), ``origin_id`` the first key of the
+    line (a login; its provider session, if any, is revalidated for every key of the line).
+    Both are ``None`` for a key made by a login or by an admin for another identity.
+    """
 
     __tablename__ = "access_keys"
 
@@ -122,6 +142,10 @@ class AccessKey(Base):
     inactivity_timeout: Mapped[int | None] = mapped_column(Integer)
     last_used: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("access_keys.id", ondelete="CASCADE"), index=True, default=None
+    )
+    origin_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class Destination(Base):
@@ -137,13 +161,25 @@ class Destination(Base):
 
 
 class Grant(Base):
-    """``(subject, role, resource)``; ``destination_id`` ties it to the resource's destination."""
+    """``(subject, role, resource)``; ``destination_id`` ties it to the resource's destination.
+
+    The subject is an identity or a group by id, never by name: a rename carries the grant,
+    and a later identity that gets the same name gets nothing. Deleting the subject deletes
+    the grant. The unique constraints cover the subject lookups (NULLs never collide).
+    """
 
     __tablename__ = "grants"
-    __table_args__ = (UniqueConstraint("subject", "role", "resource"),)
+    __table_args__ = (
+        UniqueConstraint("identity_id", "role", "resource"),
+        UniqueConstraint("group_id", "role", "resource"),
+        CheckConstraint(
+            "(identity_id IS NULL) <> (group_id IS NULL)", name="ck_grants_one_subject"
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    subject: Mapped[str] = mapped_column(String(300), index=True)
+    identity_id: Mapped[str | None] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(253))
     resource: Mapped[str] = mapped_column(String(300))
     destination_id: Mapped[str] = mapped_column(

@@ -65,12 +65,25 @@ def users_add(name: str, machine: bool, ask: bool, server: str | None, as_json: 
 
 @users.command("passwd")
 @click.argument("name")
+@click.option(
+    "--revoke-keys", is_flag=True, help="Also revoke every access key of NAME (a compromise)."
+)
 @server_option
-def users_passwd(name: str, server: str | None) -> None:
+def users_passwd(name: str, revoke_keys: bool, server: str | None) -> None:
     """Set the password of NAME."""
     password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
-    call(server, ops.user_update(name, password=password))
-    click.echo(f"password of {name} set")
+    call(server, ops.user_update(name, password=password, revoke_access_keys=revoke_keys))
+    click.echo(f"password of {name} set" + ("; its access keys are revoked" if revoke_keys else ""))
+
+
+@users.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@server_option
+def users_rename(name: str, new_name: str, server: str | None) -> None:
+    """Rename NAME to NEW_NAME; its grants, groups and access keys go with it."""
+    result = call(server, ops.user_update(name, new_name=new_name))
+    click.echo(f"renamed {name} to {result.name}")
 
 
 @users.command("remove")
@@ -262,8 +275,8 @@ def access_keys_list(identity: str | None, server: str | None, as_json: bool) ->
     _show(
         result,
         as_json,
-        ["id", "identity", "name", "expires", "last used", "revoked"],
-        lambda k: [k.id, k.identity, k.name, k.expires, k.last_used, k.revoked],
+        ["id", "identity", "name", "expires", "last used", "revoked", "made with"],
+        lambda k: [k.id, k.identity, k.name, k.expires, k.last_used, k.revoked, k.parent],
     )
 
 
@@ -284,13 +297,25 @@ def access_keys_add(
     server: str | None,
     as_json: bool,
 ) -> None:
+    """A new access key for IDENTITY; the secret is printed once, on stdout.
+
+    A key for yourself is made from the key you are logged in with and never outlives it
+    (expiry, inactivity, revocation). An admin's key for another identity stands alone.
+    """
     result = call(
         server, ops.access_key_create(identity, name=name, ttl=ttl, inactivity_timeout=inactivity)
     )
     if as_json:
         print_json(result.model_dump(mode="json"))
-    else:
-        click.echo(result.access_key)
+        return
+    click.echo(result.access_key)
+    if result.key.parent is not None:
+        until = result.key.expires.isoformat() if result.key.expires else "never"
+        click.echo(
+            f"made with access key {result.key.parent}: it is revoked with that key; "
+            f"expires: {until}",
+            err=True,
+        )
 
 
 @access_keys.command("remove")

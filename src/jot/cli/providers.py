@@ -94,6 +94,12 @@ _options = [
     click.option("--groups-claim", help="The claim that holds the groups."),
     click.option("--allowed-domain", "domains", multiple=True, help="Only these e-mail domains."),
     click.option("--revalidate-after", type=int, help="Seconds between refresh checks (7200)."),
+    click.option(
+        "--verifies-email/--no-verifies-email",
+        default=None,
+        help="The provider verifies every address: a login may take over the jot account "
+        "of its address without email_verified: true (default: off).",
+    ),
 ]
 
 

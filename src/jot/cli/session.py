@@ -108,7 +108,13 @@ def logout(server: str | None) -> None:
 
 @click.command()
 @click.option("--server", help="Which server (default: the current one).")
-def passwd(server: str | None) -> None:
+@click.option(
+    "--revoke-other-keys/--keep-other-keys",
+    default=None,
+    help="Also revoke every other access key of yours (other logins, keys made from them); "
+    "asked on a terminal, kept otherwise.",
+)
+def passwd(server: str | None, revoke_other_keys: bool | None) -> None:
     """Change your own password (asks for the current one, then the new one twice)."""
     from jot.client import ClientError
 
@@ -117,12 +123,19 @@ def passwd(server: str | None) -> None:
     new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     if len(new) < 8:
         raise click.ClickException("the new password must have at least 8 characters")
+    if revoke_other_keys is None:
+        # A changed password often means a leaked one: offer to end what it let someone make.
+        revoke_other_keys = sys.stdin.isatty() and click.confirm(
+            "Also revoke your other access keys (other logins and keys made from them)?"
+        )
     with _client(*found) as client:
         try:
-            client.change_password(current, new)
+            client.change_password(current, new, revoke_other_keys=revoke_other_keys)
         except ClientError as exc:
             raise _fail(exc) from None
-    click.echo("Password changed")
+    click.echo(
+        "Password changed" + ("; your other access keys are revoked" if revoke_other_keys else "")
+    )
 
 
 @click.command()

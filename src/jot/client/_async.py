@@ -53,9 +53,12 @@ class AsyncClient:
     async def logout(self) -> None:
         await self.call(ops.logout())
 
-    async def change_password(self, current: str, new: str) -> None:
-        """Set this identity's own password (the current one is checked)."""
-        await self.call(ops.change_password(current, new))
+    async def change_password(
+        self, current: str, new: str, *, revoke_other_keys: bool = False
+    ) -> None:
+        """Set this identity's own password (the current one is checked); with
+        ``revoke_other_keys``, every other access key of this identity is revoked."""
+        await self.call(ops.change_password(current, new, revoke_other_keys=revoke_other_keys))
 
     async def whoami(self) -> WhoAmI:
         return await self.call(ops.whoami())

@@ -53,9 +53,10 @@ class Client:
     def logout(self) -> None:
         self.call(ops.logout())
 
-    def change_password(self, current: str, new: str) -> None:
-        """Set this identity's own password (the current one is checked)."""
-        self.call(ops.change_password(current, new))
+    def change_password(self, current: str, new: str, *, revoke_other_keys: bool = False) -> None:
+        """Set this identity's own password (the current one is checked); with
+        ``revoke_other_keys``, every other access key of this identity is revoked."""
+        self.call(ops.change_password(current, new, revoke_other_keys=revoke_other_keys))
 
     def whoami(self) -> WhoAmI:
         return self.call(ops.whoami())

@@ -82,8 +82,11 @@ def logout() -> Call[None]:
     return Call("POST", "/api/logout", _none)
 
 
-def change_password(current: str, new: str) -> Call[None]:
-    return Call("POST", "/api/password", _none, json={"current": current, "new": new})
+def change_password(current: str, new: str, *, revoke_other_keys: bool = False) -> Call[None]:
+    body: dict[str, Any] = {"current": current, "new": new}
+    if revoke_other_keys:  # Sent only when asked for: an older server knows no such field.
+        body["revoke_other_keys"] = True
+    return Call("POST", "/api/password", _none, json=body)
 
 
 def whoami() -> Call[WhoAmI]:
@@ -109,8 +112,23 @@ def user_create(name: str, *, kind: str = "user", password: str | None = None) -
     return Call("POST", "/api/users", _model(Identity), json=body)
 
 
-def user_update(name: str, *, password: str) -> Call[Identity]:
-    return Call("PATCH", f"/api/users/{_q(name)}", _model(Identity), json={"password": password})
+def user_update(
+    name: str,
+    *,
+    password: str | None = None,
+    new_name: str | None = None,
+    revoke_access_keys: bool = False,
+) -> Call[Identity]:
+    """A new password, a new name (grants and keys stay with the identity), or both;
+    ``revoke_access_keys`` revokes every access key of the identity."""
+    body: dict[str, Any] = {}
+    if revoke_access_keys:
+        body["revoke_access_keys"] = True
+    if password is not None:
+        body["password"] = password
+    if new_name is not None:
+        body["name"] = new_name
+    return Call("PATCH", f"/api/users/{_q(name)}", _model(Identity), json=body)
 
 
 def user_delete(name: str) -> Call[None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from jot.api.destinations import Destination as DestinationOut
 from jot.api.destinations import DestinationCreate, DestinationList, DestinationUpdate
@@ -10,7 +10,7 @@ from jot.authority import access, grants_store
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
-from jot.authority.models import Destination
+from jot.authority.models import Destination, Grant
 
 __all__ = [
     "create_destination",
@@ -41,11 +41,16 @@ def _get(ctx: Context, name: str) -> Destination:
 
 
 def list_destinations(ctx: Context) -> DestinationList:
-    rows = ctx.session.scalars(select(Destination).order_by(Destination.name))
-    return DestinationList(items=[_out(row) for row in rows])
+    """Every destination; for a connector, the ones it is bound to."""
+    stmt = select(Destination).order_by(Destination.name)
+    if not access.reads_everything(ctx.roles):
+        mine = access.connector_destinations(ctx.session, ctx.me().id)
+        stmt = stmt.where(Destination.name.in_(mine))
+    return DestinationList(items=[_out(row) for row in ctx.session.scalars(stmt)])
 
 
 def get_destination(ctx: Context, name: str) -> DestinationOut:
+    access.check_destination(ctx.session, ctx.me().id, ctx.roles, name)
     return _out(_get(ctx, name))
 
 
@@ -84,6 +89,10 @@ def delete_destination(ctx: Context, name: str) -> None:
     if name == access.JOT_DESTINATION:
         raise BadRequest("the 'jot' destination guards this API and cannot be deleted")
     row = _get(ctx, name)
+    # The connector grants that name it go too: a later destination of the same name must
+    # not hand its grants to the old one's connector.
+    connector = f"{access.JOT_DESTINATION}.{name}"
+    ctx.session.execute(delete(Grant).where(Grant.resource == connector))
     ctx.session.delete(row)
     grants_store.bump(ctx)
     ctx.audit("destination.deleted", name)

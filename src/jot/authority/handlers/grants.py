@@ -17,7 +17,7 @@ from jot.authority import access, grants_store
 from jot.authority.context import Context, run
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
-from jot.authority.models import Destination, Grant, Group, Identity
+from jot.authority.models import Destination, Grant
 from jot.authority.state import Authority
 
 __all__ = ["STOPPING", "create_grant", "delete_grant", "watch_grants"]
@@ -31,17 +31,21 @@ STOPPING = threading.Event()
 
 
 def _list(ctx: Context, destination: str | None, subject: str | None) -> GrantList:
-    stmt = select(Grant).order_by(Grant.created, Grant.id)
+    access.check_destination(ctx.session, ctx.me().id, ctx.roles, destination)
+    where = []
     if destination is not None:
         row = ctx.session.scalars(
             select(Destination).where(Destination.name == destination)
         ).first()
         if row is None:
             raise NotFound(f"no destination named {destination!r}")
-        stmt = stmt.where(Grant.destination_id == row.id)
+        where.append(Grant.destination_id == row.id)
     if subject is not None:
-        stmt = stmt.where(Grant.subject == subject)
-    items = [grants_store.to_api(row) for row in ctx.session.scalars(stmt)]
+        found = grants_store.subject_of(ctx.session, subject)
+        if found is None:  # Nobody has that name now, so nobody holds grants under it.
+            return GrantList(items=[], revision=grants_store.revision(ctx.session))
+        where.append(found.where())
+    items = grants_store.listing(ctx.session, *where)
     return GrantList(items=items, revision=grants_store.revision(ctx.session))
 
 
@@ -88,11 +92,25 @@ def _matches(header: str, tag: str) -> bool:
     return tag in candidates or "*" in candidates
 
 
-def _check_subject(ctx: Context, subject: str) -> None:
-    kind, _, name = subject.partition(":")
-    model = Identity if kind == "user" else Group
-    if ctx.session.scalars(select(model).where(model.name == name)).first() is None:
-        raise NotFound(f"no {'identity' if kind == 'user' else 'group'} named {name!r}")
+def _check_jot_grant(ctx: Context, role: str, resource: str) -> None:
+    """On ``jot`` itself: ``admin`` and ``view``. On ``jot.<destination>``: ``connector``,
+    which binds a connector to the one destination whose grants it reads."""
+    if resource == access.JOT_DESTINATION:
+        if role == access.CONNECTOR:
+            raise BadRequest(
+                "a connector reads one destination's grants: grant connector on jot.<destination>"
+            )
+        if role not in ("admin", "view"):
+            raise BadRequest(
+                "roles on 'jot' are admin and view (connector goes on jot.<destination>)"
+            )
+        return
+    target = resource.removeprefix(f"{access.JOT_DESTINATION}.")
+    if role != access.CONNECTOR:
+        raise BadRequest(f"the only role on {resource!r} is connector")
+    exists = select(Destination.id).where(Destination.name == target)
+    if target == access.JOT_DESTINATION or ctx.session.scalars(exists).first() is None:
+        raise NotFound(f"no destination named {target!r} for a connector to read")
 
 
 def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
@@ -100,17 +118,18 @@ def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
     destination = ctx.session.scalars(select(Destination).where(Destination.name == name)).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}; create it first")
-    if name == access.JOT_DESTINATION and body.role not in ("admin", "view", "connector"):
-        raise BadRequest("roles on 'jot' are admin, view and connector")
-    _check_subject(ctx, body.subject)
-    exists = select(Grant).where(
-        Grant.subject == body.subject, Grant.role == body.role, Grant.resource == body.resource
+    if name == access.JOT_DESTINATION:
+        _check_jot_grant(ctx, body.role, body.resource)
+    subject = grants_store.require_subject(ctx.session, body.subject)
+    exists = select(Grant.id).where(
+        subject.where(), Grant.role == body.role, Grant.resource == body.resource
     )
     if ctx.session.scalars(exists).first() is not None:
         raise Conflict("that grant already exists")
     row = Grant(
         id=new_id(),
-        subject=body.subject,
+        identity_id=subject.identity_id,
+        group_id=subject.group_id,
         role=body.role,
         resource=body.resource,
         destination_id=destination.id,
@@ -119,8 +138,8 @@ def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
     ctx.session.add(row)
     ctx.session.flush()
     grants_store.bump(ctx)
-    ctx.audit("grant.created", body.resource, subject=body.subject, role=body.role, id=row.id)
-    return grants_store.to_api(row)
+    ctx.audit("grant.created", body.resource, subject=subject.text, role=body.role, id=row.id)
+    return grants_store.to_api(row, subject.text)
 
 
 def delete_grant(ctx: Context, grant_id: str) -> None:
@@ -129,9 +148,10 @@ def delete_grant(ctx: Context, grant_id: str) -> None:
         raise NotFound(f"no grant with id {grant_id!r}")
     if row.resource == access.JOT_DESTINATION and row.role == "admin":
         _keep_one_admin(ctx, row)
+    (shown,) = grants_store.listing(ctx.session, Grant.id == row.id)
     ctx.session.delete(row)
     grants_store.bump(ctx)
-    ctx.audit("grant.deleted", row.resource, subject=row.subject, role=row.role, id=row.id)
+    ctx.audit("grant.deleted", row.resource, subject=shown.subject, role=row.role, id=row.id)
 
 
 def _keep_one_admin(ctx: Context, row: Grant) -> None:

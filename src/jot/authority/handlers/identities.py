@@ -14,11 +14,12 @@ from jot.api.identities import (
     IdentityList,
     IdentityUpdate,
     MemberChange,
+    fold_name,
 )
 from jot.api.identities import (
     Identity as IdentityOut,
 )
-from jot.authority import access, grants_store
+from jot.authority import access, grants_store, lineage
 from jot.authority.context import Context, load_identity
 from jot.authority.credentials import hash_password, new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
@@ -67,9 +68,14 @@ def get_identity(ctx: Context, name: str) -> IdentityOut:
     return _identity_out(ctx, _identity(ctx, name))
 
 
+def _name_free(ctx: Context, name: str) -> None:
+    found = load_identity(ctx.session, name)
+    if found is not None:
+        raise Conflict(f"an identity named {found.name!r} already exists (case does not count)")
+
+
 def create_identity(ctx: Context, body: IdentityCreate) -> IdentityOut:
-    if load_identity(ctx.session, body.name) is not None:
-        raise Conflict(f"an identity named {body.name!r} already exists")
+    _name_free(ctx, body.name)
     if body.kind == "machine" and body.password is not None:
         raise BadRequest("machine identities have no password; give them access keys")
     password = body.password.get_secret_value() if body.password else None
@@ -89,12 +95,22 @@ def create_identity(ctx: Context, body: IdentityCreate) -> IdentityOut:
 
 def update_identity(ctx: Context, name: str, body: IdentityUpdate) -> IdentityOut:
     row = _identity(ctx, name)
+    if body.name is not None and body.name != row.name:
+        if fold_name(body.name) != row.name_key:
+            _name_free(ctx, body.name)
+        # Grants and memberships hold the id, so they follow the identity to its new name.
+        ctx.audit("identity.renamed", row.name, new_name=body.name)
+        row.name, row.updated = body.name, ctx.now
     if body.password is not None:
         if row.kind == "machine":
             raise BadRequest("machine identities have no password; give them access keys")
         row.password_hash = hash_password(body.password.get_secret_value())
         row.updated = ctx.now
-        ctx.audit("identity.password_set", name)
+        ctx.audit("identity.password_set", row.name)
+    if body.revoke_access_keys:
+        keep = ctx.key.id if ctx.key is not None and row.id == ctx.key.identity_id else None
+        revoked = lineage.revoke_identity(ctx.session, row.id, ctx.now, keep=keep)
+        ctx.audit("identity.access_keys_revoked", row.name, access_keys=revoked)
     return _identity_out(ctx, row)
 
 
@@ -102,9 +118,9 @@ def delete_identity(ctx: Context, name: str) -> None:
     row = _identity(ctx, name)
     if ctx.identity is not None and row.id == ctx.identity.id:
         raise BadRequest("you cannot delete the identity you are logged in as")
-    grants_store.delete_for_subject(ctx, f"user:{name}")
+    grants_store.delete_for_subject(ctx, grants_store.Subject(row.id, None, f"user:{row.name}"))
     ctx.session.delete(row)
-    ctx.audit("identity.deleted", name)
+    ctx.audit("identity.deleted", row.name)
 
 
 def _group_out(ctx: Context, row: Group) -> GroupOut:
@@ -120,7 +136,7 @@ def _group_out(ctx: Context, row: Group) -> GroupOut:
 
 
 def _group(ctx: Context, name: str) -> Group:
-    row = ctx.session.scalars(select(Group).where(Group.name == name)).first()
+    row = ctx.session.scalars(select(Group).where(Group.name_key == fold_name(name))).first()
     if row is None:
         raise NotFound(f"no group named {name!r}")
     return row
@@ -136,8 +152,10 @@ def get_group(ctx: Context, name: str) -> GroupOut:
 
 
 def create_group(ctx: Context, body: GroupCreate) -> GroupOut:
-    if ctx.session.scalars(select(Group).where(Group.name == body.name)).first() is not None:
-        raise Conflict(f"a group named {body.name!r} already exists")
+    stmt = select(Group.name).where(Group.name_key == fold_name(body.name))
+    found = ctx.session.scalars(stmt).first()
+    if found is not None:
+        raise Conflict(f"a group named {found!r} already exists (case does not count)")
     row = Group(id=new_id(), name=body.name, created=ctx.now)
     ctx.session.add(row)
     ctx.session.flush()
@@ -147,9 +165,9 @@ def create_group(ctx: Context, body: GroupCreate) -> GroupOut:
 
 def delete_group(ctx: Context, name: str) -> None:
     row = _group(ctx, name)
-    grants_store.delete_for_subject(ctx, f"group:{name}")
+    grants_store.delete_for_subject(ctx, grants_store.Subject(None, row.id, f"group:{row.name}"))
     ctx.session.delete(row)
-    ctx.audit("group.deleted", name)
+    ctx.audit("group.deleted", row.name)
 
 
 def add_member(ctx: Context, name: str, body: MemberChange) -> GroupOut:

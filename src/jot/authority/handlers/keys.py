@@ -9,11 +9,13 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from jot.api.identities import fold_name
 from jot.api.keys import AccessKey as AccessKeyOut
 from jot.api.keys import AccessKeyCreate, AccessKeyList, NewAccessKey, SigningKeyList
+from jot.authority import access, lineage
 from jot.authority.context import Context, load_identity
 from jot.authority.credentials import hash_secret, new_access_key
-from jot.authority.errors import BadRequest, Forbidden, NotFound
+from jot.authority.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from jot.authority.models import AccessKey, Identity
 from jot.authority.state import Authority
 
@@ -38,32 +40,41 @@ def _out(row: AccessKey, identity: str) -> AccessKeyOut:
         inactivity_timeout=row.inactivity_timeout,
         last_used=row.last_used,
         revoked=row.revoked,
+        parent=row.parent_id,
     )
 
 
-def _may_see_all(ctx: Context) -> bool:
-    return bool(ctx.roles & {"admin", "view"})
-
-
-def list_access_keys(ctx: Context, identity: str | None) -> AccessKeyList:
+def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList:
     """Everyone's keys for admins and viewers; one's own keys for everyone else."""
     me = ctx.me()
     stmt = select(AccessKey, Identity.name).join(Identity, Identity.id == AccessKey.identity_id)
-    if not _may_see_all(ctx):
-        if identity not in (None, me.name):
+    if not access.reads_everything(ctx.roles):
+        if identity is not None and fold_name(identity) != fold_name(me.name):
             raise Forbidden("you may list only your own access keys")
         identity = me.name
     if identity is not None:
-        stmt = stmt.where(Identity.name == identity)
+        stmt = stmt.where(Identity.name_key == fold_name(identity))
     rows = ctx.session.execute(stmt.order_by(Identity.name, AccessKey.created))
     return AccessKeyList(items=[_out(key, name) for key, name in rows])
 
 
+def _parent(ctx: Context) -> AccessKey:
+    """The caller's key, locked until the end of the transaction, so that a revocation that
+    commits meanwhile either sees the new key (and revokes it) or is seen here."""
+    key = ctx.key
+    row = ctx.session.get(AccessKey, key.id, with_for_update=True) if key is not None else None
+    if row is None or row.revoked is not None:
+        raise Unauthorized("this access key was revoked; log in again")
+    if row.expires is not None and row.expires <= ctx.now:
+        raise Unauthorized("this access key has expired; log in again")
+    return row
+
+
 def create_access_key(ctx: Context, body: AccessKeyCreate) -> NewAccessKey:
     me = ctx.me()
-    if "admin" not in ctx.roles and body.identity != me.name:
-        raise Forbidden("you may create access keys only for yourself")
     owner = load_identity(ctx.session, body.identity)
+    if "admin" not in ctx.roles and (owner is None or owner.id != me.id):
+        raise Forbidden("you may create access keys only for yourself")
     if owner is None:
         raise NotFound(f"no identity named {body.identity!r}")
     settings = ctx.authority.settings
@@ -75,6 +86,13 @@ def create_access_key(ctx: Context, body: AccessKeyCreate) -> NewAccessKey:
     )
     if 0 < idle < 60:
         raise BadRequest("inactivity_timeout is 0 (never) or at least 60 seconds")
+    expires = ctx.now + timedelta(seconds=ttl) if ttl else None
+    idle_or_none: int | None = idle or None
+    # A key for oneself is made from the key in hand and never outlives it (lineage.py);
+    # a key an admin makes for another identity starts a line of its own.
+    parent = _parent(ctx) if owner.id == me.id else None
+    if parent is not None:
+        expires, idle_or_none = lineage.bounded(parent, expires, idle_or_none)
     key_id, secret, full = new_access_key()
     row = AccessKey(
         id=key_id,
@@ -82,25 +100,31 @@ def create_access_key(ctx: Context, body: AccessKeyCreate) -> NewAccessKey:
         name=body.name,
         secret_hash=hash_secret(secret),
         created=ctx.now,
-        expires=ctx.now + timedelta(seconds=ttl) if ttl else None,
-        inactivity_timeout=idle or None,
+        expires=expires,
+        inactivity_timeout=idle_or_none,
         last_used=ctx.now,
         revoked=None,
+        parent_id=parent.id if parent is not None else None,
+        origin_id=lineage.origin_of(parent) if parent is not None else None,
     )
     ctx.session.add(row)
     ctx.session.flush()
-    ctx.audit("access_key.created", owner.name, access_key=key_id, name=body.name)
+    ctx.audit(
+        "access_key.created", owner.name, access_key=key_id, name=body.name, parent=row.parent_id
+    )
     return NewAccessKey(access_key=full, key=_out(row, owner.name))
 
 
 def revoke_access_key(ctx: Context, key_id: str) -> None:
+    """Revoke the key and, transitively, every key made from it."""
     me = ctx.me()
     row = ctx.session.get(AccessKey, key_id)
     if row is None or ("admin" not in ctx.roles and row.identity_id != me.id):
         raise NotFound(f"no access key with id {key_id!r}")
-    if row.revoked is None:
-        row.revoked = ctx.now
-        ctx.audit("access_key.revoked", key_id)
+    revoked = lineage.revoke(ctx.session, [key_id], ctx.now)
+    if revoked:
+        derived = [k for k in revoked if k != key_id]
+        ctx.audit("access_key.revoked", key_id, derived_access_keys=derived)
 
 
 def list_signing_keys(ctx: Context) -> SigningKeyList:

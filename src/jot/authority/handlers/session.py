@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, PasswordChange, WhoAmI
-from jot.authority import access, audit, signing
+from jot.authority import access, audit, lineage, signing
 from jot.authority.authcache import Principal, TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import CommitThenRaise, Context, load_identity, still_valid
@@ -24,7 +24,7 @@ from jot.authority.credentials import (
 )
 from jot.authority.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
 from jot.authority.middleware import LOGINS, count_token
-from jot.authority.models import AccessKey, Destination, Grant, Identity
+from jot.authority.models import AccessKey, Destination, Grant, Group, Identity
 from jot.authority.oidc.revalidate import is_plain, revalidate
 from jot.authority.state import Authority
 from jot.jose import Key
@@ -104,7 +104,10 @@ def change_password(ctx: Context, body: PasswordChange) -> None:
     for key in keys:
         limiter.success(key)
     row.password_hash = hash_password(body.new.get_secret_value())
-    ctx.audit("identity.password_changed", me.name)
+    revoked: list[str] = []
+    if body.revoke_other_keys and ctx.key is not None:  # The key in hand stays.
+        revoked = lineage.revoke_identity(ctx.session, me.id, ctx.now, keep=ctx.key.id)
+    ctx.audit("identity.password_changed", me.name, revoked_access_keys=revoked)
 
 
 def logout(ctx: Context) -> None:
@@ -112,8 +115,8 @@ def logout(ctx: Context) -> None:
     key = ctx.key
     if key is None:
         raise Unauthorized()
-    ctx.session.execute(update(AccessKey).where(AccessKey.id == key.id).values(revoked=ctx.now))
-    ctx.audit("logout", ctx.actor, access_key=key.id)
+    derived = [k for k in lineage.revoke(ctx.session, [key.id], ctx.now) if k != key.id]
+    ctx.audit("logout", ctx.actor, access_key=key.id, derived_access_keys=derived)
 
 
 def whoami(ctx: Context) -> WhoAmI:
@@ -134,12 +137,10 @@ _DESTINATION = select(
 ).where(Destination.name == bindparam("name"))
 _HAS_GRANT = (
     select(Grant.id)
-    .where(
-        Grant.destination_id == bindparam("destination"),
-        Grant.subject.in_(bindparam("subjects", expanding=True)),
-    )
+    .where(Grant.destination_id == bindparam("destination"), access.held_by(bindparam("me")))
     .limit(1)
 )
+_GRANTED_GROUPS = select(Group.name).join(Grant, Grant.group_id == Group.id)
 
 
 def _decide(ctx: Context, me: Identity, name: str) -> TokenDecision:
@@ -147,14 +148,14 @@ def _decide(ctx: Context, me: Identity, name: str) -> TokenDecision:
     destination = ctx.session.execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
-    subjects = access.subjects_of(me, ctx.groups)
-    found = ctx.session.execute(_HAS_GRANT, {"destination": destination.id, "subjects": subjects})
+    found = ctx.session.execute(_HAS_GRANT, {"destination": destination.id, "me": me.id})
     if found.first() is None:
         raise Forbidden(f"{me.name} has no grant on {destination.name!r}; ask an admin for one")
     groups = ctx.groups
     if destination.group_narrowing == "grants":
-        mentioned = {g.subject for g in access.grants_for(ctx.session, destination.id)}
-        groups = [g for g in groups if f"group:{g}" in mentioned]
+        stmt = _GRANTED_GROUPS.where(Grant.destination_id == destination.id)
+        mentioned = set(ctx.session.scalars(stmt))
+        groups = [g for g in groups if g in mentioned]
     return TokenDecision(destination.name, destination.lifetime, tuple(groups))
 
 
@@ -187,7 +188,7 @@ async def issue_cached(
     that commit, as from :func:`issue_token`).
     """
     now = to_datetime(authority.clock())
-    if not still_valid(principal, now) or not is_plain(principal.key_id):
+    if not still_valid(principal, now) or not is_plain(principal.origin_id):
         return None
     key = _decision_key(principal.identity_id, body.destination, principal.groups)
     decision = authority.decisions.get(key)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from jot.api.identities import RESERVED_PREFIX, is_reserved_name
+from jot.api.identities import RESERVED_PREFIX, fold_name, is_reserved_name
+from jot.authority import lineage
 from jot.authority.credentials import hash_secret, new_access_key, new_id
 from jot.authority.models import AccessKey, Group, Identity, Membership
 from jot.authority.oidc.errors import LoginRefused
@@ -45,6 +46,8 @@ class Account:
 
     subject: str
     email: str
+    #: Only a literal ``email_verified: true`` counts; a missing claim is not a yes.
+    email_verified: bool
     display_name: str | None
     groups: tuple[str, ...]
     ignored_groups: tuple[str, ...]
@@ -69,7 +72,9 @@ def _groups(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         raise LoginRefused("bad_groups", f"the provider sent more than {_MAX_GROUPS} groups")
     # Keycloak names groups by path ("/admins"); the leading slash is not part of the name.
     names = [g[1:] if g.startswith("/") else g for g in value]
-    good = tuple(sorted({g for g in names if _NAME.match(g)}))
+    # One spelling per group: "Dev" and "dev" are one group (names are case-insensitive).
+    folded = {fold_name(g): g for g in reversed(names) if _NAME.match(g)}
+    good = tuple(sorted(folded.values()))
     bad = tuple(sorted({g[:100] for g in names if not _NAME.match(g)}))
     return good, bad
 
@@ -101,6 +106,7 @@ def account_from_claims(provider: Provider, claims: dict[str, Any]) -> Account:
     return Account(
         subject=str(claims["sub"]),
         email=email,
+        email_verified=claims.get("email_verified") is True,
         display_name=name if isinstance(name, str) else None,
         groups=good,
         ignored_groups=bad,
@@ -108,19 +114,46 @@ def account_from_claims(provider: Provider, claims: dict[str, Any]) -> Account:
 
 
 def _by_name(session: Session, name: str) -> Identity | None:
-    return session.scalars(select(Identity).where(Identity.name == name)).first()
+    return session.scalars(select(Identity).where(Identity.name_key == fold_name(name))).first()
+
+
+def _check_link(session: Session, provider: Provider, account: Account, identity: Identity) -> None:
+    """May this provider login become the existing ``identity``? Only a person's account,
+    only on an address the provider vouches for, and never one that this provider already
+    knows as someone else (an address handed on to a new person gets nothing of the old)."""
+    if identity.kind != "user":
+        raise LoginRefused("conflict", f"{account.email} is a machine identity; it cannot log in")
+    other = select(ProviderLink.subject).where(
+        ProviderLink.provider_id == provider.id, ProviderLink.identity_id == identity.id
+    )
+    if session.scalars(other).first() is not None:
+        raise LoginRefused(
+            "address_reassigned",
+            f"the jot account {identity.name} belongs to another {provider.name} login; "
+            "an admin must rename or remove it before this login can have the address",
+        )
+    if not (account.email_verified or provider.verifies_email):
+        raise LoginRefused(
+            "email_unverified",
+            f"{provider.name} did not say that {account.email} is verified, so this login "
+            f"cannot take over the existing jot account {identity.name}",
+        )
 
 
 def resolve(
     session: Session, provider: Provider, account: Account, now: datetime
 ) -> tuple[Identity, str]:
-    """The identity for this provider subject: ``(identity, "existing"|"linked"|"created")``."""
+    """The identity for this provider subject: ``(identity, "existing"|"linked"|"created")``.
+
+    The link (provider, ``sub``) is what the identity is known by; the address only names it.
+    When the provider renames the person, the identity (and, by id, its grants) follows.
+    """
     link = session.get(ProviderLink, (provider.id, account.subject))
     if link is not None:
         identity = session.get(Identity, link.identity_id)
         if identity is None:  # pragma: no cover - the link cascades with the identity
             raise LoginRefused("conflict", "this login's identity has gone; try again")
-        if identity.name != account.email:
+        if identity.name_key != fold_name(account.email):
             if _by_name(session, account.email) is not None:
                 raise LoginRefused(
                     "conflict", f"{account.email} already belongs to another identity"
@@ -129,9 +162,9 @@ def resolve(
         return identity, "existing"
     identity = _by_name(session, account.email)
     how = "linked"
-    if identity is not None and identity.kind != "user":
-        raise LoginRefused("conflict", f"{account.email} is a machine identity; it cannot log in")
-    if identity is None:
+    if identity is not None:
+        _check_link(session, provider, account, identity)
+    else:
         identity = Identity(
             id=new_id(),
             name=account.email,
@@ -150,12 +183,16 @@ def resolve(
 
 
 def _group_ids(session: Session, names: tuple[str, ...], now: datetime) -> dict[str, str]:
-    rows = session.execute(select(Group.name, Group.id).where(Group.name.in_(names)))
-    found: dict[str, str] = {row.name: row.id for row in rows}
-    for name in names:
-        if name not in found:
-            found[name] = new_id()
-            session.add(Group(id=found[name], name=name, created=now))
+    """Group name → id, creating the groups that do not exist (matched case-insensitively)."""
+    keys = [fold_name(name) for name in names]
+    rows = session.execute(select(Group.name_key, Group.id).where(Group.name_key.in_(keys)))
+    by_key: dict[str, str] = {row.name_key: row.id for row in rows}
+    found: dict[str, str] = {}
+    for name, key in zip(names, keys, strict=True):
+        if key not in by_key:
+            by_key[key] = new_id()
+            session.add(Group(id=by_key[key], name=name, created=now))
+        found[name] = by_key[key]
     session.flush()
     return found
 
@@ -251,15 +288,9 @@ def issue_key(
 
 
 def revoke(session: Session, provider_id: str, identity_id: str | None, now: datetime) -> list[str]:
-    """Revoke the live access keys that came from this provider (for one identity or all)."""
+    """Revoke the access keys that came from this provider (for one identity or all) and
+    every key made from them; returns the ids revoked now."""
     stmt = select(ProviderSession.access_key_id).where(ProviderSession.provider_id == provider_id)
     if identity_id is not None:
         stmt = stmt.where(ProviderSession.identity_id == identity_id)
-    keys = list(session.scalars(stmt))
-    if keys:
-        session.execute(
-            update(AccessKey)
-            .where(AccessKey.id.in_(keys), AccessKey.revoked.is_(None))
-            .values(revoked=now)
-        )
-    return keys
+    return lineage.revoke(session, session.scalars(stmt), now)

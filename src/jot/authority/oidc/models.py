@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jot.authority.models import Base, UTCDateTime
@@ -41,6 +41,8 @@ class Provider(Base):
     groups_claim: Mapped[str] = mapped_column(String(100))
     allowed_domains: Mapped[str] = mapped_column(Text)
     revalidate_after: Mapped[int] = mapped_column(Integer)
+    #: The operator says the provider verifies every address (see ``accounts._check_link``).
+    verifies_email: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
 

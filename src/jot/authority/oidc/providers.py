@@ -57,6 +57,7 @@ def _out(ctx: Context, row: Provider) -> ProviderOut:
         groups_claim=row.groups_claim,
         allowed_domains=json.loads(row.allowed_domains),
         revalidate_after=row.revalidate_after,
+        verifies_email=row.verifies_email,
         redirect_uri=callback_url(ctx.authority, row.name),
         created=row.created,
         updated=row.updated,
@@ -106,6 +107,7 @@ def create_provider(ctx: Context, body: ProviderCreate) -> ProviderOut:
         groups_claim=body.groups_claim,
         allowed_domains=json.dumps(sorted({d.lower() for d in body.allowed_domains})),
         revalidate_after=body.revalidate_after,
+        verifies_email=body.verifies_email,
         created=ctx.now,
         updated=ctx.now,
     )
@@ -121,7 +123,8 @@ def create_provider(ctx: Context, body: ProviderCreate) -> ProviderOut:
 def update_provider(ctx: Context, name: str, body: ProviderUpdate) -> ProviderOut:
     row = load_provider(ctx, name)
     changed = sorted(body.model_fields_set - {"client_secret"})
-    for field in ("client_id", "email_claim", "name_claim", "groups_claim", "revalidate_after"):
+    fields = ("client_id", "email_claim", "name_claim", "groups_claim", "revalidate_after")
+    for field in (*fields, "verifies_email"):
         value = getattr(body, field)
         if value is not None:
             setattr(row, field, value)

@@ -1,7 +1,8 @@
 """Session revalidation: before a token is issued on an access key that came from a provider
-login older than the provider's ``revalidate_after``, the refresh token is used. If the
-provider refuses (the user was removed or disabled), every access key of that user from that
-provider is revoked and the token is refused; if the provider is unreachable, the token is
+login older than the provider's ``revalidate_after`` — or on a key derived from such a key
+(its line's ``origin_id``) — the refresh token is used. If the provider refuses (the user was
+removed or disabled), every access key of that user from that provider, and every key made
+from them, is revoked and the token is refused; if the provider is unreachable, the token is
 refused for now and nothing is revoked.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from jot.authority import access
+from jot.authority import access, lineage
 from jot.authority.context import CommitThenRaise, Context
 from jot.authority.errors import APIError, Unauthorized
 from jot.authority.models import Identity
@@ -25,9 +26,10 @@ from jot.authority.oidc.sealed import open_secret, seal, session_where
 __all__ = ["ProviderDown", "is_plain", "revalidate"]
 
 
-# Access keys known not to come from a provider login. A provider session is created in the
-# same transaction as its access key, so a key without one now never gets one: remembering
-# that keeps the token hot path at zero extra queries for password and machine keys.
+# Lines of access keys (by their origin key) known not to come from a provider login. A
+# provider session is created in the same transaction as its access key, so a key without
+# one now never gets one: remembering that keeps the token hot path at zero extra queries for
+# password and machine keys.
 _PLAIN_KEYS: set[str] = set()
 _PLAIN_MAX = 100_000
 
@@ -38,10 +40,10 @@ def _remember_plain(key_id: str) -> None:
     _PLAIN_KEYS.add(key_id)
 
 
-def is_plain(key_id: str) -> bool:
-    """Whether ``key_id`` is known not to come from a provider login (revalidation is then a
-    no-op, without I/O)."""
-    return key_id in _PLAIN_KEYS
+def is_plain(origin_id: str) -> bool:
+    """Whether the line that starts at ``origin_id`` is known not to come from a provider
+    login (revalidation is then a no-op, without I/O)."""
+    return origin_id in _PLAIN_KEYS
 
 
 class ProviderDown(APIError):
@@ -64,11 +66,14 @@ def _refuse(ctx: Context, provider: Provider, identity: Identity, why: str) -> C
 
 def revalidate(ctx: Context) -> None:
     """Called before a token is issued; a no-op for keys that did not come from a provider."""
-    if ctx.key is None or ctx.identity is None or ctx.key.id in _PLAIN_KEYS:
+    if ctx.key is None or ctx.identity is None:
         return
-    row = ctx.session.get(ProviderSession, ctx.key.id)
+    origin = lineage.origin_of(ctx.key)
+    if origin in _PLAIN_KEYS:
+        return
+    row = ctx.session.get(ProviderSession, origin)
     if row is None:
-        _remember_plain(ctx.key.id)
+        _remember_plain(origin)
         return
     provider = ctx.session.get(Provider, row.provider_id)
     if provider is None or ctx.now - row.last_check < timedelta(seconds=provider.revalidate_after):
