@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from jot.cli.main import cli
-from jot.jose import jwk, jwt
+from jot.jose import jwk, jws, jwt
 
 KEYS = Path(__file__).parent / "testdata" / "keys"
 NOW = 1_800_000_000
@@ -281,3 +281,34 @@ def test_jwks_url_unreachable(jwks_server):
         port = sock.getsockname()[1]
     result = run(token(), "--jwks", f"http://127.0.0.1:{port}/jwks.json", "--aud", "web")
     assert_rejected(result, "could not fetch", code=2)
+
+
+def _raw_token(payload: str) -> str:
+    return jws.sign_compact(payload.encode(), load("ed25519.jwk"), headers={"typ": "jot+jwt"})
+
+
+HUGE = "1" + "0" * 400  # An integer no float holds.
+
+
+@pytest.mark.parametrize(
+    ("claim", "value", "code", "reason"),
+    [
+        # JSON reads 1e400 as infinity: not a NumericDate, and the reason shown must not
+        # trip over it either (it did: OverflowError in _explain).
+        ("exp", "1e400", 1, "not a NumericDate"), ("exp", "-1e400", 1, "not a NumericDate"),
+        ("nbf", "1e400", 1, "not a NumericDate"), ("nbf", "-1e400", 1, "not a NumericDate"),
+        ("iat", "1e400", 1, "not a NumericDate"), ("iat", "-1e400", 1, "not a NumericDate"),
+        ("exp", "-1e300", 1, "expired"), ("nbf", "1e300", 1, "not valid before"),
+        ("iat", "1e300", 1, "in the future"), ("exp", "-" + HUGE, 1, "expired"),
+        ("nbf", HUGE, 1, "not valid before"),
+        ("exp", "1e300", 0, "expires at a time out of range"),
+        ("exp", HUGE, 0, "expires at a time out of range"),
+    ],
+)  # fmt: skip
+def test_absurd_dates_in_a_signed_token_are_one_line(claim, value, code, reason):
+    payload = json.dumps(claims(**{claim: None}))[:-1] + f', "{claim}": {value}}}'
+    result = run(_raw_token(payload), *key_arg(), "--aud", "web")
+    assert "Traceback" not in result.output
+    assert result.exit_code == code, result.output
+    assert result.stderr.count("\n") == 1, result.output
+    assert reason in result.stderr

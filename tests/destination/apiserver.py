@@ -1,5 +1,6 @@
 """A recording stand-in for a Kubernetes API server, over TLS, written with h11 so that it
-can also accept an ``Upgrade`` (then it echoes bytes, like an exec stream would carry them)."""
+can also accept an ``Upgrade`` to any protocol (then it echoes bytes in upper case, like an
+exec stream would carry them)."""
 
 from __future__ import annotations
 
@@ -115,14 +116,9 @@ class FakeAPIServer:
         )
         if not authenticated:
             status, body = 401, {"kind": "Status", "code": 401}
-        elif dict(headers).get("upgrade") == "echo":
-            writer.write(
-                conn.send(
-                    h11.InformationalResponse(
-                        status_code=101, headers=[("connection", "upgrade"), ("upgrade", "echo")]
-                    )
-                )
-            )
+        elif "upgrade" in dict(headers):
+            switching = [("connection", "upgrade"), ("upgrade", dict(headers)["upgrade"])]
+            writer.write(conn.send(h11.InformationalResponse(status_code=101, headers=switching)))
             writer.write(conn.trailing_data[0])
             while data := await reader.read(65536):
                 writer.write(data.upper())

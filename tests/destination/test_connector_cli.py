@@ -31,9 +31,20 @@ from jot.cli.main import cli
             ["webhook", "--name", "k8s", "--issuer", "https://a.example", "--tls-key", __file__],
             "both --tls-cert",
         ),
+        (
+            ["proxy", "--name", "web", "--issuer", "https://a.example", "--upstream",
+             "http://127.0.0.1:1", "--strip-header", "X Bad"],
+            "not a header name",
+        ),
+        (
+            ["proxy", "--name", "web", "--issuer", "https://a.example", "--upstream",
+             "http://127.0.0.1:1", "--allow-upgrade", "h2c, websocket"],
+            "not an upgrade protocol",
+        ),
     ],
-    ids=["no-issuer", "http-issuer", "key-file", "upstream", "half-tls"],
-)
+    ids=["no-issuer", "http-issuer", "key-file", "upstream", "half-tls", "strip-header",
+         "allow-upgrade"],
+)  # fmt: skip
 def test_user_mistakes_are_one_line(args, message):
     result = CliRunner().invoke(cli, ["connector", *args])
     assert result.exit_code == 2

@@ -36,19 +36,32 @@ def test_generic_proxy_sends_identity_headers(tmp_path):
             "connector", "proxy", "--issuer", issuer, "--name", "web", "--listen", "127.0.0.1:0",
             "--access-key-file", str(tmp_path / "ak"), "--upstream", app_url + "/base",
             "--tls-cert", str(cert), "--tls-key", str(key),
+            "--strip-header", "X-Internal-*", "--strip-header", "X-Debug",
+            "--allow-upgrade", "my-proto/1",
         ]  # fmt: skip
         with jot_process(*args) as url:
             verify = ssl.create_default_context(cafile=cert)
             headers = {
                 "Authorization": "Bearer " + authority.token(),
                 "X-Jot-User": "root",
+                "X_Jot_User": "root",
                 "Impersonate-User": "root",
+                "X-Remote-User": "root",
+                "X_Internal_Secret": "s",
+                "X-Debug": "1",
             }
             response = httpx.get(url + "/x?y=1", headers=headers, verify=verify)
+            upgrade = {"Connection": "Upgrade", "Upgrade": "h2c"}
+            h2c = httpx.get(url + "/x", headers={**headers, **upgrade}, verify=verify)
     assert response.json() == {"path": "/base/x", "query": "y=1"}
+    assert h2c.status_code == 400
     assert seen[-1]["x-jot-user"] == "alice@example.com"
     assert seen[-1]["x-jot-roles"] == "admin"
-    assert "impersonate-user" not in seen[-1]
+    assert [name for name in seen[-1] if name.replace("_", "-").startswith("x-jot-user")] == [
+        "x-jot-user"
+    ]
+    for name in ("impersonate-user", "x-remote-user", "x_internal_secret", "x-debug"):
+        assert name not in seen[-1]
     assert "authorization" not in seen[-1]
 
 

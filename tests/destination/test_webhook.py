@@ -8,7 +8,7 @@ import pytest
 
 from jot.destination.tls import write_self_signed
 from jot.destination.verifier import AsyncVerifier
-from jot.destination.webhook import API_VERSION, TokenReviewApp
+from jot.destination.webhook import API_VERSION, API_VERSIONS, TokenReviewApp
 
 from .authority import ACCESS_KEY, FakeAuthority
 from .servers import jot_process
@@ -86,7 +86,9 @@ async def test_bad_requests(authority):
         assert (await client.post("/", content=b"not json")).status_code == 400
         assert (await client.post("/", json={"kind": "Pod"})).status_code == 400
         assert (await client.post("/", content=b"x" * 100_000)).status_code == 400
-        empty = await client.post("/", json={"kind": "TokenReview", "spec": {}})
+        empty = await client.post(
+            "/", json={"apiVersion": API_VERSION, "kind": "TokenReview", "spec": {}}
+        )
         assert empty.json()["status"] == {"authenticated": False, "error": "no token"}
         assert (await client.get("/healthz")).status_code == 200
 
@@ -106,3 +108,52 @@ def test_webhook_command_offline_mode(tmp_path, authority):
         verify = ssl.create_default_context(cafile=cert)
         response = httpx.post(url, json=review_body(authority.token(aud="k8s")), verify=verify)
     assert response.json()["status"]["user"]["groups"] == ["ops", "jot:role:admin"]
+
+
+async def test_v1beta1_is_answered_in_v1beta1(authority):
+    body = {**review_body(authority.token(aud="k8s")), "apiVersion": API_VERSIONS[1]}
+    async with webhook_client(authority) as client:
+        answer = (await client.post("/", json=body)).json()
+    assert answer["apiVersion"] == "authentication.k8s.io/v1beta1"
+    assert answer["status"]["authenticated"] is True
+
+
+@pytest.mark.parametrize(
+    "version", ["authentication.k8s.io/v2", "v1", None, 5, ["authentication.k8s.io/v1"]]
+)
+async def test_other_api_versions_are_not_authenticated(authority, version):
+    body = {**review_body(authority.token(aud="k8s")), "apiVersion": version}
+    async with webhook_client(authority) as client:
+        response = await client.post("/", json=body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["apiVersion"] == API_VERSION
+    assert answer["kind"] == "TokenReview"
+    assert answer["status"]["authenticated"] is False
+    assert "unsupported apiVersion" in answer["status"]["error"]
+    assert "user" not in answer["status"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 30_000 + b"]" * 30_000,  # 60 KB of nesting: a RecursionError before
+        b'{"kind":"TokenReview","spec":' * 2_000 + b"{}" + b"}" * 2_000,
+        b'{"kind":"TokenReview","kind":"TokenReview","apiVersion":"authentication.k8s.io/v1"}',
+        b'{"kind":"TokenReview","spec":{"token":NaN}}',
+        b"\xff\xfe{}",
+    ],
+    ids=["nested-arrays", "nested-objects", "duplicate-member", "nan", "not-utf8"],
+)
+async def test_malformed_bodies_are_400(authority, body):
+    async with webhook_client(authority) as client:
+        response = await client.post("/", content=body)
+    assert response.status_code == 400
+    assert response.json() == {"error": "expected a TokenReview object"}
+
+
+@pytest.mark.parametrize("claims", [{"name": "system:kube-scheduler"}, {"sub": "system:node:x"}])
+async def test_reserved_names_are_not_authenticated(authority, claims):
+    async with webhook_client(authority) as client:
+        response = await client.post("/", json=review_body(authority.token(aud="k8s", **claims)))
+    assert response.json()["status"] == {"authenticated": False, "error": "reserved user name"}

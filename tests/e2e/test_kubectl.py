@@ -36,7 +36,7 @@ def stack(tmp_path_factory) -> Iterator[tuple[K8sStack, Path]]:
         yield s, tmp
 
 
-def kubeconfig(stack: K8sStack, tmp: Path, token: str) -> Path:
+def kubeconfig(stack: K8sStack, tmp: Path, token: str, **impersonate: object) -> Path:
     credential = tmp / "exec-credential.json"
     credential.write_text(
         json.dumps(
@@ -68,7 +68,8 @@ def kubeconfig(stack: K8sStack, tmp: Path, token: str) -> Path:
                         "command": "cat",
                         "args": [str(credential)],
                         "interactiveMode": "Never",
-                    }
+                    },
+                    **impersonate,
                 },
             }
         ],
@@ -124,4 +125,37 @@ def test_kubectl_with_bad_token_is_refused(stack):
     result = kubectl(config, "get", "namespaces")
     assert result.returncode != 0
     assert "Unauthorized" in result.stderr or "provide credentials" in result.stderr
+    assert len(s.api.seen) == before
+
+
+def test_kubectl_impersonation_flags_change_nothing(stack):
+    # --as-uid and --as-user-extra become Impersonate-Uid and Impersonate-Extra-*: stripped.
+    s, tmp = stack
+    extra = {"as-user-extra": {"scopes": ["all"]}}
+    config = kubeconfig(s, tmp, s.authority.token(aud="k8s"), **extra)
+    before = len(s.api.seen)
+    result = kubectl(
+        config, "--as", "system:kube-controller-manager", "--as-uid", "0",
+        "get", "namespaces", "-o", "name",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    new = s.api.seen[before:]
+    assert new
+    for seen in new:
+        assert seen.all("impersonate-user") == ["alice@example.com"]
+        assert [k for k, _ in seen.headers if k.startswith("impersonate-")] == [
+            "impersonate-user", "impersonate-group", "impersonate-group",
+        ]  # fmt: skip
+
+
+def test_kubectl_as_a_reserved_user_name_is_forbidden(stack):
+    # A token naming a Kubernetes component is refused at the proxy: the API server never
+    # hears of it.
+    s, tmp = stack
+    token = s.authority.token(aud="k8s", name="system:kube-controller-manager")
+    config = kubeconfig(s, tmp, token)
+    before = len(s.api.seen)
+    result = kubectl(config, "get", "namespaces")
+    assert result.returncode != 0
+    assert "Forbidden" in result.stderr or "forbidden" in result.stderr
     assert len(s.api.seen) == before

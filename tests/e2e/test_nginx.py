@@ -4,9 +4,11 @@ configuration shipped in examples/nginx/jot.conf."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -86,7 +88,9 @@ def run_nginx(prefix: Path, auth_url: str, app_url: str) -> Iterator[str]:
 
 def recording_upstream(seen: list[dict[str, str]]) -> Starlette:
     async def echo(request: Request) -> JSONResponse:
-        seen.append({k.lower(): v for k, v in request.headers.items()})
+        seen.append(
+            {k.lower(): v for k, v in request.headers.items()} | {":path": request.url.path}
+        )
         return JSONResponse({"path": request.url.path})
 
     return Starlette(routes=[Route("/{path:path}", echo, methods=["GET", "POST"])])
@@ -171,3 +175,74 @@ def test_client_sent_identity_headers_are_replaced(stack):
     # Without a token, forged headers get nowhere.
     assert get(url, None, **forged).status_code == 401
     assert len(seen) == count + 1
+
+
+def raw(url: str, data: bytes) -> bytes:
+    """Send bytes as they are to nginx; its answer (nginx closes after an error)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+            if b"\r\n\r\n" in answer and b"connection: close" not in answer.lower():
+                break
+        return answer
+
+
+def test_a_deeply_nested_token_header_is_401_not_500(stack):
+    # Forward auth answered 500 for it, and nginx passed the 500 on.
+    url, _, seen = stack
+    count = len(seen)
+    nested = base64.urlsafe_b64encode(b"[" * 1500).rstrip(b"=").decode()
+    response = get(url, f"{nested}.e30.c2ln")
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert len(seen) == count
+
+
+def test_two_authorization_headers_are_refused(stack):
+    url, authority, seen = stack
+    count = len(seen)
+    alice, bob = authority.token(), authority.token(name="bob@example.com", groups=[])
+    head = (
+        f"GET /hello HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {alice}\r\n"
+        f"Authorization: Bearer {bob}\r\nConnection: close\r\n\r\n"
+    )
+    assert raw(url, head.encode()).startswith(b"HTTP/1.1 400 ")
+    joined = httpx.get(
+        url + "/hello", headers={"Authorization": f"Bearer {alice}, Bearer {bob}"}, timeout=10
+    )
+    assert joined.status_code == 400  # Forward auth's 400, passed on (examples/nginx/jot.conf).
+    assert len(seen) == count
+
+
+def test_identity_headers_in_other_spellings_do_not_reach_the_app(stack):
+    url, authority, seen = stack
+    spoofed = {"X_Jot_User": "root", "x-jot-ROLES": "admin", "X-Jot_Groups": "ops",
+               "X-Remote-User": "root", "X_Remote_Group": "system:masters"}  # fmt: skip
+    bob = authority.token(name="bob@example.com", groups=[])
+    assert get(url, bob, **spoofed).status_code == 200
+    names = [name.replace("_", "-") for name in seen[-1]]
+    assert seen[-1]["x-jot-user"] == "bob@example.com"
+    assert seen[-1]["x-jot-roles"] == "viewer"
+    assert names.count("x-jot-user") == names.count("x-jot-roles") == 1
+    assert "x-jot-groups" not in names
+    assert "x-remote-user" not in names
+    assert "x-remote-group" not in names
+
+
+def test_a_smuggling_attempt_through_nginx_reaches_nothing(stack):
+    url, authority, seen = stack
+    count = len(seen)
+    smuggled = b"GET /admin HTTP/1.1\r\nHost: x\r\nX-Jot-User: admin\r\nContent-Length: 7\r\n\r\n"
+    chunked = f"{len(smuggled):x}\r\n".encode() + smuggled + b"\r\n0\r\n\r\n"
+    head = (
+        f"POST /hello HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {authority.token()}\r\n"
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    answer = raw(url, head.encode() + chunked)
+    assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 200 "))
+    time.sleep(0.1)
+    assert [headers[":path"] for headers in seen[count:]] in ([], ["/hello"])
+    assert all(headers["x-jot-user"] == "alice@example.com" for headers in seen[count:])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jot.jose import _json
@@ -86,3 +88,33 @@ def test_rejects_lone_surrogates(text: bytes | str) -> None:
 def test_escaped_surrogate_pairs_are_fine() -> None:
     assert _json.loads(b'{"e":"\\ud83d\\ude00","t":"\\u00e9"}') == {"e": "😀", "t": "é"}
     assert _json.loads('{"e":"😀"}') == {"e": "😀"}
+
+
+def test_depth_is_bounded_before_parsing() -> None:
+    # MAX_DEPTH levels parse; one more is refused even far below the recursion limit (and
+    # so also when a program has raised that limit, where the C scanner would overflow).
+    deepest = "[" * _json.MAX_DEPTH + "]" * _json.MAX_DEPTH
+    assert _json.loads(deepest) == json.loads(deepest)
+    too_deep = "[" * (_json.MAX_DEPTH + 1) + "]" * (_json.MAX_DEPTH + 1)
+    with pytest.raises(MalformedTokenError, match="nested deeper"):
+        _json.loads(too_deep)
+    with pytest.raises(MalformedTokenError, match="nested deeper"):
+        _json.loads('{"a":' * 40 + "1" + "}" * 40)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Many brackets, little depth.
+        "[" + "[]," * 100 + "[]]",
+        # Brackets inside strings, escaped quotes among them, do not nest.
+        '{"a":"' + "[{" * 100 + '","b":["\\"[[[[","x"]}',
+    ],
+)
+def test_brackets_that_do_not_nest_are_not_depth(text: str) -> None:
+    assert _json.loads(text) == json.loads(text)
+
+
+def test_unterminated_string_after_many_brackets_is_invalid_not_deep() -> None:
+    with pytest.raises(MalformedTokenError, match="invalid JSON"):
+        _json.loads("[" * 10 + '"' + "[" * 100 + "\\")

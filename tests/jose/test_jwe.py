@@ -182,7 +182,7 @@ def test_general_json_several_recipients() -> None:
         "RSA-OAEP-256", "ECDH-ES+A192KW", "A256KW"
     ]  # fmt: skip
     assert "epk" in obj["recipients"][1]["header"]
-    keys = KeySet([rsa, ec, oct_])
+    keys = KeySet([rsa, ec, oct_], allow_mixed=True)
     for alg in ("RSA-OAEP-256", "ECDH-ES+A192KW", "A256KW"):
         opened = jwe.decrypt_json(dumps(obj), keys, algorithms=[alg])
         assert (opened.plaintext, opened.aad, opened.header["cty"]) == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import pytest
@@ -496,10 +497,40 @@ def test_keyset_lookup_and_export() -> None:
     assert repr(keys) == f"<KeySet kids={[a.kid, b.kid]!r}>"
 
 
-def test_keyset_first_key_wins_for_a_duplicate_kid() -> None:
+def test_keyset_shared_kid_selects_no_key() -> None:
+    # Two verifiers could choose different keys for it: the kid selects neither; the other
+    # keys of the set still do.
     a = jwk.import_key(private_key("ES256", bound=False).to_dict(private=True), kid="same")
     b = jwk.import_key(private_key("ES384", bound=False).to_dict(private=True), kid="same")
-    assert KeySet([a, b]).get("same") is a
+    c = jwk.import_key(private_key("EdDSA", bound=False).to_dict(private=True), kid="other")
+    for keys in (KeySet([a, b, c]), KeySet.from_dict({"keys": [k.to_dict() for k in (a, b, c)]})):
+        with pytest.raises(KeyNotFoundError, match="more than one key"):
+            keys.get("same")
+        assert keys.find("same") is None
+        assert "same" not in keys
+        assert "other" in keys
+        assert keys.get("other").thumbprint() == c.thumbprint()
+        assert len(keys) == 3
+    with pytest.raises(KeyNotFoundError, match="no key with"):
+        KeySet([a]).get("missing")
+
+
+def test_keyset_refuses_to_mix_secret_and_public_keys() -> None:
+    secret = jwk.generate("oct", kid="s")
+    public = private_key("ES256").public()
+    for mixed in ([secret, public], [public, secret]):
+        with pytest.raises(InvalidKeyError, match="mixes secret"):
+            KeySet(mixed)
+        assert len(KeySet(mixed, allow_mixed=True)) == 2
+    entries = {"keys": [secret.to_dict(private=True), public.to_dict()]}
+    with pytest.raises(InvalidKeyError, match="mixes secret"):
+        KeySet.from_dict(entries)
+    with pytest.raises(InvalidKeyError, match="mixes secret"):
+        KeySet.from_json(json.dumps(entries))
+    assert len(KeySet.from_json(json.dumps(entries), allow_mixed=True)) == 2
+    # Sets of one kind are as before.
+    assert len(KeySet([secret, jwk.generate("oct")])) == 2
+    assert len(KeySet([public, jwk.generate("Ed25519")])) == 2
 
 
 def test_keyset_from_json() -> None:

@@ -90,6 +90,23 @@ def test_nbf_with_leeway(offset: int, leeway: int, valid: bool) -> None:
         assert info.value.error == "not_yet_valid"
 
 
+@pytest.mark.parametrize("leeway", [0, 0.5, 60])
+@pytest.mark.parametrize("audience", [{"aud": "web"}, {}], ids=["usual-path", "general-path"])
+def test_dates_too_large_for_a_float_are_compared_not_overflowed(
+    leeway: float, audience: dict[str, str]
+) -> None:
+    # JSON integers have no bound; exp + leeway (a float) raised OverflowError.
+    huge = 10**400
+    options: dict[str, Any] = {"leeway": leeway, "audience": audience.get("aud")}
+    assert decode({"exp": huge, **audience}, **options) == {"exp": huge, **audience}
+    with pytest.raises(ExpiredTokenError):
+        decode({"exp": -huge, **audience}, **options)
+    with pytest.raises(NotYetValidError):
+        decode({"exp": huge, "nbf": huge, **audience}, **options)
+    with pytest.raises(NotYetValidError):
+        decode({"exp": huge, "iat": huge, **audience}, **options)
+
+
 @pytest.mark.parametrize(("offset", "valid"), [(0, True), (-100, True), (1, False), (30, False)])
 def test_iat_in_the_future(offset: int, valid: bool) -> None:
     claims = {"exp": NOW + 100, "iat": NOW + offset}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 
 from jot.api._base import Name, Request, Response
 
 __all__ = [
+    "RESERVED_PREFIX",
     "Group",
     "GroupCreate",
     "GroupList",
@@ -19,9 +20,15 @@ __all__ = [
     "IdentityUpdate",
     "MemberChange",
     "fold_name",
+    "is_reserved_name",
 ]
 
 IdentityKind = Literal["user", "machine"]
+
+#: Kubernetes reserves user names with this prefix for its own components
+#: (``system:kube-controller-manager``, ``system:node:…``, ``system:serviceaccount:…``): a jot
+#: identity so named would be impersonated as that component.
+RESERVED_PREFIX = "system:"
 
 
 def fold_name(name: str) -> str:
@@ -29,6 +36,21 @@ def fold_name(name: str) -> str:
     (people read ``BOB@Example.com`` and ``bob@example.com`` as one address). Names are
     ASCII (:data:`~jot.api._base.Name`), so lower-casing is the whole of case folding."""
     return name.lower()
+
+
+def is_reserved_name(name: str) -> bool:
+    """True for a name that no jot identity may have (see :data:`RESERVED_PREFIX`), in any
+    letter case, as jot compares names."""
+    return fold_name(name).startswith(RESERVED_PREFIX)
+
+
+def _not_reserved(name: str) -> str:
+    if is_reserved_name(name):
+        raise ValueError(f"names starting with {RESERVED_PREFIX!r} are reserved by Kubernetes")
+    return name
+
+
+_IdentityName = Annotated[Name, AfterValidator(_not_reserved)]
 
 
 class Identity(Response):
@@ -48,7 +70,7 @@ class IdentityList(Response):
 class IdentityCreate(Request):
     """A person (``user``, e-mail as name, optional password) or a ``machine`` (no password)."""
 
-    name: Name
+    name: _IdentityName
     kind: IdentityKind = "user"
     password: SecretStr | None = Field(default=None, min_length=8, max_length=1024)
 
@@ -60,7 +82,7 @@ class IdentityUpdate(Request):
     after a suspected compromise.
     """
 
-    name: Name | None = None
+    name: _IdentityName | None = None
     password: SecretStr | None = Field(default=None, min_length=8, max_length=1024)
     revoke_access_keys: bool = False
 

@@ -132,7 +132,10 @@ def format_duration(seconds: float) -> str:
 
 
 def relative(moment: float, current: float) -> str:
-    """``"in 4m 12s"`` for the future, ``"3h ago"`` for the past, ``"now"`` within a second."""
+    """``"in 4m 12s"`` for the future, ``"3h ago"`` for the past, ``"now"`` within a second;
+    ``"at a time out of range"`` for one no calendar shows (``1e400`` is infinite)."""
+    if iso(moment) == OUT_OF_RANGE:
+        return f"at a time {OUT_OF_RANGE}"
     # Whole seconds of "now", so that a token issued at the current second reads "5m", not
     # "4m 59s".
     delta = moment - math.floor(current)
@@ -177,11 +180,19 @@ def read_input(source: str, *, what: str) -> bytes:
 
 
 def read_token(token: str | None) -> str:
-    """The token argument, or stdin when it is ``"-"`` or missing; one stripped line."""
+    """The token argument, or stdin when it is ``"-"`` or missing; one stripped line.
+
+    A token over :data:`MAX_INPUT` is a malformed token (exit 1), as it is from jot.jose.
+    """
     if token is None or token == "-":
         if token is None and sys.stdin.isatty():
             raise CommandError("give a token as an argument, or pipe one on stdin")
-        token = read_input("-", what="token").decode("utf-8")
+        try:
+            token = read_input("-", what="token").decode("utf-8")
+        except CommandError as exc:
+            raise TokenRejected(f"invalid token (malformed): {exc.message}") from None
+        except UnicodeDecodeError:
+            raise TokenRejected("invalid token (malformed): the token is not UTF-8 text") from None
     token = token.strip()
     # Accept a pasted Authorization header value as well as the bare token.
     if token[:7].lower() == "bearer ":

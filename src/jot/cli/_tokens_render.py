@@ -86,7 +86,9 @@ class Printer:
 
 def _time_entry(name: str, value: Any, current: float) -> dict[str, Any]:
     entry: dict[str, Any] = {"value": value}
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # math.isfinite only for floats: it cannot convert an int of 400 digits, a valid JSON number.
+    number = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not number:
         entry["note"] = "not a NumericDate"
         return entry
     utc = iso(value)

@@ -329,12 +329,24 @@ def webhook(**opts: Any) -> None:
 @click.option("--upstream-client-cert", type=click.Path(exists=True, dir_okay=False))
 @click.option("--upstream-client-key", type=click.Path(exists=True, dir_okay=False))
 @click.option("--upstream-insecure", is_flag=True, help="Do not verify the upstream's TLS.")
+@click.option(
+    "--strip-header",
+    multiple=True,
+    metavar="NAME",
+    help="Also remove this request header (repeatable; 'X-Internal-*' for a prefix).",
+)
+@click.option(
+    "--allow-upgrade",
+    multiple=True,
+    metavar="PROTOCOL",
+    help="Also allow this Upgrade protocol (repeatable; websocket and SPDY/3.1 always are).",
+)
 def proxy(**opts: Any) -> None:
     """A TLS reverse proxy that verifies jot tokens (and impersonates, for Kubernetes)."""
     import asyncio
 
     from jot.destination.proxy import CredentialFile, Proxy
-    from jot.destination.proxy_headers import IdentityHeaders
+    from jot.destination.proxy_headers import HeaderRules, IdentityHeaders
     from jot.destination.serve import bind
     from jot.destination.tls import client_context, server_context
 
@@ -352,9 +364,10 @@ def proxy(**opts: Any) -> None:
             kubernetes=opts["kubernetes"], group_prefix=opts["group_prefix"],
             role_prefix=opts["role_prefix"] or None,
         )  # fmt: skip
+        rules = HeaderRules.of(opts["strip_header"], opts["allow_upgrade"])
         app = Proxy(
             verifier, opts["upstream"], rendering=rendering, upstream_tls=upstream_tls,
-            credential=credential, require_grant=not opts["allow_no_role"],
+            credential=credential, require_grant=not opts["allow_no_role"], rules=rules,
         )  # fmt: skip
         host, port = _address(opts)
         cert, key = _server_tls(opts, host)

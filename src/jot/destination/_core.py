@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Collection, Iterable
+import re
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jot.api import TOKEN_TYPE
 from jot.destination.cache import CachedToken, VerificationCache, token_digest
+from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
 from jot.jose import KeySet, jwt
-from jot.jose.errors import ClaimError, MalformedTokenError
+from jot.jose.errors import ClaimError, InvalidTokenError, MalformedTokenError
+from jot.jose.hazmat import decode_unverified
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
     "MAX_CLOCK_SKEW",
     "MAX_TOKEN_BYTES",
+    "MISSING_TOKEN",
     "VerifierCore",
     "VerifierSettings",
+    "authorization",
     "bearer_token",
+    "refusal",
     "www_authenticate",
 ]
 
@@ -31,7 +34,29 @@ MAX_CLOCK_SKEW = 60
 MAX_TOKEN_BYTES = 16 * 1024
 MAX_HEADER_CHARS = 2048
 DEFAULT_ALGORITHMS = ("EdDSA", "ES256", "RS256", "PS256")
+#: The error code of a request without a bearer token (answered without an ``error``).
+MISSING_TOKEN = "missing_token"
 _REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
+
+
+# A second credential inside one value: a comma, an auth-scheme and a space (RFC 9110 §11.4).
+# WSGI and CGI servers join repeated headers with commas; Digest's `, realm="…"` parameters
+# are a name and "=", so they do not match.
+_SECOND_CREDENTIAL = re.compile(r",\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+ +[^\s=]")
+
+
+def authorization(values: Sequence[str]) -> str | None:
+    """The request's one ``Authorization`` value, or None without one.
+
+    Two values (two headers, or two credentials joined in one) are refused with
+    :class:`BadRequestError`, in every front end alike: one component taking the first and
+    another the last would disagree about who is calling.
+    """
+    if not values:
+        return None
+    if len(values) > 1 or ("," in values[0] and _SECOND_CREDENTIAL.search(values[0])):
+        raise BadRequestError("more than one Authorization credential")
+    return values[0]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -46,10 +71,27 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def www_authenticate(realm: str, error: str | None = None) -> str:
-    """RFC 6750 §3: no ``error`` when the request had no credentials at all."""
+    """RFC 6750 §3: no ``error`` when the request had no credentials at all; §3.1:
+    ``invalid_request`` for a malformed request, ``invalid_token`` for any bad token."""
     quoted = realm.replace("\\", "\\\\").replace('"', '\\"')
     value = f'Bearer realm="{quoted}"'
-    return value + ', error="invalid_token"' if error else value
+    if not error:
+        return value
+    code = "invalid_request" if error == BadRequestError.error else "invalid_token"
+    return f'{value}, error="{code}"'
+
+
+def refusal(exc: Exception, realm: str) -> tuple[int, list[tuple[bytes, bytes]]]:
+    """The HTTP status and headers that answer a refusal, the same in every front end."""
+    if isinstance(exc, BadRequestError):
+        return 400, [(b"www-authenticate", www_authenticate(realm, exc.error).encode())]
+    if isinstance(exc, ForbiddenError):
+        return 403, []
+    if isinstance(exc, UnavailableError):
+        return 503, [(b"retry-after", b"5")]
+    # RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
+    error = exc.error if isinstance(exc, InvalidTokenError) and exc.error != MISSING_TOKEN else None
+    return 401, [(b"www-authenticate", www_authenticate(realm, error).encode())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,15 +209,20 @@ def _kid(token: str) -> str | None:
 def _parse_kid(head: str) -> str | None:
     if len(head) > MAX_HEADER_CHARS:
         raise MalformedTokenError("header too large")
-    try:
-        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise MalformedTokenError("the header is not base64url JSON") from exc
-    kid = header.get("kid") if isinstance(header, dict) else None
+    # jot.jose's strict parser (bounded depth, canonical base64url); the kid only chooses
+    # which key set to look in, the signature check decides.
+    kid = decode_unverified(head + "..").header.get("kid")  # The header alone.
     return kid if isinstance(kid, str) else None
 
 
+# The last second a datetime can hold (9999-12-31T23:59:59Z). jot.jose accepts any finite
+# NumericDate; a later exp (signed by a broken issuer) is refused here, not a crash later.
+_LAST_SECOND = 253_402_300_799
+
+
 def _check_shape(claims: dict[str, Any]) -> None:
+    if claims["exp"] > _LAST_SECOND:
+        raise ClaimError("exp is beyond the year 9999", claim="exp")
     for claim in ("sub", "jti"):
         if not isinstance(claims[claim], str) or not claims[claim]:
             raise ClaimError(f"{claim} must be a non-empty string", claim=claim)

@@ -9,7 +9,8 @@ For every HTTP and WebSocket connection it verifies ``Authorization: Bearer <tok
 ``scope["user"]`` (an :class:`Identity`) and ``scope["auth"]`` (Starlette
 ``AuthCredentials`` whose scopes are the identity's roles, so ``@requires("admin")`` works).
 A bad token gets 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; a valid one
-without any role here gets 403 (``require_grant=False`` lets it through). Other scopes pass.
+without any role here gets 403 (``require_grant=False`` lets it through); a request with two
+``Authorization`` credentials gets 400. Other scopes pass.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -26,8 +28,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jot.destination._core import bearer_token, www_authenticate
-from jot.destination.errors import ForbiddenError, UnavailableError
+from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
+from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
 from jot.destination.verifier import AsyncVerifier
 from jot.jose.errors import InvalidTokenError
@@ -36,27 +38,20 @@ __all__ = ["JotAuthMiddleware", "current_identity", "require_role"]
 
 log = logging.getLogger("jot.destination")
 
-MISSING_TOKEN = "missing_token"
 ErrorHandler = Callable[[HTTPConnection, Exception], Response]
-
-
-def _error_code(exc: Exception) -> str | None:
-    # RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
-    if isinstance(exc, InvalidTokenError) and exc.error != MISSING_TOKEN:
-        return exc.error
-    return None
 
 
 def _default_error(realm: str) -> ErrorHandler:
     def on_error(conn: HTTPConnection, exc: Exception) -> Response:
-        if isinstance(exc, ForbiddenError):
-            return PlainTextResponse("Forbidden", status_code=403)
-        if isinstance(exc, UnavailableError):
-            return PlainTextResponse("Service Unavailable", 503, {"Retry-After": "5"})
-        headers = {"WWW-Authenticate": www_authenticate(realm, _error_code(exc))}
-        return PlainTextResponse("Unauthorized", status_code=401, headers=headers)
+        status, headers = refusal(exc, realm)
+        return PlainTextResponse(
+            HTTPStatus(status).phrase, status, {k.decode(): v.decode() for k, v in headers}
+        )
 
     return on_error
+
+
+_REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
 
 
 class JotAuthMiddleware:
@@ -89,7 +84,7 @@ class JotAuthMiddleware:
         conn = HTTPConnection(scope)
         try:
             identity = await self._authenticate(conn)
-        except (InvalidTokenError, ForbiddenError, UnavailableError) as exc:
+        except _REFUSED as exc:
             log.info(
                 "jot: refused %s %s: %s", scope["type"], conn.url.path, getattr(exc, "error", exc)
             )
@@ -105,7 +100,7 @@ class JotAuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _authenticate(self, conn: HTTPConnection) -> Identity | None:
-        token = bearer_token(conn.headers.get("authorization"))
+        token = bearer_token(authorization(conn.headers.getlist("authorization")))
         if token is None:
             if self.optional:
                 return None

@@ -8,7 +8,9 @@
     │       ├── (every jot.jose token error: expired, bad_signature, …)
     │       ├── RevokedTokenError          the token id or its subject is on the deny-list
     │       └── ReplayedTokenError         a one-time token was presented again
-    ├── ForbiddenError                     403: a valid token without the needed role
+    ├── BadRequestError                    400: the request itself is ambiguous (two credentials)
+    ├── ForbiddenError                     403: a valid token without the needed role, or a
+    │                                           user name Kubernetes reserves
     └── UnavailableError                   503: no keys or grants yet, authority unreachable
 
 Each carries a stable ``error`` code for logs; HTTP answers stay opaque.
@@ -18,7 +20,13 @@ from __future__ import annotations
 
 from jot.jose.errors import InvalidTokenError, JotError
 
-__all__ = ["ForbiddenError", "ReplayedTokenError", "RevokedTokenError", "UnavailableError"]
+__all__ = [
+    "BadRequestError",
+    "ForbiddenError",
+    "ReplayedTokenError",
+    "RevokedTokenError",
+    "UnavailableError",
+]
 
 
 class RevokedTokenError(InvalidTokenError):
@@ -31,6 +39,13 @@ class ReplayedTokenError(InvalidTokenError):
     """The token may be used once and has been used before."""
 
     error = "replayed"
+
+
+class BadRequestError(JotError):
+    """The request cannot be decided on as it is: two components along the way could read it
+    differently (two ``Authorization`` credentials, say)."""
+
+    error = "invalid_request"
 
 
 class ForbiddenError(JotError):

@@ -3,9 +3,10 @@ and Caddy ``forward_auth``.
 
 The proxy sends each request's headers here first. The answer is 200 with the identity in
 ``X-Jot-User``, ``X-Jot-Subject``, ``X-Jot-Groups`` and ``X-Jot-Roles`` (which the proxy copies
-to the upstream request), 401 with ``WWW-Authenticate``, 403, or 503 when the authority has
-never been reachable. The proxy chooses a sub-resource with ``?resource=web.x`` on the auth
-URL (never from a client header, which a client could forge).
+to the upstream request), 401 with ``WWW-Authenticate``, 403, 400 for a request with two
+``Authorization`` credentials, or 503 when the authority has never been reachable. The proxy
+chooses a sub-resource with ``?resource=web.x`` on the auth URL (never from a client header,
+which a client could forge).
 
 Header values are comma-separated lists; every byte outside a small safe set (including a
 comma inside a name) is percent-encoded UTF-8, so that a group name cannot forge a second
@@ -21,8 +22,8 @@ from urllib.parse import parse_qs, quote
 
 from starlette.types import Receive, Scope, Send
 
-from jot.destination._core import bearer_token, www_authenticate
-from jot.destination.errors import UnavailableError
+from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
+from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
 from jot.destination.verifier import AsyncVerifier
 from jot.jose.errors import InvalidTokenError
@@ -102,27 +103,23 @@ class ForwardAuth:
         return status, list(headers)
 
     async def _decide(self, scope: Scope) -> tuple[int, Sequence[tuple[bytes, bytes]]]:
-        authorization = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-        token = bearer_token(authorization)
-        if token is None:
-            return 401, [(b"www-authenticate", www_authenticate(self.realm).encode())]
         try:
+            values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"]
+            token = bearer_token(authorization(values))
+            if token is None:
+                raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
             identity = await self.verifier.verify(token, resource=_resource(scope))
-        except InvalidTokenError as exc:
-            log.info("jot forward-auth: 401 %s", exc.error)
-            return 401, [(b"www-authenticate", www_authenticate(self.realm, exc.error).encode())]
+            if self.require_grant and not identity.roles:
+                raise ForbiddenError(f"{identity.subject} has no role")
+        except (BadRequestError, InvalidTokenError, ForbiddenError) as exc:
+            log.info("jot forward-auth: refused (%s): %s", exc.error, exc)
+            return refusal(exc, self.realm)
         except UnavailableError as exc:
             log.warning("jot forward-auth: 503 %s", exc)
-            return 503, [(b"retry-after", b"5")]
+            return refusal(exc, self.realm)
         except ValueError:
             log.error("jot forward-auth: resource outside this destination (proxy configuration)")
             return 500, []
-        if self.require_grant and not identity.roles:
-            log.info("jot forward-auth: 403 %s has no role", identity.subject)
-            return 403, []
         return 200, _identity_headers(identity)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

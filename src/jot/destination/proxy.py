@@ -15,17 +15,20 @@ import logging
 import os
 import socket
 import ssl
+from collections.abc import Sequence
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import h11
 
-from jot.destination._core import bearer_token, www_authenticate
-from jot.destination.errors import UnavailableError
-from jot.destination.identity import Identity
+from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
+from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.proxy_headers import (
+    HeaderRules,
     Headers,
     IdentityHeaders,
+    framing_problem,
     request_headers,
     response_headers,
     upgrade_of,
@@ -60,12 +63,29 @@ class CredentialFile:
         return self._value
 
 
-async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> object:
+class _UpstreamError(Exception):
+    """The upstream's answer is not HTTP we can relay (502 if nothing was sent yet)."""
+
+
+async def _next_event(
+    conn: h11.Connection, reader: asyncio.StreamReader, seen: bytearray | None = None
+) -> object:
+    """The next h11 event; the bytes read for it are added to ``seen`` when given."""
     while True:
         event = conn.next_event()
         if event is not h11.NEED_DATA:
             return event
-        conn.receive_data(await reader.read(_CHUNK))
+        data = await reader.read(_CHUNK)
+        if seen is not None:
+            seen += data
+        conn.receive_data(data)
+
+
+async def _upstream_event(up: h11.Connection, reader: asyncio.StreamReader) -> object:
+    try:
+        return await _next_event(up, reader)
+    except h11.RemoteProtocolError as exc:
+        raise _UpstreamError(str(exc)) from None
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, first: bytes) -> None:
@@ -91,6 +111,7 @@ class Proxy:
         upstream_tls: ssl.SSLContext | None = None,
         credential: CredentialFile | None = None,
         require_grant: bool = True,
+        rules: HeaderRules | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -106,6 +127,7 @@ class Proxy:
         self.rendering = rendering or IdentityHeaders()
         self.credential = credential
         self.require_grant = require_grant
+        self.rules = rules or HeaderRules()
 
     async def serve(self, sock: socket.socket, tls: ssl.SSLContext | None) -> None:
         server = await asyncio.start_server(self.handle, sock=sock, ssl=tls, limit=_CHUNK)
@@ -116,14 +138,25 @@ class Proxy:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_CHUNK)
         try:
             while True:
-                event = await asyncio.wait_for(_next_event(conn, reader), _IDLE_TIMEOUT)
+                # The raw head, for the one check h11 cannot make (obs-fold): what is left
+                # over from the last request, and what is read until this one is parsed.
+                head = bytearray(conn.trailing_data[0])
+                event = await asyncio.wait_for(_next_event(conn, reader, head), _IDLE_TIMEOUT)
                 if not isinstance(event, h11.Request):
                     break
-                if not await self._exchange(conn, event, reader, writer):
+                if not await self._exchange(conn, event, reader, writer, bytes(head)):
                     break
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
                 conn.start_next_cycle()
+        except h11.RemoteProtocolError as exc:
+            # The client's bytes are not HTTP we accept (conflicting Content-Length, a
+            # Transfer-Encoding other than chunked, a bad header name or chunk, …).
+            log.info("jot proxy: 400 malformed request: %s", exc)
+            await _refuse(conn, writer, 400)
+        except _UpstreamError as exc:
+            log.warning("jot proxy: bad answer from the upstream: %s", exc)
+            await _refuse(conn, writer, 502)
         except (h11.ProtocolError, OSError, TimeoutError, ssl.SSLError) as exc:
             log.debug("jot proxy: connection ended: %r", exc)
         finally:
@@ -137,21 +170,20 @@ class Proxy:
         request: h11.Request,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        head: bytes,
     ) -> bool:
-        if not request.target.startswith(b"/"):
-            # Absolute-form or authority-form targets would be glued onto the upstream path.
-            await _error(conn, writer, 400, b"Bad Request")
+        client_headers = list(request.headers)
+        problem = framing_problem(request.target, client_headers, head, self.rules)
+        if problem is not None:
+            log.info("jot proxy: 400 %s", problem)
+            await _error(conn, writer, 400)
             return False
-        identity = await self._identity(conn, request, writer)
-        if identity is None:
+        ours = await self._identity(conn, request, writer)
+        if ours is None:
             return False
         credential = self.credential.read() if self.credential is not None else None
         headers = request_headers(
-            list(request.headers),
-            identity,
-            self.rendering,
-            host=self.host_header,
-            credential=credential,
+            client_headers, ours, host=self.host_header, credential=credential, rules=self.rules
         )
         target = self.base_path.encode() + request.target
         try:
@@ -161,14 +193,14 @@ class Proxy:
             )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             log.warning("jot proxy: upstream unreachable: %r", exc)
-            await _error(conn, writer, 502, b"Bad Gateway")
+            await _error(conn, writer, 502)
             return False
         try:
             up = h11.Connection(h11.CLIENT, max_incomplete_event_size=_CHUNK)
             up_writer.write(
                 up.send(h11.Request(method=request.method, target=target, headers=headers))
             )
-            if upgrade_of(list(request.headers)) is not None:
+            if upgrade_of(client_headers) is not None:
                 return await self._upgrade(conn, up, reader, writer, up_reader, up_writer)
             await self._request_body(conn, up, reader, up_writer, writer)
             return await self._response(conn, up, writer, up_reader)
@@ -177,34 +209,24 @@ class Proxy:
 
     async def _identity(
         self, conn: h11.Connection, request: h11.Request, writer: asyncio.StreamWriter
-    ) -> Identity | None:
-        authorization = next((v for k, v in request.headers if k == b"authorization"), None)
-        token = bearer_token(authorization.decode("latin-1") if authorization else None)
-        realm = self.verifier.settings.audience
+    ) -> Headers | None:
+        """Our identity headers for this request, or None when it was refused (answered)."""
         try:
+            values = [v.decode("latin-1") for k, v in request.headers if k == b"authorization"]
+            token = bearer_token(authorization(values))
             if token is None:
-                raise InvalidTokenError("no bearer token", error="missing_token")
+                raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
             identity = await self.verifier.verify(token)
-        except InvalidTokenError as exc:
-            log.info("jot proxy: 401 %s", exc.error)
-            error = None if exc.error == "missing_token" else exc.error
-            await _error(
-                conn,
-                writer,
-                401,
-                b"Unauthorized",
-                [(b"www-authenticate", www_authenticate(realm, error).encode())],
-            )
-            return None
+            if self.require_grant and not identity.roles:
+                raise ForbiddenError(f"{identity.subject} has no role")
+            return self.rendering.render(identity)  # ForbiddenError: a reserved name.
+        except (BadRequestError, InvalidTokenError, ForbiddenError) as exc:
+            log.info("jot proxy: refused (%s): %s", exc.error, exc)
+            await _error(conn, writer, *refusal(exc, self.verifier.settings.audience))
         except UnavailableError as exc:
             log.warning("jot proxy: 503 %s", exc)
-            await _error(conn, writer, 503, b"Service Unavailable")
-            return None
-        if self.require_grant and not identity.roles:
-            log.info("jot proxy: 403 %s has no role", identity.subject)
-            await _error(conn, writer, 403, b"Forbidden")
-            return None
-        return identity
+            await _error(conn, writer, *refusal(exc, self.verifier.settings.audience))
+        return None
 
     @staticmethod
     async def _request_body(
@@ -236,7 +258,7 @@ class Proxy:
         up_reader: asyncio.StreamReader,
     ) -> bool:
         while True:
-            event = await _next_event(up, up_reader)
+            event = await _upstream_event(up, up_reader)
             if isinstance(event, h11.InformationalResponse):
                 continue  # 100 Continue and friends: h11 already sent the body.
             if isinstance(event, h11.Response):
@@ -256,7 +278,7 @@ class Proxy:
                 await writer.drain()
                 return True
             else:
-                raise h11.RemoteProtocolError("upstream closed mid-response")
+                raise _UpstreamError("the upstream closed mid-response")
 
     async def _upgrade(
         self,
@@ -268,11 +290,11 @@ class Proxy:
         up_writer: asyncio.StreamWriter,
     ) -> bool:
         up_writer.write(up.send(h11.EndOfMessage()))
-        event = await _next_event(up, up_reader)
+        event = await _upstream_event(up, up_reader)
         if not (isinstance(event, h11.InformationalResponse) and event.status_code == 101):
             # The upstream declined: relay its answer as an ordinary response.
             if not isinstance(event, h11.Response):
-                raise h11.RemoteProtocolError("bad upstream answer to an upgrade")
+                raise _UpstreamError("bad answer to an upgrade")
             writer.write(
                 conn.send(
                     h11.Response(
@@ -314,7 +336,7 @@ class Proxy:
         up_reader: asyncio.StreamReader,
     ) -> None:
         while True:
-            event = await _next_event(up, up_reader)
+            event = await _upstream_event(up, up_reader)
             if isinstance(event, h11.Data):
                 writer.write(conn.send(h11.Data(data=event.data)))
             elif isinstance(event, h11.EndOfMessage):
@@ -322,19 +344,19 @@ class Proxy:
                 await writer.drain()
                 return
             else:
-                raise h11.RemoteProtocolError("upstream closed mid-response")
+                raise _UpstreamError("the upstream closed mid-response")
 
 
 async def _error(
     conn: h11.Connection,
     writer: asyncio.StreamWriter,
     status: int,
-    body: bytes,
-    headers: Headers | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     # The request body (if any) was not read: close the connection after this answer.
+    body = HTTPStatus(status).phrase.encode()
     all_headers = [
-        *(headers or []),
+        *headers,
         (b"content-type", b"text/plain"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
@@ -343,3 +365,10 @@ async def _error(
     writer.write(conn.send(h11.Data(data=body)))
     writer.write(conn.send(h11.EndOfMessage()))
     await writer.drain()
+
+
+async def _refuse(conn: h11.Connection, writer: asyncio.StreamWriter, status: int) -> None:
+    """Answer ``status`` after a protocol error, if no answer has been started yet."""
+    if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+        with contextlib.suppress(h11.ProtocolError, OSError, ssl.SSLError):
+            await _error(conn, writer, status)

@@ -5,6 +5,10 @@ The API server (``--authentication-token-webhook-config-file``) POSTs a TokenRev
 (``username`` = the token's ``name``, ``uid`` = ``sub``, ``groups`` = the token's groups with
 the configured prefix, plus the roles granted here as ``role_prefix`` groups). The API server
 then authorizes with its own RBAC. https://kubernetes.io/docs/reference/access-authn-authz/authentication/#webhook-token-authentication
+
+A review in ``v1`` or ``v1beta1`` is answered in the same version; any other ``apiVersion``
+gets a ``v1`` review that is not authenticated, with the reason. A user name or uid that
+Kubernetes reserves (``system:…``) is never authenticated.
 """
 
 from __future__ import annotations
@@ -15,24 +19,20 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from jot.destination.errors import UnavailableError
-from jot.destination.identity import Identity
+from jot.api.untrusted import UntrustedJSONError, loads
+from jot.destination._kubernetes import kubernetes_user
+from jot.destination.errors import ForbiddenError, UnavailableError
 from jot.destination.verifier import AsyncVerifier
 from jot.jose.errors import InvalidTokenError
 
-__all__ = ["API_VERSION", "TokenReviewApp", "review"]
+__all__ = ["API_VERSION", "API_VERSIONS", "TokenReviewApp", "review"]
 
 log = logging.getLogger("jot.destination")
 
 API_VERSION = "authentication.k8s.io/v1"
+#: The TokenReview versions answered (in the version asked).
+API_VERSIONS = (API_VERSION, "authentication.k8s.io/v1beta1")
 MAX_BODY = 64 * 1024
-
-
-def _user(identity: Identity, group_prefix: str, role_prefix: str | None) -> dict[str, Any]:
-    groups = [group_prefix + g for g in identity.groups]
-    if role_prefix is not None:
-        groups += [role_prefix + r for r in sorted(identity.roles)]
-    return {"username": identity.name, "uid": identity.subject, "groups": groups}
 
 
 async def review(
@@ -44,11 +44,15 @@ async def review(
     require_grant: bool = True,
 ) -> dict[str, Any]:
     """The TokenReview answer to a TokenReview request body (already parsed)."""
+    version = body.get("apiVersion")
     spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
     token = spec.get("token") if isinstance(spec, dict) else None
     audiences = spec.get("audiences") if isinstance(spec, dict) else None
     status: dict[str, Any] = {"authenticated": False}
-    if isinstance(audiences, list) and audiences and verifier.settings.audience not in audiences:
+    if version not in API_VERSIONS:
+        version = API_VERSION
+        status["error"] = f"unsupported apiVersion; this webhook answers {', '.join(API_VERSIONS)}"
+    elif isinstance(audiences, list) and audiences and verifier.settings.audience not in audiences:
         status["error"] = "the token's audience is not among the requested audiences"
     elif not isinstance(token, str) or not token:
         status["error"] = "no token"
@@ -56,7 +60,7 @@ async def review(
         status = await _status(verifier, token, group_prefix, role_prefix, require_grant)
         if status["authenticated"] and isinstance(audiences, list) and audiences:
             status["audiences"] = [verifier.settings.audience]
-    return {"apiVersion": API_VERSION, "kind": "TokenReview", "status": status}
+    return {"apiVersion": version, "kind": "TokenReview", "status": status}
 
 
 async def _status(
@@ -73,7 +77,13 @@ async def _status(
         return {"authenticated": False, "error": "invalid token"}
     if require_grant and not identity.roles:
         return {"authenticated": False, "error": "no grant at this destination"}
-    return {"authenticated": True, "user": _user(identity, group_prefix, role_prefix)}
+    try:
+        user = kubernetes_user(identity, group_prefix, role_prefix)
+    except ForbiddenError as exc:
+        log.warning("jot webhook: refused %s: %s", identity.subject, exc)
+        return {"authenticated": False, "error": "reserved user name"}
+    who = {"username": user.username, "uid": user.uid, "groups": list(user.groups)}
+    return {"authenticated": True, "user": who}
 
 
 class TokenReviewApp:
@@ -97,8 +107,8 @@ class TokenReviewApp:
             return
         body = await _read(receive)
         try:
-            parsed = json.loads(body) if body is not None else None
-        except ValueError:
+            parsed = loads(body, max_bytes=MAX_BODY) if body is not None else None
+        except UntrustedJSONError:
             parsed = None
         if not isinstance(parsed, dict) or parsed.get("kind") != "TokenReview":
             await _send(send, 400, {"error": "expected a TokenReview object"})

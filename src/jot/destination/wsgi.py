@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from jot.destination._core import bearer_token, www_authenticate
-from jot.destination.errors import ForbiddenError, UnavailableError
+from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
+from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
 from jot.destination.verifier import Verifier
 from jot.jose.errors import InvalidTokenError
@@ -25,7 +26,7 @@ __all__ = ["ENVIRON_KEY", "JotWSGIMiddleware", "wsgi_identity"]
 log = logging.getLogger("jot.destination")
 
 ENVIRON_KEY = "jot.identity"
-_MISSING = "missing_token"
+_REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
 
 
 def wsgi_identity(environ: dict[str, Any]) -> Identity | None:
@@ -57,7 +58,7 @@ class JotWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             identity = self._authenticate(environ)
-        except (InvalidTokenError, ForbiddenError, UnavailableError) as exc:
+        except _REFUSED as exc:
             log.info("jot: refused %s: %s", environ.get("PATH_INFO"), getattr(exc, "error", exc))
             return self._refuse(exc, start_response)
         if identity is not None:
@@ -69,31 +70,25 @@ class JotWSGIMiddleware:
         # Clients must not be able to pose as an already verified request.
         environ.pop(ENVIRON_KEY, None)
         environ.pop("REMOTE_USER", None)
-        token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
+        # The server has joined repeated headers into one value; authorization() finds two
+        # credentials in it as well.
+        value = environ.get("HTTP_AUTHORIZATION")
+        token = bearer_token(authorization([value] if value is not None else []))
         if token is None:
             if self.optional:
                 return None
-            raise InvalidTokenError("no bearer token", error=_MISSING)
+            raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
         identity = self.verifier.verify(token)
         if self.require_grant and not identity.roles:
             raise ForbiddenError("no role at this destination")
         return identity
 
     def _refuse(self, exc: Exception, start_response: StartResponse) -> list[bytes]:
+        status, extra = refusal(exc, self.realm)
+        body = HTTPStatus(status).phrase.encode()
         headers = [("Content-Type", "text/plain; charset=utf-8")]
-        if isinstance(exc, ForbiddenError):
-            status, body = "403 Forbidden", b"Forbidden"
-        elif isinstance(exc, UnavailableError):
-            status, body = "503 Service Unavailable", b"Service Unavailable"
-            headers.append(("Retry-After", "5"))
-        else:
-            status, body = "401 Unauthorized", b"Unauthorized"
-            code = getattr(exc, "error", None)
-            headers.append(
-                (
-                    "WWW-Authenticate",
-                    www_authenticate(self.realm, None if code == _MISSING else code),
-                )
-            )
-        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        headers += [(k.decode(), v.decode()) for k, v in extra]
+        start_response(
+            f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(body)))]
+        )
         return [body]

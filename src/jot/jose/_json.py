@@ -1,15 +1,22 @@
-"""Strict JSON for JOSE: UTF-8 only, no duplicate member names, no NaN or Infinity."""
+"""Strict JSON for JOSE: UTF-8 only, no duplicate member names, no NaN or Infinity, and no
+nesting deeper than :data:`MAX_DEPTH`."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from jot.jose.errors import MalformedTokenError
 
-__all__ = ["dumps", "encode_text", "loads", "loads_object"]
+__all__ = ["MAX_DEPTH", "dumps", "encode_text", "loads", "loads_object"]
+
+#: No JOSE header, claim set or key set nests deeper than this. Checked before parsing: the C
+#: scanner recurses once per level, and with a raised recursion limit a few thousand ``[``
+#: overflow the C stack instead of raising RecursionError.
+MAX_DEPTH = 32
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -32,10 +39,30 @@ _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 _scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # set in __init__, not typed
 
 
+# A string (to its end, if it has none: such text is refused later anyway) or a bracket. A
+# string never fails to match, so finding them all is one linear pass.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\(?s:.)?)*"?|[][{}]')
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for token in _STRING_OR_BRACKET.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
+
+
 def loads(data: bytes | str) -> Any:
     """Parse strict JSON; raise :class:`MalformedTokenError` on anything else."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
+        # Counting is cheap C; the walk runs only when the text could nest that deep.
+        if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(text):
+            raise MalformedTokenError(f"JSON nested deeper than {MAX_DEPTH} levels")
         try:
             value, end = _scan_once(text, 0)
         except StopIteration:

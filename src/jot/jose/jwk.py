@@ -27,6 +27,7 @@ from jot.jose._jwk_tables import (
     USES,
     check_key_ops,
 )
+from jot.jose._roca import refuse_roca
 from jot.jose.errors import InvalidKeyError, JoseError, KeyNotFoundError, UsageError
 
 __all__ = [
@@ -479,6 +480,8 @@ def from_crypto_key(crypto: Any, *, weak_allowed: bool = False, **binding: Any) 
             raise InvalidKeyError(
                 f"RSA key of {crypto.key_size} bits is under the {MIN_RSA_BITS}-bit minimum"
             )
+        if not weak_allowed:
+            refuse_roca(crypto)
         key = RSAKey(crypto, weak_allowed=weak_allowed, **binding)
     elif isinstance(crypto, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         if crypto.curve.name not in CURVE_NAMES:
@@ -512,26 +515,38 @@ class KeySet:
     """A JSON Web Key Set: keys looked up by ``kid``.
 
     Parsing keeps the keys it cannot use in :attr:`rejected` (index and reason) instead of
-    dropping them silently.
+    dropping them silently. Two rules keep a set unambiguous: a ``kid`` that more than one key
+    carries selects no key at all (two verifiers could otherwise pick different ones), and a
+    set may not mix secret (``oct``) keys with public-key ones unless ``allow_mixed=True``
+    (a published key set that holds a secret is the start of an algorithm-confusion attack).
     """
 
     keys: tuple[Key, ...]
     #: The entries :meth:`from_dict` could not use: (index, reason).
     rejected: tuple[tuple[int, str], ...]
-    _by_kid: dict[str, Key]
+    _by_kid: dict[str, Key | None]
     __slots__ = ("_by_kid", "keys", "rejected")
 
     def __init__(
-        self, keys: Iterable[Key] = (), *, rejected: Iterable[tuple[int, str]] = ()
+        self,
+        keys: Iterable[Key] = (),
+        *,
+        rejected: Iterable[tuple[int, str]] = (),
+        allow_mixed: bool = False,
     ) -> None:
         # Immutable, as its keys are: a verifier's cached checks of a key set stay true.
         _init = object.__setattr__
         _init(self, "keys", tuple(keys))
         _init(self, "rejected", tuple(rejected))
-        by_kid: dict[str, Key] = {}
+        if not allow_mixed and len({key.kty == "oct" for key in self.keys}) > 1:
+            raise InvalidKeyError(
+                "the key set mixes secret (oct) and public keys; pass allow_mixed=True to allow it"
+            )
+        by_kid: dict[str, Key | None] = {}
         for key in self.keys:
             if key.kid is not None:
-                by_kid.setdefault(key.kid, key)
+                # None marks a shared kid (RFC 7517 §4.5 allows sharing; jot refuses to choose).
+                by_kid[key.kid] = None if key.kid in by_kid else key
         _init(self, "_by_kid", by_kid)
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
@@ -541,7 +556,7 @@ class KeySet:
         self.__setattr__(name, None)
 
     @classmethod
-    def from_dict(cls, jwks: Mapping[str, Any]) -> KeySet:
+    def from_dict(cls, jwks: Mapping[str, Any], *, allow_mixed: bool = False) -> KeySet:
         """Parse a JWKS object; keys that cannot be used are listed in ``rejected``."""
         from jot.jose import _keyio
 
@@ -555,13 +570,13 @@ class KeySet:
                 keys.append(_keyio.from_jwk(entry))
             except JoseError as exc:
                 rejected.append((index, exc.description))
-        return cls(keys, rejected=rejected)
+        return cls(keys, rejected=rejected, allow_mixed=allow_mixed)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> KeySet:
+    def from_json(cls, text: str | bytes, *, allow_mixed: bool = False) -> KeySet:
         """Parse JWKS JSON text."""
         try:
-            return cls.from_dict(_json.loads_object(text, "JWKS"))
+            return cls.from_dict(_json.loads_object(text, "JWKS"), allow_mixed=allow_mixed)
         except InvalidKeyError:
             raise
         except JoseError as exc:
@@ -571,7 +586,10 @@ class KeySet:
         """The key with this ``kid``; :class:`KeyNotFoundError` if there is none."""
         key = self._by_kid.get(kid)
         if key is None:
-            raise KeyNotFoundError("no key with the token's kid")
+            shared = kid in self._by_kid
+            raise KeyNotFoundError(
+                "more than one key has the token's kid" if shared else "no key with the token's kid"
+            )
         return key
 
     def find(self, kid: str | None) -> Key | None:
@@ -591,7 +609,7 @@ class KeySet:
         return len(self.keys)
 
     def __contains__(self, kid: object) -> bool:
-        return kid in self._by_kid
+        return self._by_kid.get(kid) is not None  # type: ignore[call-overload]
 
     def __repr__(self) -> str:
         return f"<KeySet kids={[k.kid for k in self.keys]!r}>"

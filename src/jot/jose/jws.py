@@ -235,11 +235,7 @@ def _select(
         return algorithm, keys
     kid = header.get("kid")
     if kid is not None:
-        key = keys.get(kid)
-        if key.alg not in (None, alg) or not _fits(algorithm, key):
-            # RFC 7517 §4.5: keys of different kty may share a kid; take the one that fits.
-            fitting = (k for k in keys if k.kid == kid and k.alg in (None, alg))
-            key = next((k for k in fitting if _fits(algorithm, k)), key)
+        key = keys.get(kid)  # A kid that keys share selects none (see KeySet).
     else:
         candidates = [k for k in keys if k.alg in (None, alg) and _fits(algorithm, k)]
         if len(candidates) != 1:

@@ -225,7 +225,7 @@ def _decode_usual(
     ):
         current = time.time() if now is None else now
         if (
-            current < exp + leeway
+            current - leeway < exp
             and (nbf is _ABSENT or current + leeway >= nbf)
             and (iat is _ABSENT or current + leeway >= iat)
         ):
@@ -378,7 +378,8 @@ def _validate(
     exp = claims.get("exp")
     if type(exp) is not int:
         exp = _numeric_date(claims, "exp")
-    if exp is not None and current >= exp + leeway:
+    # current - leeway, not exp + leeway: an int exp too large for a float cannot overflow.
+    if exp is not None and current - leeway >= exp:
         raise ExpiredTokenError(f"the token expired at {_iso(exp)}", claim="exp")
     nbf = claims.get("nbf")
     if type(nbf) is not int:

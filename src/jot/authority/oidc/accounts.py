@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from jot.api.identities import fold_name
+from jot.api.identities import RESERVED_PREFIX, fold_name, is_reserved_name
 from jot.authority import lineage
 from jot.authority.credentials import hash_secret, new_access_key, new_id
 from jot.authority.models import AccessKey, Group, Identity, Membership
@@ -89,6 +89,10 @@ def account_from_claims(provider: Provider, claims: dict[str, Any]) -> Account:
             "no_email", f"the provider sent no usable e-mail address in {provider.email_claim!r}"
         )
     email = email.lower()
+    if is_reserved_name(email):
+        raise LoginRefused(
+            "reserved_name", f"names starting with {RESERVED_PREFIX!r} are reserved by Kubernetes"
+        )
     if claims.get("email_verified") is False:
         raise LoginRefused("email_unverified", "the provider has not verified this e-mail address")
     domains = json.loads(provider.allowed_domains)
