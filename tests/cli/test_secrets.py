@@ -99,3 +99,11 @@ def test_access_key_out_file_is_private_and_checked_first(
         assert result.exit_code == 1
         assert result.output.startswith(message)  # Refused before the server was asked.
     assert taken.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("text", ["jot_ak_…", "not a key", "jot_ak_" + "é" * 20, ""])
+def test_login_refuses_text_that_is_not_an_access_key(env: dict[str, str], text: str) -> None:
+    result = CliRunner().invoke(cli, ["login", NOWHERE, "--key-stdin"], input=text + "\n", env=env)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith("Error: ")
+    assert "Traceback" not in result.output

@@ -9,6 +9,7 @@ warning, and a confirmation would consume a second line).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -76,11 +77,20 @@ def read_password(
     return password
 
 
+#: The shape of an access key: a fixed prefix, ASCII only (it travels in a header).
+_ACCESS_KEY = re.compile(r"jot_ak_[A-Za-z0-9_-]{8,200}")
+
+
 def read_key() -> str:
     """An access key from stdin; on a terminal it is asked for (no echo)."""
     if sys.stdin.isatty():
-        return str(click.prompt("Access key", hide_input=True)).strip()
-    return _stdin_line("access key").strip()
+        key = str(click.prompt("Access key", hide_input=True)).strip()
+    else:
+        key = _stdin_line("access key").strip()
+    # Checked here, so that a pasted placeholder or stray text never reaches an HTTP header.
+    if not _ACCESS_KEY.fullmatch(key):
+        raise click.ClickException("that is not an access key (they look like jot_ak_…)")
+    return key
 
 
 def check_secret_file(path: str, *, force: bool) -> None:
