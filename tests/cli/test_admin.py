@@ -13,17 +13,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-import jot.cli.admin as admin_cli
 import jot.cli.session as session_cli
 from jot.authority.app import create_app, open_authority
 from jot.authority.settings import Settings
 from jot.cli import _credentials as creds
 from jot.cli import _remote
-from jot.cli.providers import providers
+from jot.cli.main import cli as jot_cli
 from jot.client import Client, ops
 
 SERVER = "http://authority.test"
-COMMANDS = {"passwd": session_cli.passwd, "providers": providers}
 
 
 class SyncASGI(httpx.BaseTransport):
@@ -58,8 +56,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     )
 
     def run(*args: str, code: int = 0, input: str | None = None) -> str:
-        command = COMMANDS.get(args[0]) or getattr(admin_cli, args[0].replace("-", "_"))
-        result = CliRunner().invoke(command, list(args[1:]), input=input)
+        result = CliRunner().invoke(jot_cli, list(args), input=input)
         assert result.exit_code == code, result.output
         return result.output
 
@@ -100,7 +97,7 @@ def test_mistakes_are_one_line(cli: Any) -> None:
     assert out == "Error: no group named 'nope'\n"
     out = cli("grants", "add", "user:ghost", "r", "web", code=1)
     assert out == "Error: no destination named 'web'; create it first\n"
-    out = cli("destinations", "remove", "jot", code=1)
+    out = cli("destinations", "remove", "jot", "--yes", code=1)
     assert "cannot be deleted" in out
 
 
@@ -135,7 +132,7 @@ def test_rename_password_reset_and_key_lineage(cli: Any) -> None:
     assert all(k["revoked"] is not None for k in keys)
 
     # The admin's key for itself is made from the admin's key, and says so on stderr.
-    result = CliRunner().invoke(admin_cli.access_keys, ["add", "admin"])
+    result = CliRunner().invoke(jot_cli, ["access-keys", "add", "admin"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("jot_ak_")
     assert "made with access key" in result.stderr

@@ -1,23 +1,38 @@
-"""Tables for people, JSON for scripts: how admin commands print lists."""
+"""Tables for people, JSON for scripts: how admin commands print lists.
+
+Two rules hold in every table. A value that people copy into another command (an id, a name)
+is never cut or folded: the other columns give way, and when even that is not enough the table
+is wider than the terminal rather than shorter than its ids. A time carries its time zone
+(shown in the local one).
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-__all__ = ["cell", "print_json", "print_table"]
+__all__ = ["COPIED", "cell", "print_json", "print_lines", "print_table"]
+
+#: Columns whose values people type into other commands: shown whole, on one line.
+COPIED = frozenset(
+    {"id", "kid", "name", "subject", "role", "resource", "identity", "made with", "client id"}
+)
+#: The narrowest a column that may fold is squeezed to.
+_FOLDED_MIN = 6
 
 
 def cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     if isinstance(value, dict):
@@ -29,17 +44,30 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A rich table on a terminal; tab-separated lines with a header otherwise."""
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(*headers, box=None, header_style="bold")
-        for row in rows:
-            table.add_row(*(cell(v) for v in row))
-        Console().print(table)
-        return
-    click.echo("\t".join(h.upper() for h in headers))
+def print_lines(rows: Sequence[Sequence[Any]]) -> None:
+    """Tab-separated lines, one per row (scripts, pipes, and ``audit --follow``)."""
     for row in rows:
         click.echo("\t".join(cell(v) for v in row))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on a terminal; tab-separated lines with a header otherwise."""
+    if not sys.stdout.isatty():
+        print_lines([[h.upper() for h in headers], *rows])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    table = Table(box=None, header_style="bold")
+    needed = 0
+    for header, width in zip(headers, widths, strict=True):
+        if header in COPIED:
+            table.add_column(header, no_wrap=True, min_width=width)
+        else:
+            table.add_column(header, overflow="fold", min_width=min(width, _FOLDED_MIN))
+        needed += (width if header in COPIED else min(width, _FOLDED_MIN)) + 2
+    for row in cells:
+        table.add_row(*row)
+    Console(width=max(shutil.get_terminal_size().columns, needed)).print(table)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from jot.cli import _credentials as creds
+from jot.cli._options import confirm
 from jot.client import Call, Client, ClientError
 
-__all__ = ["call", "client", "json_option", "server_option"]
+__all__ = ["ask_first", "call", "client"]
 
 T = TypeVar("T")
-
-server_option = click.option("--server", help="Which server (default: the current one).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @contextmanager
@@ -36,3 +34,13 @@ def call(server: str | None, request: Call[T]) -> T:
             return opened.call(request)
         except ClientError as exc:
             raise click.ClickException(exc.message) from None
+
+
+def ask_first(
+    server: str | None, yes: bool, lookup: Call[Any], action: str, consequence: str
+) -> None:
+    """Before a removal: ask once, about a thing that exists (``lookup`` fails first, in one
+    line, otherwise); ``--yes`` skips both."""
+    if not yes:
+        call(server, lookup)
+        confirm(action, consequence, yes=False)

@@ -34,12 +34,13 @@ COMMANDS: dict[str, str] = {
     "groups": "jot.cli.admin:groups",
     "grants": "jot.cli.admin:grants",
     "destinations": "jot.cli.admin:destinations",
-    "access-keys": "jot.cli.admin:access_keys",
-    "signing-keys": "jot.cli.admin:signing_keys",
-    "audit": "jot.cli.admin:audit",
+    "access-keys": "jot.cli.keys:access_keys",
+    "signing-keys": "jot.cli.keys:signing_keys",
+    "audit": "jot.cli.audit:audit",
     "providers": "jot.cli.providers:providers",
     "server": "jot.cli.server:server",
     "connector": "jot.cli.connector:connector",
+    "completion": "jot.cli.completion:completion",
 }
 
 
