@@ -23,8 +23,8 @@ __all__ = ["COPIED", "cell", "print_json", "print_lines", "print_table"]
 COPIED = frozenset(
     {"id", "kid", "name", "subject", "role", "resource", "identity", "made with", "client id"}
 )
-#: The narrowest a column that may fold is squeezed to.
-_FOLDED_MIN = 6
+#: The narrowest a column that may fold is squeezed to (a date still fits on a line).
+_FOLDED_MIN = 10
 
 
 def cell(value: Any) -> str:
