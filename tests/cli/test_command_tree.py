@@ -74,7 +74,8 @@ def test_one_vocabulary() -> None:
         assert "--listen" in _options(ALL[path]), path
     for path in (p for p in ALL if p.startswith("jot connector ")):
         issuer = next(p for p in ALL[path].params if p.name == "issuer")
-        assert "issuer" in (issuer.help or "") and "JOT_SERVER" in (issuer.help or "")
+        assert "issuer" in (issuer.help or "")
+        assert "JOT_SERVER" in (issuer.help or "")
 
 
 @pytest.mark.parametrize(
