@@ -10,7 +10,6 @@ import os
 import ssl
 import stat
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,10 +69,12 @@ def test_a_certificate_that_cannot_serve_is_made_again(
     assert development_certificate(tmp_path, "webhook-k8s", hosts, now=now).made is None
 
 
-def _start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, str]:
+def _start(
+    args: list[str], env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str, str]:
     """Start a connector; ``(process, URL, its stderr so far)`` once it listens."""
-    errors = tempfile.TemporaryFile()
-    process = subprocess.Popen([JOT, *args], stdout=subprocess.PIPE, stderr=errors, env=env)
+    with log.open("wb") as errors:
+        process = subprocess.Popen([JOT, *args], stdout=subprocess.PIPE, stderr=errors, env=env)
     assert process.stdout is not None
     deadline = time.monotonic() + 60
     line = b""
@@ -81,9 +82,7 @@ def _start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes
         line = process.stdout.readline()
         if not line and process.poll() is not None:
             break
-    errors.seek(0)
-    said = errors.read().decode()
-    errors.close()
+    said = log.read_text()
     if not line.startswith(b"listening on "):
         stop(process)
         raise AssertionError(said)
@@ -108,7 +107,7 @@ def test_a_connector_serves_the_same_certificate_after_a_restart(
     cert = tmp_path / "data" / "tls" / f"{command}-k8s.crt"
     seen = []
     for start in ("first", "second"):
-        process, url, said = _start(args, env)
+        process, url, said = _start(args, env, tmp_path / "stderr")
         try:
             assert f"certificate ({'none was kept yet' if start == 'first' else 'kept'}" in (
                 said.replace("development certificate (kept from", "certificate (kept").replace(
