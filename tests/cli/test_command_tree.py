@@ -106,3 +106,19 @@ def test_the_bash_script_completes_in_a_real_bash() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["remove rename", "--listen"]
+
+
+def test_a_dependency_of_a_missing_extra_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "jot_probe_command.py").write_text(
+        "import click\n\n@click.command()\ndef probe():\n    import not_an_installed_module\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(COMMANDS, "connector", "jot_probe_command:probe")
+    result = CliRunner().invoke(cli, ["connector"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: not_an_installed_module is not installed; this command needs "
+        "pip install 'jot[destination]'\n"
+    )

@@ -44,6 +44,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: The extra that brings each command's dependencies, where it is not ``cli``.
+EXTRAS = {"server": "server", "connector": "destination"}
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
@@ -58,6 +62,13 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except CredentialsError as exc:  # A damaged credentials file: one line, untouched.
             raise click.ClickException(str(exc)) from None
+        except ModuleNotFoundError as exc:  # A dependency of an extra that is not installed.
+            if exc.name is None or exc.name.partition(".")[0] == "jot":
+                raise
+            extra = EXTRAS.get(ctx.invoked_subcommand or "", "cli")
+            raise click.ClickException(
+                f"{exc.name} is not installed; this command needs pip install 'jot[{extra}]'"
+            ) from None
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
