@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 
 from jot.cli import _credentials as creds
+from jot.cli._ids import unique
 from jot.cli._options import confirm
 from jot.client import Call, Client, ClientError
 
-__all__ = ["ask_first", "call", "client"]
+__all__ = ["ask_first", "call", "client", "remove_by_id"]
 
 T = TypeVar("T")
 
@@ -44,3 +45,27 @@ def ask_first(
     if not yes:
         call(server, lookup)
         confirm(action, consequence, yes=False)
+
+
+def remove_by_id(
+    server: str | None,
+    given: str,
+    remove: Callable[[str], Call[None]],
+    listing: Call[Any],
+    what: str,
+) -> str:
+    """Remove the item whose id is ``given``; when there is none, the one item whose id
+    starts with it (:func:`~jot.cli._ids.unique`). Returns the id removed."""
+    with client(server) as opened:
+        try:
+            opened.call(remove(given))
+            return given
+        except ClientError as exc:
+            if exc.status != 404:
+                raise click.ClickException(exc.message) from None
+        try:
+            found: str = unique(given, opened.call(listing).items, lambda i: i.id, what).id
+            opened.call(remove(found))
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from None
+    return found

@@ -12,10 +12,9 @@ from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration
-from jot.cli._ids import unique
 from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import print_json, print_table
-from jot.cli._remote import ask_first, call
+from jot.cli._remote import ask_first, call, remove_by_id
 from jot.cli._secrets import password_stdin_option, read_password
 from jot.cli._validate import checked
 from jot.client import ops
@@ -257,12 +256,11 @@ def grants_remove(grant: tuple[str, ...], server: str | None) -> None:
         if not found:
             raise click.ClickException(f"{subject} has no grant of {role} on {resource}")
         grant_id = found[0].id
+        call(server, ops.grant_delete(grant_id))
     elif len(grant) == 1:
-        items = call(server, ops.grants_list()).items
-        grant_id = unique(grant[0], items, lambda g: g.id, "grant").id
+        grant_id = remove_by_id(server, grant[0], ops.grant_delete, ops.grants_list(), "grant")
     else:
         raise click.UsageError("give a grant's ID, or its SUBJECT ROLE RESOURCE")
-    call(server, ops.grant_delete(grant_id))
     click.echo(f"removed grant {grant_id}")
 
 

@@ -7,18 +7,14 @@ from typing import Any
 import click
 
 from jot.cli._duration import Duration
-from jot.cli._ids import unique
 from jot.cli._options import confirm, json_option, server_option, yes_option
 from jot.cli._output import print_json
-from jot.cli._remote import call
+from jot.cli._remote import call, remove_by_id
 from jot.cli._secrets import check_secret_file, write_secret_file
 from jot.cli.admin import show
 from jot.client import ops
 
 __all__ = ["access_keys", "signing_keys"]
-
-#: The length of an access key's id: one of that length is used as given, without a lookup.
-_ACCESS_KEY_ID_LENGTH = 12
 
 
 @click.group("access-keys")
@@ -95,10 +91,9 @@ def access_keys_add(
 @server_option
 def access_keys_remove(key_id: str, server: str | None) -> None:
     """Revoke the access key KEY_ID (or the one whose id starts with it)."""
-    if len(key_id) != _ACCESS_KEY_ID_LENGTH:
-        items = call(server, ops.access_keys_list()).items
-        key_id = unique(key_id, items, lambda k: k.id, "access key").id
-    call(server, ops.access_key_revoke(key_id))
+    key_id = remove_by_id(
+        server, key_id, ops.access_key_revoke, ops.access_keys_list(), "access key"
+    )
     click.echo(f"revoked access key {key_id}")
 
 
