@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-__all__ = ["COPIED", "cell", "print_json", "print_lines", "print_table"]
+__all__ = ["COPIED", "cell", "print_items", "print_json", "print_lines", "print_table"]
 
 #: Columns whose values people type into other commands: shown whole, on one line.
 COPIED = frozenset(
@@ -71,3 +71,14 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     for row in cells:
         table.add_row(*row)
     Console(width=max(shutil.get_terminal_size().columns, needed)).print(table)
+
+
+def print_items(
+    result: Any, as_json: bool, headers: list[str], row: Callable[[Any], list[Any]]
+) -> None:
+    """A list answer (``result.items``) as a table, or as JSON."""
+    items = result.items
+    if as_json:
+        print_json([item.model_dump(mode="json") for item in items])
+    else:
+        print_table(headers, [row(item) for item in items])

@@ -3,7 +3,6 @@ a table (``--json`` for scripts); a removal that takes other things with it asks
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,24 +12,15 @@ from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration
 from jot.cli._options import json_option, server_option, yes_option
-from jot.cli._output import print_json, print_table
+from jot.cli._output import cell, print_items, print_json, print_table
 from jot.cli._remote import ask_first, call, remove_by_id
 from jot.cli._secrets import password_stdin_option, read_password
 from jot.cli._validate import checked
 from jot.client import ops
 
-__all__ = ["destinations", "grants", "groups", "show", "users"]
+__all__ = ["destinations", "grants", "groups", "users"]
 
 _GRANT_HEADERS = ["id", "subject", "role", "resource", "created"]
-
-
-def show(result: Any, as_json: bool, headers: list[str], row: Callable[[Any], list[Any]]) -> None:
-    """A list answer as a table, or as JSON."""
-    items = result.items
-    if as_json:
-        print_json([item.model_dump(mode="json") for item in items])
-    else:
-        print_table(headers, [row(item) for item in items])
 
 
 def _done(as_json: bool, message: str, result: Any = None) -> None:
@@ -49,8 +39,6 @@ def _show_one(fields: dict[str, Any], grants: Any, as_json: bool) -> None:
     if as_json:
         print_json({**fields, "grants": [g.model_dump(mode="json") for g in grants.items]})
         return
-    from jot.cli._output import cell
-
     width = max(len(name) for name in fields) + 1
     for name, value in fields.items():
         click.echo(f"{name + ':':<{width}} {cell(value)}")
@@ -71,7 +59,7 @@ def users() -> None:
 @json_option
 def users_list(server: str | None, as_json: bool) -> None:
     """List every identity."""
-    show(
+    print_items(
         call(server, ops.users_list()),
         as_json,
         ["name", "kind", "groups", "password", "created"],
@@ -163,7 +151,9 @@ def groups() -> None:
 def groups_list(server: str | None, as_json: bool) -> None:
     """List every group with its members."""
     result = call(server, ops.groups_list())
-    show(result, as_json, ["name", "members", "created"], lambda g: [g.name, g.members, g.created])
+    print_items(
+        result, as_json, ["name", "members", "created"], lambda g: [g.name, g.members, g.created]
+    )
 
 
 @groups.command("add")
@@ -223,7 +213,7 @@ def grants_list(
 ) -> None:
     """List grants (all, or of one destination or subject)."""
     result = call(server, ops.grants_list(destination=destination, subject=subject))
-    show(result, as_json, _GRANT_HEADERS, _grant_row)
+    print_items(result, as_json, _GRANT_HEADERS, _grant_row)
 
 
 @grants.command("add")
@@ -274,7 +264,7 @@ def destinations() -> None:
 @json_option
 def destinations_list(server: str | None, as_json: bool) -> None:
     """List every destination."""
-    show(
+    print_items(
         call(server, ops.destinations_list()),
         as_json,
         ["name", "kind", "lifetime", "groups", "created"],

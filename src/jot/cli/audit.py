@@ -12,9 +12,8 @@ import click
 
 from jot.cli._duration import Duration
 from jot.cli._options import json_option, server_option
-from jot.cli._output import print_lines
+from jot.cli._output import print_items, print_lines
 from jot.cli._remote import call
-from jot.cli.admin import show
 from jot.client import ops
 
 __all__ = ["audit"]
@@ -91,7 +90,7 @@ def audit(
         server, ops.audit(since=start, until=_since(until), kind=kind, actor=actor, limit=limit)
     )
     if not follow:
-        show(result, as_json, _HEADERS, _row)
+        print_items(result, as_json, _HEADERS, _row)
         return
     emit = _json_line if as_json else _tab_line
     if not as_json:

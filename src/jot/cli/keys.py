@@ -8,10 +8,9 @@ import click
 
 from jot.cli._duration import Duration
 from jot.cli._options import confirm, json_option, server_option, yes_option
-from jot.cli._output import print_json
+from jot.cli._output import print_items, print_json
 from jot.cli._remote import call, remove_by_id
 from jot.cli._secrets import check_secret_file, write_secret_file
-from jot.cli.admin import show
 from jot.client import ops
 
 __all__ = ["access_keys", "signing_keys"]
@@ -28,7 +27,7 @@ def access_keys() -> None:
 @json_option
 def access_keys_list(identity: str | None, server: str | None, as_json: bool) -> None:
     """List access keys: yours, or everyone's for admins and viewers."""
-    show(
+    print_items(
         call(server, ops.access_keys_list(identity=identity)),
         as_json,
         ["id", "identity", "name", "expires", "last used", "revoked", "made with"],
@@ -103,7 +102,7 @@ def signing_keys() -> None:
 
 
 def _show_keys(result: Any, as_json: bool) -> None:
-    show(
+    print_items(
         result,
         as_json,
         ["kid", "alg", "state", "activates", "retires", "published until"],
