@@ -11,7 +11,9 @@ import click
 import pytest
 
 import jot.cli.audit as audit_cli
+from jot.cli import _credentials as creds
 from jot.cli._ids import unique
+from tests.cli.conftest import SERVER
 
 
 def _grant(cli: Any, subject: str, role: str, resource: str) -> str:
@@ -169,3 +171,15 @@ def test_audit_follow_json_is_one_object_a_line(cli: Any, monkeypatch: pytest.Mo
     monkeypatch.setattr(audit_cli.time, "sleep", sleep)
     out = cli("audit", "--follow", "--json", "--kind", "group.").splitlines()
     assert [json.loads(line)["target"] for line in out] == ["first", "second"]
+
+
+def test_login_and_logout_take_server_as_everywhere(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = creds.resolve(SERVER)[1]
+    said = cli("login", "--server", SERVER, "--key-stdin", input=key + "\n")
+    assert said == f"Logged in to {SERVER} as admin\n"
+    monkeypatch.setenv("JOT_SERVER", SERVER)
+    assert cli("login", "--key-stdin", input=key + "\n") == f"Logged in to {SERVER} as admin\n"
+    out = cli("login", SERVER, "--server", "http://other.test", "--key-stdin", code=2)
+    assert "give the server once: as SERVER or with --server" in out
