@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,61 +11,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-import jot.cli.admin as admin_cli
-import jot.cli.session as session_cli
-from jot.authority.app import create_app, open_authority
-from jot.authority.settings import Settings
 from jot.cli import _credentials as creds
-from jot.cli import _remote
-from jot.cli.providers import providers
-from jot.client import Client, ops
-
-SERVER = "http://authority.test"
-COMMANDS = {"passwd": session_cli.passwd, "providers": providers}
-
-
-class SyncASGI(httpx.BaseTransport):
-    """httpx's ASGI transport is async only; the CLI's client is sync."""
-
-    def __init__(self, app: Any) -> None:
-        self._transport = httpx.ASGITransport(app=app)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            response = await self._transport.handle_async_request(request)
-            content = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers, content=content)
-
-        request.read()
-        return asyncio.run(send())
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    started = open_authority(Settings(data_dir=tmp_path / "data", issuer=SERVER))
-    assert started.bootstrap_key is not None
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("JOT_ACCESS_KEY", raising=False)
-    creds.remember(SERVER, {"access_key": started.bootstrap_key, "name": "admin"})
-    transport = SyncASGI(create_app(authority=started.authority))
-    monkeypatch.setattr(
-        _remote, "Client", lambda server, key: Client(server, key, transport=transport)
-    )
-    monkeypatch.setattr(
-        session_cli, "_client", lambda server, key=None: Client(server, key, transport=transport)
-    )
-
-    def run(*args: str, code: int = 0, input: str | None = None) -> str:
-        command = COMMANDS.get(args[0]) or getattr(admin_cli, args[0].replace("-", "_"))
-        result = CliRunner().invoke(command, list(args[1:]), input=input)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    run.client = lambda key=None: Client(SERVER, key, transport=transport)  # type: ignore[attr-defined]
-    run.transport = transport  # type: ignore[attr-defined]
-    run.admin_key = started.bootstrap_key  # type: ignore[attr-defined]
-    yield run
-    started.authority.close()
+from jot.cli.main import cli as jot_cli
+from jot.client import ops
+from tests.cli.conftest import SERVER
 
 
 def test_users_groups_grants_as_tables_and_json(cli: Any) -> None:
@@ -102,7 +49,7 @@ def test_mistakes_are_one_line(cli: Any) -> None:
     assert out == "Error: no group named 'nope'\n"
     out = cli("grants", "add", "user:ghost", "r", "web", code=1)
     assert out == "Error: no destination named 'web'; create it first\n"
-    out = cli("destinations", "remove", "jot", code=1)
+    out = cli("destinations", "remove", "jot", "--yes", code=1)
     assert "cannot be deleted" in out
 
 
@@ -137,7 +84,7 @@ def test_rename_password_reset_and_key_lineage(cli: Any) -> None:
     assert all(k["revoked"] is not None for k in keys)
 
     # The admin's key for itself is made from the admin's key, and says so on stderr.
-    result = CliRunner().invoke(admin_cli.access_keys, ["add", "admin"])
+    result = CliRunner().invoke(jot_cli, ["access-keys", "add", "admin"])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("jot_ak_")
     assert "made with access key" in result.stderr

@@ -1,9 +1,12 @@
-"""The one rendering helper: control and format characters never reach the terminal."""
+"""The one rendering helper: control and format characters never reach the terminal, and
+times carry their time zone (the local one)."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import click
 import pytest
@@ -31,7 +34,6 @@ def test_cells_escape_every_part() -> None:
     assert cell({"message": "\x1b[2J", "\x07": 1}) == "message=\\x1b[2J \\x07=1"
     assert cell(["a\x1b", "b"]) == "a\\x1b, b"
     assert cell(None) == "-"
-    assert cell(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02 03:04:05"
 
 
 VALUE = "[bold]x[/bold]\x1b[31m"
@@ -52,3 +54,28 @@ def test_terminal_tables_escape_and_take_no_markup(
     print_table(["name"], [[VALUE]])
     out = capsys.readouterr().out
     assert "[bold]x[/bold]\\x1b[31m" in out  # Shown as written, not as bold text.
+
+
+@pytest.fixture
+def zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("tz", "winter", "summer"),
+    [
+        ("UTC", "2026-01-15 08:00:00 UTC", "2026-07-15 08:00:00 UTC"),
+        ("Europe/Berlin", "2026-01-15 09:00:00 CET", "2026-07-15 10:00:00 CEST"),
+        ("America/New_York", "2026-01-15 03:00:00 EST", "2026-07-15 04:00:00 EDT"),
+    ],
+)
+def test_times_are_local_with_their_zone(
+    zone: None, monkeypatch: pytest.MonkeyPatch, tz: str, winter: str, summer: str
+) -> None:
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    assert cell(datetime(2026, 1, 15, 8, tzinfo=UTC)) == winter
+    assert cell(datetime(2026, 7, 15, 8, tzinfo=UTC)) == summer
+    assert cell(datetime(2026, 1, 15, 8)) == winter  # A time without a zone is UTC.

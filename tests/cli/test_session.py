@@ -106,7 +106,7 @@ def test_cached_path_imports_nothing_heavy(home: Path) -> None:
 def test_kubeconfig_adds_an_exec_context(home: Path) -> None:
     fresh = home / "fresh" / "config"
     result = CliRunner().invoke(
-        kubeconfig, ["dev", "--server", "https://k", "--kubeconfig", str(fresh)]
+        kubeconfig, ["dev", "--cluster-server", "https://k", "--kubeconfig", str(fresh)]
     )
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
@@ -121,7 +121,7 @@ def test_kubeconfig_adds_an_exec_context(home: Path) -> None:
             }
         )
     )
-    args = ["prod", "--server", "https://k8s.example:6443", "--kubeconfig", str(path)]
+    args = ["prod", "--cluster-server", "https://k8s.example:6443", "--kubeconfig", str(path)]
     result = CliRunner().invoke(kubeconfig, args)
     assert result.exit_code == 0, result.output
     CliRunner().invoke(kubeconfig, args)  # Idempotent: the context is replaced, not doubled.

@@ -24,6 +24,9 @@ from tests.destination.servers import jot_process, serve_in_thread
 from .integration_support import Realm, realm
 from .test_nginx import recording_upstream, run_nginx
 
+#: The jot next to this interpreter, by its absolute path (as `jot kubeconfig` writes it).
+JOT = str(Path(sys.executable).parent / "jot")
+
 pytestmark = pytest.mark.e2e
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
@@ -125,17 +128,21 @@ def kubectl(stack: Stack, who: str, *args: str) -> subprocess.CompletedProcess[s
         pytest.fail("kubectl is not installed")
     home = stack.world.homes[who]
     config = home / "kubeconfig"
+    # kubectl's PATH has no jot: the kubeconfig names the jot that wrote it, by its path.
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_CACHE_HOME": str(home / "cache"),
-        # The plugin's command is `jot`: the one installed next to this interpreter.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": os.pathsep.join(
+            p
+            for p in os.environ.get("PATH", "").split(os.pathsep)
+            if not (Path(p) / "jot").exists()
+        ),
     }
     env.pop("JOT_ACCESS_KEY", None)
     if not config.exists():
         made = subprocess.run(
-            ["jot", "kubeconfig", "k8s", "--server", stack.proxy_url,
+            [JOT, "kubeconfig", "k8s", "--cluster-server", stack.proxy_url,
              "--certificate-authority", str(stack.proxy_ca), "--kubeconfig", str(config)],
             capture_output=True, text=True, env=env, timeout=60, check=False,
         )  # fmt: skip
@@ -149,7 +156,7 @@ def test_kubeconfig_runs_jot_token_as_exec_credential(stack: Stack) -> None:
     kubectl(stack, ALICE, "version", "--client")
     config = yaml.safe_load((stack.world.homes[ALICE] / "kubeconfig").read_text())
     (user,) = config["users"]
-    assert user["user"]["exec"]["command"] == "jot"
+    assert user["user"]["exec"]["command"] == JOT
     assert user["user"]["exec"]["args"] == [
         "token", "--for", "k8s", "--format", "exec-credential", "--server", stack.world.url,
     ]  # fmt: skip

@@ -132,7 +132,7 @@ def test_providers_cli(server, idp, tmp_path) -> None:
     wrong = run(providers, "add", "bad", "--issuer", "not-a-url", "--client-id", "c")
     assert wrong.exit_code == 1
     assert wrong.stderr.strip().splitlines()[-1].startswith("Error: issuer:")
-    assert run(providers, "remove", "corp").exit_code == 0
+    assert run(providers, "remove", "corp", "--yes").exit_code == 0
     missing = run(providers, "remove", "corp")
     assert missing.exit_code == 1
     assert "no provider named 'corp'" in missing.stderr

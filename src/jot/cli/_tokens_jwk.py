@@ -78,14 +78,18 @@ def _serialize(key: Key, fmt: str, *, private: bool) -> str:
 
 
 @jwk.command()
-@click.option("--type", "key_type", required=True, type=click.Choice(list(KEY_TYPES)))
+@click.option(
+    "--type", "key_type", required=True, type=click.Choice(list(KEY_TYPES)), help="Key type."
+)
 @click.option(
     "--alg",
     help="Bind the key to this signature or JWE key management algorithm "
     "(default: its family's usual one; ECDH-ES for x25519/x448).",
 )
 @click.option("--kid", help="Key id (default: the RFC 7638 thumbprint).")
-@click.option("--format", "fmt", type=click.Choice(["jwk", "pem"]), default="jwk")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jwk", "pem"]), default="jwk", help="Output format."
+)
 @_out_option
 @_force_option
 def generate(
@@ -103,7 +107,12 @@ def generate(
 
 @jwk.command()
 @click.argument("source", default="-", metavar="[FILE|-]")
-@click.option("--hash", "hash_name", type=click.Choice(["sha256", "sha384", "sha512"]))
+@click.option(
+    "--hash",
+    "hash_name",
+    type=click.Choice(["sha256", "sha384", "sha512"]),
+    help="The hash (default sha256).",
+)
 @click.option("--uri", is_flag=True, help="Print the RFC 9278 thumbprint URI.")
 @_password_option
 def thumbprint(source: str, hash_name: str | None, uri: bool, password_env: str | None) -> None:

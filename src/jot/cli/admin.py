@@ -1,38 +1,29 @@
-"""Admin commands: ``jot users``, ``groups``, ``grants``, ``destinations``, ``access-keys``,
-``signing-keys`` and ``audit``. Each lists as a table (``--json`` for scripts)."""
+"""Admin commands: ``jot users``, ``groups``, ``grants`` and ``destinations``. Each lists as
+a table (``--json`` for scripts); a removal that takes other things with it asks first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
 from jot.api.destinations import DestinationCreate
-from jot.api.identities import GroupCreate, IdentityCreate
+from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration
-from jot.cli._output import print_json, print_table, say
-from jot.cli._remote import call, json_option, server_option
+from jot.cli._options import json_option, server_option, yes_option
+from jot.cli._output import cell, print_items, print_json, print_table, say
+from jot.cli._remote import ask_first, call, remove_by_id
 from jot.cli._secrets import (
-    check_secret_file,
     password_stdin_option,
     read_password,
-    write_secret_file,
 )
 from jot.cli._validate import checked
 from jot.client import ops
 
-__all__ = ["access_keys", "audit", "destinations", "grants", "groups", "signing_keys", "users"]
+__all__ = ["destinations", "grants", "groups", "users"]
 
-
-def _show(result: Any, as_json: bool, headers: list[str], row: Callable[[Any], list[Any]]) -> None:
-    items = result.items
-    if as_json:
-        print_json([item.model_dump(mode="json") for item in items])
-    else:
-        print_table(headers, [row(item) for item in items])
+_GRANT_HEADERS = ["id", "subject", "role", "resource", "created"]
 
 
 def _done(as_json: bool, message: str, result: Any = None) -> None:
@@ -40,6 +31,25 @@ def _done(as_json: bool, message: str, result: Any = None) -> None:
         print_json(result.model_dump(mode="json"))
     else:
         say(message)
+
+
+def _grant_row(grant: Any) -> list[Any]:
+    return [grant.id, grant.subject, grant.role, grant.resource, grant.created]
+
+
+def _show_one(fields: dict[str, Any], grants: Any, as_json: bool) -> None:
+    """One thing and its grants: ``field: value`` lines and a table, or one JSON object."""
+    if as_json:
+        print_json({**fields, "grants": [g.model_dump(mode="json") for g in grants.items]})
+        return
+    width = max(len(name) for name in fields) + 1
+    for name, value in fields.items():
+        click.echo(f"{name + ':':<{width}} {cell(value)}")
+    click.echo("")
+    if grants.items:
+        print_table(_GRANT_HEADERS, [_grant_row(g) for g in grants.items])
+    else:
+        click.echo("no grants")
 
 
 @click.group()
@@ -51,13 +61,29 @@ def users() -> None:
 @server_option
 @json_option
 def users_list(server: str | None, as_json: bool) -> None:
-    result = call(server, ops.users_list())
-    _show(
-        result,
+    """List every identity."""
+    print_items(
+        call(server, ops.users_list()),
         as_json,
         ["name", "kind", "groups", "password", "created"],
         lambda u: [u.name, u.kind, u.groups, "yes" if u.has_password else "no", u.created],
     )
+
+
+@users.command("show")
+@click.argument("name")
+@server_option
+@json_option
+def users_show(name: str, server: str | None, as_json: bool) -> None:
+    """Show one identity, its groups and its grants."""
+    user = call(server, ops.user_get(name))
+    grants_of = call(server, ops.grants_list(subject=f"user:{user.name}"))
+    fields = user.model_dump(mode="json") if as_json else {
+        "name": user.name, "id": user.id, "kind": user.kind, "groups": user.groups,
+        "password": "yes" if user.has_password else "no", "created": user.created,
+        "updated": user.updated,
+    }  # fmt: skip
+    _show_one(fields, grants_of, as_json)
 
 
 @users.command("add")
@@ -107,8 +133,12 @@ def users_rename(name: str, new_name: str, server: str | None) -> None:
 
 @users.command("remove")
 @click.argument("name")
+@yes_option
 @server_option
-def users_remove(name: str, server: str | None) -> None:
+def users_remove(name: str, yes: bool, server: str | None) -> None:
+    """Remove NAME with its grants and access keys (asks first)."""
+    consequence = "Its grants and access keys go too"
+    ask_first(server, yes, ops.user_get(name), f"remove {name}", consequence)
     call(server, ops.user_delete(name))
     click.echo(f"removed {name}")
 
@@ -122,8 +152,11 @@ def groups() -> None:
 @server_option
 @json_option
 def groups_list(server: str | None, as_json: bool) -> None:
+    """List every group with its members."""
     result = call(server, ops.groups_list())
-    _show(result, as_json, ["name", "members", "created"], lambda g: [g.name, g.members, g.created])
+    print_items(
+        result, as_json, ["name", "members", "created"], lambda g: [g.name, g.members, g.created]
+    )
 
 
 @groups.command("add")
@@ -138,8 +171,12 @@ def groups_add(name: str, server: str | None, as_json: bool) -> None:
 
 @groups.command("remove")
 @click.argument("name")
+@yes_option
 @server_option
-def groups_remove(name: str, server: str | None) -> None:
+def groups_remove(name: str, yes: bool, server: str | None) -> None:
+    """Remove the group NAME and its grants; its members stay (asks first)."""
+    consequence = "Its grants go too; its members stay"
+    ask_first(server, yes, ops.group_get(name), f"remove the group {name}", consequence)
     call(server, ops.group_delete(name))
     click.echo(f"removed group {name}")
 
@@ -149,6 +186,7 @@ def groups_remove(name: str, server: str | None) -> None:
 @click.argument("member")
 @server_option
 def groups_add_member(group: str, member: str, server: str | None) -> None:
+    """Add the identity MEMBER to GROUP."""
     call(server, ops.group_add_member(group, member))
     click.echo(f"added {member} to {group}")
 
@@ -158,6 +196,7 @@ def groups_add_member(group: str, member: str, server: str | None) -> None:
 @click.argument("member")
 @server_option
 def groups_remove_member(group: str, member: str, server: str | None) -> None:
+    """Take the identity MEMBER out of GROUP."""
     call(server, ops.group_remove_member(group, member))
     click.echo(f"removed {member} from {group}")
 
@@ -175,13 +214,9 @@ def grants() -> None:
 def grants_list(
     destination: str | None, subject: str | None, server: str | None, as_json: bool
 ) -> None:
+    """List grants (all, or of one destination or subject)."""
     result = call(server, ops.grants_list(destination=destination, subject=subject))
-    _show(
-        result,
-        as_json,
-        ["id", "subject", "role", "resource", "created"],
-        lambda g: [g.id, g.subject, g.role, g.resource, g.created],
-    )
+    print_items(result, as_json, _GRANT_HEADERS, _grant_row)
 
 
 @grants.command("add")
@@ -198,10 +233,27 @@ def grants_add(subject: str, role: str, resource: str, server: str | None, as_js
 
 
 @grants.command("remove")
-@click.argument("grant_id")
+@click.argument("grant", nargs=-1, required=True, metavar="ID | SUBJECT ROLE RESOURCE")
 @server_option
-def grants_remove(grant_id: str, server: str | None) -> None:
-    call(server, ops.grant_delete(grant_id))
+def grants_remove(grant: tuple[str, ...], server: str | None) -> None:
+    """Remove a grant: by its id (or a unique start of it), or by what it grants."""
+    if len(grant) == 3:
+        subject, role, resource = grant
+        checked(GrantCreate, subject=subject, role=role, resource=resource)
+        found = [
+            g
+            for g in call(server, ops.grants_list(subject=subject)).items
+            if fold_name(g.subject) == fold_name(subject)
+            and (g.role, g.resource) == (role, resource)
+        ]
+        if not found:
+            raise click.ClickException(f"{subject} has no grant of {role} on {resource}")
+        grant_id = found[0].id
+        call(server, ops.grant_delete(grant_id))
+    elif len(grant) == 1:
+        grant_id = remove_by_id(server, grant[0], ops.grant_delete, ops.grants_list(), "grant")
+    else:
+        raise click.UsageError("give a grant's ID, or its SUBJECT ROLE RESOURCE")
     click.echo(f"removed grant {grant_id}")
 
 
@@ -214,13 +266,29 @@ def destinations() -> None:
 @server_option
 @json_option
 def destinations_list(server: str | None, as_json: bool) -> None:
-    result = call(server, ops.destinations_list())
-    _show(
-        result,
+    """List every destination."""
+    print_items(
+        call(server, ops.destinations_list()),
         as_json,
         ["name", "kind", "lifetime", "groups", "created"],
         lambda d: [d.name, d.kind, d.lifetime, d.group_narrowing, d.created],
     )
+
+
+@destinations.command("show")
+@click.argument("name")
+@server_option
+@json_option
+def destinations_show(name: str, server: str | None, as_json: bool) -> None:
+    """Show one destination and the grants on it."""
+    found = call(server, ops.destination_get(name))
+    grants_on = call(server, ops.grants_list(destination=found.name))
+    fields = found.model_dump(mode="json") if as_json else {
+        "name": found.name, "id": found.id, "kind": found.kind,
+        "lifetime": f"{found.lifetime} s", "groups": found.group_narrowing,
+        "created": found.created, "updated": found.updated,
+    }  # fmt: skip
+    _show_one(fields, grants_on, as_json)
 
 
 _lifetime = click.option(
@@ -233,7 +301,7 @@ _narrowing = click.option(
 
 @destinations.command("add")
 @click.argument("name")
-@click.option("--kind", default="http", show_default=True)
+@click.option("--kind", default="http", show_default=True, help="What it is (http, kubernetes, …).")
 @_lifetime
 @_narrowing
 @server_option
@@ -257,7 +325,7 @@ def destinations_add(
 
 @destinations.command("update")
 @click.argument("name")
-@click.option("--kind")
+@click.option("--kind", help="A new kind.")
 @_lifetime
 @_narrowing
 @server_option
@@ -270,6 +338,7 @@ def destinations_update(
     server: str | None,
     as_json: bool,
 ) -> None:
+    """Change the kind, token lifetime or group narrowing of NAME."""
     result = call(
         server,
         ops.destination_update(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),
@@ -279,166 +348,11 @@ def destinations_update(
 
 @destinations.command("remove")
 @click.argument("name")
+@yes_option
 @server_option
-def destinations_remove(name: str, server: str | None) -> None:
+def destinations_remove(name: str, yes: bool, server: str | None) -> None:
+    """Remove NAME: no more tokens are issued for it (asks first)."""
+    consequence = "No more tokens are issued for it"
+    ask_first(server, yes, ops.destination_get(name), f"remove the destination {name}", consequence)
     call(server, ops.destination_delete(name))
     click.echo(f"removed destination {name}")
-
-
-@click.group("access-keys")
-def access_keys() -> None:
-    """Long-lived access keys (the secret is shown once, at creation)."""
-
-
-@access_keys.command("list")
-@click.option("--identity", help="Only the keys of this identity.")
-@server_option
-@json_option
-def access_keys_list(identity: str | None, server: str | None, as_json: bool) -> None:
-    result = call(server, ops.access_keys_list(identity=identity))
-    _show(
-        result,
-        as_json,
-        ["id", "identity", "name", "expires", "last used", "revoked", "made with"],
-        lambda k: [k.id, k.identity, k.name, k.expires, k.last_used, k.revoked, k.parent],
-    )
-
-
-@access_keys.command("add")
-@click.argument("identity")
-@click.option("--name", default="key", show_default=True)
-@click.option("--ttl", type=Duration(0), help="Time until it expires (30d, 12h; 0: never).")
-@click.option("--inactivity", type=Duration(0), help="Disuse before it expires (3d; 0: never).")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    help="Write the key to this file (mode 0600) instead of stdout.",
-)
-@click.option("--force", is_flag=True, help="With --out: replace an existing file.")
-@server_option
-@json_option
-def access_keys_add(
-    identity: str,
-    name: str,
-    ttl: int | None,
-    inactivity: int | None,
-    out: str | None,
-    force: bool,
-    server: str | None,
-    as_json: bool,
-) -> None:
-    """A new access key for IDENTITY; the secret is shown only this once.
-
-    A key for yourself is made from the key you are logged in with and never outlives it
-    (expiry, inactivity, revocation). An admin's key for another identity stands alone.
-    """
-    if out is not None:
-        check_secret_file(out, force=force)
-    result = call(
-        server, ops.access_key_create(identity, name=name, ttl=ttl, inactivity_timeout=inactivity)
-    )
-    if as_json and out is None:
-        print_json(result.model_dump(mode="json"))
-        return
-    if out is not None:
-        write_secret_file(out, result.access_key, force=force)
-        click.echo(f"access key {result.key.id} for {identity} written to {out} (mode 0600)")
-    else:
-        click.echo(result.access_key)
-    if result.key.parent is not None:
-        until = result.key.expires.isoformat() if result.key.expires else "never"
-        click.echo(
-            f"made with access key {result.key.parent}: it is revoked with that key; "
-            f"expires: {until}",
-            err=True,
-        )
-
-
-@access_keys.command("remove")
-@click.argument("key_id")
-@server_option
-def access_keys_remove(key_id: str, server: str | None) -> None:
-    """Revoke the access key KEY_ID."""
-    call(server, ops.access_key_revoke(key_id))
-    click.echo(f"revoked access key {key_id}")
-
-
-@click.group("signing-keys")
-def signing_keys() -> None:
-    """The authority's signing keys."""
-
-
-def _show_keys(result: Any, as_json: bool) -> None:
-    _show(
-        result,
-        as_json,
-        ["kid", "alg", "state", "activates", "retires", "published until"],
-        lambda k: [k.kid, k.alg, k.state, k.activates, k.retires, k.published_until],
-    )
-
-
-@signing_keys.command("list")
-@server_option
-@json_option
-def signing_keys_list(server: str | None, as_json: bool) -> None:
-    _show_keys(call(server, ops.signing_keys_list()), as_json)
-
-
-@signing_keys.command("rotate")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@server_option
-@json_option
-def signing_keys_rotate(yes: bool, server: str | None, as_json: bool) -> None:
-    """Emergency rotation: revoke the signing key now; its tokens stop verifying."""
-    if not yes:
-        click.confirm(
-            "Revoke the current signing key now? Tokens it signed stop working", abort=True
-        )
-    _show_keys(call(server, ops.signing_keys_rotate()), as_json)
-
-
-def _since(value: str | None) -> datetime | None:
-    """``2026-01-01T00:00:00Z``, or a duration back from now (``15m``, ``2h``, ``7d``)."""
-    if value is None:
-        return None
-    try:
-        back = Duration().convert(value, None, None)
-    except click.BadParameter:
-        pass
-    else:
-        return datetime.now(UTC) - timedelta(seconds=back)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter("use an ISO time or a duration like 15m, 2h, 7d") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-@click.command()
-@click.option("--since", help="ISO time or duration (15m, 2h, 7d).")
-@click.option("--until", help="ISO time or duration.")
-@click.option("--kind", help="An event kind, or a prefix ending in '.' (login.).")
-@click.option("--actor", help="Only events by this identity.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@server_option
-@json_option
-def audit(
-    since: str | None,
-    until: str | None,
-    kind: str | None,
-    actor: str | None,
-    limit: int,
-    server: str | None,
-    as_json: bool,
-) -> None:
-    """The audit log, newest first."""
-    request = ops.audit(
-        since=_since(since), until=_since(until), kind=kind, actor=actor, limit=limit
-    )
-    result = call(server, request)
-    _show(
-        result,
-        as_json,
-        ["time", "kind", "actor", "target", "client", "detail"],
-        lambda e: [e.time, e.kind, e.actor, e.target, e.client, e.detail],
-    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from jot.cli._duration import Duration
+from jot.cli._options import deprecated
 
 __all__ = ["connector"]
 
@@ -93,7 +95,7 @@ def _with_verifier_options(func: F, listen: str) -> F:
         click.option(
             "--listen", default=listen, show_default=True, help="HOST:PORT (port 0: any free one)."
         ),
-        # Deprecated aliases of --listen, removed in 0.3.
+        # Deprecated aliases of --listen (see _options.REMOVED_IN).
         click.option("--host", hidden=True),
         click.option("--port", type=click.IntRange(0, 65535), hidden=True),
         click.option(
@@ -101,6 +103,7 @@ def _with_verifier_options(func: F, listen: str) -> F:
             type=click.Choice(["debug", "info", "warning", "error"]),
             default="warning",
             show_default=True,
+            help="The least important log lines shown (on stderr).",
         ),
     ]
     for option in reversed(options):
@@ -114,10 +117,7 @@ def _address(opts: dict[str, Any]) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:8081", param_hint="--listen")
     if opts["host"] is not None or opts["port"] is not None:
-        click.echo(
-            "warning: --host and --port are deprecated (removed in 0.3): use --listen HOST:PORT",
-            err=True,
-        )
+        deprecated("--host and --port", "use --listen HOST:PORT")
     host = opts["host"] or host.strip("[]") or "127.0.0.1"
     return host, opts["port"] if opts["port"] is not None else int(port)
 
@@ -249,26 +249,68 @@ def _tls_options(func: F) -> F:
         click.option(
             "--tls-cert",
             type=click.Path(exists=True, dir_okay=False),
-            help="Server certificate (PEM); without it a self-signed one is generated.",
+            help="Server certificate (PEM); without it a self-signed development certificate "
+            "is kept in --data-dir and used again at every start.",
         ),
-        click.option("--tls-key", type=click.Path(exists=True, dir_okay=False)),
+        click.option(
+            "--tls-key",
+            type=click.Path(exists=True, dir_okay=False),
+            help="The private key of --tls-cert (PEM).",
+        ),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            envvar="JOT_DATA_DIR",
+            help="Where the development certificate is kept (default: $XDG_DATA_HOME/jot; "
+            "env JOT_DATA_DIR).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _server_tls(opts: dict[str, Any], host: str) -> tuple[str, str]:
-    from jot.destination.tls import write_self_signed
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "jot"
+
+
+def _server_tls(opts: dict[str, Any], host: str, command: str) -> tuple[str, str]:
+    """``--tls-cert``/``--tls-key``, or the development certificate of this connector (one
+    per command and destination name), kept so that kubectl can go on trusting it."""
+    from jot.destination.tls import development_certificate
 
     cert, key = opts["tls_cert"], opts["tls_key"]
     if (cert is None) != (key is None):
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
     if cert is not None:
         return cert, key
-    cert_path, key_path = write_self_signed([host, "localhost"])
-    click.echo(f"self-signed certificate: {cert_path}", err=True)
-    return str(cert_path), str(key_path)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", opts["audience"]):
+        raise click.UsageError("--name must be a destination name (letters, digits, _ . -)")
+    directory = (opts["data_dir"] or _default_data_dir()) / "tls"
+    hosts = [h for h in (host, "localhost", "127.0.0.1") if h not in _WILDCARDS]
+    try:
+        kept = development_certificate(
+            directory, f"{command}-{opts['audience']}", list(dict.fromkeys(hosts))
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot keep the development certificate in {directory}: {exc.strerror or exc} "
+            "(give --data-dir, or --tls-cert and --tls-key)"
+        ) from None
+    if kept.made is None:
+        click.echo(f"development certificate (kept from an earlier start): {kept.cert}", err=True)
+    else:
+        click.echo(
+            f"new development certificate ({kept.made}): {kept.cert}; clients must trust it "
+            "(a kubeconfig's certificate-authority)",
+            err=True,
+        )
+    return str(kept.cert), str(kept.key)
+
+
+#: Addresses that mean "every interface": no certificate can name them.
+_WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104
 
 
 @connector.command("webhook")
@@ -294,7 +336,7 @@ def webhook(**opts: Any) -> None:
         require_grant=not opts["allow_no_role"],
     )
     host, port = _address(opts)
-    cert, key = _server_tls(opts, host)
+    cert, key = _server_tls(opts, host, "webhook")
     check_authority(opts)
     _run(
         lambda: serve(
@@ -325,9 +367,21 @@ def webhook(**opts: Any) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="Bearer token for the upstream, re-read when the file changes.",
 )
-@click.option("--upstream-ca", type=click.Path(exists=True, dir_okay=False))
-@click.option("--upstream-client-cert", type=click.Path(exists=True, dir_okay=False))
-@click.option("--upstream-client-key", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--upstream-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The CA file to verify the upstream with (default: the system's).",
+)
+@click.option(
+    "--upstream-client-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A client certificate to show the upstream (PEM).",
+)
+@click.option(
+    "--upstream-client-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The private key of --upstream-client-cert (PEM).",
+)
 @click.option("--upstream-insecure", is_flag=True, help="Do not verify the upstream's TLS.")
 @click.option(
     "--strip-header",
@@ -370,7 +424,7 @@ def proxy(**opts: Any) -> None:
             credential=credential, require_grant=not opts["allow_no_role"], rules=rules,
         )  # fmt: skip
         host, port = _address(opts)
-        cert, key = _server_tls(opts, host)
+        cert, key = _server_tls(opts, host, "proxy")
         tls = server_context(cert, key)
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None

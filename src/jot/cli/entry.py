@@ -14,6 +14,12 @@ from jot.cli import _credentials as creds
 
 __all__ = ["main"]
 
+#: What a bare ``pip install jot`` (the JOSE library alone) says at every other command.
+NEEDS_CLI = (
+    "Error: the jot command needs its extra: pipx install 'jot[cli]' (or 'jot[server]' to run "
+    "the authority too)"
+)
+
 # ``jot token`` options with a value, by the name this module gives them.
 _OPTIONS = {"--for": "destination", "--format": "fmt", "--server": "server"}
 
@@ -24,9 +30,24 @@ def main() -> None:
     if answer is not None:
         sys.stdout.write(answer + "\n")
         return
-    from jot.cli.main import main as full_cli
-
+    try:
+        from jot.cli.main import main as full_cli
+    except ModuleNotFoundError as exc:
+        if exc.name != "click":
+            raise
+        sys.exit(_without_click(args))
     full_cli(args)
+
+
+def _without_click(args: list[str]) -> int:
+    """``jot --version`` still answers; anything else says which extra to install."""
+    if args == ["--version"]:
+        from importlib.metadata import version
+
+        print(f"jot, version {version('jot')}")
+        return 0
+    print(NEEDS_CLI, file=sys.stderr)
+    return 1
 
 
 def cached_answer(args: list[str]) -> str | None:

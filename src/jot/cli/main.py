@@ -34,13 +34,18 @@ COMMANDS: dict[str, str] = {
     "groups": "jot.cli.admin:groups",
     "grants": "jot.cli.admin:grants",
     "destinations": "jot.cli.admin:destinations",
-    "access-keys": "jot.cli.admin:access_keys",
-    "signing-keys": "jot.cli.admin:signing_keys",
-    "audit": "jot.cli.admin:audit",
+    "access-keys": "jot.cli.keys:access_keys",
+    "signing-keys": "jot.cli.keys:signing_keys",
+    "audit": "jot.cli.audit:audit",
     "providers": "jot.cli.providers:providers",
     "server": "jot.cli.server:server",
     "connector": "jot.cli.connector:connector",
+    "completion": "jot.cli.completion:completion",
 }
+
+
+#: The extra that brings each command's dependencies, where it is not ``cli``.
+EXTRAS = {"server": "server", "connector": "destination"}
 
 
 class LazyGroup(click.Group):
@@ -57,6 +62,13 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except CredentialsError as exc:  # A damaged credentials file: one line, untouched.
             raise click.ClickException(str(exc)) from None
+        except ModuleNotFoundError as exc:  # A dependency of an extra that is not installed.
+            if exc.name is None or exc.name.partition(".")[0] == "jot":
+                raise
+            extra = EXTRAS.get(ctx.invoked_subcommand or "", "cli")
+            raise click.ClickException(
+                f"{exc.name} is not installed; this command needs pip install 'jot[{extra}]'"
+            ) from None
 
     @staticmethod
     def _load(name: str) -> click.Command | None:

@@ -13,8 +13,9 @@ import click
 from pydantic import SecretStr, ValidationError
 
 from jot.api.providers import Provider, ProviderCreate, ProviderUpdate
+from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import print_json, print_table, say
-from jot.cli._remote import call, json_option, server_option
+from jot.cli._remote import ask_first, call
 from jot.client import oidc as ops
 
 __all__ = ["providers"]
@@ -57,6 +58,7 @@ def providers() -> None:
 @server_option
 @json_option
 def providers_list(server: str | None, as_json: bool) -> None:
+    """List the providers and the redirect URI to register at each."""
     result = call(server, ops.providers_list())
     if as_json:
         print_json([item.model_dump(mode="json") for item in result.items])
@@ -81,6 +83,7 @@ def providers_list(server: str | None, as_json: bool) -> None:
 @click.argument("name")
 @server_option
 def providers_show(name: str, server: str | None) -> None:
+    """Show one provider's settings (never its secret)."""
     print_json(call(server, ops.provider_get(name)).model_dump(mode="json"))
 
 
@@ -127,6 +130,7 @@ def providers_add(
     as_json: bool,
     **claims: Any,
 ) -> None:
+    """Add the provider NAME: people then log in with `jot login --provider NAME`."""
     body = _body(
         ProviderCreate,
         {
@@ -160,6 +164,7 @@ def providers_update(
     as_json: bool,
     **claims: Any,
 ) -> None:
+    """Change the settings of the provider NAME (only the options given)."""
     body = _body(
         ProviderUpdate,
         {
@@ -176,8 +181,11 @@ def providers_update(
 
 @providers.command("remove")
 @click.argument("name")
+@yes_option
 @server_option
-def providers_remove(name: str, server: str | None) -> None:
-    """Remove a provider; the access keys that came from it are revoked."""
+def providers_remove(name: str, yes: bool, server: str | None) -> None:
+    """Remove a provider; the access keys that came from it are revoked (asks first)."""
+    consequence = "The access keys of the logins through it are revoked"
+    ask_first(server, yes, ops.provider_get(name), f"remove the provider {name}", consequence)
     call(server, ops.provider_delete(name))
     click.echo(f"Removed provider {name}")

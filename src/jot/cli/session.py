@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from jot.cli import _credentials as creds
+from jot.cli._options import deprecated, json_option, server_option
 from jot.cli._output import printable, say
 from jot.cli._secrets import password_stdin_option, read_key, read_password
 
@@ -42,8 +43,21 @@ def _need(server: str | None) -> tuple[str, str]:
     return found
 
 
+def _server_flag(func: Any) -> Any:
+    return click.option(
+        "--server", "server_flag", metavar="URL", help="The same as SERVER (either one)."
+    )(func)
+
+
+def _one_server(argument: str | None, flag: str | None) -> str | None:
+    if argument is not None and flag is not None and argument != flag:
+        raise click.UsageError("give the server once: as SERVER or with --server")
+    return argument or flag
+
+
 @click.command()
 @click.argument("server", required=False)
+@_server_flag
 @click.option("--name", help="Your name (e-mail); asked for when not given.")
 @click.option(
     "--key-stdin", is_flag=True, help="Read an access key from stdin (asked for on a terminal)."
@@ -54,6 +68,7 @@ def _need(server: str | None) -> tuple[str, str]:
 @click.option("--no-browser", is_flag=True, help="With --provider: print the URL, do not open it.")
 def login(
     server: str | None,
+    server_flag: str | None,
     name: str | None,
     key_stdin: bool,
     password_stdin: bool = False,
@@ -61,12 +76,14 @@ def login(
     device: bool = False,
     no_browser: bool = False,
 ) -> None:
-    """Log in to SERVER (default: the current one) and remember the credential."""
+    """Log in to SERVER (default: $JOT_SERVER, else the current one) and remember the
+    credential."""
     from jot._urls import normalise_server
     from jot.client import ClientError
 
     stored = creds.load()
     # Read first: a damaged credentials file stops the login before the server is asked.
+    server = _one_server(server, server_flag) or os.environ.get("JOT_SERVER")
     server = normalise_server(server or stored.get("current") or "")
     if not server:
         raise click.ClickException("which server? run `jot login SERVER`")
@@ -102,11 +119,12 @@ def login(
 
 @click.command()
 @click.argument("server", required=False)
-def logout(server: str | None) -> None:
+@_server_flag
+def logout(server: str | None, server_flag: str | None) -> None:
     """Revoke the access key at SERVER (default: the current one) and forget it."""
     from jot.client import ClientError
 
-    found = _need(server)
+    found = _need(_one_server(server, server_flag))
     with _client(*found) as client:
         try:
             client.logout()
@@ -117,7 +135,7 @@ def logout(server: str | None) -> None:
 
 
 @click.command()
-@click.option("--server", help="Which server (default: the current one).")
+@server_option
 @click.option(
     "--revoke-other-keys/--keep-other-keys",
     default=None,
@@ -151,8 +169,8 @@ def passwd(server: str | None, revoke_other_keys: bool | None, password_stdin: b
 
 
 @click.command()
-@click.option("--server", help="Which server (default: the current one).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@server_option
+@json_option
 def whoami(server: str | None, as_json: bool) -> None:
     """Show who the stored credential belongs to."""
     from jot.client import ClientError
@@ -173,8 +191,15 @@ def whoami(server: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.option("--for", "destination", required=True, help="The destination (audience).")
-@click.option("--format", "fmt", type=click.Choice(creds.FORMATS), default="raw", show_default=True)
-@click.option("--server", help="Which server (default: the current one).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(creds.FORMATS),
+    default="raw",
+    show_default=True,
+    help="exec-credential: for kubectl.",
+)
+@server_option
 @click.option("--refresh", is_flag=True, help="Ignore the cache and ask for a new token.")
 def token(destination: str, fmt: str, server: str | None, refresh: bool) -> None:
     """Print a short-lived token for a destination (cached until shortly before expiry)."""
@@ -198,26 +223,43 @@ def _fetch(found: tuple[str, str], destination: str) -> dict[str, Any]:
 
 @click.command()
 @click.argument("destination")
-@click.option("--server", "cluster_url", required=True, help="The Kubernetes API server URL.")
-@click.option("--certificate-authority", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--cluster-server",
+    metavar="URL",
+    help="The Kubernetes API server (or the jot proxy in front of it) kubectl talks to.",
+)
+@click.option(
+    "--certificate-authority",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The CA file that signed the cluster server's certificate.",
+)
 @click.option(
     "--kubeconfig",
     "path",
     type=click.Path(dir_okay=False),
-    help="Default: $KUBECONFIG or ~/.kube/config.",
+    help="The kubeconfig to change (default: $KUBECONFIG or ~/.kube/config).",
 )
-@click.option("--authority", help="The jot server (default: the current one).")
+@server_option
+@click.option("--authority", hidden=True)  # Deprecated spelling of --server.
+@click.option(
+    "--switch/--no-switch",
+    default=None,
+    help="Make the new context kubectl's current one (default: only when there is none).",
+)
 def kubeconfig(
     destination: str,
-    cluster_url: str,
+    cluster_server: str | None,
     certificate_authority: str | None,
     path: str | None,
+    server: str | None,
     authority: str | None,
+    switch: bool | None,
 ) -> None:
     """Add a kubectl context for DESTINATION that gets its tokens from `jot token`."""
     import yaml
 
-    found = _need(authority)
+    cluster_server, server = _kubeconfig_servers(cluster_server, server, authority)
+    found = _need(server)
     target = Path(
         path
         or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
@@ -227,12 +269,73 @@ def kubeconfig(
         config = yaml.safe_load(target.read_text()) if target.exists() else None
     except yaml.YAMLError as exc:
         raise click.ClickException(f"{target} is not valid YAML: {exc}") from None
-    config = _merge(config or {}, destination, cluster_url, certificate_authority, found[0])
+    config = config or {}
+    previous = config.get("current-context") or None
+    command = _jot_command()
+    config = _merge(config, destination, cluster_server, certificate_authority, found[0], command)
+    name = f"jot-{destination}"
+    if switch or (switch is None and previous is None):
+        config["current-context"] = name
     _write_kubeconfig(target, config)
+    click.echo(f"Added context {name} to {target} (its user runs {command} token)")
+    _say_context(name, previous, config.get("current-context"))
+
+
+def _kubeconfig_servers(
+    cluster: str | None, server: str | None, authority: str | None
+) -> tuple[str, str | None]:
+    """``(Kubernetes API server, jot server)`` from the options, old spellings included:
+    ``--authority`` for the jot server, and ``--server`` for the API server when
+    ``--cluster-server`` is not given (the command's options before 0.2)."""
+    if cluster is None and server is not None:
+        deprecated(
+            "--server for the Kubernetes API server",
+            "use --cluster-server URL; --server names the jot server, as in every command",
+        )
+        cluster, server = server, None
+    if cluster is None:
+        raise click.UsageError("give --cluster-server URL (the Kubernetes API server)")
+    if authority is not None:
+        deprecated("--authority", "use --server URL")
+        if server is not None and server != authority:
+            raise click.UsageError("give the jot server once, with --server")
+        server = authority
+    return cluster, server
+
+
+def _jot_command() -> str:
+    """The absolute path of the running ``jot``: kubectl runs it with its own ``PATH``, which
+    may not hold this virtual environment's ``bin``."""
+    import shutil
+
+    running = sys.argv[0]
+    if Path(running).name == "jot" and os.access(running, os.X_OK):
+        return os.path.abspath(running)
+    found = shutil.which("jot")
+    if found is not None:
+        return os.path.abspath(found)
     click.echo(
-        f"Added context jot-{destination} to {target}; "
-        f"try: kubectl --context jot-{destination} get pods"
+        "warning: no jot on PATH: the context runs `jot`, which kubectl will not find until "
+        "it is on PATH",
+        err=True,
     )
+    return "jot"
+
+
+def _say_context(name: str, previous: str | None, current: str | None) -> None:
+    if current != name:
+        click.echo(
+            f"kubectl's current context stays {previous}; use this one with "
+            f"`kubectl --context {name} get pods`, or make it current with "
+            f"`kubectl config use-context {name}`"
+        )
+    elif previous in (None, name):
+        click.echo(f"kubectl's current context is {name}; try: kubectl get pods")
+    else:
+        click.echo(
+            f"kubectl's current context is now {name} (it was {previous}: "
+            f"`kubectl config use-context {previous}` goes back)"
+        )
 
 
 def _write_kubeconfig(target: Path, config: dict[str, Any]) -> None:
@@ -251,7 +354,7 @@ def _write_kubeconfig(target: Path, config: dict[str, Any]) -> None:
 
 
 def _merge(
-    config: dict[str, Any], dest: str, url: str, ca: str | None, server: str
+    config: dict[str, Any], dest: str, url: str, ca: str | None, server: str, command: str
 ) -> dict[str, Any]:
     name = f"jot-{dest}"
     cluster: dict[str, Any] = {"server": url}
@@ -260,7 +363,7 @@ def _merge(
     user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1",
-            "command": "jot",
+            "command": command,
             "args": ["token", "--for", dest, "--format", "exec-credential", "--server", server],
             "interactiveMode": "Never",
             "provideClusterInfo": False,
@@ -275,5 +378,4 @@ def _merge(
     ):
         items = [item for item in config.get(section) or [] if item.get("name") != name]
         config[section] = [*items, entry]
-    config["current-context"] = name
     return config

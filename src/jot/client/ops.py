@@ -39,6 +39,7 @@ __all__ = [
     "group_add_member",
     "group_create",
     "group_delete",
+    "group_get",
     "group_remove_member",
     "groups_list",
     "jwks",
@@ -49,6 +50,7 @@ __all__ = [
     "token",
     "user_create",
     "user_delete",
+    "user_get",
     "user_update",
     "users_list",
     "whoami",
@@ -106,6 +108,10 @@ def users_list() -> Call[IdentityList]:
     return Call("GET", "/api/users", _model(IdentityList))
 
 
+def user_get(name: str) -> Call[Identity]:
+    return Call("GET", f"/api/users/{_q(name)}", _model(Identity))
+
+
 def user_create(name: str, *, kind: str = "user", password: str | None = None) -> Call[Identity]:
     body: dict[str, Any] = {"name": name, "kind": kind}
     if password is not None:
@@ -142,6 +148,10 @@ def groups_list() -> Call[GroupList]:
 
 def group_create(name: str) -> Call[Group]:
     return Call("POST", "/api/groups", _model(Group), json={"name": name})
+
+
+def group_get(name: str) -> Call[Group]:
+    return Call("GET", f"/api/groups/{_q(name)}", _model(Group))
 
 
 def group_delete(name: str) -> Call[None]:
