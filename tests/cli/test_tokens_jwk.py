@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jot.cli._tokens_jwk import KEY_TYPES
 from jot.cli.main import cli
+from jot.cli.tokens._jwk import KEY_TYPES
 from jot.jose import jwk, jwt
 
 KEYS = Path(__file__).parent / "testdata" / "keys"

@@ -10,8 +10,8 @@ import json
 
 import click
 
-from jot.cli._tokens_common import CommandError, friendly_errors, read_input
-from jot.cli._tokens_keys import key_from_bytes, load_key, write_output
+from jot.cli.tokens._common import CommandError, friendly_errors, read_input
+from jot.cli.tokens._keys import key_from_bytes, load_key, write_output
 from jot.jose import Key, KeySet
 from jot.jose import jwe as jose_jwe
 from jot.jose import jwk as jose_jwk
