@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, PasswordChange, WhoAmI
@@ -31,10 +32,12 @@ from jot.jose import Key
 
 __all__ = [
     "change_password",
+    "granted_groups",
     "issue_cached",
     "issue_token",
     "login",
     "logout",
+    "token_for",
     "whoami",
 ]
 
@@ -152,10 +155,24 @@ def _decide(ctx: Context, me: Identity, name: str) -> TokenDecision:
         raise Forbidden(f"{me.name} has no grant on {destination.name!r}; ask an admin for one")
     groups = ctx.groups
     if destination.group_narrowing == "grants":
-        stmt = _GRANTED_GROUPS.where(Grant.destination_id == destination.id)
-        mentioned = set(ctx.session.scalars(stmt))
+        mentioned = granted_groups(ctx.session, destination.id)
         groups = [g for g in groups if g in mentioned]
     return TokenDecision(destination.name, destination.lifetime, tuple(groups))
+
+
+def granted_groups(session: Session, destination_id: str) -> set[str]:
+    """The groups that some grant on the destination names (what narrowing keeps)."""
+    return set(session.scalars(_GRANTED_GROUPS.where(Grant.destination_id == destination_id)))
+
+
+def token_for(ctx: Context, me: Identity, destination: str) -> tuple[str, dict[str, Any]]:
+    """A token for ``me`` (with ``ctx.groups``) on ``destination``, its grant checked now and
+    the issue audited: what every other front end (the OpenID token endpoint) calls."""
+    decision = _decide(ctx, me, destination)
+    token, claims = _sign(ctx.authority, me.id, me.name, decision, ctx.now)
+    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
+    count_token(decision.destination)
+    return token, claims
 
 
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
