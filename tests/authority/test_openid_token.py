@@ -67,18 +67,31 @@ async def _setup(admin: httpx.AsyncClient, **oidc: Any) -> dict[str, Any]:
     return {**registered, "db_secret": db_secret}
 
 
-def _code(started: Started, *, client: str = "web", challenge: str | None = None,
-          nonce: str | None = "n-0S6_WzA2Mj", redirect: str = CALLBACK) -> str:  # fmt: skip
+def _code(
+    started: Started,
+    *,
+    client: str = "web",
+    challenge: str | None = None,
+    nonce: str | None = "n-0S6_WzA2Mj",
+    redirect: str = CALLBACK,
+) -> str:
     authority = started.authority
     now = to_datetime(authority.clock())
     with authority.db.transaction(write=True) as session:
         destination = session.query(Destination).filter_by(name=client).one()
         alice = session.query(Identity).filter_by(name="alice@example.com").one()
         return codes.issue(
-            session, destination_id=destination.id, identity_id=alice.id, session_id="s1",
-            redirect_uri=redirect, challenge=challenge, nonce=nonce, scope="openid profile",
-            auth_time=now, now=now,
-        )  # fmt: skip
+            session,
+            destination_id=destination.id,
+            identity_id=alice.id,
+            session_id="s1",
+            redirect_uri=redirect,
+            challenge=challenge,
+            nonce=nonce,
+            scope="openid profile",
+            auth_time=now,
+            now=now,
+        )
 
 
 def _basic(client_id: str, secret: str) -> dict[str, str]:
@@ -110,14 +123,18 @@ async def test_registration_shows_the_secret_once(admin: httpx.AsyncClient) -> N
     assert shown["client_secret"] is None
     assert shown["redirect_uris"] == [CALLBACK]
     listed = {d["name"]: d["oidc"] for d in (await admin.get("/api/destinations")).json()["items"]}
-    assert listed["web"]["redirect_uris"] == [CALLBACK] and listed["jot"] is None
+    assert listed["web"]["redirect_uris"] == [CALLBACK]
+    assert listed["jot"] is None
     renewed = await admin.patch("/api/destinations/web", json={"new_client_secret": True})
     assert renewed.json()["oidc"]["client_secret"] not in (None, made["client_secret"])
     removed = await admin.patch("/api/destinations/web", json={"remove_oidc": True})
     assert removed.json()["oidc"] is None
     kinds = {e["kind"] for e in (await admin.get("/api/audit")).json()["items"]}
-    assert {"destination.oidc_registered", "destination.oidc_secret_changed",
-            "destination.oidc_removed"} <= kinds  # fmt: skip
+    assert {
+        "destination.oidc_registered",
+        "destination.oidc_secret_changed",
+        "destination.oidc_removed",
+    } <= kinds
 
 
 @pytest.mark.parametrize(
@@ -136,7 +153,7 @@ async def test_registration_shows_the_secret_once(admin: httpx.AsyncClient) -> N
             },
             "public keys only",
         ),
-    ],  # fmt: skip
+    ],
 )
 async def test_bad_registrations_are_refused(
     admin: httpx.AsyncClient, spec: dict[str, Any], message: str
@@ -159,8 +176,11 @@ async def test_discovery_lists_what_is_supported(client: httpx.AsyncClient) -> N
     assert config["code_challenge_methods_supported"] == ["S256"]
     assert config["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert set(config["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post", "private_key_jwt", "none",
-    }  # fmt: skip
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    }
     assert config["id_token_signing_alg_values_supported"] == ["EdDSA"]
 
 
@@ -178,13 +198,24 @@ async def test_code_flow_gives_a_jot_an_id_token_and_a_refresh_token(
     keys = await _jwks(client)
     access = body["access_token"]
     assert pyjwt.get_unverified_header(access)["typ"] == "jot+jwt"
-    claims = pyjwt.decode(access, keys[pyjwt.get_unverified_header(access)["kid"]],
-                          algorithms=["EdDSA"], audience="web", issuer=ISSUER)  # fmt: skip
-    assert claims["name"] == "alice@example.com" and body["expires_in"] == 300
+    claims = pyjwt.decode(
+        access,
+        keys[pyjwt.get_unverified_header(access)["kid"]],
+        algorithms=["EdDSA"],
+        audience="web",
+        issuer=ISSUER,
+    )
+    assert claims["name"] == "alice@example.com"
+    assert body["expires_in"] == 300
     id_token = body["id_token"]
     assert pyjwt.get_unverified_header(id_token)["typ"] == "JWT"
-    profile = pyjwt.decode(id_token, keys[pyjwt.get_unverified_header(id_token)["kid"]],
-                           algorithms=["EdDSA"], audience="web", issuer=ISSUER)  # fmt: skip
+    profile = pyjwt.decode(
+        id_token,
+        keys[pyjwt.get_unverified_header(id_token)["kid"]],
+        algorithms=["EdDSA"],
+        audience="web",
+        issuer=ISSUER,
+    )
     assert profile["sub"] == claims["sub"]
     assert profile["nonce"] == "n-0S6_WzA2Mj"
     assert profile["exp"] - profile["iat"] == 300
@@ -193,19 +224,25 @@ async def test_code_flow_gives_a_jot_an_id_token_and_a_refresh_token(
     assert "at_hash" not in profile  # EdDSA has no agreed at_hash hash.
     # The access token is a jot: userinfo takes it, and so would the destination.
     info = await client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {access}"})
-    assert info.json() == {"sub": claims["sub"], "name": "alice@example.com",
-                           "preferred_username": "alice@example.com", "groups": ["devs"]}  # fmt: skip
+    assert info.json() == {
+        "sub": claims["sub"],
+        "name": "alice@example.com",
+        "preferred_username": "alice@example.com",
+        "groups": ["devs"],
+    }
     # An ID token is not an access token (typ), nor the other way round at userinfo.
     bad = await client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {id_token}"})
     assert bad.status_code == 401
     clock.advance(240)
     refreshed = await client.post(
-        TOKEN, data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
         headers=_basic("web", secret),
-    )  # fmt: skip
+    )
     assert refreshed.status_code == 200, refreshed.text
     again = pyjwt.decode(refreshed.json()["id_token"], options={"verify_signature": False})
-    assert "nonce" not in again and again["auth_time"] == profile["auth_time"]
+    assert "nonce" not in again
+    assert again["auth_time"] == profile["auth_time"]
     assert refreshed.json()["refresh_token"] == body["refresh_token"]
     issued = await _events(admin, "openid.token.issued")
     assert [e["detail"]["grant_type"] for e in issued] == ["refresh_token", "authorization_code"]
@@ -250,9 +287,13 @@ async def test_a_refresh_checks_the_grant_and_the_sign_in_again(
     ],
 )
 async def test_bad_codes_are_refused_and_audited(
-    admin: httpx.AsyncClient, client: httpx.AsyncClient, started: Started, clock: FakeClock,
-    case: str, reason: str,
-) -> None:  # fmt: skip
+    admin: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    started: Started,
+    clock: FakeClock,
+    case: str,
+    reason: str,
+) -> None:
     made = await _setup(admin)
     secret = made["client_secret"]
     verifier = secrets.token_urlsafe(48)
@@ -283,9 +324,10 @@ async def test_bad_codes_are_refused_and_audited(
     if case == "replay":  # What the first redemption made ends with the replay.
         handle = first.json()["refresh_token"]
         again = await client.post(
-            TOKEN, data={"grant_type": "refresh_token", "refresh_token": handle},
+            TOKEN,
+            data={"grant_type": "refresh_token", "refresh_token": handle},
             headers=_basic("web", secret),
-        )  # fmt: skip
+        )
         assert again.json()["error"] == "invalid_grant"
     # Whatever went wrong, the code is spent: the right request cannot use it afterwards.
     retry = await _redeem(client, code, secret, code_verifier=verifier)
@@ -297,25 +339,31 @@ async def test_client_authentication(
 ) -> None:
     secret = (await _setup(admin))["client_secret"]
     wrong = await _redeem(client, _code(started), "jot_cs_" + "x" * 43)
-    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert wrong.status_code == 401
+    assert wrong.json()["error"] == "invalid_client"
     assert wrong.headers["www-authenticate"].startswith("Basic")
     none = await _redeem(client, _code(started), None, client_id="web")
     assert none.status_code == 401
     two = await _redeem(client, _code(started), secret, client_secret=secret)
-    assert two.status_code == 400 and two.json()["error"] == "invalid_request"
+    assert two.status_code == 400
+    assert two.json()["error"] == "invalid_request"
     posted = await _redeem(client, _code(started), None, client_id="web", client_secret=secret)
     assert posted.status_code == 200, posted.text
     nobody = await _redeem(client, _code(started), "x", client_id="nobody")
     assert nobody.status_code == 401
-    form = await client.post(TOKEN, content=b"grant_type=x&grant_type=y",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    form = await client.post(
+        TOKEN,
+        content=b"grant_type=x&grant_type=y",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert form.status_code == 400
     json_body = await client.post(TOKEN, json={"grant_type": "authorization_code"})
     assert json_body.status_code == 400
     unsupported = await client.post(
-        TOKEN, data={"grant_type": "password", "username": "a", "password": "b"},
+        TOKEN,
+        data={"grant_type": "password", "username": "a", "password": "b"},
         headers=_basic("web", secret),
-    )  # fmt: skip
+    )
     assert unsupported.json()["error"] == "unsupported_grant_type"
     refused = await _events(admin, "openid.token.refused")
     assert {e["detail"]["reason"] for e in refused} >= {"bad_secret", "wrong_method"}
@@ -336,11 +384,18 @@ async def test_public_clients_get_no_refresh_token(
     assert posing.status_code == 401
 
 
-def _assertion(key: jwk.Key, *, jti: str | None = None, aud: str = f"{ISSUER}{TOKEN}",
-               life: int = 60) -> str:  # fmt: skip
+def _assertion(
+    key: jwk.Key, *, jti: str | None = None, aud: str = f"{ISSUER}{TOKEN}", life: int = 60
+) -> str:
     now = int(time.time())
-    claims = {"iss": "web", "sub": "web", "aud": aud, "iat": now, "exp": now + life,
-              "jti": jti or secrets.token_urlsafe(16)}  # fmt: skip
+    claims = {
+        "iss": "web",
+        "sub": "web",
+        "aud": aud,
+        "iat": now,
+        "exp": now + life,
+        "jti": jti or secrets.token_urlsafe(16),
+    }
     return jot_jwt.encode(claims, key)
 
 
@@ -356,8 +411,9 @@ async def test_private_key_jwt(
     kind = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
     async def redeem(assertion: str):
-        return await _redeem(client, _code(started), None, client_assertion_type=kind,
-                             client_assertion=assertion)  # fmt: skip
+        return await _redeem(
+            client, _code(started), None, client_assertion_type=kind, client_assertion=assertion
+        )
 
     once = _assertion(key)
     assert (await redeem(once)).status_code == 200
@@ -376,18 +432,27 @@ async def test_userinfo_refuses_what_it_should(
 ) -> None:
     await _setup(admin)
     assert (await client.get("/oidc/userinfo")).status_code == 401
-    alice = (await admin.post("/api/login", json={"name": "alice@example.com",
-                                                   "password": "correct horse"})).json()  # fmt: skip
+    alice = (
+        await admin.post(
+            "/api/login", json={"name": "alice@example.com", "password": "correct horse"}
+        )
+    ).json()
     # A jot for a destination that is not an OpenID client is not a userinfo token.
     await admin.post("/api/destinations", json={"name": "plain"})
     await admin.post(
         "/api/grants", json={"subject": "group:devs", "role": "v", "resource": "plain"}
     )
-    token = (await client.post("/api/tokens", json={"destination": "plain"},
-                               headers={"Authorization": f"Bearer {alice['access_key']}"})).json()  # fmt: skip
+    token = (
+        await client.post(
+            "/api/tokens",
+            json={"destination": "plain"},
+            headers={"Authorization": f"Bearer {alice['access_key']}"},
+        )
+    ).json()
     plain = await client.get(
         "/oidc/userinfo", headers={"Authorization": f"Bearer {token['token']}"}
     )
     assert plain.status_code == 401
     garbage = await client.get("/oidc/userinfo", headers={"Authorization": "Bearer a.b.c"})
-    assert garbage.status_code == 401 and json.loads(garbage.text)["error"] == "invalid_token"
+    assert garbage.status_code == 401
+    assert json.loads(garbage.text)["error"] == "invalid_token"

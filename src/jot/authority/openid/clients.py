@@ -21,9 +21,8 @@ from jot.api.openid import OidcClient, OidcClientSpec
 from jot.authority.credentials import hash_secret
 from jot.authority.errors import BadRequest
 from jot.authority.models import Destination
+from jot.authority.openid import verify
 from jot.authority.openid.models import AuthorizationCode, OidcClientRow, RefreshHandle
-from jot.jose import KeySet, jwk
-from jot.jose.errors import JoseError
 
 __all__ = [
     "ASSERTION_ALGORITHMS",
@@ -49,7 +48,8 @@ class Client:
     client_id: str
     auth_method: str
     secret_hash: str | None
-    jwks: KeySet | None
+    #: The registered public keys (JSON) of a private_key_jwt client.
+    jwks: str | None
     redirect_uris: tuple[str, ...]
     post_logout_redirect_uris: tuple[str, ...]
 
@@ -79,19 +79,9 @@ def _jwks(spec: OidcClientSpec) -> str | None:
     if spec.jwks is None:
         raise BadRequest("private_key_jwt needs the client's public keys (jwks)")
     try:
-        keys = KeySet.from_dict(spec.jwks)
-    except JoseError as exc:
-        raise BadRequest(f"jwks: {exc.description}") from None
-    if keys.rejected or not keys.keys:
-        reason = keys.rejected[0][1] if keys.rejected else "no keys"
-        raise BadRequest(f"jwks: {reason}")
-    for key in keys.keys:
-        if key.kty == "oct" or key.is_private:
-            raise BadRequest("jwks must hold public keys only (no secrets, no private parts)")
-    # Every key gets a kid (its RFC 7638 thumbprint when it has none), so that an assertion
-    # names the key it was signed with and the registration lists which keys it holds.
-    named = [key if key.kid else jwk.import_key(key, kid=key.thumbprint()) for key in keys.keys]
-    return json.dumps(KeySet(named).to_dict())
+        return verify.client_jwks(spec.jwks)
+    except verify.VerifyError as exc:
+        raise BadRequest(f"jwks: {exc}") from None
 
 
 def register(
@@ -140,13 +130,12 @@ def unregister(session: Session, destination_id: str) -> bool:
 
 
 def to_api(row: OidcClientRow, name: str, secret: str | None = None) -> OidcClient:
-    keys = KeySet.from_json(row.jwks).keys if row.jwks else ()
     return OidcClient(
         client_id=name,
         redirect_uris=json.loads(row.redirect_uris),
         auth_method=row.auth_method,
         post_logout_redirect_uris=json.loads(row.post_logout_redirect_uris),
-        key_ids=[key.kid for key in keys if key.kid],
+        key_ids=verify.key_ids(row.jwks) if row.jwks else [],
         client_secret=secret,
     )
 
@@ -167,7 +156,7 @@ def find(session: Session, client_id: str) -> Client | None:
         client_id=found[1],
         auth_method=row.auth_method,
         secret_hash=row.secret_hash,
-        jwks=KeySet.from_json(row.jwks) if row.jwks else None,
+        jwks=row.jwks,
         redirect_uris=tuple(json.loads(row.redirect_uris)),
         post_logout_redirect_uris=tuple(json.loads(row.post_logout_redirect_uris)),
     )

@@ -10,10 +10,10 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from jot.authority import access, signing
+from jot.authority import access, signing, tokens
+from jot.authority.authcache import Caller
 from jot.authority.context import Context
 from jot.authority.errors import Forbidden, NotFound
-from jot.authority.handlers import session as tokens
 from jot.authority.models import Identity
 from jot.authority.openid import clients
 from jot.authority.openid.codes import Grant, new_refresh
@@ -44,10 +44,12 @@ def answer(
     identity = ctx.session.get(Identity, grant.identity_id)
     if identity is None:
         raise OAuthError("invalid_grant", "this identity no longer exists", reason="no_identity")
-    ctx.identity = identity
+    ctx.caller = Caller(identity.id, identity.name, identity.kind)
     ctx.groups = access.group_names(ctx.session, identity.id)
     try:
-        access_token, claims = tokens.token_for(ctx, identity, client.client_id)
+        access_token, claims, granting = tokens.issue_for(
+            ctx, ctx.caller, ctx.groups, client.client_id
+        )
     except (Forbidden, NotFound) as exc:
         raise OAuthError("invalid_grant", exc.message, reason="no_grant") from None
     body: dict[str, Any] = {
@@ -57,19 +59,23 @@ def answer(
         "scope": grant.scope,
     }
     if "openid" in grant.scope.split():
-        body["id_token"] = _id_token(ctx, client, identity, grant, access_token)
+        body["id_token"] = _id_token(ctx, client, identity, grant, access_token, granting)
     if client.confidential:
         body["refresh_token"] = refresh or new_refresh(ctx.session, grant, ctx.now)
     return body
 
 
 def _id_token(
-    ctx: Context, client: clients.Client, identity: Identity, grant: Grant, access_token: str
+    ctx: Context,
+    client: clients.Client,
+    identity: Identity,
+    grant: Grant,
+    access_token: str,
+    groups: tuple[str, ...],
 ) -> str:
     """OIDC Core §2 plus the jot profile: name, and the groups the client's grants name."""
     key = ctx.authority.keyring.signer()
     iat = int(ctx.now.timestamp())
-    mentioned = tokens.granted_groups(ctx.session, client.destination_id)
     claims: dict[str, Any] = {
         "iss": ctx.authority.settings.issuer_url,
         "sub": identity.id,
@@ -79,7 +85,7 @@ def _id_token(
         "auth_time": _seconds(grant.auth_time),
         "name": identity.name,
         "preferred_username": identity.name,
-        "groups": [g for g in ctx.groups if g in mentioned],
+        "groups": list(groups),
     }
     if grant.nonce is not None:
         claims["nonce"] = grant.nonce

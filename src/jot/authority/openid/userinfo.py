@@ -13,16 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from jot.api import TOKEN_TYPE
-from jot.authority import access
+from jot.authority import access, tokens
+from jot.authority.authcache import Caller
 from jot.authority.context import bearer_of
-from jot.authority.handlers.session import granted_groups
+from jot.authority.errors import Forbidden, NotFound
 from jot.authority.models import Identity
-from jot.authority.openid import clients
+from jot.authority.openid import clients, verify
 from jot.authority.state import Authority
-from jot.jose import KeySet, jwt
-from jot.jose.errors import JoseError
-from jot.jose.hazmat import decode_unverified
 
 __all__ = ["userinfo"]
 
@@ -48,40 +45,35 @@ async def userinfo(request: Request) -> JSONResponse:
     return await run_in_threadpool(_userinfo, request.app.state.authority, token)
 
 
-def _audience(token: str) -> str | None:
-    try:
-        payload = decode_unverified(token).payload
-    except JoseError:
-        return None
-    aud = payload.get("aud") if isinstance(payload, dict) else None
-    return aud if isinstance(aud, str) else None
-
-
 def _userinfo(authority: Authority, token: str) -> JSONResponse:
     # The aud read unverified only picks the client; the signature check below decides.
-    audience = _audience(token)
+    audience = verify.unverified_claim(token, "aud")
     with authority.db.transaction(write=False) as session:
         client = clients.find(session, audience) if audience else None
         if client is None:
             return _refused("the token is not for a registered client")
         try:
-            claims = jwt.decode(
-                token, KeySet.from_dict(authority.keyring.jwks()),
-                issuer=authority.settings.issuer_url,
-                audience=client.client_id, typ=TOKEN_TYPE, require=("exp", "sub", "jti"),
-                leeway=authority.settings.clock_skew, now=authority.clock(),
+            claims = verify.access_token(
+                token, authority.keyring.jwks(), issuer=authority.settings.issuer_url,
+                audience=client.client_id, leeway=authority.settings.clock_skew,
+                now=authority.clock(),
             )  # fmt: skip
-        except JoseError as exc:
-            return _refused(f"the access token is not valid ({exc.error})")
+        except verify.VerifyError as exc:
+            return _refused(f"the access token is not valid ({exc})")
         identity = session.get(Identity, claims["sub"])
         if identity is None:
             return _refused("the identity no longer exists")
-        mentioned = granted_groups(session, client.destination_id)
-        groups = [g for g in access.group_names(session, identity.id) if g in mentioned]
+        caller = Caller(identity.id, identity.name, identity.kind)
+        try:
+            groups = tokens.granting(
+                session, caller, access.group_names(session, identity.id), client.client_id
+            )
+        except (Forbidden, NotFound):
+            return _refused("no grant on this client's destination any more")
     body: dict[str, Any] = {
         "sub": identity.id,
         "name": identity.name,
         "preferred_username": identity.name,
-        "groups": groups,
+        "groups": list(groups),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
