@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 from fastapi import FastAPI, Request
 
 from jot.api import ErrorResponse, GrantList
-from jot.authority import fastpath
+from jot.authority import fastpath, tokens
 from jot.authority.access import Need
 from jot.authority.context import run
 from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
@@ -40,7 +40,7 @@ ROUTES: list[Route] = [
     Route("POST", "/api/logout", session.logout, Need.SELF, 204, "session"),
     Route("GET", "/api/whoami", session.whoami, Need.SELF, tag="session"),
     Route("POST", "/api/password", session.change_password, Need.SELF, 204, "session"),
-    Route("POST", "/api/tokens", session.issue_token, Need.SELF, 201, "session"),
+    Route("POST", "/api/tokens", tokens.issue_token, Need.SELF, 201, "session"),
     Route("GET", "/api/users", identities.list_identities, Need.VIEW),
     Route("POST", "/api/users", identities.create_identity, Need.ADMIN, 201),
     Route("GET", "/api/users/{name}", identities.get_identity, Need.VIEW),

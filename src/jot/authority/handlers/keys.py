@@ -61,8 +61,8 @@ def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList
 def _parent(ctx: Context) -> AccessKey:
     """The caller's key, locked until the end of the transaction, so that a revocation that
     commits meanwhile either sees the new key (and revokes it) or is seen here."""
-    key = ctx.key
-    row = ctx.session.get(AccessKey, key.id, with_for_update=True) if key is not None else None
+    key_id = ctx.me().key_id
+    row = ctx.session.get(AccessKey, key_id, with_for_update=True) if key_id is not None else None
     if row is None or row.revoked is not None:
         raise Unauthorized("this access key was revoked; log in again")
     if row.expires is not None and row.expires <= ctx.now:
