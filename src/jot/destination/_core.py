@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jot.api import TOKEN_TYPE
+from jot.api.claims import MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
 from jot.destination.cache import CachedToken, VerificationCache, token_digest
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
@@ -30,13 +30,10 @@ __all__ = [
 
 #: Seconds of clock difference tolerated for ``exp``/``nbf``/``iat``.
 MAX_CLOCK_SKEW = 60
-#: Tokens longer than this are refused before any parsing.
-MAX_TOKEN_BYTES = 16 * 1024
 MAX_HEADER_CHARS = 2048
 DEFAULT_ALGORITHMS = ("EdDSA", "ES256", "RS256", "PS256")
 #: The error code of a request without a bearer token (answered without an ``error``).
 MISSING_TOKEN = "missing_token"
-_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
 
 
 # A second credential inside one value: a comma, an auth-scheme and a space (RFC 9110 §11.4).
@@ -148,7 +145,7 @@ class VerifierCore:
         s = self.settings
         verified = jwt.decode_complete(
             token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
-            typ=s.typ, leeway=s.leeway, require=_REQUIRED, now=now,
+            typ=s.typ, leeway=s.leeway, require=REQUIRED_CLAIMS, now=now,
         )  # fmt: skip
         claims = dict(verified.claims)
         _check_shape(claims)
