@@ -21,6 +21,7 @@ from jot.authority.access import Need
 from jot.authority.context import run
 from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
 from jot.authority.oidc import routes as oidc_routes
+from jot.authority.openid import routes as openid_routes
 
 __all__ = ["RAW_ROUTES", "ROUTES", "Route", "install_routes"]
 
@@ -74,11 +75,11 @@ ROUTES: list[Route] = [
 RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/grants", grants.watch_grants, "admin"),
     ("GET", "/.well-known/jwks.json", keys.jwks, "discovery"),
-    ("GET", "/.well-known/openid-configuration", keys.openid_configuration, "discovery"),
     ("GET", "/healthz", health.healthz, "operations"),
     ("GET", "/readyz", health.readyz, "operations"),
     ("GET", "/metrics", health.metrics, "operations"),
     *oidc_routes.RAW_ROUTES,
+    *openid_routes.RAW_ROUTES,
 ]
 
 # Answers that are not plain JSON, documented so that the OpenAPI schema tells the truth.
@@ -88,6 +89,7 @@ _RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "/readyz": {503: {"model": ErrorResponse}},
     "/api/grants": {304: {"description": "Not modified (ETag matched, wait ran out)"}},
     **oidc_routes.RAW_RESPONSES,
+    **openid_routes.RAW_RESPONSES,
 }
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -29,7 +29,7 @@ from jot.authority.oidc.revalidate import is_plain, revalidate
 from jot.authority.state import Authority
 from jot.jose import Key
 
-__all__ = ["decide", "issue_cached", "issue_token"]
+__all__ = ["decide", "granting", "issue_cached", "issue_for", "issue_token"]
 
 # Built once: statement construction is a measurable part of a token request.
 _DESTINATION = select(
@@ -41,6 +41,13 @@ _HELD_ON = access.held_query(Grant.destination_id == bindparam("destination"))
 def decide(session: Session, caller: Caller, groups: Sequence[str], name: str) -> TokenDecision:
     """Whether ``caller`` (in ``groups``) may have tokens for destination ``name``: 404, 403,
     or with which lifetime and groups."""
+    return _decide(session, caller, groups, name)[0]
+
+
+def _decide(
+    session: Session, caller: Caller, groups: Sequence[str], name: str
+) -> tuple[TokenDecision, tuple[str, ...]]:
+    """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
     destination = session.execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
@@ -49,10 +56,28 @@ def decide(session: Session, caller: Caller, groups: Sequence[str], name: str) -
     )
     if not roles_within(caller.name, groups, destination.name, grants):
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
-    kept = tuple(groups)
-    if destination.group_narrowing == "grants":
-        kept = granting_groups(groups, destination.name, grants)
-    return TokenDecision(destination.name, destination.lifetime, kept)
+    granting = granting_groups(groups, destination.name, grants)
+    kept = granting if destination.group_narrowing == "grants" else tuple(groups)
+    return TokenDecision(destination.name, destination.lifetime, kept), granting
+
+
+def granting(session: Session, caller: Caller, groups: Sequence[str], name: str) -> tuple[str, ...]:
+    """The ``groups`` that hold a grant on destination ``name`` (what an ID token and the
+    userinfo answer carry); 404 or 403 as :func:`decide`."""
+    return _decide(session, caller, groups, name)[1]
+
+
+def issue_for(
+    ctx: Context, caller: Caller, groups: Sequence[str], name: str
+) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """A token for ``caller`` on destination ``name``, its grant checked now (no cache) and
+    the issue audited: what the OpenID token endpoint hands out at every code and refresh.
+    Also the groups that hold a grant there, which an ID token carries."""
+    decision, granting = _decide(ctx.session, caller, groups, name)
+    token, claims = _sign(ctx.authority, caller, decision, ctx.now, ctx.authority.keyring.signer())
+    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=caller.id)
+    count_token(decision.destination)
+    return token, claims, granting
 
 
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:

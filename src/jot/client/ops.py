@@ -200,9 +200,16 @@ def destination_create(
     kind: str = "http",
     lifetime: int | None = None,
     group_narrowing: str | None = None,
+    oidc: dict[str, Any] | None = None,
 ) -> Call[Destination]:
+    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``)."""
     body = body_of(
-        DestinationCreate, name=name, kind=kind, lifetime=lifetime, group_narrowing=group_narrowing
+        DestinationCreate,
+        name=name,
+        kind=kind,
+        lifetime=lifetime,
+        group_narrowing=group_narrowing,
+        oidc=oidc,
     )
     return Call("POST", "/api/destinations", _model(Destination), json=body)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +23,6 @@ __all__ = [
     "jwks",
     "list_access_keys",
     "list_signing_keys",
-    "openid_configuration",
     "revoke_access_key",
     "rotate_signing_key",
 ]
@@ -151,28 +149,3 @@ async def jwks(request: Request) -> Response:
         headers={"Cache-Control": f"public, max-age={max_age}"},
         media_type="application/jwk-set+json",
     )
-
-
-def openid_configuration(request: Request) -> dict[str, Any]:
-    authority: Authority = request.app.state.authority
-    issuer = authority.settings.issuer_url
-    return {
-        "issuer": issuer,
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "token_endpoint": f"{issuer}/api/tokens",
-        "response_types_supported": ["id_token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [authority.settings.signing_alg],
-        "claims_supported": [
-            "iss",
-            "sub",
-            "aud",
-            "name",
-            "groups",
-            "iat",
-            "nbf",
-            "exp",
-            "nonce",
-            "jti",
-        ],
-    }
