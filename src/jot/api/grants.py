@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Grant", "GrantList"]
+__all__ = ["Grant", "GrantList", "resource_chain"]
 
 
 class Grant(BaseModel):
@@ -20,6 +20,8 @@ class Grant(BaseModel):
     role: str
     resource: str
     created: datetime
+    #: When a time-bound grant stops applying; ``None``: until removed.
+    expires: datetime | None = None
 
 
 class GrantList(BaseModel):
@@ -34,3 +36,9 @@ class GrantList(BaseModel):
 
     items: list[Grant]
     revision: int
+
+
+def resource_chain(resource: str) -> tuple[str, ...]:
+    """``"web.a.b"`` → ``("web", "web.a", "web.a.b")``: the resources whose grants apply."""
+    parts = resource.split(".")
+    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from jot.api.grants import resource_chain
+
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
 
 
@@ -31,12 +33,6 @@ class GrantSource(Protocol):
     def mentioned_groups(self) -> frozenset[str]:
         """Groups that some grant names (``group:<name>``)."""
         ...
-
-
-def resource_chain(resource: str) -> tuple[str, ...]:
-    """``"web.a.b"`` → ``("web", "web.a", "web.a.b")``: the resources whose grants apply."""
-    parts = resource.split(".")
-    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 #: Answers remembered per index: the same few users and groups ask again and again.
