@@ -58,6 +58,10 @@ BY_ROUTE: dict[tuple[str, str], dict[str, bool]] = {
     ("POST", "/api/access-requests/{request_id}/cancel"): {"viewer": False, "admin": False},
 }
 
+#: Routes that take a credential of their own, never an access key: every column is denied.
+#: (The OpenID token endpoint takes a client's credentials; userinfo a jot issued to one.)
+OWN_CREDENTIALS = {("POST", "/oidc/token"), ("GET", "/oidc/userinfo"), ("POST", "/oidc/userinfo")}
+
 #: The identity names behind each column (``anonymous`` has none).
 NAMES = {
     "user": "alice@example.com",
@@ -252,6 +256,11 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/oidc/{name}/callback"): [fixed("/oidc/idp/callback", params={"error": "x"})],
     ("GET", "/oidc/device"): [fixed("/oidc/device")],
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
+    ("POST", "/oidc/token"): [
+        fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
+    ],
+    ("GET", "/oidc/userinfo"): [fixed("/oidc/userinfo")],
+    ("POST", "/oidc/userinfo"): [fixed("/oidc/userinfo")],
 }
 
 
@@ -331,6 +340,7 @@ async def test_the_matrix(world: World) -> None:
                     response.text,
                 )
                 allowed = BY_ROUTE.get((method, route), {}).get(who, who in ALLOWED[need])
+                allowed = allowed and (method, route) not in OWN_CREDENTIALS
                 if who == "connector":
                     allowed = CONNECTOR.get((method, path), allowed)
                 if _denied(response) == allowed:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Grant", "GrantList", "resource_chain"]
+__all__ = ["Grant", "GrantList"]
 
 
 class Grant(BaseModel):
@@ -36,9 +36,3 @@ class GrantList(BaseModel):
 
     items: list[Grant]
     revision: int
-
-
-def resource_chain(resource: str) -> tuple[str, ...]:
-    """``"web.a.b"`` → ``("web", "web.a", "web.a.b")``: the resources whose grants apply."""
-    parts = resource.split(".")
-    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))

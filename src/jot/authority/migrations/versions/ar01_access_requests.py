@@ -1,7 +1,7 @@
 """access requests and time-bound grants
 
 Revision ID: ar01
-Revises: lc01
+Revises: op01
 Create Date: 2026-12-06 01:40:00
 
 Adds ``grants.expires`` (``NULL``: until removed, as every grant so far) and the
@@ -16,7 +16,7 @@ from alembic import op
 import jot.authority.models
 
 revision = "ar01"
-down_revision = "lc01"
+down_revision = "op01"
 branch_labels = None
 depends_on = None
 
