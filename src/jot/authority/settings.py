@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     anonymous_starts_per_address: int = Field(default=20, ge=1)
     anonymous_starts_total: int = Field(default=600, ge=1)
 
+    #: The web console's browser sessions end after this long without a request, and this
+    #: long after sign-in whatever happens (seconds).
+    web_session_idle: int = Field(default=1800, ge=60, le=7 * 86400)
+    web_session_lifetime: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
+
     #: Serve Swagger UI at /docs (its assets come from the fastapi-offline package).
     api_docs: bool = False
 

@@ -12,7 +12,9 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-import jot.authority.oidc.models  # noqa: F401  (registers the OIDC tables)
+# Imported for their tables (the OIDC ones, the web console's sessions) in Base.metadata.
+import jot.authority.oidc.models
+import jot.authority.web.models  # noqa: F401
 from jot.authority.models import Base
 
 config = context.config
