@@ -22,7 +22,7 @@ install: $(VENV)/.synced
 # The authority on the embedded default: SQLite in $$XDG_DATA_HOME/jot, 127.0.0.1:8080.
 # The first start prints the admin access key and what to try next; Ctrl-C stops it.
 run: install
-	@echo "(the CLI is $(VENV)/bin/jot; the signing-core walk-through is: $(VENV)/bin/python -m jot.demo)"
+	@echo "(the CLI is $(VENV)/bin/jot; the signing-core walk-through is: $(VENV)/bin/python examples/demo.py)"
 	$(VENV)/bin/jot server
 
 test: install

@@ -4,6 +4,8 @@
   `cryptography`.
 * `jot.cli` and `jot.destination` never import `jot.authority`: the authority and its
   verifiers meet only over HTTP, through `jot.api`.
+* The authority makes and signs with its keys in `authority/signing.py` alone; elsewhere it
+  only passes `jot.jose.Key` objects along, or verifies an OpenID provider's ID tokens.
 """
 
 from __future__ import annotations
@@ -105,6 +107,27 @@ def test_jose_depends_only_on_the_standard_library_and_cryptography() -> None:
         if module.split(".")[0] not in allowed
     ]
     assert bad == []
+
+
+#: The authority's modules that may use `jot.jose` for more than the `Key` type (and its
+#: errors): its own keys and signing, and the OpenID Connect login's ID-token checks.
+AUTHORITY_JOSE = {
+    "jot.authority.signing",
+    "jot.authority.oidc.discovery",
+    "jot.authority.oidc.idtoken",
+}
+
+
+def test_the_authority_signs_in_one_module() -> None:
+    users = {
+        _module_name(path)
+        for path in _files("jot.authority")
+        for _, module in imported_modules(path)
+        if _within(module, "jot.jose")
+        and module not in ("jot.jose", "jot.jose.Key")
+        and not _within(module, "jot.jose.errors")
+    }
+    assert users == AUTHORITY_JOSE
 
 
 @pytest.mark.parametrize("package", ["jot.cli", "jot.destination"])

@@ -1,17 +1,32 @@
-"""The `make run` demo: every step is shown and the tampered token is rejected."""
+"""examples/demo.py: every step is shown, `jot decode` runs, and the tampered token is rejected."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 
-from jot import demo
+import pytest
+
 from jot.jose import jwk, jwt
 
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
 
-def test_demo_walks_through_every_step(capsys, monkeypatch):
-    monkeypatch.setenv("JOT_NOW", "1800000000")
+
+@pytest.fixture(scope="module")
+def demo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("demo", DEMO)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_walks_through_every_step(demo, capsys):
     demo.main()
     out = capsys.readouterr().out
     for step in ("1. A signing key", "2. A token", "3. Decoded", "4. Verified", "5. The same"):
@@ -26,7 +41,7 @@ def test_demo_walks_through_every_step(capsys, monkeypatch):
     assert "bug" not in out
 
 
-def test_tamper_changes_exactly_one_character():
+def test_tamper_changes_exactly_one_character(demo):
     key = jwk.generate("Ed25519", alg="EdDSA")
     token = jwt.encode({"exp": 2**31, "sub": "alice"}, key)
     changed = demo.tamper(token)
@@ -37,7 +52,7 @@ def test_tamper_changes_exactly_one_character():
 def test_demo_runs_as_a_program():
     env = {**os.environ, "NO_COLOR": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "jot.demo"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, str(DEMO)], capture_output=True, text=True, env=env, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert "rejected" in result.stdout

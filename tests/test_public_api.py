@@ -83,6 +83,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "MAX_SIZE",
         "DecryptedJWE",
         "Recipient",
+        "check_key",
         "decrypt_compact",
         "decrypt_json",
         "default_algorithm",
@@ -111,7 +112,15 @@ PUBLIC_API: dict[str, list[str]] = {
         "verify_compact",
         "verify_json",
     ],
-    "jot.jose.jwt": ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encode"],
+    "jot.jose.jwt": [
+        "MAX_SIZE",
+        "Token",
+        "Validator",
+        "decode",
+        "decode_complete",
+        "encode",
+        "validate_claims",
+    ],
 }
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from jot.jose import KeySet, _json, _jwe_open, _jwe_seal, hazmat, jwe, jwk, jws, jwt
-from jot.jose import _jwe_keys as jwe_keys
+from jot.jose import KeySet, _json, hazmat, jwe, jwk, jws, jwt
 from jot.jose._b64 import b64decode
+from jot.jose._jwe import keys as jwe_keys
+from jot.jose._jwe import opening as _jwe_open
+from jot.jose._jwe import sealing as _jwe_seal
 from jot.jose.errors import JotError
 
 NOW = 1_700_000_000

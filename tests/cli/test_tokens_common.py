@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from jot.cli._tokens_common import (
+from jot.cli.tokens._common import (
     CommandError,
     format_duration,
     iso,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jot.cli import _tokens_render
 from jot.cli.main import cli
+from jot.cli.tokens import _commands, _render
 from jot.jose import jwk, jws, jwt
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -195,9 +195,7 @@ def test_decode_escapes_control_characters():
 
 @pytest.mark.parametrize("colour", [False, True])
 def test_decode_escapes_c1_and_bidi_controls_but_keeps_unicode(monkeypatch, colour):
-    from jot.cli import tokens
-
-    monkeypatch.setattr(tokens, "wants_colour", lambda: colour)
+    monkeypatch.setattr(_commands, "wants_colour", lambda: colour)
     out = run(token(name="José\u009b2J\u202etxt.exe")).stdout
     assert "José" in out
     assert "\u009b" not in out
@@ -258,10 +256,8 @@ def test_decode_plain_when_not_a_terminal():
 
 
 def test_decode_colour_on_a_terminal(monkeypatch):
-    monkeypatch.setattr(_tokens_render, "wants_colour", lambda: True)
-    from jot.cli import tokens
-
-    monkeypatch.setattr(tokens, "wants_colour", lambda: True)
+    monkeypatch.setattr(_render, "wants_colour", lambda: True)
+    monkeypatch.setattr(_commands, "wants_colour", lambda: True)
     result = run(token())
     assert result.exit_code == 0, result.output
     assert "\x1b[" in result.stdout
@@ -271,7 +267,7 @@ def test_decode_colour_on_a_terminal(monkeypatch):
 def test_no_color_env_disables_colour(monkeypatch):
     monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert _tokens_render.wants_colour() is False
+    assert _render.wants_colour() is False
 
 
 @pytest.mark.parametrize("value", ["1e400", "-1e400", "1e300", "1" + "0" * 400])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jot.cli._tokens_jwk import KEY_TYPES
 from jot.cli.main import cli
+from jot.cli.tokens._jwk import KEY_TYPES
 from jot.jose import jwk, jwt
 
 KEYS = Path(__file__).parent / "testdata" / "keys"
@@ -111,6 +111,7 @@ def test_generate_does_not_follow_a_symlink(tmp_path):
         (["--type", "oct256", "--format", "pem"], "no PEM form"),
         (["--type", "ed25519", "--alg", "RS256"], "RS256 needs a RSA key"),
         (["--type", "oct256", "--alg", "HS512"], "at least 64 bytes"),
+        (["--type", "ed25519", "--alg", "ES999"], "unknown key management algorithm 'ES999'"),
         (["--type", "ed25519", "--out", "/nonexistent/dir/key"], "No such file or directory"),
     ],
 )

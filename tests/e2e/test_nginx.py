@@ -220,7 +220,8 @@ def test_two_authorization_headers_are_refused(stack):
 def test_identity_headers_in_other_spellings_do_not_reach_the_app(stack):
     url, authority, seen = stack
     spoofed = {"X_Jot_User": "root", "x-jot-ROLES": "admin", "X-Jot_Groups": "ops",
-               "X-Remote-User": "root", "X_Remote_Group": "system:masters"}  # fmt: skip
+               "X-Remote-User": "root", "X_Remote_Group": "system:masters",
+               "Proxy": "http://evil.example:3128"}  # fmt: skip
     bob = authority.token(name="bob@example.com", groups=[])
     assert get(url, bob, **spoofed).status_code == 200
     names = [name.replace("_", "-") for name in seen[-1]]
@@ -230,6 +231,7 @@ def test_identity_headers_in_other_spellings_do_not_reach_the_app(stack):
     assert "x-jot-groups" not in names
     assert "x-remote-user" not in names
     assert "x-remote-group" not in names
+    assert "proxy" not in names
 
 
 def test_a_smuggling_attempt_through_nginx_reaches_nothing(stack):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jot.jose import jwe, jwk
-from jot.jose._jwe_keys import Entropy
+from jot.jose._jwe.keys import Entropy
 from jot.jose._keyio import from_jwk
 from jot.jose.hazmat import RSA1_5
 from jot.jose.jwk import Key

@@ -384,3 +384,17 @@ def test_a_cached_header_is_reselected_for_other_keys() -> None:
     assert jwe.decrypt_compact(token, KeySet([a]), algorithms=["A256KW"]).key is a
     with pytest.raises(DecryptionError):  # Same header, other key set: selected afresh.
         jwe.decrypt_compact(token, KeySet([b]), algorithms=["A256KW"])
+
+
+def test_check_key_says_whether_a_key_fits_an_algorithm() -> None:
+    secret = generate("oct", size=256)
+    jwe.check_key(secret, "A256KW")
+    jwe.check_key(secret, "dir", enc="A256GCM")
+    with pytest.raises(UsageError, match="dir with A128GCM needs a 16-byte key"):
+        jwe.check_key(secret, "dir", enc="A128GCM")
+    with pytest.raises(UsageError, match="ECDH-ES needs a"):
+        jwe.check_key(secret, "ECDH-ES")
+    with pytest.raises(UsageError, match="unknown key management algorithm 'ES256'"):
+        jwe.check_key(secret, "ES256")
+    with pytest.raises(UsageError, match="must be a "):
+        jwe.check_key(secret.crypto_key, "A256KW")  # type: ignore[arg-type]

@@ -8,10 +8,11 @@ import zlib
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from jot.jose import _jwe_content, jwe
+from jot.jose import jwe
 from jot.jose._b64 import b64decode, b64encode_str
-from jot.jose._jwe_keys import Entropy
-from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS
+from jot.jose._jwe import content as _jwe_content
+from jot.jose._jwe.keys import Entropy
+from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS
 from jot.jose.errors import (
     DecryptionError,
     KeyNotFoundError,
@@ -177,8 +178,9 @@ def test_caches_stay_bounded() -> None:
     for key in keys:
         token = jwe.encrypt_compact(b"x", key, alg="A128KW")
         assert jwe.decrypt_compact(token, key, algorithms=["A128KW"]).plaintext == b"x"
-    from jot.jose import _jwe_open, _jwe_seal
     from jot.jose import jwe as module
+    from jot.jose._jwe import opening as _jwe_open
+    from jot.jose._jwe import sealing as _jwe_seal
 
     assert len(_jwe_seal._prepared) <= 256
     assert len(_jwe_seal.USUAL_SEALS) <= 256
@@ -188,7 +190,7 @@ def test_caches_stay_bounded() -> None:
 
 
 def test_only_a_selection_made_for_the_key_and_limits_is_kept_as_usual() -> None:
-    from jot.jose import _jwe_open
+    from jot.jose._jwe import opening as _jwe_open
 
     key, other = generate("oct", size=256, alg="A256KW"), generate("oct", size=256, alg="A256KW")
     token = jwe.encrypt_compact(b"x", key)

@@ -13,9 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 
-from jot.jose import _jwe_content, _jwe_ecdh, _jwe_keys, _jwe_open, jwe, jws, jwt
+from jot.jose import jwe, jws, jwt
 from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._json import dumps, loads
+from jot.jose._jwe import content as _jwe_content
+from jot.jose._jwe import ecdh as _jwe_ecdh
+from jot.jose._jwe import keys as _jwe_keys
+from jot.jose._jwe import opening as _jwe_open
 from jot.jose.errors import (
     DecryptionError,
     MalformedTokenError,

@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from jot.jose import jwe, jwt
 from jot.jose._b64 import b64decode, b64encode_str
-from jot.jose._jwe_content import CONTENT_ENCRYPTIONS
-from jot.jose._jwe_ecdh import ECDHES
-from jot.jose._jwe_keys import Entropy
+from jot.jose._jwe.content import CONTENT_ENCRYPTIONS
+from jot.jose._jwe.ecdh import ECDHES
+from jot.jose._jwe.keys import Entropy
 from jot.jose._keyio import from_jwk
 from jot.jose.hazmat import RSA1_5
-from jot.jose.jwk import KeySet, OctKey, from_crypto_key
+from jot.jose.jwk import KeySet, OctKey, import_key
 
 from .jwe_support import COOKBOOK, FixedEntropy, alg_object, load
 
@@ -110,7 +110,7 @@ def test_rfc8037_x25519_ecdh_es() -> None:
     ephemeral = x25519.X25519PrivateKey.from_private_bytes(
         bytes.fromhex(RFC8037["ephemeral_private_hex"])
     )
-    bob = from_crypto_key(bob_private)
+    bob = import_key(bob_private)
     assert bob.public().to_dict()["x"] == RFC8037["recipient"]["x"]
     shared = ephemeral.exchange(bob_private.public_key())
     assert shared.hex() == RFC8037["shared_secret_hex"]

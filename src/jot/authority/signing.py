@@ -1,4 +1,10 @@
-"""The authority's only contact with :mod:`jot.jose`: make keys, sign tokens."""
+"""The authority's own keys and tokens: the one place it makes, serialises and signs with keys.
+
+Every other use of :mod:`jot.jose` in the authority either only passes :class:`~jot.jose.Key`
+objects along (the keyring, token issuance) or verifies someone else's tokens: the OpenID
+Connect login checks a provider's ID token against the provider's JWKS
+(:mod:`jot.authority.oidc.idtoken`, :mod:`jot.authority.oidc.discovery`).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Durations on every command line: ``300``, ``90s``, ``5m``, ``2h``, ``30d``, ``1h30m``.
 
-One parser (the token tools' :func:`~jot.cli._tokens_common.parse_duration`) behind one click
+One parser (the token tools' :func:`~jot.cli.tokens._common.parse_duration`) behind one click
 type, so that every duration flag takes the same spellings.
 """
 
@@ -25,7 +25,7 @@ class Duration(click.ParamType[int]):
         if isinstance(value, int):
             seconds = value
         else:
-            from jot.cli._tokens_common import CommandError, parse_duration
+            from jot.cli.tokens._common import CommandError, parse_duration
 
             try:
                 seconds = round(parse_duration(str(value), option=str(value)))

@@ -104,7 +104,7 @@ def check_secret_file(path: str, *, force: bool) -> None:
 
 def write_secret_file(path: str, secret: str, *, force: bool) -> None:
     """Write ``secret`` to ``path`` with mode 0600 (atomically when replacing)."""
-    from jot.cli._tokens_keys import write_output
+    from jot.cli.tokens._keys import write_output
 
     try:
         write_output(path, secret, private=True, force=force)

@@ -15,8 +15,8 @@ import os
 
 import click
 
-from jot.cli._tokens_common import CommandError, friendly_errors, read_input
-from jot.cli._tokens_keys import load_key
+from jot.cli.tokens._common import CommandError, friendly_errors, read_input
+from jot.cli.tokens._keys import load_key
 from jot.jose import Key, KeySet, jwe
 from jot.jose.errors import UsageError
 

@@ -2,7 +2,7 @@
 
 Infra's connector appended its ``Impersonate-Group`` headers to the client's and let a client
 name them in ``Connection:`` so that they were dropped after being set (DESIGN.md). Here the
-order is fixed: first remove the client's ``Authorization``, every ``Impersonate-*``,
+order is fixed: first remove the client's ``Authorization`` and ``Proxy``, every ``Impersonate-*``,
 ``X-Jot-*`` and ``X-Remote-*`` header (Kubernetes' front-proxy headers), every header the
 operator listed, every hop-by-hop header and every header the client named in
 ``Connection``; only then add ours. Nothing after us reads the client's ``Connection``.
@@ -53,8 +53,11 @@ HOP_BY_HOP = frozenset(
 _PROTECTED = frozenset({b"content-length", b"host"})
 # The proxy answers ``Expect: 100-continue`` itself (see proxy.py), so the upstream never waits.
 # X-Remote-User/-Group/-Extra-*: an API server that trusts the proxy's client certificate for
-# front-proxy authentication (--requestheader-*) takes the user from them.
-_REQUEST_STRIPPED = frozenset({b"authorization", b"expect", b"x-remote-user", b"x-remote-group"})
+# front-proxy authentication (--requestheader-*) takes the user from them. ``Proxy:`` becomes
+# HTTP_PROXY in CGI and WSGI upstreams, which many HTTP clients read as their proxy (httpoxy).
+_REQUEST_STRIPPED = frozenset(
+    {b"authorization", b"expect", b"proxy", b"x-remote-user", b"x-remote-group"}
+)
 _STRIPPED_PREFIXES = (b"impersonate-", b"x-jot-", b"x-remote-extra-")
 #: Upgrades allowed unless configured otherwise: WebSockets, and SPDY/3.1 for ``kubectl exec``,
 #: ``attach`` and ``port-forward``. An ``h2c`` upgrade would open an HTTP/2 connection to the

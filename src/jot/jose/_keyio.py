@@ -5,7 +5,6 @@ Every failure is an :class:`InvalidKeyError` whose message never contains key ma
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,21 +14,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode
+from jot.jose._encoded import SSH_PREFIXES
 from jot.jose._jwk_tables import CURVES, OKP_TYPES
+from jot.jose._keys import ECKey, Key, OctKey, OKPKey, from_crypto_key, rebound
 from jot.jose.errors import InvalidKeyError, JoseError
-from jot.jose.jwk import (
-    ECKey,
-    Key,
-    OctKey,
-    OKPKey,
-    _rebound,
-    from_crypto_key,
-)
 
-__all__ = ["from_jwk", "import_key", "looks_like_key_encoding"]
+__all__ = ["from_jwk", "import_key"]
 
 _RSA_CRT = ("p", "q", "dp", "dq", "qi")
-_SSH_PREFIXES = (b"ssh-", b"ecdsa-sha2-", b"sk-")
 
 
 def _short(value: Any) -> str:
@@ -142,41 +134,6 @@ def _okp(jwk: Mapping[str, Any]) -> Any:
     return private
 
 
-def looks_like_key_encoding(data: bytes) -> bool:
-    """True for bytes that are a PEM, DER, OpenSSH or JWK encoding of some key.
-
-    Also caught: PEM after other text, an authorized_keys line with options, and the
-    base64 body of a PEM without its armor (how some servers show their public key).
-    """
-    stripped = data.lstrip()
-    if stripped.startswith((b"{", *_SSH_PREFIXES)) or b"-----BEGIN" in stripped:
-        return True
-    if b" AAAA" in stripped and any(b" " + prefix in stripped for prefix in _SSH_PREFIXES):
-        return True
-    if stripped[:1] == b"M":  # "M" starts the base64 of every DER SEQUENCE of a key.
-        try:
-            stripped = base64.b64decode(b"".join(stripped.split()), validate=True)
-        except ValueError:
-            return False
-    return stripped[:1] == b"\x30" and _is_der_key(stripped)
-
-
-def _is_der_key(data: bytes) -> bool:
-    for load in (serialization.load_der_public_key, _load_der_private):
-        try:
-            load(data)
-        except (ValueError, TypeError):
-            continue
-        except Exception:  # `cryptography` raises UnsupportedAlgorithm for odd key types.
-            return True
-        return True
-    return False
-
-
-def _load_der_private(data: bytes) -> Any:
-    return serialization.load_der_private_key(data, None)
-
-
 def import_key(
     data: Any,
     *,
@@ -186,7 +143,7 @@ def import_key(
     kid: str | None = None,
     weak_allowed: bool = False,
 ) -> Key:
-    """See :func:`jot.jose.jwk.import_key`."""
+    """See :func:`jot.jose.jwk.import_key`; ``weak_allowed`` is for :mod:`jot.jose.hazmat`."""
     if isinstance(data, Key):
         # A copy, so that new bindings never change the caller's key object.
         key = from_crypto_key(
@@ -205,7 +162,7 @@ def import_key(
         key = from_crypto_key(data, weak_allowed=weak_allowed)
     binding = {name: value for name, value in (("alg", alg), ("use", use), ("kid", kid))
                if value is not None}  # fmt: skip
-    return _rebound(key, **binding) if binding else key
+    return rebound(key, **binding) if binding else key
 
 
 def _from_text(data: bytes, password: bytes | None, weak_allowed: bool) -> Key:
@@ -243,7 +200,7 @@ def _load_encoded(data: bytes, password: bytes | None) -> Any:
         return serialization.load_pem_private_key(data, password)
     if data.startswith(b"-----BEGIN"):
         return serialization.load_pem_public_key(data)
-    if data.startswith(_SSH_PREFIXES):
+    if data.startswith(SSH_PREFIXES):
         return serialization.load_ssh_public_key(data)
     try:
         return serialization.load_der_private_key(data, password)

@@ -17,9 +17,10 @@ from typing import Any, NamedTuple
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode
-from jot.jose._jwe_registry import RSA1_5
+from jot.jose._jwe.registry import RSA1_5
+from jot.jose._keyio import import_key
+from jot.jose._keys import Key, OctKey, rebound
 from jot.jose.errors import JoseError, MalformedTokenError
-from jot.jose.jwk import Key, OctKey, _rebound
 
 __all__ = ["RSA1_5", "Unverified", "decode_unverified", "import_weak_key", "weak_secret"]
 
@@ -58,12 +59,10 @@ def decode_unverified(token: str | bytes) -> Unverified:
 
 def import_weak_key(data: Any, *, password: bytes | None = None, **binding: Any) -> Key:
     """As :func:`jot.jose.jwk.import_key`, but RSA keys under 2048 bits are accepted."""
-    from jot.jose._keyio import import_key
-
     return import_key(data, password=password, weak_allowed=True, **binding)
 
 
 def weak_secret(secret: bytes, *, alg: str | None = None, kid: str | None = None) -> OctKey:
     """An HMAC key that may be shorter than the hash output."""
     key = OctKey.from_secret(secret, alg=alg, kid=kid)
-    return _rebound(key, weak_allowed=True)
+    return rebound(key, weak_allowed=True)

@@ -26,14 +26,14 @@ from os import urandom
 from typing import Any, NamedTuple
 
 from jot.jose._b64 import b64decode, b64encode
-from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, get_content_encryption
-from jot.jose._jwe_keys import (
+from jot.jose._jwe.content import CONTENT_ENCRYPTIONS, get_content_encryption
+from jot.jose._jwe.keys import (
     DEFAULT_P2C,
     MAX_P2C,
     KeyManagement,
     PasswordKey,
 )
-from jot.jose._jwe_open import (
+from jot.jose._jwe.opening import (
     USUAL_OPENINGS,
     Limits,
     open_compact,
@@ -41,15 +41,15 @@ from jot.jose._jwe_open import (
     parse_json,
     remember_usual,
 )
-from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
-from jot.jose._jwe_seal import (
+from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
+from jot.jose._jwe.sealing import (
     ENTROPY,
     USUAL_SEALS,
     Recipient,
     default_algorithm,
     seal_compact,
 )
-from jot.jose._jwe_seal import seal as _seal
+from jot.jose._jwe.sealing import seal as _seal
 from jot.jose.errors import UsageError
 from jot.jose.jwk import Key, KeySet, OctKey
 
@@ -61,6 +61,7 @@ __all__ = [
     "MAX_SIZE",
     "DecryptedJWE",
     "Recipient",
+    "check_key",
     "decrypt_compact",
     "decrypt_json",
     "default_algorithm",
@@ -113,6 +114,15 @@ def password_key(
         raise UsageError("a password key is for PBES2 algorithms only")
     get_key_management(alg)
     return PasswordKey(data, alg=alg, use="enc", kid=kid)
+
+
+def check_key(key: Key, alg: str | KeyManagement, enc: str | None = None) -> None:
+    """Raise :class:`UsageError` unless ``key`` fits the key management algorithm ``alg``
+    (its type, its size and its binding), and the content encryption ``enc`` if given."""
+    if not isinstance(key, Key):
+        raise UsageError("key must be a jot.jose.jwk.Key")
+    content = None if enc is None else get_content_encryption(enc)
+    get_key_management(alg).check_key(key, content)
 
 
 # -- encryption ---------------------------------------------------------------------------

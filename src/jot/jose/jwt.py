@@ -37,7 +37,15 @@ from jot.jose.errors import (
 from jot.jose.jwa import SignatureAlgorithm
 from jot.jose.jwk import Key, KeySet
 
-__all__ = ["MAX_SIZE", "Token", "Validator", "decode", "decode_complete", "encode"]
+__all__ = [
+    "MAX_SIZE",
+    "Token",
+    "Validator",
+    "decode",
+    "decode_complete",
+    "encode",
+    "validate_claims",
+]
 
 #: Default limit on a token's size, checked before anything is split or decoded.
 MAX_SIZE = 64 * 1024
@@ -201,7 +209,7 @@ def _decode_usual(
         return None
     header, payload, key, _ = verified
     if typ is not None:
-        check_type(header, typ)
+        _check_type(header, typ)
     claims = _json.loads(payload)
     if type(claims) is not dict:
         raise MalformedTokenError("the JWT claims is not a JSON object")
@@ -307,7 +315,7 @@ def _decode(
     if b64 is not True:
         raise MalformedTokenError("a JWT cannot have an unencoded payload")
     if typ is not None:
-        check_type(header, typ)
+        _check_type(header, typ)
     claims = _json.loads(payload)
     if not isinstance(claims, dict):
         raise MalformedTokenError("the JWT claims is not a JSON object")
@@ -322,7 +330,7 @@ def _media_type(value: str) -> str:
     return value[len("application/") :] if value.startswith("application/") else value
 
 
-def check_type(header: Mapping[str, Any], expected: str) -> None:
+def _check_type(header: Mapping[str, Any], expected: str) -> None:
     """Require the ``typ`` header (RFC 8725 §3.11), compared as RFC 7515 §4.1.9 says."""
     actual = header.get("typ")
     if not isinstance(actual, str) or _media_type(actual) != _media_type(expected):

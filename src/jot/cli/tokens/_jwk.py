@@ -10,12 +10,12 @@ import json
 
 import click
 
-from jot.cli._tokens_common import CommandError, friendly_errors, read_input
-from jot.cli._tokens_keys import key_from_bytes, load_key, write_output
+from jot.cli.tokens._common import CommandError, friendly_errors, read_input
+from jot.cli.tokens._keys import key_from_bytes, load_key, write_output
 from jot.jose import Key, KeySet
+from jot.jose import jwe as jose_jwe
 from jot.jose import jwk as jose_jwk
-from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
-from jot.jose.jwa import default_algorithm, get_algorithm
+from jot.jose.jwa import SIGNATURE_ALGORITHMS, default_algorithm, get_algorithm
 
 __all__ = ["KEY_TYPES", "jwk"]
 
@@ -56,11 +56,11 @@ def _bind(key: Key, alg: str | None, kid: str | None) -> Key:
     ``use`` to ``enc``; a signature algorithm sets nothing else.
     """
     use = None
-    if alg in KEY_MANAGEMENT_ALGORITHMS:
-        get_key_management(alg).check_key(key)
-        use = "enc"
-    elif alg is not None:
+    if alg in SIGNATURE_ALGORITHMS:
         get_algorithm(alg).check_key(key)
+    elif alg is not None:
+        jose_jwe.check_key(key, alg)  # An unknown name is refused here.
+        use = "enc"
     return jose_jwk.import_key(key, alg=alg, use=use, kid=kid or key.kid or key.thumbprint())
 
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.keywrap import (
 )
 
 from jot.jose._b64 import b64decode, b64encode_str
-from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, ContentEncryption
+from jot.jose._jwe.content import CONTENT_ENCRYPTIONS, ContentEncryption
 from jot.jose.errors import MalformedTokenError, UsageError
 from jot.jose.jwk import Key, OctKey, RSAKey
 

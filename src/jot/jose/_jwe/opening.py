@@ -15,8 +15,8 @@ from typing import Any
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode_str
-from jot.jose._jwe_content import ContentEncryption
-from jot.jose._jwe_keys import KeyManagement
+from jot.jose._jwe.content import ContentEncryption
+from jot.jose._jwe.keys import KeyManagement
 from jot.jose.errors import (
     DecryptionError,
     InvalidTokenError,

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from jot.jose._b64 import b64encode_str
-from jot.jose._jwe_content import DECRYPTION_FAILED, ContentEncryption
-from jot.jose._jwe_keys import Entropy, KeyManagement, header_bytes, kw_unwrap
+from jot.jose._jwe.content import DECRYPTION_FAILED, ContentEncryption
+from jot.jose._jwe.keys import Entropy, KeyManagement, header_bytes, kw_unwrap
 from jot.jose.errors import DecryptionError, JoseError, MalformedTokenError, UsageError
 from jot.jose.jwk import ECKey, Key, OKPKey
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import click
 from cryptography.hazmat.primitives import serialization
 
-from jot.cli._tokens_common import MAX_INPUT, CommandError, read_input
+from jot.cli.tokens._common import MAX_INPUT, CommandError, read_input
 from jot.jose import Key, KeySet, jwk
 from jot.jose.errors import InvalidKeyError
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from cryptography.hazmat.primitives import hashes
 
-from jot.jose._jwe_ecdh import ECDHES
-from jot.jose._jwe_keys import (
+from jot.jose._jwe.ecdh import ECDHES
+from jot.jose._jwe.keys import (
     PBES2,
     RSA15,
     RSAOAEP,

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from jot.cli._tokens_common import (
+from jot.cli.tokens._common import (
     MAX_INPUT,
     OUT_OF_RANGE,
     format_duration,
@@ -22,7 +22,7 @@ from jot.cli._tokens_common import (
     relative,
     safe_json,
 )
-from jot.cli._tokens_json import decode_json_unverified
+from jot.cli.tokens._json import decode_json_unverified
 from jot.jose.errors import MalformedTokenError
 from jot.jose.hazmat import decode_unverified
 

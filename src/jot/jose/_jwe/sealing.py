@@ -17,10 +17,10 @@ from typing import Any
 
 from jot.jose import _json
 from jot.jose._b64 import b64encode
-from jot.jose._jwe_content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
-from jot.jose._jwe_keys import Entropy, KeyManagement
-from jot.jose._jwe_open import Sealed
-from jot.jose._jwe_registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
+from jot.jose._jwe.content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
+from jot.jose._jwe.keys import Entropy, KeyManagement
+from jot.jose._jwe.opening import Sealed
+from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
 from jot.jose.errors import UsageError
 from jot.jose.jwk import Key, OctKey
 

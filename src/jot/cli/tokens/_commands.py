@@ -1,4 +1,4 @@
-"""The token tools: `jot decode`, `jot verify`, `jot sign` and `jot jwk …`.
+"""The token commands: `jot decode`, `jot verify` and `jot sign` (`jot jwk …` is in `_jwk`).
 
 Exit status: 0 on success, 1 when a token is invalid, 2 for a usage mistake (a bad option, an
 unreadable key). Errors are one line on stderr, never a traceback. ``$JOT_NOW`` (epoch seconds
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from jot.cli._tokens_common import (
+from jot.cli.tokens._common import (
     CommandError,
     TokenRejected,
     friendly_errors,
@@ -27,15 +27,14 @@ from jot.cli._tokens_common import (
     relative,
     safe_json,
 )
-from jot.cli._tokens_jwk import jwk
-from jot.cli._tokens_keys import fetch_jwks, load_key, load_private_key
-from jot.cli._tokens_render import Printer, inspect_token, render, wants_colour
+from jot.cli.tokens._keys import fetch_jwks, load_key, load_private_key
+from jot.cli.tokens._render import Printer, inspect_token, render, wants_colour
 from jot.jose import Key, KeySet, jwt
 from jot.jose.errors import ClaimError, InvalidTokenError, JotError
 from jot.jose.hazmat import decode_unverified
 from jot.jose.jwa import SIGNATURE_ALGORITHMS
 
-__all__ = ["decode", "jwk", "sign", "verify"]
+__all__ = ["decode", "sign", "verify"]
 
 #: `nbf` is this many seconds before `iat` by default: the design's clock-skew allowance.
 NBF_SKEW = 300
