@@ -7,6 +7,7 @@ Playwright downloads no browser of its own.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -21,15 +22,45 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
 
 
+class _Loop:
+    """Playwright's sync API keeps its event loop marked as running in this thread between
+    calls (asyncio knows threads, not greenlets), and an anyio test that runs later in the
+    same worker then cannot start a loop of its own. The mark is set only while a browser
+    test runs (:func:`context`), and taken away in between."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio._get_running_loop()
+
+    def lend(self) -> None:
+        asyncio._set_running_loop(self.loop)
+
+    def take_back(self) -> None:
+        asyncio._set_running_loop(None)
+
+
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
+def playwright_loop() -> Iterator[tuple[Browser, _Loop]]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: run scripts/install-chromium (make test does)")
     with sync_playwright() as playwright:
         # No sandbox: the suite runs as root in CI, where Chromium's sandbox refuses to start.
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
+        loop = _Loop()
+        loop.take_back()
+        yield browser, loop
+        loop.lend()
         browser.close()
+
+
+@pytest.fixture
+def chromium(playwright_loop: tuple[Browser, _Loop]) -> Iterator[Browser]:
+    """The one browser of this worker, for one test."""
+    browser, loop = playwright_loop
+    loop.lend()
+    try:
+        yield browser
+    finally:
+        loop.take_back()
 
 
 @pytest.fixture(scope="module")

@@ -42,10 +42,11 @@ def test_a_password_sign_in_starts_a_session(page: Page, server: Running) -> Non
     assert cookie["expires"] == -1  # A browser-session cookie: the server keeps the clock.
     assert page.evaluate("document.cookie").find("jot_session") == -1
     (row,) = _rows(server, WebSession, WebSession.id == cookie["value"].split(".")[0])
-    assert row.method == "password" and row.ended is None
+    assert (row.method, row.ended) == ("password", None)
     (key,) = _rows(server, AccessKey, AccessKey.id == row.access_key_id)
     assert key.name == "web session"
-    assert key.expires is not None and key.expires <= row.expires  # Bounded to the session.
+    assert key.expires is not None
+    assert key.expires <= row.expires  # Bounded to the session.
     started = _rows(server, AuditEvent, AuditEvent.kind == "web.session.started")
     assert any(e.actor == name for e in started)
 

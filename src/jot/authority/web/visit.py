@@ -30,7 +30,7 @@ from jot.authority.errors import APIError, Forbidden, Unauthorized
 from jot.authority.handlers import session as session_handlers
 from jot.authority.state import Authority
 from jot.authority.web import sessions
-from jot.authority.web.render import render
+from jot.authority.web.render import HEADERS, render
 
 __all__ = ["PageFunction", "Visit", "endpoint", "local_path", "read_form"]
 
@@ -99,7 +99,10 @@ class Visit:
         return self.finish(response)
 
     def finish(self, response: Response) -> Response:
-        """Set the cookies this view needs (the CSRF browser id, a dropped session)."""
+        """Set the cookies this view needs (the CSRF browser id, a dropped session), and the
+        console's headers on every answer, redirects included."""
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
         if self._issued:
             self._issued[0].apply(response)
         if self.drop_cookie:
