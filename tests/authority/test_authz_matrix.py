@@ -52,6 +52,10 @@ CONNECTOR: dict[tuple[str, str], bool] = {
     ("GET", "/api/destinations/db"): False,
 }
 
+#: Routes that take a credential of their own, never an access key: every column is denied.
+#: (The OpenID token endpoint takes a client's credentials; userinfo a jot issued to one.)
+OWN_CREDENTIALS = {("POST", "/oidc/token"), ("GET", "/oidc/userinfo"), ("POST", "/oidc/userinfo")}
+
 #: The identity names behind each column (``anonymous`` has none).
 NAMES = {
     "user": "alice@example.com",
@@ -277,6 +281,11 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/oidc/{name}/callback"): [fixed("/oidc/idp/callback", params={"error": "x"})],
     ("GET", "/oidc/device"): [fixed("/oidc/device")],
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
+    ("POST", "/oidc/token"): [
+        fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
+    ],
+    ("GET", "/oidc/userinfo"): [fixed("/oidc/userinfo")],
+    ("POST", "/oidc/userinfo"): [fixed("/oidc/userinfo")],
 }
 
 
@@ -363,7 +372,7 @@ async def test_the_matrix(world: World) -> None:
                     who,
                     response.text,
                 )
-                allowed = who in ALLOWED[need]
+                allowed = who in ALLOWED[need] and (method, route) not in OWN_CREDENTIALS
                 if who == "connector":
                     allowed = CONNECTOR.get((method, path), allowed)
                 if _denied(response) == allowed:

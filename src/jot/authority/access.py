@@ -6,7 +6,9 @@ Roles there: ``admin`` (everything), ``view`` (read everything) and ``metrics`` 
 machine identity does. Every identity with a valid access key may use its own session
 endpoints (whoami, tokens, logout).
 
-Grants are held by an identity directly or through a group it is a member of, by id.
+Grants are held by an identity directly or through a group it is a member of, by id. The
+database query picks the caller's own grants; which roles they give is decided by the one
+rule of :mod:`jot.api.roles`, which the destinations apply too.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from jot.api.roles import Held, roles_on, roles_within
 from jot.authority.errors import Forbidden
 from jot.authority.models import Grant, Group, Membership
 
@@ -25,12 +28,15 @@ __all__ = [
     "CONNECTOR",
     "JOT_DESTINATION",
     "JOT_ROLES",
+    "HeldQuery",
     "Need",
     "check",
     "check_destination",
     "connector_destinations",
     "group_names",
     "held_by",
+    "held_grants",
+    "held_query",
     "jot_roles",
     "reads_everything",
 ]
@@ -90,18 +96,45 @@ def held_by(identity_id: Any) -> ColumnElement[bool]:
     return or_(Grant.identity_id == identity_id, Grant.group_id.in_(groups))
 
 
-def jot_roles(session: Session, identity_id: str) -> set[str]:
+#: Resource, role, and the group's name (NULL for the identity's own grants: outer join).
+HeldQuery = Select[str, str, str]
+
+# The caller's grants and, for group grants, the group's name (NULL for its own grants).
+_HELD = select(Grant.resource, Grant.role, Group.name).outerjoin(Group, Group.id == Grant.group_id)
+
+
+def held_query(*where: ColumnElement[bool]) -> HeldQuery:
+    """The statement of :func:`held_grants` for the grants that match ``where`` (built once:
+    statement construction is a measurable part of a token request)."""
+    return _HELD.where(held_by(bindparam("me")), *where)
+
+
+def held_grants(
+    session: Session, query: HeldQuery, name: str, **params: Any
+) -> dict[str, list[Held]]:
+    """The grants of :func:`held_query` ``query`` (``me`` is the identity's id, ``name`` its
+    name; ``params`` bind the rest), by subject, as :mod:`jot.api.roles` reads them."""
+    grants: dict[str, list[Held]] = {}
+    for resource, role, group in session.execute(query, params):
+        subject = "user:" + name if group is None else "group:" + group
+        grants.setdefault(subject, []).append(Held(resource, role))
+    return grants
+
+
+_HELD_ON_JOT = held_query(
+    or_(Grant.resource == JOT_DESTINATION, Grant.resource.startswith(_CONNECTOR_PREFIX))
+)
+
+
+def jot_roles(session: Session, identity_id: str, name: str, groups: list[str]) -> set[str]:
     """The roles that decide access to this API: those held on ``jot`` itself, plus
     ``connector`` when a connector grant on some ``jot.<destination>`` is held (which
     destinations it reads is :func:`check_destination`'s question)."""
-    stmt = select(Grant.role, Grant.resource).where(
-        or_(
-            Grant.resource == JOT_DESTINATION,
-            (Grant.role == CONNECTOR) & Grant.resource.startswith(_CONNECTOR_PREFIX),
-        ),
-        held_by(identity_id),
-    )
-    return {role for role, _resource in session.execute(stmt)}
+    grants = held_grants(session, _HELD_ON_JOT, name, me=identity_id)
+    roles = set(roles_on(name, groups, JOT_DESTINATION, grants))
+    if CONNECTOR in roles_within(name, groups, JOT_DESTINATION, grants):
+        roles.add(CONNECTOR)
+    return roles
 
 
 def connector_destinations(session: Session, identity_id: str) -> set[str]:

@@ -24,6 +24,7 @@ __all__ = [
     "Metrics",
     "SecurityHeaders",
     "count_token",
+    "replaying",
     "security_headers",
 ]
 
@@ -44,6 +45,20 @@ def _request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 def count_token(destination: str) -> None:
     _token_counter(destination).inc()
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands an already-read ``body`` over once more, then reads on."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _send_413(send: Send) -> None:
@@ -88,16 +103,7 @@ class BodyLimit:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(b"".join(chunks), receive), send)
 
 
 class Metrics:

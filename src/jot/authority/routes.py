@@ -16,11 +16,12 @@ from typing import Any, get_type_hints
 from fastapi import FastAPI, Request
 
 from jot.api import ErrorResponse, GrantList
-from jot.authority import fastpath
+from jot.authority import fastpath, tokens
 from jot.authority.access import Need
 from jot.authority.context import run
 from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
 from jot.authority.oidc import routes as oidc_routes
+from jot.authority.openid import routes as openid_routes
 
 __all__ = ["RAW_ROUTES", "ROUTES", "Route", "install_routes"]
 
@@ -40,7 +41,7 @@ ROUTES: list[Route] = [
     Route("POST", "/api/logout", session.logout, Need.SELF, 204, "session"),
     Route("GET", "/api/whoami", session.whoami, Need.SELF, tag="session"),
     Route("POST", "/api/password", session.change_password, Need.SELF, 204, "session"),
-    Route("POST", "/api/tokens", session.issue_token, Need.SELF, 201, "session"),
+    Route("POST", "/api/tokens", tokens.issue_token, Need.SELF, 201, "session"),
     Route("GET", "/api/users", identities.list_identities, Need.VIEW),
     Route("POST", "/api/users", identities.create_identity, Need.ADMIN, 201),
     Route("GET", "/api/users/{name}", identities.get_identity, Need.VIEW),
@@ -74,11 +75,11 @@ ROUTES: list[Route] = [
 RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/grants", grants.watch_grants, "admin"),
     ("GET", "/.well-known/jwks.json", keys.jwks, "discovery"),
-    ("GET", "/.well-known/openid-configuration", keys.openid_configuration, "discovery"),
     ("GET", "/healthz", health.healthz, "operations"),
     ("GET", "/readyz", health.readyz, "operations"),
     ("GET", "/metrics", health.metrics, "operations"),
     *oidc_routes.RAW_ROUTES,
+    *openid_routes.RAW_ROUTES,
 ]
 
 # Answers that are not plain JSON, documented so that the OpenAPI schema tells the truth.
@@ -88,6 +89,7 @@ _RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "/readyz": {503: {"model": ErrorResponse}},
     "/api/grants": {304: {"description": "Not modified (ETag matched, wait ran out)"}},
     **oidc_routes.RAW_RESPONSES,
+    **openid_routes.RAW_RESPONSES,
 }
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

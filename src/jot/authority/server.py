@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from jot.authority.app import create_app, open_authority
 from jot.authority.banner import announce
-from jot.authority.db import Database, migrate
+from jot.authority.db import migrate, open_database
 from jot.authority.handlers.grants import STOPPING
 from jot.authority.handlers.health import MULTIPROCESS_ENV
 from jot.authority.logs import logging_config
@@ -139,7 +139,7 @@ def _freeze_startup_objects() -> None:
 
 
 def migrate_only(settings: Settings) -> None:
-    db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    db = open_database(settings)
     try:
         migrate(db)
     finally:

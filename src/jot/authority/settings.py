@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     bootstrap_key: SecretStr | None = None
     bootstrap_key_file: Path | None = None
     bootstrap_key_lifetime: int = Field(default=86400, ge=600, description="seconds")
+    #: PostgreSQL: seconds to connect, and for one statement (also bounds a hung server).
+    database_connect_timeout: int = Field(default=5, ge=1, le=300)
+    database_statement_timeout: float = Field(default=5.0, gt=0, le=3600)
     redis_url: SecretStr | None = None
     redis_timeout: float = Field(default=0.25, gt=0, le=5, description="per Redis call, seconds")
     #: Peers whose X-Forwarded-For / Forwarded headers name the client (IPs or CIDRs).

@@ -180,12 +180,16 @@ def destination_create(
     kind: str = "http",
     lifetime: int | None = None,
     group_narrowing: str | None = None,
+    oidc: dict[str, Any] | None = None,
 ) -> Call[Destination]:
+    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``)."""
     body: dict[str, Any] = {"name": name, "kind": kind}
     if lifetime is not None:
         body["lifetime"] = lifetime
     if group_narrowing is not None:
         body["group_narrowing"] = group_narrowing
+    if oidc is not None:
+        body["oidc"] = oidc
     return Call("POST", "/api/destinations", _model(Destination), json=body)
 
 

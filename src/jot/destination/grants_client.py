@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 import httpx
 from pydantic import ValidationError
 
+from jot._outage import OutageLog
 from jot.api import GrantList
 from jot.api.untrusted import loads
 from jot.destination._http import Flow, check_url, drive, drive_async
@@ -106,9 +107,7 @@ def _refusal(response: httpx.Response) -> str:
 
 
 class _Outage:
-    """When to retry a failing refresh, and what to log about it: one warning when the
-    authority starts failing, one every ``warn_every`` seconds while it goes on, and one line
-    when it answers again (not a line per attempt).
+    """When to retry a failing refresh; the log says it once per outage (:class:`OutageLog`).
 
     Retries come every ``retry_every`` seconds (with jitter, so that many destinations do not
     knock together): a failed poll costs a down authority nothing, and a destination catches
@@ -118,42 +117,21 @@ class _Outage:
     """
 
     def __init__(
-        self,
-        destination: str,
-        *,
-        retry_every: float = 1.0,
-        warn_every: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        self, destination: str, *, retry_every: float = 1.0, clock: Callable[[], float]
     ) -> None:
-        self.retry_every, self.warn_every, self._clock = retry_every, warn_every, clock
-        self.destination = destination
-        self.since: float | None = None
-        self._warned_at = 0.0
+        self.retry_every = retry_every
+        self.log = OutageLog(
+            log, f"grants refresh (destination {destination})", every=30.0, clock=clock
+        )
+
+    @property
+    def failing(self) -> bool:
+        return self.log.failing
 
     def failed(self, exc: Exception) -> float:
         """Note a failure; the seconds to wait before the next attempt."""
-        now = self._clock()
-        if self.since is None:
-            self.since = self._warned_at = now
-            log.warning(
-                "grants refresh failed: %s (destination %s; retrying every %.0f s, deciding "
-                "with the last grants)", exc, self.destination, self.retry_every,
-            )  # fmt: skip
-        elif now - self._warned_at >= self.warn_every:
-            self._warned_at = now
-            log.warning(
-                "grants refresh failing for %.0f s: %s (destination %s)",
-                now - self.since, exc, self.destination,
-            )  # fmt: skip
+        self.log.failed(exc)
         return self.retry_every * random.uniform(0.75, 1.0)  # noqa: S311 - jitter, not a secret
-
-    def succeeded(self) -> None:
-        if self.since is not None:
-            log.warning(
-                "grants refresh works again after %.0f s (destination %s)",
-                self._clock() - self.since, self.destination,
-            )  # fmt: skip
-            self.since = None
 
 
 def _first_load(refresh: Callable[[], bool]) -> None:
@@ -220,8 +198,8 @@ class AuthorityGrants:
                 started = self._clock()
                 try:
                     # While failing, a short poll: the authority's return is seen at once.
-                    self.refresh(0.0 if outage.since is not None else self._wait)
-                    outage.succeeded()
+                    self.refresh(0.0 if outage.failing else self._wait)
+                    outage.log.ok()
                     # An authority that answers at once (no long-poll) is not polled in a spin.
                     self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
                 except (httpx.HTTPError, UnavailableError) as exc:
@@ -288,8 +266,8 @@ class AsyncAuthorityGrants:
         while True:
             started = self._clock()
             try:
-                await self.refresh(0.0 if outage.since is not None else self._wait)
-                outage.succeeded()
+                await self.refresh(0.0 if outage.failing else self._wait)
+                outage.log.ok()
                 await asyncio.sleep(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
             except (httpx.HTTPError, UnavailableError) as exc:
                 await asyncio.sleep(outage.failed(exc))

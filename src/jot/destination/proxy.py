@@ -22,8 +22,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
-from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
+from jot.destination._core import REFUSED, allowed, refuse, request_token
 from jot.destination.proxy_headers import (
     HeaderRules,
     Headers,
@@ -34,7 +33,6 @@ from jot.destination.proxy_headers import (
     upgrade_of,
 )
 from jot.destination.verifier import AsyncVerifier
-from jot.jose.errors import InvalidTokenError
 
 __all__ = ["CredentialFile", "Proxy"]
 
@@ -213,19 +211,13 @@ class Proxy:
         """Our identity headers for this request, or None when it was refused (answered)."""
         try:
             values = [v.decode("latin-1") for k, v in request.headers if k == b"authorization"]
-            token = bearer_token(authorization(values))
-            if token is None:
-                raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
-            identity = await self.verifier.verify(token)
-            if self.require_grant and not identity.roles:
-                raise ForbiddenError(f"{identity.subject} has no role")
-            return self.rendering.render(identity)  # ForbiddenError: a reserved name.
-        except (BadRequestError, InvalidTokenError, ForbiddenError) as exc:
-            log.info("jot proxy: refused (%s): %s", exc.error, exc)
-            await _error(conn, writer, *refusal(exc, self.verifier.settings.audience))
-        except UnavailableError as exc:
-            log.warning("jot proxy: 503 %s", exc)
-            await _error(conn, writer, *refusal(exc, self.verifier.settings.audience))
+            identity = await self.verifier.verify(request_token(values))
+            # ForbiddenError from render(): a name Kubernetes reserves.
+            return self.rendering.render(allowed(identity, self.require_grant))
+        except REFUSED as exc:
+            refusal = refuse(exc, self.verifier.settings.audience)
+            refusal.log(log, "proxy")
+            await _error(conn, writer, refusal.status, refusal.headers)
         return None
 
     @staticmethod
