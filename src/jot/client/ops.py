@@ -19,6 +19,7 @@ from jot.api import GrantList, TokenResponse
 from jot.api.destinations import Destination, DestinationList
 from jot.api.identities import Group, GroupList, Identity, IdentityList
 from jot.api.keys import AccessKeyList, NewAccessKey, SigningKeyList
+from jot.api.requests import AccessRequest, AccessRequestList
 from jot.api.session import AuditList, LoginResponse, WhoAmI
 from jot.client._core import Call
 
@@ -26,6 +27,11 @@ __all__ = [
     "access_key_create",
     "access_key_revoke",
     "access_keys_list",
+    "access_request_answer",
+    "access_request_cancel",
+    "access_request_create",
+    "access_request_get",
+    "access_requests_list",
     "audit",
     "destination_create",
     "destination_delete",
@@ -244,6 +250,34 @@ def grant_create(subject: str, role: str, resource: str) -> Call[GrantOut]:
 
 def grant_delete(grant_id: str) -> Call[None]:
     return Call("DELETE", f"/api/grants/{_q(grant_id)}", _none)
+
+
+def access_requests_list(*, state: str | None = None) -> Call[AccessRequestList]:
+    return Call("GET", "/api/access-requests", _model(AccessRequestList), params={"state": state})
+
+
+def access_request_create(
+    role: str, resource: str, *, duration: int, reason: str
+) -> Call[AccessRequest]:
+    body = {"role": role, "resource": resource, "duration": duration, "reason": reason}
+    return Call("POST", "/api/access-requests", _model(AccessRequest), json=body)
+
+
+def access_request_get(request_id: str) -> Call[AccessRequest]:
+    return Call("GET", f"/api/access-requests/{_q(request_id)}", _model(AccessRequest))
+
+
+def access_request_answer(
+    request_id: str, *, approve: bool, note: str | None = None
+) -> Call[AccessRequest]:
+    """Approve or deny; ``note`` is shown to the requester."""
+    path = f"/api/access-requests/{_q(request_id)}/{'approve' if approve else 'deny'}"
+    body = {} if note is None else {"note": note}
+    return Call("POST", path, _model(AccessRequest), json=body)
+
+
+def access_request_cancel(request_id: str) -> Call[AccessRequest]:
+    return Call("POST", f"/api/access-requests/{_q(request_id)}/cancel", _model(AccessRequest))
 
 
 def access_keys_list(*, identity: str | None = None) -> Call[AccessKeyList]:

@@ -1,7 +1,7 @@
 """web console sessions
 
 Revision ID: web01
-Revises: op01
+Revises: ar01
 Create Date: 2026-12-05 01:29:32.552927
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import jot.authority.models
 
 revision = "web01"
-down_revision = "op01"
+down_revision = "ar01"
 branch_labels = None
 depends_on = None
 
