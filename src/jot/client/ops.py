@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from jot.api import Grant as GrantOut
 from jot.api import GrantList, TokenResponse
 from jot.api.destinations import Destination, DestinationList
+from jot.api.explain import AccessList, Explanation
 from jot.api.identities import Group, GroupList, Identity, IdentityList
 from jot.api.keys import AccessKeyList, NewAccessKey, SigningKeyList
 from jot.api.requests import AccessRequest, AccessRequestList
@@ -38,10 +39,12 @@ __all__ = [
     "destination_get",
     "destination_update",
     "destinations_list",
+    "explain",
     "grant_create",
     "grant_delete",
     "grants_list",
     "grants_watch",
+    "my_access",
     "group_add_member",
     "group_create",
     "group_delete",
@@ -206,6 +209,21 @@ def destination_update(name: str, **changes: Any) -> Call[Destination]:
 
 def destination_delete(name: str) -> Call[None]:
     return Call("DELETE", f"/api/destinations/{_q(name)}", _none)
+
+
+def explain(subject: str, resource: str) -> Call[Explanation]:
+    """Would ``resource``'s destination accept ``subject`` there, with which roles, and why."""
+    return Call(
+        "GET",
+        "/api/explain",
+        _model(Explanation),
+        params={"subject": subject, "resource": resource},
+    )
+
+
+def my_access() -> Call[AccessList]:
+    """The caller's destinations, roles there and the grants they come from."""
+    return Call("GET", "/api/my-access", _model(AccessList))
 
 
 def grants_list(*, destination: str | None = None, subject: str | None = None) -> Call[GrantList]:
