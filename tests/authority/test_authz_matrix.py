@@ -320,6 +320,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/oidc/{name}/callback"): [fixed("/oidc/idp/callback", params={"error": "x"})],
     ("GET", "/oidc/device"): [fixed("/oidc/device")],
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
+    ("GET", "/oidc/authorize"): [fixed("/oidc/authorize", params={"client_id": "web"})],
+    ("POST", "/oidc/authorize"): [fixed("/oidc/authorize", data={"client_id": "web"})],
     ("POST", "/oidc/token"): [
         fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
     ],
