@@ -143,7 +143,7 @@ _CSRF = "name='csrf_token' value='([^']+)'"
 
 
 def _token(html: str, action: str) -> str:
-    found = re.search(rf'action="{re.escape(action)}">\s*<input type=\'hidden\' {_CSRF}', html)
+    found = re.search(rf'action="{re.escape(action)}"[^>]*>\s*<input type=\'hidden\' {_CSRF}', html)
     assert found is not None, (action, html)
     return found.group(1)
 
