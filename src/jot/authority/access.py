@@ -3,8 +3,12 @@
 Roles there: ``admin`` (everything), ``view`` (read everything) and ``metrics`` (scrape
 ``/metrics`` and nothing else), granted on ``jot`` itself; ``connector``, granted on
 ``jot.<destination>``, reads that one destination and its grants, as the destination's
-machine identity does. Every identity with a valid access key may use its own session
-endpoints (whoami, tokens, logout).
+machine identity does; ``approver``, granted on ``jot.<resource>``, answers access requests
+for that resource and the ones below it. Every identity with a valid access key may use its
+own session endpoints (whoami, tokens, logout, its own access requests).
+
+Approvers hold their role on ``jot.<resource>``, not on the resource itself: a grant on
+``web`` would give them tokens for ``web`` and a role that ``web`` would have to ignore.
 
 Grants are held by an identity directly or through a group it is a member of, by id. The
 database query picks the caller's own grants; which roles they give is decided by the one
@@ -20,16 +24,18 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from jot.api.roles import Held, roles_on, roles_within
+from jot.api.roles import Held, resource_chain, roles_on, roles_within
 from jot.authority.errors import Forbidden
 from jot.authority.models import Grant, Group, Membership
 
 __all__ = [
+    "APPROVER",
     "CONNECTOR",
     "JOT_DESTINATION",
     "JOT_ROLES",
     "HeldQuery",
     "Need",
+    "approver_scopes",
     "check",
     "check_destination",
     "connector_destinations",
@@ -38,12 +44,15 @@ __all__ = [
     "held_grants",
     "held_query",
     "jot_roles",
+    "may_approve",
     "reads_everything",
 ]
 
 JOT_DESTINATION = "jot"
 #: The role on ``jot.<destination>`` that reads that destination's grants.
 CONNECTOR = "connector"
+#: The role on ``jot.<resource>`` that answers access requests for that resource.
+APPROVER = "approver"
 _CONNECTOR_PREFIX = f"{JOT_DESTINATION}."
 #: The roles that mean something on ``jot`` itself.
 JOT_ROLES = ("admin", "view", "metrics")
@@ -162,3 +171,24 @@ def check_destination(
             f"this connector is not bound to {destination!r} "
             f"(that needs the connector role on {_CONNECTOR_PREFIX}{destination})"
         )
+
+
+def approver_scopes(session: Session, identity_id: str) -> set[str]:
+    """The resources the identity answers access requests for (its ``approver`` grants on
+    ``jot.<resource>``, without the prefix)."""
+    stmt = select(Grant.resource).where(
+        Grant.role == APPROVER,
+        Grant.resource.startswith(_CONNECTOR_PREFIX),
+        held_by(identity_id),
+    )
+    return {resource.removeprefix(_CONNECTOR_PREFIX) for resource in session.scalars(stmt)}
+
+
+def may_approve(session: Session, identity_id: str, roles: Iterable[str], resource: str) -> bool:
+    """Whether the caller answers requests for ``resource``: admins always; approvers for
+    their resources and those below. Requests for ``jot`` itself are for admins alone."""
+    if "admin" in roles:
+        return True
+    if resource.split(".", 1)[0] == JOT_DESTINATION:
+        return False
+    return not approver_scopes(session, identity_id).isdisjoint(resource_chain(resource))

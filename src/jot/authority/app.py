@@ -25,6 +25,7 @@ from jot.authority.csrf import Forms
 from jot.authority.db import migrate, open_database
 from jot.authority.errors import install_error_handlers
 from jot.authority.keyring import Keyring
+from jot.authority.lapse import upkeep
 from jot.authority.limits import Limits
 from jot.authority.logs import AccessLog
 from jot.authority.middleware import BodyLimit, ClientAddress, Metrics, SecurityHeaders
@@ -33,6 +34,7 @@ from jot.authority.rootkey import load_root_key
 from jot.authority.routes import install_routes
 from jot.authority.settings import Settings
 from jot.authority.state import Authority
+from jot.authority.web.routes import install as install_web
 
 __all__ = ["Started", "create_app", "open_authority"]
 
@@ -89,13 +91,17 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_key_upkeep(authority))
+        tasks = [
+            asyncio.create_task(_key_upkeep(authority)),
+            asyncio.create_task(upkeep(authority)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     settings = authority.settings
     app = FastAPI(
@@ -109,6 +115,7 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
     app.state.authority = authority
     install_error_handlers(app)
     install_routes(app)
+    install_web(app)
     if settings.api_docs:
         _install_docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

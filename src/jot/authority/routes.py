@@ -19,7 +19,16 @@ from jot.api import ErrorResponse, GrantList
 from jot.authority import fastpath, tokens
 from jot.authority.access import Need
 from jot.authority.context import run
-from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
+from jot.authority.handlers import (
+    audit,
+    destinations,
+    grants,
+    health,
+    identities,
+    keys,
+    requests,
+    session,
+)
 from jot.authority.oidc import routes as oidc_routes
 from jot.authority.openid import routes as openid_routes
 
@@ -35,6 +44,8 @@ class Route:
     status: int = 200
     tag: str = "admin"
 
+
+_REQUEST = "/api/access-requests/{request_id}"
 
 ROUTES: list[Route] = [
     Route("POST", "/api/login", session.login, Need.PUBLIC, 201, "session"),
@@ -62,6 +73,12 @@ ROUTES: list[Route] = [
     Route("DELETE", "/api/destinations/{name}", destinations.delete_destination, Need.ADMIN, 204),
     Route("POST", "/api/grants", grants.create_grant, Need.ADMIN, 201),
     Route("DELETE", "/api/grants/{grant_id}", grants.delete_grant, Need.ADMIN, 204),
+    Route("GET", "/api/access-requests", requests.list_requests, Need.SELF, tag="requests"),
+    Route("POST", "/api/access-requests", requests.create_request, Need.SELF, 201, "requests"),
+    Route("GET", _REQUEST, requests.get_request, Need.SELF, tag="requests"),
+    Route("POST", f"{_REQUEST}/approve", requests.approve_request, Need.SELF, tag="requests"),
+    Route("POST", f"{_REQUEST}/deny", requests.deny_request, Need.SELF, tag="requests"),
+    Route("POST", f"{_REQUEST}/cancel", requests.cancel_request, Need.SELF, tag="requests"),
     Route("GET", "/api/access-keys", keys.list_access_keys, Need.SELF),
     Route("POST", "/api/access-keys", keys.create_access_key, Need.SELF, 201),
     Route("DELETE", "/api/access-keys/{key_id}", keys.revoke_access_key, Need.SELF, 204),
