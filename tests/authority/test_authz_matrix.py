@@ -22,6 +22,7 @@ import pytest
 from jot.authority import routes
 from jot.authority.access import Need
 from jot.authority.app import create_app
+from jot.jose import jwk
 
 from .conftest import ISSUER, bearer
 
@@ -56,6 +57,9 @@ BY_ROUTE: dict[tuple[str, str], dict[str, bool]] = {
     ("POST", "/api/access-requests/{request_id}/approve"): {"viewer": False},
     ("POST", "/api/access-requests/{request_id}/deny"): {"viewer": False},
     ("POST", "/api/access-requests/{request_id}/cancel"): {"viewer": False, "admin": False},
+    # A viewer reads a destination's encryption key; its connector or an admin sets it.
+    ("PUT", "/api/destinations/{name}/encryption-key"): {"viewer": False},
+    ("DELETE", "/api/destinations/{name}/encryption-key"): {"viewer": False},
 }
 
 #: Routes that take a credential of their own, never an access key: every column is denied.
@@ -166,6 +170,8 @@ async def _password(_world: World, who: str, _key: str | None) -> tuple[str, dic
     return "/api/password", {"json": {"current": PASSWORD, "new": PASSWORD}}
 
 
+_PUBLIC_KEY = jwk.generate("X25519").public().to_dict()
+
 CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/api/login"): [
         fixed("/api/login", json={"name": "alice@example.com", "password": PASSWORD})
@@ -193,6 +199,12 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ],
     ("PATCH", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}", json={})],
     ("DELETE", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}")],
+    ("PUT", "/api/destinations/{name}/encryption-key"): [
+        fixed("/api/destinations/web/encryption-key", json={"key": _PUBLIC_KEY})
+    ],
+    ("DELETE", "/api/destinations/{name}/encryption-key"): [
+        fixed("/api/destinations/web/encryption-key")
+    ],
     ("POST", "/api/grants"): [
         fixed("/api/grants", json={"subject": "user:bot", "role": "r-new", "resource": "web"})
     ],

@@ -35,6 +35,7 @@ __all__ = [
     "audit",
     "destination_create",
     "destination_delete",
+    "destination_encryption_key",
     "destination_get",
     "destination_update",
     "destinations_list",
@@ -187,9 +188,13 @@ def destination_create(
     lifetime: int | None = None,
     group_narrowing: str | None = None,
     oidc: dict[str, Any] | None = None,
+    encryption_key: dict[str, Any] | None = None,
 ) -> Call[Destination]:
-    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``)."""
+    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``);
+    ``encryption_key`` (a public JWK) seals its tokens."""
     body: dict[str, Any] = {"name": name, "kind": kind}
+    if encryption_key is not None:
+        body["encryption_key"] = encryption_key
     if lifetime is not None:
         body["lifetime"] = lifetime
     if group_narrowing is not None:
@@ -202,6 +207,14 @@ def destination_create(
 def destination_update(name: str, **changes: Any) -> Call[Destination]:
     body = {k: v for k, v in changes.items() if v is not None}
     return Call("PATCH", f"/api/destinations/{_q(name)}", _model(Destination), json=body)
+
+
+def destination_encryption_key(name: str, key: dict[str, Any] | None) -> Call[Any]:
+    """Seal ``name``'s tokens to the public JWK ``key`` from now on (``None``: stop)."""
+    path = f"/api/destinations/{_q(name)}/encryption-key"
+    if key is None:
+        return Call("DELETE", path, _none)
+    return Call("PUT", path, _json, json={"key": key})
 
 
 def destination_delete(name: str) -> Call[None]:
