@@ -1,5 +1,6 @@
 """The authorization matrix (issue 11, "Done when"): every route × anonymous, user, machine,
-connector, viewer and admin, against the rule each route is declared with.
+connector, viewer and admin, against the rule each route is declared with. The web
+console's pages are routes too: their callers come with a browser signed in with their key.
 
 Every route of ``jot.authority.routes`` needs a row in :data:`CALLS` (a new route without one
 fails :func:`test_every_route_is_in_the_matrix`). "Denied" means the access rule refused:
@@ -10,6 +11,7 @@ allowed (a delete, a logout) changes nothing the next one needs.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import pytest
 from jot.authority import routes
 from jot.authority.access import Need
 from jot.authority.app import create_app
+from jot.authority.web.routes import PAGES
 from jot.jose import jwk
 
 from .conftest import ISSUER, bearer
@@ -95,6 +98,25 @@ class World:
             made = await self.admin("POST", "/api/access-keys", json={"identity": NAMES[who]})
         return str(made.json()["access_key"])
 
+    async def browser(self, key: str | None) -> dict[str, str]:
+        """The cookies of a browser signed in with ``key`` (``None``: nobody signed in)."""
+        page = await self.http.get("/sign-in")
+        cookies = dict(page.cookies)
+        self.http.cookies.clear()
+        if key is None:
+            return cookies
+        form = {"method": "key", "access_key": key, "csrf_token": _token(page.text, "/sign-in")}
+        done = await self.http.post("/sign-in", data=form, headers=_cookie_header(cookies))
+        self.http.cookies.clear()
+        assert done.status_code == 303, done.text
+        return {**cookies, **dict(done.cookies)}
+
+    async def token(self, cookies: dict[str, str], source: str, action: str) -> str:
+        """The CSRF token of the form on page ``source`` that posts to ``action``."""
+        page = await self.http.get(source, headers=_cookie_header(cookies))
+        self.http.cookies.clear()
+        return _token(page.text, action) if page.status_code == 200 else "none"
+
     async def throwaway(self, kind: str) -> str:
         name = f"t{secrets.token_hex(4)}"
         if kind == "user":
@@ -119,6 +141,19 @@ class World:
             grant = {"subject": "user:bot", "role": name, "resource": "web"}
             return str((await self.admin("POST", "/api/grants", json=grant)).json()["id"])
         return name
+
+
+_CSRF = "name='csrf_token' value='([^']+)'"
+
+
+def _token(html: str, action: str) -> str:
+    found = re.search(rf'action="{re.escape(action)}">\s*<input type=\'hidden\' {_CSRF}', html)
+    assert found is not None, (action, html)
+    return found.group(1)
+
+
+def _cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
 
 
 # (method, route path) -> how to call it: async (world, who, key) -> (path, request kwargs).
@@ -172,7 +207,33 @@ async def _password(_world: World, who: str, _key: str | None) -> tuple[str, dic
 
 _PUBLIC_KEY = jwk.generate("X25519").public().to_dict()
 
+
+def page(path: str, form: dict[str, str] | None = None, source: str = "/") -> Call:
+    """A console page, from a browser signed in as the caller; a post carries the CSRF token
+    of its form on page ``source`` (so that only the access rule can refuse it)."""
+
+    async def call(world: World, _who: str, key: str | None) -> tuple[str, dict[str, Any]]:
+        cookies = await world.browser(key)
+        kwargs: dict[str, Any] = {"headers": _cookie_header(cookies)}
+        if form is not None:
+            kwargs["data"] = {**form, "csrf_token": await world.token(cookies, source, path)}
+        return path, kwargs
+
+    return call
+
+
+async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    cookies = await world.browser(None)
+    token = await world.token(cookies, "/sign-in", "/sign-in")
+    form = {"method": "password", "name": "alice@example.com", "password": PASSWORD}
+    return "/sign-in", {"headers": _cookie_header(cookies), "data": {**form, "csrf_token": token}}
+
+
 CALLS: dict[tuple[str, str], list[Call]] = {
+    ("GET", "/"): [page("/")],
+    ("GET", "/sign-in"): [page("/sign-in")],
+    ("POST", "/sign-in"): [_sign_in],
+    ("POST", "/sign-out"): [page("/sign-out", {})],
     ("POST", "/api/login"): [
         fixed("/api/login", json={"name": "alice@example.com", "password": PASSWORD})
     ],
@@ -268,6 +329,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/oidc/{name}/callback"): [fixed("/oidc/idp/callback", params={"error": "x"})],
     ("GET", "/oidc/device"): [fixed("/oidc/device")],
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
+    ("GET", "/oidc/authorize"): [fixed("/oidc/authorize", params={"client_id": "web"})],
+    ("POST", "/oidc/authorize"): [fixed("/oidc/authorize", data={"client_id": "web"})],
     ("POST", "/oidc/token"): [
         fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
     ],
@@ -285,6 +348,8 @@ def _declared() -> dict[tuple[str, str], Need]:
     }
     for method, path, _, _ in routes.RAW_ROUTES:
         needs[(method, path)] = raw.get((method, path), Need.PUBLIC)
+    for web in PAGES:
+        needs[(web.method, web.path)] = web.need
     return needs
 
 
@@ -330,9 +395,14 @@ async def world(started, admin_key: str) -> World:
 def _denied(response: httpx.Response) -> bool:
     if response.status_code == 401:
         return True
+    if response.status_code == 303:  # A page sends whoever is not signed in to sign in.
+        location = response.headers["location"]
+        return location == "/sign-in" or location.startswith("/sign-in?next=")
     if response.status_code != 403:
         return False
     kind = response.headers.get("content-type", "")
+    if kind.startswith("text/html"):  # A page's refusal, not a refused form (CSRF).
+        return "this needs the" in response.text
     return kind.startswith("application/json") and response.json().get("error") == "forbidden"
 
 
@@ -343,8 +413,9 @@ async def test_the_matrix(world: World) -> None:
             for who in WHO:
                 key = await world.key_of(who)
                 path, kwargs = await call(world, who, key)
-                headers = bearer(key) if key else {}
+                headers = {**(bearer(key) if key else {}), **kwargs.pop("headers", {})}
                 response = await world.http.request(method, path, headers=headers, **kwargs)
+                world.http.cookies.clear()
                 assert response.status_code in range(500) or response.status_code == 502, (
                     method,
                     path,

@@ -34,6 +34,7 @@ from jot.authority.rootkey import load_root_key
 from jot.authority.routes import install_routes
 from jot.authority.settings import Settings
 from jot.authority.state import Authority
+from jot.authority.web.routes import install as install_web
 
 __all__ = ["Started", "create_app", "open_authority"]
 
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
     app.state.authority = authority
     install_error_handlers(app)
     install_routes(app)
+    install_web(app)
     if settings.api_docs:
         _install_docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -34,6 +34,7 @@ __all__ = [
     "load_identity",
     "reads_first",
     "run",
+    "run_as",
     "still_valid",
 ]
 
@@ -127,11 +128,26 @@ def run(
     request: Request, need: access.Need, handler: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
     """Run ``handler(ctx, *args, **kwargs)`` in one transaction; commit before answering."""
+    bearer = _bearer(request) if need is not access.Need.PUBLIC else None
+    return run_as(request, bearer, need, handler, *args, **kwargs)
+
+
+def run_as(
+    request: Request,
+    bearer: str | None,
+    need: access.Need,
+    handler: Callable[..., T],
+    *args: Any,
+    **kwargs: Any,
+) -> T:
+    """:func:`run` with the access key given rather than read from ``Authorization``: the
+    web console's pages act with their browser session's key, through the same checks."""
+    if bearer is None and need is not access.Need.PUBLIC:
+        raise Unauthorized()
     authority: Authority = request.app.state.authority
     client = request.client.host if request.client else None
     changes = request.method not in ("GET", "HEAD")
     write = changes and not handler.__dict__.get("jot_reads_first", False)
-    bearer = _bearer(request) if need is not access.Need.PUBLIC else None
     deferred: CommitThenRaise | None = None
     with authority.db.transaction(write=write) as session:
         ctx = Context(authority, session, to_datetime(authority.clock()), client, writes=write)

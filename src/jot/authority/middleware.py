@@ -162,7 +162,9 @@ _HTML = [
 def security_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The headers of :class:`SecurityHeaders` to add to a response with ``headers``."""
     names = {name.lower() for name, _ in headers}
-    extra = list(_ALWAYS)
+    # A page may name its own referrer policy (the console's forms need theirs: see
+    # jot.authority.web.render); everything else sends no Referer at all.
+    extra = [header for header in _ALWAYS if header[0] not in names]
     if b"cache-control" not in names:
         extra.append(_NO_STORE)
     if b"content-security-policy" not in names:

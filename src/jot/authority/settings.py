@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
 
+    #: The web console's browser sessions end after this long without a request, and this
+    #: long after sign-in whatever happens (seconds).
+    web_session_idle: int = Field(default=1800, ge=60, le=7 * 86400)
+    web_session_lifetime: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
+
     #: Serve Swagger UI at /docs (its assets come from the fastapi-offline package).
     api_docs: bool = False
 
@@ -195,11 +200,6 @@ class Settings(BaseSettings):
         url = self.sqlalchemy_url
         path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
         return Path(path) if path and path != ":memory:" else None
-
-    @property
-    def max_token_lifetime(self) -> int:
-        """The longest lifetime a destination may set (one hour)."""
-        return 3600
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
@@ -303,7 +304,7 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
 
 
 _lifetime = click.option(
-    "--lifetime", type=Duration(60, 3600), help="Token lifetime (300, 5m, 1h)."
+    "--lifetime", type=Duration(MIN_LIFETIME, MAX_LIFETIME), help="Token lifetime (300, 5m, 1h)."
 )
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."

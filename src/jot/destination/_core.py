@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, overload
 
-from jot.api import TOKEN_TYPE
+from jot.api.claims import MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
 from jot.destination.cache import CachedToken, VerificationCache, token_digest
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
@@ -39,8 +39,6 @@ __all__ = [
     "www_authenticate",
 ]
 
-#: Tokens longer than this are refused before any parsing.
-MAX_TOKEN_BYTES = 16 * 1024
 MAX_HEADER_CHARS = 2048
 #: The error code of a request without a bearer token (answered without an ``error``).
 MISSING_TOKEN = "missing_token"
@@ -52,7 +50,6 @@ UNSEALED = "unsealed_token"
 RESERVED_NAME = "reserved_name"
 #: Every error a front end answers with a refusal (see :func:`refuse`).
 REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
-_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
 
 
 # A second credential inside one value: a comma, an auth-scheme and a space (RFC 9110 §11.4).
@@ -254,7 +251,7 @@ class VerifierCore:
         s = self.settings
         verified = jwt.decode_complete(
             token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
-            typ=s.typ, leeway=s.leeway, require=_REQUIRED, now=now,
+            typ=s.typ, leeway=s.leeway, require=REQUIRED_CLAIMS, now=now,
         )  # fmt: skip
         claims = dict(verified.claims)
         _check_shape(claims)

@@ -43,7 +43,7 @@ def openid_configuration(request: Request) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": list(clients.ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS),
-        "prompt_values_supported": ["none"],
+        "prompt_values_supported": ["none", "consent"],
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

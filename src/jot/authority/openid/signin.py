@@ -33,7 +33,7 @@ def signed_in(request: Request) -> SignedIn | None:
 
 def sign_in_url(return_to: str) -> str:
     """The sign-in page that sends the browser back to ``return_to`` (a path here) after."""
-    return "/signin?" + urlencode({"next": return_to})
+    return "/sign-in?" + urlencode({"next": return_to})
 
 
 def session_end(session: Session, session_id: str | None, now: datetime) -> datetime | None:

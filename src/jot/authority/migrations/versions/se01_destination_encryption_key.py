@@ -1,7 +1,7 @@
 """sealed tokens: a destination's public encryption key
 
 Revision ID: se01
-Revises: ar01
+Revises: web01
 Create Date: 2026-12-06 02:40:00
 
 Adds ``destinations.encryption_key`` (a public JWK, ``NULL``: tokens are signed only, as
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "se01"
-down_revision = "ar01"
+down_revision = "web01"
 branch_labels = None
 depends_on = None
 
