@@ -12,9 +12,10 @@ from http import HTTPStatus
 from typing import Any, Literal, overload
 
 from jot.api.claims import MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
-from jot.destination.cache import CachedToken, VerificationCache, token_digest
+from jot.destination.cache import CachedToken, Decision, VerificationCache, token_digest
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
+from jot.destination.jwks import key_name
 from jot.destination.settings import DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW
 from jot.jose import Key, KeySet, jwe, jwk, jwt
 from jot.jose.errors import ClaimError, InvalidTokenError, JotError, MalformedTokenError
@@ -211,17 +212,18 @@ class VerifierCore:
         self.cache = cache
 
     def lookup(
-        self, token: str, now: float, kids: Collection[str] | None
+        self, token: str, now: float, keys: Collection[str] | None
     ) -> tuple[bytes, CachedToken | None, str | None]:
-        """``(digest, cached entry or None, kid)``; the kid is read only on a miss."""
+        """``(digest, cached entry or None, kid)``; the kid is read only on a miss. ``keys``:
+        the current key names (None: a key set that never changes)."""
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedTokenError("token too large")
         if self.cache is None:
             return b"", None, _kid(token)
         digest = token_digest(token)
-        hit = self.cache.get(digest, now, kids)
+        hit = self.cache.get(digest, now, keys)
         if hit is not None:
-            return digest, hit, hit.kid
+            return digest, hit, None
         return digest, None, _kid(token)
 
     def unseal(self, token: str, kid: str | None) -> tuple[str, str | None]:
@@ -255,11 +257,32 @@ class VerifierCore:
         )  # fmt: skip
         claims = dict(verified.claims)
         _check_shape(claims)
-        kid = verified.header.get("kid")
-        entry = CachedToken(claims, kid if isinstance(kid, str) else None, float(claims["exp"]))
+        entry = CachedToken(claims, key_name(verified.key), float(claims["exp"]))
         if self.cache is not None:
-            self.cache.put(digest, entry)
+            self.cache.put(digest, entry, now)
         return entry
+
+    def remembered(self, entry: CachedToken, resource: str, grants: object) -> Identity | None:
+        """The identity decided for this token before, if the grants (the very same index
+        object; None: not known) and the resource are the same now."""
+        decision = entry.decision
+        if (
+            decision is not None
+            and grants is not None
+            and decision.grants is grants
+            and decision.resource == resource
+        ):
+            return decision.identity
+        return None
+
+    def remember(
+        self, entry: CachedToken, resource: str, grants: object, identity: Identity
+    ) -> Identity:
+        """Keep ``identity`` with a cached token, decided under ``grants`` (read before the
+        roles were: a change meanwhile makes the next request decide again)."""
+        if grants is not None and self.cache is not None:
+            entry.decision = Decision(grants, resource, identity)
+        return identity
 
     def groups(self, claims: dict[str, Any], granted: Collection[str] = ()) -> tuple[str, ...]:
         """The token's groups without reserved ``system:`` ones, unless the operator keeps
