@@ -22,6 +22,7 @@ from jot.api.destinations import (
     DestinationList,
     DestinationUpdate,
 )
+from jot.api.explain import AccessList, Explanation
 from jot.api.identities import (
     Group,
     GroupCreate,
@@ -60,6 +61,7 @@ __all__ = [
     "destination_get",
     "destination_update",
     "destinations_list",
+    "explain",
     "grant_create",
     "grant_delete",
     "grants_list",
@@ -73,6 +75,7 @@ __all__ = [
     "jwks",
     "login",
     "logout",
+    "my_access",
     "signing_keys_list",
     "signing_keys_rotate",
     "token",
@@ -239,6 +242,21 @@ def destination_encryption_key(name: str, key: dict[str, Any] | None) -> Call[An
 
 def destination_delete(name: str) -> Call[None]:
     return Call("DELETE", f"/api/destinations/{_q(name)}", _none)
+
+
+def explain(subject: str, resource: str) -> Call[Explanation]:
+    """Would ``resource``'s destination accept ``subject`` there, with which roles, and why."""
+    return Call(
+        "GET",
+        "/api/explain",
+        _model(Explanation),
+        params={"subject": subject, "resource": resource},
+    )
+
+
+def my_access() -> Call[AccessList]:
+    """The caller's destinations, roles there and the grants they come from."""
+    return Call("GET", "/api/my-access", _model(AccessList))
 
 
 def grants_list(*, destination: str | None = None, subject: str | None = None) -> Call[GrantList]:
