@@ -168,25 +168,17 @@ def decode_complete(
     decryption_algorithms: Collection[str] | None = None,
 ) -> Token:
     """As :func:`decode`, returning the header and key too."""
-    encryption_header = None
+    outer = None
     if decrypt_with is not None:
-        token, encryption_header = _decrypt_nested(
-            token, decrypt_with, decryption_algorithms, max_size
-        )
-    return Token(
-        *_decode(
-            token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators,
-            max_size,
-        ),
-        encryption_header,
-    )  # fmt: skip
+        token, outer = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)
+    verified = _decode(
+        token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
+    )
+    return Token(*verified, outer)
 
 
 def _decrypt_nested(
-    token: str | bytes,
-    keys: Key | KeySet,
-    algorithms: Collection[str] | None,
-    max_size: int,
+    token: str | bytes, keys: Key | KeySet, algorithms: Collection[str] | None, max_size: int
 ) -> tuple[bytes, Mapping[str, Any]]:
     """The inner JWT of a nested JWT, and the JWE header around it."""
     opened = jwe.decrypt_compact(token, keys, algorithms=algorithms, max_size=2 * max_size)
@@ -213,10 +205,10 @@ def _decode(
     """:func:`decode_complete` without the result object (the verify path builds none)."""
     verified = _usual.verify(token, keys, algorithms, max_size)
     if verified is None:
-        jws_verified = jws.verify_compact(token, keys, algorithms=algorithms, max_size=max_size)
-        if jws_verified.header.get("b64", True) is not True:
+        general = jws.verify_compact(token, keys, algorithms=algorithms, max_size=max_size)
+        if general.header.get("b64", True) is not True:
             raise MalformedTokenError("a JWT cannot have an unencoded payload")
-        verified = jws_verified.header, jws_verified.payload, jws_verified.key
+        verified = general.header, general.payload, general.key
     header, payload, key = verified
     if typ is not None:
         _check_type(header, typ)
@@ -333,10 +325,6 @@ def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> N
 
 def _check_audience(claims: Mapping[str, Any], audience: str | Collection[str] | None) -> None:
     aud = claims.get("aud")
-    if type(aud) is str and type(audience) is str:  # The usual case, without building sets.
-        if aud != audience:
-            raise InvalidAudienceError("the token is for another audience", claim="aud")
-        return
     if aud is None:
         if "aud" in claims:
             raise ClaimError("claim 'aud' is null", claim="aud")
