@@ -30,13 +30,21 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from os import urandom
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode
 from jot.jose._jwe.content import ContentEncryption, get_content_encryption
 from jot.jose._jwe.keys import KeyManagement
-from jot.jose._jwe.opening import MAX_ENCRYPTED_KEY, Limits, Sealed, Selection, open_compact
+from jot.jose._jwe.opening import (
+    MAX_ENCRYPTED_KEY,
+    DecryptedJWE,
+    Limits,
+    Sealed,
+    Selection,
+    new_decrypted,
+    open_compact,
+)
 from jot.jose._jwe.sealing import ENTROPY, Recipient, check_recipient
 from jot.jose.errors import BadSignatureError
 from jot.jose.jwa import SIGNATURE_ALGORITHMS, SignatureAlgorithm
@@ -69,31 +77,24 @@ _E = TypeVar("_E", bound=_Owned)
 _V = TypeVar("_V")
 
 
-class Cache(Generic[_E]):
+class Cache(dict[int, _E]):
     """Entries made for an object (a key or key set), found by the object's identity.
 
     An entry holds its owner, so the id cannot be reused for another object while the entry
-    lives; a hit is checked with ``entry.owner is owner``.
+    lives; a hit is checked with ``entry.owner is owner``. The usual paths below do that
+    inline, through the cache's ``get`` bound once: a method call (or even looking ``get`` up
+    on a dict subclass) costs as much as the rest of a check.
     """
 
-    __slots__ = ("_entries",)
-
-    def __init__(self) -> None:
-        self._entries: dict[int, _E] = {}
+    __slots__ = ()
 
     def find(self, owner: object) -> _E | None:
-        entry = self._entries.get(id(owner))
+        entry = self.get(id(owner))
         return entry if entry is not None and entry.owner is owner else None
 
     def keep(self, entry: _E) -> _E:
-        _bounded(self._entries, id(entry.owner), entry)
+        _bounded(self, id(entry.owner), entry)
         return entry
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def _bounded(entries: dict[Any, _V], name: Hashable, value: _V) -> None:
@@ -130,12 +131,13 @@ class Signer:
 
 
 _signers: Cache[Signer] = Cache()
+_signer_of = _signers.get
 
 
 def sign(payload: bytes, key: Key, alg: str | None, typ: str | None) -> str | None:
     """``jwt.encode``'s token for an encoded payload, or ``None`` for an unusual call."""
-    signer = _signers.find(key)
-    if signer is None or signer.alg is not alg or signer.typ is not typ:
+    signer = _signer_of(id(key))
+    if signer is None or signer.owner is not key or signer.alg is not alg or signer.typ is not typ:
         return None
     signing_input = signer.prefix + b64encode(payload)
     signature = b64encode(signer.algorithm.sign(key, signing_input))
@@ -173,6 +175,7 @@ class Verifier:
 
 
 _verifiers: Cache[Verifier] = Cache()
+_verifier_of = _verifiers.get
 
 
 def verify(
@@ -180,10 +183,14 @@ def verify(
 ) -> tuple[Mapping[str, Any], bytes, Key] | None:
     """``(header, payload, key)`` of a compact JWS with an attached payload and a header
     that verified with these keys and allow-list before; ``None`` for any other."""
-    verifier = _verifiers.find(keys)
-    if verifier is None or verifier.algorithms != algorithms:
-        return None
-    if type(token) is not str or len(token) > max_size:
+    verifier = _verifier_of(id(keys))
+    if (
+        verifier is None
+        or verifier.owner is not keys
+        or verifier.algorithms != algorithms
+        or type(token) is not str
+        or len(token) > max_size
+    ):
         return None
     signing_input, _, encoded_signature = token.rpartition(".")
     encoded_header, dot, encoded_payload = signing_input.partition(".")
@@ -235,14 +242,19 @@ class Sealer:
 
 
 _sealers: Cache[Sealer] = Cache()
+_sealer_of = _sealers.get
 
 
 def encrypt(plaintext: bytes, key: Key, alg: Any, enc: str) -> str | None:
     """``jwe.encrypt_compact``'s token for a call without headers or zip, or ``None``."""
-    sealer = _sealers.find(key)
-    if sealer is None or sealer.alg is not alg or sealer.enc is not enc:
-        return None
-    if type(plaintext) is not bytes:
+    sealer = _sealer_of(id(key))
+    if (
+        sealer is None
+        or sealer.owner is not key
+        or sealer.alg is not alg
+        or sealer.enc is not enc
+        or type(plaintext) is not bytes
+    ):
         return None
     algorithm, content, prefix = sealer.algorithm, sealer.content, sealer.prefix
     if prefix and algorithm.direct:  # dir: the checked key is the CEK.
@@ -263,8 +275,8 @@ def encrypt(plaintext: bytes, key: Key, alg: Any, enc: str) -> str | None:
 
 def remember_sealed(key: Key, alg: Any, enc: str, sealed: Sealed) -> None:
     """Keep the checks of a call without headers or zip that just made ``sealed``."""
-    if type(enc) is not str or not (alg is None or isinstance(alg, str | KeyManagement)):
-        return
+    # The general path took them, so alg is None, a str or an algorithm and enc a str: each
+    # immutable, so the next call's are compared by identity.
     content = get_content_encryption(enc)
     algorithm = check_recipient(Recipient(key, alg), content, 1)  # It passed: it returns.
     base = {"alg": algorithm.name, **({"kid": key.kid} if key.kid is not None else {})}
@@ -280,6 +292,8 @@ class Opening:
     """A protected header that decrypted a token, with what opening the next one needs."""
 
     header: Mapping[str, Any]
+    #: The AAD: the header's own text, as bytes.
+    aad: bytes
     content: ContentEncryption
     #: ``None`` for ``dir``: the key is the CEK.
     algorithm: KeyManagement | None
@@ -301,17 +315,22 @@ class Opener:
 
 
 _openers: Cache[Opener] = Cache()
+_opener_of = _openers.get
 
 
 def decrypt(
     token: str | bytes, keys: Key | KeySet, algorithms: Any, max_size: int
-) -> tuple[Mapping[str, Any], bytes, Key, None] | None:
+) -> DecryptedJWE | None:
     """``jwe.decrypt_compact`` with the default options, for keys and an allow-list that
-    decrypted before: ``(header, plaintext, key, None)``, or ``None`` for another call."""
-    opener = _openers.find(keys)
-    if opener is None or opener.algorithms != algorithms:
-        return None
-    if type(token) is not str or len(token) > max_size:
+    decrypted before; ``None`` for another call."""
+    opener = _opener_of(id(keys))
+    if (
+        opener is None
+        or opener.owner is not keys
+        or opener.algorithms != algorithms
+        or type(token) is not str
+        or len(token) > max_size
+    ):
         return None
     parts = token.split(".", 5)
     if len(parts) != 5:
@@ -330,15 +349,14 @@ def decrypt(
         # opening, with the limits checked once for these keys.
         selection, plaintext = open_compact(token, keys, opener.limits, max_size)
         _keep_opening(opener, selection)
-        return selection.header, plaintext, selection.key, None
+        return new_decrypted(DecryptedJWE, (selection.header, plaintext, selection.key, None))
     wrapped = b64decode(encrypted_key) if encrypted_key else b""
     iv_b, ciphertext_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
     content, algorithm, key = opening.content, opening.algorithm, opening.key
     cek = key.crypto_key if algorithm is None else (
         algorithm.unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c))  # fmt: skip
-    # The header opened a token before, so it is base64url: ASCII.
-    plaintext = content.decrypt_sized(cek, iv_b, ciphertext_b, tag_b, protected.encode("ascii"))
-    return opening.header, plaintext, key, None
+    plaintext = content.decrypt_sized(cek, iv_b, ciphertext_b, tag_b, opening.aad)
+    return new_decrypted(DecryptedJWE, (opening.header, plaintext, key, None))
 
 
 def remember_opened(
@@ -358,10 +376,11 @@ def _keep_opening(opener: Opener, selection: Selection) -> None:
     algorithm, content = selection.algorithm, selection.content
     if algorithm.static_header:  # Headers with an epk, p2s or iv are never seen twice.
         # A direct algorithm with a header that never changes is dir: the key is the CEK.
+        direct = algorithm.direct
         opening = Opening(
-            selection.header, content, None if algorithm.direct else algorithm, selection.key,
-            0 if algorithm.direct else MAX_ENCRYPTED_KEY, _encoded_size(content.iv_size),
-            _encoded_size(content.tag_size),
+            selection.header, selection.protected.encode("ascii"), content,
+            None if direct else algorithm, selection.key, 0 if direct else MAX_ENCRYPTED_KEY,
+            _encoded_size(content.iv_size), _encoded_size(content.tag_size),
         )  # fmt: skip
         _bounded(opener.headers, selection.protected, opening)
 

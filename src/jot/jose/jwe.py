@@ -22,12 +22,19 @@ key made by :func:`password_key`; its iteration count is bounded by ``max_p2c``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from jot.jose import _usual
 from jot.jose._jwe.content import get_content_encryption
 from jot.jose._jwe.keys import DEFAULT_P2C, MAX_P2C, KeyManagement, PasswordKey
-from jot.jose._jwe.opening import limits, open_compact, open_sealed, parse_json
+from jot.jose._jwe.opening import (
+    DecryptedJWE,
+    limits,
+    new_decrypted,
+    open_compact,
+    open_sealed,
+    parse_json,
+)
 from jot.jose._jwe.registry import default_algorithm, get_key_management
 from jot.jose._jwe.sealing import ENTROPY, Recipient, seal
 from jot.jose.errors import UsageError
@@ -56,27 +63,6 @@ MAX_SIZE = 1024 * 1024
 MAX_INFLATED_SIZE = 1024 * 1024
 #: The content encryption used when the caller names none.
 DEFAULT_ENC = "A256GCM"
-
-
-class DecryptedJWE(NamedTuple):
-    """The result of a successful decryption: immutable, read by name (or unpacked).
-
-    A named tuple rather than a frozen dataclass: one is made for every decrypted token, and
-    a tuple is built in one step where a frozen dataclass sets each field through
-    ``object.__setattr__``.
-    """
-
-    #: The JOSE header of the recipient that decrypted: protected, shared and per-recipient.
-    header: Mapping[str, Any]
-    plaintext: bytes
-    #: The key that decrypted.
-    key: Key
-    #: The JWE AAD of the JSON serialization, if any.
-    aad: bytes | None = None
-
-
-# DecryptedJWE(...) without the Python frame of the named tuple's __new__.
-_new_tuple = tuple.__new__
 
 
 def password_key(
@@ -194,12 +180,12 @@ def decrypt_compact(
     if usual:
         opened = _usual.decrypt(token, keys, algorithms, max_size)
         if opened is not None:
-            return _new_tuple(DecryptedJWE, opened)
+            return opened
     checked = limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
     selection, plaintext = open_compact(token, keys, checked, max_size)
     if usual:
         _usual.remember_opened(keys, algorithms, checked, selection)
-    return _new_tuple(DecryptedJWE, (selection.header, plaintext, selection.key, None))
+    return new_decrypted(DecryptedJWE, (selection.header, plaintext, selection.key, None))
 
 
 def decrypt_json(

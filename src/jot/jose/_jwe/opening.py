@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode_str
@@ -31,10 +31,12 @@ from jot.jose.jwk import Key, KeySet
 
 __all__ = [
     "MAX_ENCRYPTED_KEY",
+    "DecryptedJWE",
     "Limits",
     "Sealed",
     "Selection",
     "limits",
+    "new_decrypted",
     "open_compact",
     "open_sealed",
     "parse_json",
@@ -48,6 +50,27 @@ _REGISTERED = frozenset(
     {"alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty",
      "crit", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"}
 )  # fmt: skip
+
+
+class DecryptedJWE(NamedTuple):
+    """The result of a successful decryption: immutable, read by name (or unpacked).
+
+    A named tuple rather than a frozen dataclass: one is made for every decrypted token, and
+    a tuple is built in one step where a frozen dataclass sets each field through
+    ``object.__setattr__``.
+    """
+
+    #: The JOSE header of the recipient that decrypted: protected, shared and per-recipient.
+    header: Mapping[str, Any]
+    plaintext: bytes
+    #: The key that decrypted.
+    key: Key
+    #: The JWE AAD of the JSON serialization, if any.
+    aad: bytes | None = None
+
+
+#: ``DecryptedJWE(...)`` without the Python frame of the named tuple's ``__new__``.
+new_decrypted = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
