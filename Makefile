@@ -27,6 +27,7 @@ run: install
 
 test: install
 	scripts/install-nginx
+	scripts/install-chromium
 	scripts/check
 	scripts/test
 

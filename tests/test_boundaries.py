@@ -110,11 +110,13 @@ def test_jose_depends_only_on_the_standard_library_and_cryptography() -> None:
 
 
 #: The authority's modules that may use `jot.jose` for more than the `Key` type (and its
-#: errors): its own keys and signing, and the OpenID Connect login's ID-token checks.
+#: errors): its own keys and signing, the OpenID Connect login's ID-token checks, and the
+#: OpenID provider's checks of client keys, client assertions and access tokens.
 AUTHORITY_JOSE = {
     "jot.authority.signing",
     "jot.authority.oidc.discovery",
     "jot.authority.oidc.idtoken",
+    "jot.authority.openid.verify",
 }
 
 

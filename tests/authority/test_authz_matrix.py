@@ -1,5 +1,6 @@
 """The authorization matrix (issue 11, "Done when"): every route × anonymous, user, machine,
-connector, viewer and admin, against the rule each route is declared with.
+connector, viewer and admin, against the rule each route is declared with. The web
+console's pages are routes too: their callers come with a browser signed in with their key.
 
 Every route of ``jot.authority.routes`` needs a row in :data:`CALLS` (a new route without one
 fails :func:`test_every_route_is_in_the_matrix`). "Denied" means the access rule refused:
@@ -10,6 +11,7 @@ allowed (a delete, a logout) changes nothing the next one needs.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import pytest
 from jot.authority import routes
 from jot.authority.access import Need
 from jot.authority.app import create_app
+from jot.authority.web.routes import PAGES
 
 from .conftest import ISSUER, bearer
 
@@ -48,6 +51,19 @@ CONNECTOR: dict[tuple[str, str], bool] = {
     ("GET", "/api/grants"): False,
     ("GET", "/api/destinations/db"): False,
 }
+
+#: Exceptions by route: a viewer reads every access request but answers none (that takes
+#: approver or admin), and only its requester cancels one; nobody else is told that someone
+#: else's request exists (404).
+BY_ROUTE: dict[tuple[str, str], dict[str, bool]] = {
+    ("POST", "/api/access-requests/{request_id}/approve"): {"viewer": False},
+    ("POST", "/api/access-requests/{request_id}/deny"): {"viewer": False},
+    ("POST", "/api/access-requests/{request_id}/cancel"): {"viewer": False, "admin": False},
+}
+
+#: Routes that take a credential of their own, never an access key: every column is denied.
+#: (The OpenID token endpoint takes a client's credentials; userinfo a jot issued to one.)
+OWN_CREDENTIALS = {("POST", "/oidc/token"), ("GET", "/oidc/userinfo"), ("POST", "/oidc/userinfo")}
 
 #: The identity names behind each column (``anonymous`` has none).
 NAMES = {
@@ -78,6 +94,25 @@ class World:
             made = await self.admin("POST", "/api/access-keys", json={"identity": NAMES[who]})
         return str(made.json()["access_key"])
 
+    async def browser(self, key: str | None) -> dict[str, str]:
+        """The cookies of a browser signed in with ``key`` (``None``: nobody signed in)."""
+        page = await self.http.get("/sign-in")
+        cookies = dict(page.cookies)
+        self.http.cookies.clear()
+        if key is None:
+            return cookies
+        form = {"method": "key", "access_key": key, "csrf_token": _token(page.text, "/sign-in")}
+        done = await self.http.post("/sign-in", data=form, headers=_cookie_header(cookies))
+        self.http.cookies.clear()
+        assert done.status_code == 303, done.text
+        return {**cookies, **dict(done.cookies)}
+
+    async def token(self, cookies: dict[str, str], source: str, action: str) -> str:
+        """The CSRF token of the form on page ``source`` that posts to ``action``."""
+        page = await self.http.get(source, headers=_cookie_header(cookies))
+        self.http.cookies.clear()
+        return _token(page.text, action) if page.status_code == 200 else "none"
+
     async def throwaway(self, kind: str) -> str:
         name = f"t{secrets.token_hex(4)}"
         if kind == "user":
@@ -89,10 +124,32 @@ class World:
         elif kind == "provider":
             body = {"name": name, "issuer": "https://idp.invalid", "client_id": "c"}
             await self.admin("POST", "/api/providers", json=body)
+        elif kind == "request":
+            await self.admin("POST", "/api/users", json={"name": name, "kind": "machine"})
+            made = await self.admin("POST", "/api/access-keys", json={"identity": name})
+            ask = {"role": "viewer", "resource": "db", "duration": 600, "reason": "matrix"}
+            asked = await self.http.post(
+                "/api/access-requests", json=ask, headers=bearer(made.json()["access_key"])
+            )
+            assert asked.status_code == 201, asked.text
+            return str(asked.json()["id"])
         elif kind == "grant":
             grant = {"subject": "user:bot", "role": name, "resource": "web"}
             return str((await self.admin("POST", "/api/grants", json=grant)).json()["id"])
         return name
+
+
+_CSRF = "name='csrf_token' value='([^']+)'"
+
+
+def _token(html: str, action: str) -> str:
+    found = re.search(rf'action="{re.escape(action)}">\s*<input type=\'hidden\' {_CSRF}', html)
+    assert found is not None, (action, html)
+    return found.group(1)
+
+
+def _cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
 
 
 # (method, route path) -> how to call it: async (world, who, key) -> (path, request kwargs).
@@ -144,7 +201,32 @@ async def _password(_world: World, who: str, _key: str | None) -> tuple[str, dic
     return "/api/password", {"json": {"current": PASSWORD, "new": PASSWORD}}
 
 
+def page(path: str, form: dict[str, str] | None = None, source: str = "/") -> Call:
+    """A console page, from a browser signed in as the caller; a post carries the CSRF token
+    of its form on page ``source`` (so that only the access rule can refuse it)."""
+
+    async def call(world: World, _who: str, key: str | None) -> tuple[str, dict[str, Any]]:
+        cookies = await world.browser(key)
+        kwargs: dict[str, Any] = {"headers": _cookie_header(cookies)}
+        if form is not None:
+            kwargs["data"] = {**form, "csrf_token": await world.token(cookies, source, path)}
+        return path, kwargs
+
+    return call
+
+
+async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict[str, Any]]:
+    cookies = await world.browser(None)
+    token = await world.token(cookies, "/sign-in", "/sign-in")
+    form = {"method": "password", "name": "alice@example.com", "password": PASSWORD}
+    return "/sign-in", {"headers": _cookie_header(cookies), "data": {**form, "csrf_token": token}}
+
+
 CALLS: dict[tuple[str, str], list[Call]] = {
+    ("GET", "/"): [page("/")],
+    ("GET", "/sign-in"): [page("/sign-in")],
+    ("POST", "/sign-in"): [_sign_in],
+    ("POST", "/sign-out"): [page("/sign-out", {})],
     ("POST", "/api/login"): [
         fixed("/api/login", json={"name": "alice@example.com", "password": PASSWORD})
     ],
@@ -180,6 +262,23 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         fixed("/api/grants?destination=jot"),
         fixed("/api/grants?destination=db"),
         fixed("/api/grants"),
+    ],
+    ("GET", "/api/access-requests"): [fixed("/api/access-requests")],
+    ("POST", "/api/access-requests"): [
+        fixed(
+            "/api/access-requests",
+            json={"role": "r", "resource": "web", "duration": 600, "reason": "matrix"},
+        )
+    ],
+    ("GET", "/api/access-requests/{request_id}"): [on("request", "/api/access-requests/{}")],
+    ("POST", "/api/access-requests/{request_id}/approve"): [
+        on("request", "/api/access-requests/{}/approve", json={})
+    ],
+    ("POST", "/api/access-requests/{request_id}/deny"): [
+        on("request", "/api/access-requests/{}/deny", json={})
+    ],
+    ("POST", "/api/access-requests/{request_id}/cancel"): [
+        on("request", "/api/access-requests/{}/cancel")
     ],
     ("GET", "/api/access-keys"): [_own_keys],
     ("POST", "/api/access-keys"): [_new_key],
@@ -217,6 +316,13 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/oidc/{name}/callback"): [fixed("/oidc/idp/callback", params={"error": "x"})],
     ("GET", "/oidc/device"): [fixed("/oidc/device")],
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
+    ("GET", "/oidc/authorize"): [fixed("/oidc/authorize", params={"client_id": "web"})],
+    ("POST", "/oidc/authorize"): [fixed("/oidc/authorize", data={"client_id": "web"})],
+    ("POST", "/oidc/token"): [
+        fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
+    ],
+    ("GET", "/oidc/userinfo"): [fixed("/oidc/userinfo")],
+    ("POST", "/oidc/userinfo"): [fixed("/oidc/userinfo")],
 }
 
 
@@ -229,6 +335,8 @@ def _declared() -> dict[tuple[str, str], Need]:
     }
     for method, path, _, _ in routes.RAW_ROUTES:
         needs[(method, path)] = raw.get((method, path), Need.PUBLIC)
+    for web in PAGES:
+        needs[(web.method, web.path)] = web.need
     return needs
 
 
@@ -274,9 +382,14 @@ async def world(started, admin_key: str) -> World:
 def _denied(response: httpx.Response) -> bool:
     if response.status_code == 401:
         return True
+    if response.status_code == 303:  # A page sends whoever is not signed in to sign in.
+        location = response.headers["location"]
+        return location == "/sign-in" or location.startswith("/sign-in?next=")
     if response.status_code != 403:
         return False
     kind = response.headers.get("content-type", "")
+    if kind.startswith("text/html"):  # A page's refusal, not a refused form (CSRF).
+        return "this needs the" in response.text
     return kind.startswith("application/json") and response.json().get("error") == "forbidden"
 
 
@@ -287,15 +400,17 @@ async def test_the_matrix(world: World) -> None:
             for who in WHO:
                 key = await world.key_of(who)
                 path, kwargs = await call(world, who, key)
-                headers = bearer(key) if key else {}
+                headers = {**(bearer(key) if key else {}), **kwargs.pop("headers", {})}
                 response = await world.http.request(method, path, headers=headers, **kwargs)
+                world.http.cookies.clear()
                 assert response.status_code in range(500) or response.status_code == 502, (
                     method,
                     path,
                     who,
                     response.text,
                 )
-                allowed = who in ALLOWED[need]
+                allowed = BY_ROUTE.get((method, route), {}).get(who, who in ALLOWED[need])
+                allowed = allowed and (method, route) not in OWN_CREDENTIALS
                 if who == "connector":
                     allowed = CONNECTOR.get((method, path), allowed)
                 if _denied(response) == allowed:

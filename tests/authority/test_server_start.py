@@ -162,6 +162,7 @@ def test_the_banner_names_the_config_file_and_the_database(
         "jot authority on http://127.0.0.1:9999 (issuer http://127.0.0.1:9999)",
         f"  config:   {config}",
         f"  database: SQLite {tmp_path / 'data' / 'jot.db'}",
+        "  console:  http://127.0.0.1:9999/ (the web console; the token debugger is at /debug)",
     ]
     monkeypatch.delenv("JOT_CONFIG")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nothing"))
@@ -171,4 +172,5 @@ def test_the_banner_names_the_config_file_and_the_database(
     assert out.getvalue().splitlines()[1:] == [
         "  config:   none (defaults, JOT_* and flags)",
         "  database: postgresql+psycopg://jot:***@db.internal/jot",
+        "  console:  http://127.0.0.1:8080/ (the web console; the token debugger is at /debug)",
     ]

@@ -27,6 +27,7 @@ from jot.destination.asgi import JotAuthMiddleware
 from jot.destination.forward_auth import ForwardAuth
 from jot.destination.grants import GrantIndex
 from jot.destination.proxy_headers import IdentityHeaders
+from jot.destination.settings import KubernetesNames
 from jot.destination.verifier import AsyncVerifier, Verifier
 from jot.destination.webhook import API_VERSION, TokenReviewApp
 from jot.destination.wsgi import JotWSGIMiddleware
@@ -59,7 +60,7 @@ def async_verifier(audience: str) -> AsyncVerifier:
 
 
 FORWARD_AUTH = ForwardAuth(async_verifier("web"))
-WEBHOOK = TokenReviewApp(async_verifier("k8s"), group_prefix="jot:")
+WEBHOOK = TokenReviewApp(async_verifier("k8s"), names=KubernetesNames(group_prefix="jot:"))
 
 
 async def _ok(request: Any) -> PlainTextResponse:
@@ -334,3 +335,48 @@ def test_one_credential_with_commas_of_its_own_is_not_two():
     status, _ = _wsgi_status('Digest username="a", realm="b", nonce="c"')
     assert status == "401 Unauthorized"
     assert _wsgi_status(ALICE)[0] == "200 OK"
+
+
+def _challenge(answer: bytes) -> str | None:
+    for line in answer.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"www-authenticate":
+            return value.strip().decode()
+    return None
+
+
+REFUSALS = [
+    ([], 401, 'Bearer realm="web"', "no token"),
+    (["Basic YTpi"], 401, 'Bearer realm="web"', "no token"),
+    (["Bearer " + NESTED], 401, 'Bearer realm="web", error="invalid_token"', "invalid token"),
+    ([BOB], 403, None, "no grant at this destination"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("values", "status", "challenge", "reason"), REFUSALS)
+async def test_each_refusal_is_answered_alike_in_every_front_end(
+    no_error_logs, proxies, values, status, challenge, reason
+):
+    # One decision (destination._core.refuse): the same status and challenge everywhere.
+    headers = [("Authorization", value) for value in values]
+    for app in (FORWARD_AUTH, MIDDLEWARE):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dest") as client:
+            response = await client.get("/x", headers=headers)
+        assert response.status_code == status
+        assert response.headers.get("www-authenticate") == challenge
+    answer = exchange(proxies["web"], _raw("/", headers, b""))
+    assert (status_of(answer), _challenge(answer)) == (status, challenge)
+    wsgi_status, wsgi_headers = _wsgi_status(", ".join(values) if values else None)
+    assert int(wsgi_status.split()[0]) == status
+    assert wsgi_headers.get("www-authenticate") == challenge
+    # The webhook answers 200 with the same reason; a request without a token has none.
+    token = values[0].removeprefix("Bearer ") if values and values[0].startswith("Bearer") else ""
+    review = {"apiVersion": API_VERSION, "kind": "TokenReview", "spec": {"token": token}}
+    if token and status == 403:
+        review["spec"]["token"] = AUTHORITY.token(aud="k8s", exp=4102444800, groups=[])
+    transport = httpx.ASGITransport(app=WEBHOOK)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dest") as client:
+        answer_json = (await client.post("/", json=review)).json()
+    assert answer_json["status"] == {"authenticated": False, "error": reason}

@@ -6,6 +6,7 @@ import ssl
 import httpx
 import pytest
 
+from jot.destination.settings import KubernetesNames
 from jot.destination.tls import write_self_signed
 from jot.destination.verifier import AsyncVerifier
 from jot.destination.webhook import API_VERSION, API_VERSIONS, TokenReviewApp
@@ -34,7 +35,7 @@ def webhook_client(authority: FakeAuthority) -> httpx.AsyncClient:
     verifier = AsyncVerifier(
         authority.issuer, audience="k8s", access_key=ACCESS_KEY, http=authority.async_client()
     )
-    app = TokenReviewApp(verifier, group_prefix="jot:")
+    app = TokenReviewApp(verifier, names=KubernetesNames(group_prefix="jot:"))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://webhook")
 
 

@@ -6,7 +6,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CONTROL", "DestinationName", "Label", "Name", "Request", "Response"]
+__all__ = [
+    "CONTROL",
+    "DestinationName",
+    "Label",
+    "Name",
+    "Request",
+    "Resource",
+    "Response",
+    "Role",
+    "Subject",
+]
 
 #: Control characters (C0, DEL, C1) as a regex class body: never accepted in stored text (an
 #: ESC reaches terminals that display it, a NUL breaks PostgreSQL text).
@@ -22,6 +32,21 @@ DestinationName = Annotated[
     str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 ]
 
+
+#: A grant's subject: ``user:<name>`` or ``group:<name>``.
+Subject = Annotated[
+    str,
+    Field(min_length=6, max_length=300, pattern=r"^(user|group):[A-Za-z0-9][A-Za-z0-9@._+:-]*$"),
+]
+
+#: A role: a name the destination understands (a Kubernetes cluster role, an app's role).
+Role = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9:._-]+$")]
+
+#: ``destination[.sub-resource]``: what a grant applies to.
+Resource = Annotated[
+    str,
+    Field(min_length=1, max_length=300, pattern=rf"^[a-z0-9][a-z0-9_-]*(\.[^\s{CONTROL}]+)?$"),
+]
 
 #: Free text that people choose (an access key's label): any printable text, one line.
 Label = Annotated[str, Field(min_length=1, max_length=253, pattern=rf"^[^{CONTROL}]+$")]

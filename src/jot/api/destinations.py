@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from jot.api._base import DestinationName, Request, Response
+from jot.api.claims import DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME
+from jot.api.openid import OidcClient, OidcClientSpec
 
 __all__ = [
     "DEFAULT_LIFETIME",
@@ -17,10 +19,9 @@ __all__ = [
     "DestinationUpdate",
 ]
 
-#: Token lifetime of a destination unless set: five minutes, as in the seed.
-DEFAULT_LIFETIME = 300
-
-Lifetime = Annotated[int, Field(ge=60, le=3600, description="token lifetime in seconds")]
+Lifetime = Annotated[
+    int, Field(ge=MIN_LIFETIME, le=MAX_LIFETIME, description="token lifetime in seconds")
+]
 Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")]
 #: ``all``: every group of the identity; ``grants``: only groups its grants here mention.
 Narrowing = Literal["all", "grants"]
@@ -34,6 +35,8 @@ class Destination(Response):
     group_narrowing: Narrowing
     created: datetime
     updated: datetime
+    #: Set when the destination is an OpenID Connect client of the authority.
+    oidc: OidcClient | None = None
 
 
 class DestinationList(Response):
@@ -45,9 +48,16 @@ class DestinationCreate(Request):
     kind: Kind = "http"
     lifetime: Lifetime = DEFAULT_LIFETIME
     group_narrowing: Narrowing = "all"
+    oidc: OidcClientSpec | None = None
 
 
 class DestinationUpdate(Request):
     kind: Kind | None = None
     lifetime: Lifetime | None = None
     group_narrowing: Narrowing | None = None
+    #: Replaces the OIDC registration (the secret stays unless ``new_client_secret``).
+    oidc: OidcClientSpec | None = None
+    #: Make a new client secret (shown once); the old one stops working at once.
+    new_client_secret: bool = False
+    #: Remove the OIDC registration: its codes and refresh handles stop working.
+    remove_oidc: bool = False

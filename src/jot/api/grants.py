@@ -20,6 +20,8 @@ class Grant(BaseModel):
     role: str
     resource: str
     created: datetime
+    #: When a time-bound grant stops applying; ``None``: until removed.
+    expires: datetime | None = None
 
 
 class GrantList(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from jot.api._base import CONTROL, Name, Request, Response
+from jot.api._base import Name, Request, Resource, Response, Role, Subject
 
 __all__ = [
     "AuditEvent",
@@ -53,13 +53,9 @@ class GrantCreate(Request):
     """``subject`` is ``user:<name>`` or ``group:<name>``; ``resource`` is
     ``destination[.sub-resource]``."""
 
-    subject: str = Field(
-        min_length=6, max_length=300, pattern=r"^(user|group):[A-Za-z0-9][A-Za-z0-9@._+:-]*$"
-    )
-    role: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9:._-]+$")
-    resource: str = Field(
-        min_length=1, max_length=300, pattern=rf"^[a-z0-9][a-z0-9_-]*(\.[^\s{CONTROL}]+)?$"
-    )
+    subject: Subject
+    role: Role
+    resource: Resource
 
 
 class AuditEvent(Response):

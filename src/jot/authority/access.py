@@ -3,10 +3,16 @@
 Roles there: ``admin`` (everything), ``view`` (read everything) and ``metrics`` (scrape
 ``/metrics`` and nothing else), granted on ``jot`` itself; ``connector``, granted on
 ``jot.<destination>``, reads that one destination and its grants, as the destination's
-machine identity does. Every identity with a valid access key may use its own session
-endpoints (whoami, tokens, logout).
+machine identity does; ``approver``, granted on ``jot.<resource>``, answers access requests
+for that resource and the ones below it. Every identity with a valid access key may use its
+own session endpoints (whoami, tokens, logout, its own access requests).
 
-Grants are held by an identity directly or through a group it is a member of, by id.
+Approvers hold their role on ``jot.<resource>``, not on the resource itself: a grant on
+``web`` would give them tokens for ``web`` and a role that ``web`` would have to ignore.
+
+Grants are held by an identity directly or through a group it is a member of, by id. The
+database query picks the caller's own grants; which roles they give is decided by the one
+rule of :mod:`jot.api.roles`, which the destinations apply too.
 """
 
 from __future__ import annotations
@@ -15,29 +21,38 @@ import enum
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from jot.api.roles import Held, resource_chain, roles_on, roles_within
 from jot.authority.errors import Forbidden
 from jot.authority.models import Grant, Group, Membership
 
 __all__ = [
+    "APPROVER",
     "CONNECTOR",
     "JOT_DESTINATION",
     "JOT_ROLES",
+    "HeldQuery",
     "Need",
+    "approver_scopes",
     "check",
     "check_destination",
     "connector_destinations",
     "group_names",
     "held_by",
+    "held_grants",
+    "held_query",
     "jot_roles",
+    "may_approve",
     "reads_everything",
 ]
 
 JOT_DESTINATION = "jot"
 #: The role on ``jot.<destination>`` that reads that destination's grants.
 CONNECTOR = "connector"
+#: The role on ``jot.<resource>`` that answers access requests for that resource.
+APPROVER = "approver"
 _CONNECTOR_PREFIX = f"{JOT_DESTINATION}."
 #: The roles that mean something on ``jot`` itself.
 JOT_ROLES = ("admin", "view", "metrics")
@@ -90,18 +105,45 @@ def held_by(identity_id: Any) -> ColumnElement[bool]:
     return or_(Grant.identity_id == identity_id, Grant.group_id.in_(groups))
 
 
-def jot_roles(session: Session, identity_id: str) -> set[str]:
+#: Resource, role, and the group's name (NULL for the identity's own grants: outer join).
+HeldQuery = Select[str, str, str]
+
+# The caller's grants and, for group grants, the group's name (NULL for its own grants).
+_HELD = select(Grant.resource, Grant.role, Group.name).outerjoin(Group, Group.id == Grant.group_id)
+
+
+def held_query(*where: ColumnElement[bool]) -> HeldQuery:
+    """The statement of :func:`held_grants` for the grants that match ``where`` (built once:
+    statement construction is a measurable part of a token request)."""
+    return _HELD.where(held_by(bindparam("me")), *where)
+
+
+def held_grants(
+    session: Session, query: HeldQuery, name: str, **params: Any
+) -> dict[str, list[Held]]:
+    """The grants of :func:`held_query` ``query`` (``me`` is the identity's id, ``name`` its
+    name; ``params`` bind the rest), by subject, as :mod:`jot.api.roles` reads them."""
+    grants: dict[str, list[Held]] = {}
+    for resource, role, group in session.execute(query, params):
+        subject = "user:" + name if group is None else "group:" + group
+        grants.setdefault(subject, []).append(Held(resource, role))
+    return grants
+
+
+_HELD_ON_JOT = held_query(
+    or_(Grant.resource == JOT_DESTINATION, Grant.resource.startswith(_CONNECTOR_PREFIX))
+)
+
+
+def jot_roles(session: Session, identity_id: str, name: str, groups: list[str]) -> set[str]:
     """The roles that decide access to this API: those held on ``jot`` itself, plus
     ``connector`` when a connector grant on some ``jot.<destination>`` is held (which
     destinations it reads is :func:`check_destination`'s question)."""
-    stmt = select(Grant.role, Grant.resource).where(
-        or_(
-            Grant.resource == JOT_DESTINATION,
-            (Grant.role == CONNECTOR) & Grant.resource.startswith(_CONNECTOR_PREFIX),
-        ),
-        held_by(identity_id),
-    )
-    return {role for role, _resource in session.execute(stmt)}
+    grants = held_grants(session, _HELD_ON_JOT, name, me=identity_id)
+    roles = set(roles_on(name, groups, JOT_DESTINATION, grants))
+    if CONNECTOR in roles_within(name, groups, JOT_DESTINATION, grants):
+        roles.add(CONNECTOR)
+    return roles
 
 
 def connector_destinations(session: Session, identity_id: str) -> set[str]:
@@ -129,3 +171,24 @@ def check_destination(
             f"this connector is not bound to {destination!r} "
             f"(that needs the connector role on {_CONNECTOR_PREFIX}{destination})"
         )
+
+
+def approver_scopes(session: Session, identity_id: str) -> set[str]:
+    """The resources the identity answers access requests for (its ``approver`` grants on
+    ``jot.<resource>``, without the prefix)."""
+    stmt = select(Grant.resource).where(
+        Grant.role == APPROVER,
+        Grant.resource.startswith(_CONNECTOR_PREFIX),
+        held_by(identity_id),
+    )
+    return {resource.removeprefix(_CONNECTOR_PREFIX) for resource in session.scalars(stmt)}
+
+
+def may_approve(session: Session, identity_id: str, roles: Iterable[str], resource: str) -> bool:
+    """Whether the caller answers requests for ``resource``: admins always; approvers for
+    their resources and those below. Requests for ``jot`` itself are for admins alone."""
+    if "admin" in roles:
+        return True
+    if resource.split(".", 1)[0] == JOT_DESTINATION:
+        return False
+    return not approver_scopes(session, identity_id).isdisjoint(resource_chain(resource))

@@ -18,12 +18,14 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from jot._outage import OutageLog
 from jot.authority.bootstrap import bootstrap, check_root_key, undone_on_failure
 from jot.authority.clock import Clock, system_clock
 from jot.authority.csrf import Forms
-from jot.authority.db import Database, migrate
+from jot.authority.db import migrate, open_database
 from jot.authority.errors import install_error_handlers
 from jot.authority.keyring import Keyring
+from jot.authority.lapse import upkeep
 from jot.authority.limits import Limits
 from jot.authority.logs import AccessLog
 from jot.authority.middleware import BodyLimit, ClientAddress, Metrics, SecurityHeaders
@@ -32,6 +34,7 @@ from jot.authority.rootkey import load_root_key
 from jot.authority.routes import install_routes
 from jot.authority.settings import Settings
 from jot.authority.state import Authority
+from jot.authority.web.routes import install as install_web
 
 __all__ = ["Started", "create_app", "open_authority"]
 
@@ -61,7 +64,7 @@ def open_authority(
 ) -> Started:
     """Migrate, check the root key, bootstrap, and make sure a key can sign."""
     with undone_on_failure(settings):
-        db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+        db = open_database(settings)
         try:
             migrate(db)
             root = load_root_key(settings)
@@ -72,9 +75,7 @@ def open_authority(
             raise
     # The keyring reads on its own small pool: a request that holds a connection must never
     # wait for a second one from the same pool.
-    keys_db = Database(
-        settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous, pool_size=2
-    )
+    keys_db = open_database(settings, pool_size=2)
     keyring = Keyring(keys_db, root, settings, clock)
     keyring.refresh(force=True)
     limits = Limits(limiter or _limiter(settings, clock), settings)
@@ -90,13 +91,17 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_key_upkeep(authority))
+        tasks = [
+            asyncio.create_task(_key_upkeep(authority)),
+            asyncio.create_task(upkeep(authority)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     settings = authority.settings
     app = FastAPI(
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
     app.state.authority = authority
     install_error_handlers(app)
     install_routes(app)
+    install_web(app)
     if settings.api_docs:
         _install_docs(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -154,9 +160,12 @@ def _install_docs(app: FastAPI) -> None:
 
 async def _key_upkeep(authority: Authority) -> None:
     """Publish the next signing key on schedule even when no request asks for one."""
+    outage = OutageLog(log, "signing key upkeep")
     while True:
         await asyncio.sleep(_KEY_CHECK_INTERVAL)
         try:
             await run_in_threadpool(authority.keyring.refresh, force=True)
-        except Exception:  # The next round retries; the log says what went wrong.
-            log.exception("signing key upkeep failed")
+        except Exception as exc:  # The next round retries; the log says why, once an outage.
+            outage.failed(exc)
+        else:
+            outage.ok()

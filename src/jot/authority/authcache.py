@@ -15,26 +15,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-__all__ = ["AuthCache", "Principal", "TokenDecision"]
+__all__ = ["AuthCache", "Caller", "Principal", "TokenDecision"]
 
 V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who makes a request: an identity and the access key it presented. Handlers read these
+    values; they write through statements, never through this object."""
+
+    id: str
+    name: str
+    kind: str
+    #: ``None`` while logging in (no key was presented).
+    key_id: str | None = None
+    #: The first key of this key's line, whose provider session (if any) is revalidated.
+    origin_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Principal:
     """What a successful key check found."""
 
-    identity_id: str
-    name: str
-    kind: str
-    key_id: str
+    caller: Caller
     expires: datetime | None
     inactivity_timeout: int | None
     last_used: datetime
     groups: tuple[str, ...]
     roles: frozenset[str]
-    #: The first key of this key's line, whose provider session (if any) is revalidated.
-    origin_id: str
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ def announce(settings: Settings, key: str | None, out: TextIO) -> None:
         f"jot authority on http://{settings.listen} (issuer {settings.issuer_url})",
         f"  config:   {config if config is not None else 'none (defaults, JOT_* and flags)'}",
         f"  database: {describe_database(settings)}",
+        f"  console:  {settings.issuer_url}/ (the web console; the token debugger is at /debug)",
     ]
     tail = _key_lines(settings, key, out) if key is not None else []
     text = head + tail

@@ -145,7 +145,7 @@ def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
     (JOT_ROOT_KEY, root_key_file, or <data_dir>/root.key) and start them again.
     """
     from jot.authority.clock import system_clock, to_datetime
-    from jot.authority.db import Database, migrate
+    from jot.authority.db import migrate, open_database
     from jot.authority.rekey import rotate_root_key
     from jot.authority.rootkey import load_root_key, read_root_key_file
 
@@ -154,7 +154,7 @@ def rotate_root_key_command(ctx: click.Context, /, new_key_file: Path) -> None:
         # Both keys first: a wrong --data-dir fails here, before any database is created.
         old, new = load_root_key(settings, create=False), read_root_key_file(new_key_file)
         with maintenance.held(settings, exclusive=True):
-            db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+            db = open_database(settings)
             try:
                 migrate(db)
                 moved = rotate_root_key(db, old, new, to_datetime(system_clock()))
@@ -184,7 +184,7 @@ def admin_key_command(ctx: click.Context, /, name: str, out: str | None) -> None
     kept, running servers accept the key at once, and it expires like the bootstrap key.
     """
     from jot.authority.clock import system_clock
-    from jot.authority.db import Database, migrate
+    from jot.authority.db import migrate, open_database
     from jot.authority.recovery import recover_admin_key
     from jot.authority.rootkey import load_root_key
 
@@ -196,7 +196,7 @@ def admin_key_command(ctx: click.Context, /, name: str, out: str | None) -> None
         raise click.ClickException(f"{out} exists; choose another file")
     try:
         root = load_root_key(settings, create=False)
-        db = Database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+        db = open_database(settings)
         try:
             migrate(db)
             key = recover_admin_key(db, root, settings, system_clock, name)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from jot.api.identities import fold_name
 from jot.authority import access, audit
-from jot.authority.authcache import Principal
+from jot.authority.authcache import Caller, Principal
 from jot.authority.clock import to_datetime
 from jot.authority.credentials import parse_access_key, secret_matches
 from jot.authority.errors import APIError, TooManyRequests, Unauthorized
@@ -30,9 +30,11 @@ __all__ = [
     "CommitThenRaise",
     "Context",
     "bearer_of",
+    "cached_principal",
     "load_identity",
     "reads_first",
     "run",
+    "run_as",
     "still_valid",
 ]
 
@@ -58,8 +60,7 @@ class Context:
     session: Session
     now: datetime
     client: str | None
-    identity: Identity | None = None
-    key: AccessKey | None = None
+    caller: Caller | None = None
     groups: list[str] = field(default_factory=list)
     roles: set[str] = field(default_factory=set)
     #: Run after a successful commit (refresh in-process caches).
@@ -71,12 +72,12 @@ class Context:
 
     @property
     def actor(self) -> str | None:
-        return self.identity.name if self.identity else None
+        return self.caller.name if self.caller else None
 
-    def me(self) -> Identity:
-        if self.identity is None:
+    def me(self) -> Caller:
+        if self.caller is None:
             raise Unauthorized()
-        return self.identity
+        return self.caller
 
     def audit(self, event: str, target: str | None, **detail: Any) -> None:
         audit.record(
@@ -127,11 +128,26 @@ def run(
     request: Request, need: access.Need, handler: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
     """Run ``handler(ctx, *args, **kwargs)`` in one transaction; commit before answering."""
+    bearer = _bearer(request) if need is not access.Need.PUBLIC else None
+    return run_as(request, bearer, need, handler, *args, **kwargs)
+
+
+def run_as(
+    request: Request,
+    bearer: str | None,
+    need: access.Need,
+    handler: Callable[..., T],
+    *args: Any,
+    **kwargs: Any,
+) -> T:
+    """:func:`run` with the access key given rather than read from ``Authorization``: the
+    web console's pages act with their browser session's key, through the same checks."""
+    if bearer is None and need is not access.Need.PUBLIC:
+        raise Unauthorized()
     authority: Authority = request.app.state.authority
     client = request.client.host if request.client else None
     changes = request.method not in ("GET", "HEAD")
     write = changes and not handler.__dict__.get("jot_reads_first", False)
-    bearer = _bearer(request) if need is not access.Need.PUBLIC else None
     deferred: CommitThenRaise | None = None
     with authority.db.transaction(write=write) as session:
         ctx = Context(authority, session, to_datetime(authority.clock()), client, writes=write)
@@ -185,12 +201,16 @@ def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
         generation = cache.generation
         principal = _check_key(ctx, bearer, write=write)
         cache.put(digest, principal, generation)
-    # Handlers read id, name and kind; writes go through statements, not this object.
-    ctx.identity = Identity(id=principal.identity_id, name=principal.name, kind=principal.kind)
-    ctx.key = AccessKey(
-        id=principal.key_id, identity_id=principal.identity_id, origin_id=principal.origin_id
-    )
+    ctx.caller = principal.caller
     ctx.groups, ctx.roles = list(principal.groups), set(principal.roles)
+
+
+def cached_principal(authority: Authority, bearer: str | None) -> Principal | None:
+    """The cached check of ``bearer``, if there is one (no I/O: for the event loop). A
+    cached principal is a valid key: no limiter is asked (none may refuse a valid key)."""
+    if bearer is None:
+        return None
+    return authority.auth_cache.get(authority.auth_cache.digest(bearer))
 
 
 def still_valid(principal: Principal, now: datetime) -> bool:
@@ -219,23 +239,13 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     if identity is None:  # Deleted identity: its keys cascade away, this is a race only.
         raise _reject(ctx, "a valid access key is required", key_id)
     groups = access.group_names(ctx.session, identity.id)
-    roles = access.jot_roles(ctx.session, identity.id)
+    roles = access.jot_roles(ctx.session, identity.id, identity.name, groups)
     last_used = key.last_used
     if ctx.now - last_used >= _TOUCH_EVERY:
         _touch(ctx, key.id, write=write)
         last_used = ctx.now
-    return Principal(
-        identity.id,
-        identity.name,
-        identity.kind,
-        key.id,
-        key.expires,
-        idle,
-        last_used,
-        tuple(groups),
-        frozenset(roles),
-        key.origin_id or key.id,
-    )
+    caller = Caller(identity.id, identity.name, identity.kind, key.id, key.origin_id or key.id)
+    return Principal(caller, key.expires, idle, last_used, tuple(groups), frozenset(roles))
 
 
 def _touch(ctx: Context, key_id: str, *, write: bool) -> None:

@@ -94,7 +94,10 @@ class Forms:
         browser = request.cookies.get(self._cookie, "")
         new = len(browser) != 43
         if new:
-            browser = secrets.token_urlsafe(32)
+            # One new id per response: a page with several forms gives them all the same one
+            # (the one cookie the response sets).
+            browser = getattr(request.state, "jot_csrf_browser", None) or secrets.token_urlsafe(32)
+            request.state.jot_csrf_browser = browser
         return Issued(self._token(browser, action), browser, self._cookie, new, self._secure)
 
     def verify(self, request: Request, action: str, submitted: str | None) -> None:

@@ -18,7 +18,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "advisory_lock", "migrate"]
+from jot.authority.dbguard import Guard, bound_socket_waits, postgres_connect_args, unbounded
+from jot.authority.settings import Settings
+
+__all__ = ["Database", "advisory_lock", "migrate", "open_database"]
 
 # An arbitrary constant that names jot's advisory lock on PostgreSQL.
 _LOCK_BASE = 0x6A6F74
@@ -27,13 +30,23 @@ _LOCK_BASE = 0x6A6F74
 class Database:
     """One engine and the two kinds of transactions: read-only and writing."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL", pool_size: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        synchronous: str = "FULL",
+        pool_size: int = 20,
+        connect_timeout: int = 5,
+        statement_timeout: float = 10.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.guard = Guard(enabled=not self.is_sqlite)
         # Enough connections for every request thread (anyio's pool has 40) plus the short
         # side transactions some requests open, so that no thread waits on the pool while
         # holding a connection another thread needs.
-        pool = {"pool_size": pool_size, "max_overflow": pool_size + 10, "pool_timeout": 60}
+        pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size + 10}
+        pool["pool_timeout"] = 60 if self.is_sqlite else connect_timeout + statement_timeout
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
             self.engine = create_engine(
@@ -41,7 +54,12 @@ class Database:
             )
             _install_sqlite_hooks(self.engine, synchronous)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, **pool)
+            # Bounded waits (jot.authority.dbguard): a hung server costs a request seconds.
+            self.engine = create_engine(
+                url, pool_pre_ping=True,
+                connect_args=postgres_connect_args(url, connect_timeout, statement_timeout), **pool,
+            )  # fmt: skip
+            bound_socket_waits(self.engine, statement_timeout)
         # SQLite has one writer; queueing writers on a lock here wakes them at once, where
         # SQLite's own busy handler would make them sleep and poll.
         self._write_lock = threading.Lock() if self.is_sqlite else None
@@ -53,10 +71,15 @@ class Database:
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         if not write:
-            with self._sessions() as session, session.begin():
+            with self.guard.watch(), self._sessions() as session, session.begin():
                 yield session
             return
-        with self.writer_turn(), self._write_sessions() as session, session.begin():
+        with (
+            self.guard.watch(),
+            self.writer_turn(),
+            self._write_sessions() as session,
+            session.begin(),
+        ):
             yield session
 
     @contextlib.contextmanager
@@ -71,14 +94,26 @@ class Database:
     def writer(self) -> Connection:
         """A Core connection whose transactions write (``BEGIN IMMEDIATE`` on SQLite), for a
         caller that keeps it; take :meth:`writer_turn` around each transaction."""
-        return self._writer.connect()
+        with self.guard.watch():
+            return self._writer.connect()
 
     def ping(self) -> None:
-        with self.engine.connect() as conn:
+        with self.guard.watch(), self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings, *, pool_size: int = 20) -> Database:
+    """The database the settings name, with their timeouts."""
+    return Database(
+        settings.sqlalchemy_url,
+        synchronous=settings.sqlite_synchronous,
+        pool_size=pool_size,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -141,7 +176,8 @@ def migrate(database: Database) -> None:
 
     config = Config()
     config.set_main_option("script_location", "jot.authority:migrations")
-    with database.engine.connect() as conn:
+    # A migration may take long, and so may waiting for another replica's (no timeouts).
+    with database.engine.connect() as conn, unbounded(conn):
         if not database.is_sqlite:
             # Two replicas starting together must not both create the tables.
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_BASE})

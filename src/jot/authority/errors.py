@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
+from jot.authority.dbguard import DatabaseUnavailable
 from jot.authority.middleware import security_headers
 
 __all__ = [
@@ -110,9 +112,15 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(409, "conflict", "that conflicts with an existing entry")
 
 
-async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
-    log.error("database error", exc_info=exc)
-    return _json(503, "unavailable", "the database is unavailable, try again")
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 for a database that fails or does not answer. The log has one line per outage
+    (the database's guard says it), and one line per statement the server refused."""
+    if not isinstance(exc, DatabaseUnavailable):
+        guard = request.app.state.authority.db.guard
+        guard.failed(exc)
+        if not getattr(exc, "_jot_noted", False):
+            log.warning("database error: %s", str(exc).strip().splitlines()[0][:300])
+    return _json(503, "unavailable", "the database is unavailable, try again", {"Retry-After": "1"})
 
 
 async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -128,5 +136,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _operational_error)
+    for error in (OperationalError, InterfaceError, PoolTimeout, DatabaseUnavailable):
+        app.add_exception_handler(error, _database_error)
     app.add_exception_handler(Exception, _internal_error)

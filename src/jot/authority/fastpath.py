@@ -7,14 +7,14 @@ request the lean route does not take):
 
 - it takes only a well-formed JSON body that validates as :class:`~jot.api.TokenRequest`;
   anything else is replayed to the FastAPI route, so errors read exactly as before;
-- when the key check and the token decision are cached (they live 1 s) and the key needs
-  no provider revalidation, the token is issued on the event loop without a request
-  transaction: its audit row joins the group commit of concurrent token requests
-  (:class:`jot.authority.audit.GroupCommit`);
+- it asks :func:`jot.authority.tokens.issue_cached` first, on the event loop: when the key
+  check and the token decision are cached, the token comes without a request transaction;
 - otherwise the handler runs in the thread pool through the same
   :func:`jot.authority.context.run` as every route (authentication, access check, one
   transaction, audit row), which also fills the caches for the next requests; requests with
   the same key and destination that arrive meanwhile wait for it and then use the caches.
+
+What is issued, and when, is :mod:`jot.authority.tokens`' business; this module is plumbing.
 """
 
 from __future__ import annotations
@@ -31,33 +31,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from jot.api import TokenRequest, TokenResponse
 from jot.authority import access
-from jot.authority.context import bearer_of, run
-from jot.authority.handlers.session import issue_cached
+from jot.authority.context import bearer_of, cached_principal, run
 from jot.authority.logs import IDENTITY_SCOPE_KEY
+from jot.authority.middleware import replaying
 from jot.authority.state import Authority
+from jot.authority.tokens import issue_cached
 
 __all__ = ["JWKS_PATH", "PATH", "install", "install_jwks"]
 
 PATH = "/api/tokens"
 JWKS_PATH = "/.well-known/jwks.json"
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the already-read body over once more."""
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _is_json(request: Request) -> bool:
@@ -71,16 +58,12 @@ async def _from_cache(
     """The token from cached checks (:func:`issue_cached`), when nothing on the way needs
     I/O other than the group-committed audit row; ``None`` sends the request the long way."""
     authority: Authority = request.app.state.authority
-    bearer = bearer_of(request)
-    if bearer is None:
-        return None
-    principal = authority.auth_cache.get(authority.auth_cache.digest(bearer))
+    principal = cached_principal(authority, bearer_of(request))
     if principal is None:
         return None
-    # A cached principal is a valid key: no limiter is asked (none may refuse a valid key).
     client = request.client.host if request.client else None
     access.check(need, principal.roles)
-    request.scope[IDENTITY_SCOPE_KEY] = principal.identity_id  # For the access log.
+    request.scope[IDENTITY_SCOPE_KEY] = principal.caller.id  # For the access log.
     return await issue_cached(authority, principal, client, payload)
 
 
@@ -123,7 +106,7 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
             except ValidationError:
                 payload = None
         if payload is None:
-            await fallback.handle(scope, _replaying(body, receive), send)
+            await fallback.handle(scope, replaying(body, receive), send)
             return
         result = await _from_cache(request, need, payload) or await long_way(request, payload)
         response = Response(result.model_dump_json(), status, media_type="application/json")

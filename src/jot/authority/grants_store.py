@@ -104,7 +104,8 @@ def delete_for_subject(ctx: Context, subject: Subject) -> None:
     The database would delete them with the subject too; doing it here first keeps the
     last-admin rule and moves the revision, so that watching destinations learn of it.
     """
-    admin = (Grant.resource == JOT_DESTINATION) & (Grant.role == "admin")
+    # Only admin grants without an end count (a time-bound one lapses by itself).
+    admin = (Grant.resource == JOT_DESTINATION) & (Grant.role == "admin") & Grant.expires.is_(None)
     mine = select(Grant.id).where(subject.where())
     if ctx.session.scalar(select(Grant.id).where(admin, subject.where()).limit(1)):
         others = select(Grant.id).where(admin, Grant.id.not_in(mine)).limit(1)
@@ -119,7 +120,12 @@ def delete_for_subject(ctx: Context, subject: Subject) -> None:
 
 def to_api(row: Grant, subject: str) -> GrantOut:
     return GrantOut(
-        id=row.id, subject=subject, role=row.role, resource=row.resource, created=row.created
+        id=row.id,
+        subject=subject,
+        role=row.role,
+        resource=row.resource,
+        created=row.created,
+        expires=row.expires,
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "Metrics",
     "SecurityHeaders",
     "count_token",
+    "replaying",
     "security_headers",
 ]
 
@@ -44,6 +45,20 @@ def _request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
 
 def count_token(destination: str) -> None:
     _token_counter(destination).inc()
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands an already-read ``body`` over once more, then reads on."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _send_413(send: Send) -> None:
@@ -88,16 +103,7 @@ class BodyLimit:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(b"".join(chunks), receive), send)
 
 
 class Metrics:
@@ -156,7 +162,9 @@ _HTML = [
 def security_headers(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The headers of :class:`SecurityHeaders` to add to a response with ``headers``."""
     names = {name.lower() for name, _ in headers}
-    extra = list(_ALWAYS)
+    # A page may name its own referrer policy (the console's forms need theirs: see
+    # jot.authority.web.render); everything else sends no Referer at all.
+    extra = [header for header in _ALWAYS if header[0] not in names]
     if b"cache-control" not in names:
         extra.append(_NO_STORE)
     if b"content-security-policy" not in names:

@@ -29,6 +29,7 @@ from jot.api.identities import fold_name
 
 __all__ = [
     "AccessKey",
+    "AccessRequest",
     "AuditEvent",
     "Base",
     "Destination",
@@ -186,6 +187,44 @@ class Grant(Base):
         ForeignKey("destinations.id", ondelete="CASCADE"), index=True
     )
     created: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A time-bound grant stops applying at ``expires`` (and is then deleted and audited).
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True, default=None)
+
+
+class AccessRequest(Base):
+    """A request for ``(role, resource)`` for ``duration`` seconds, by ``identity_id``.
+
+    ``state`` moves once from ``pending`` to ``approved``, ``denied``, ``cancelled`` or
+    ``expired``; ``decided_by`` is the approver's name then (the approver may go later).
+    """
+
+    __tablename__ = "access_requests"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('pending', 'approved', 'denied', 'cancelled', 'expired')",
+            name="ck_access_requests_state",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    identity_id: Mapped[str] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(253))
+    resource: Mapped[str] = mapped_column(String(300))
+    destination_id: Mapped[str] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"), index=True
+    )
+    duration: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    decided: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(253), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    grant_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    grant_expires: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Revision(Base):

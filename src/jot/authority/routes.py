@@ -16,11 +16,21 @@ from typing import Any, get_type_hints
 from fastapi import FastAPI, Request
 
 from jot.api import ErrorResponse, GrantList
-from jot.authority import fastpath
+from jot.authority import fastpath, tokens
 from jot.authority.access import Need
 from jot.authority.context import run
-from jot.authority.handlers import audit, destinations, grants, health, identities, keys, session
+from jot.authority.handlers import (
+    audit,
+    destinations,
+    grants,
+    health,
+    identities,
+    keys,
+    requests,
+    session,
+)
 from jot.authority.oidc import routes as oidc_routes
+from jot.authority.openid import routes as openid_routes
 
 __all__ = ["RAW_ROUTES", "ROUTES", "Route", "install_routes"]
 
@@ -35,12 +45,14 @@ class Route:
     tag: str = "admin"
 
 
+_REQUEST = "/api/access-requests/{request_id}"
+
 ROUTES: list[Route] = [
     Route("POST", "/api/login", session.login, Need.PUBLIC, 201, "session"),
     Route("POST", "/api/logout", session.logout, Need.SELF, 204, "session"),
     Route("GET", "/api/whoami", session.whoami, Need.SELF, tag="session"),
     Route("POST", "/api/password", session.change_password, Need.SELF, 204, "session"),
-    Route("POST", "/api/tokens", session.issue_token, Need.SELF, 201, "session"),
+    Route("POST", "/api/tokens", tokens.issue_token, Need.SELF, 201, "session"),
     Route("GET", "/api/users", identities.list_identities, Need.VIEW),
     Route("POST", "/api/users", identities.create_identity, Need.ADMIN, 201),
     Route("GET", "/api/users/{name}", identities.get_identity, Need.VIEW),
@@ -61,6 +73,12 @@ ROUTES: list[Route] = [
     Route("DELETE", "/api/destinations/{name}", destinations.delete_destination, Need.ADMIN, 204),
     Route("POST", "/api/grants", grants.create_grant, Need.ADMIN, 201),
     Route("DELETE", "/api/grants/{grant_id}", grants.delete_grant, Need.ADMIN, 204),
+    Route("GET", "/api/access-requests", requests.list_requests, Need.SELF, tag="requests"),
+    Route("POST", "/api/access-requests", requests.create_request, Need.SELF, 201, "requests"),
+    Route("GET", _REQUEST, requests.get_request, Need.SELF, tag="requests"),
+    Route("POST", f"{_REQUEST}/approve", requests.approve_request, Need.SELF, tag="requests"),
+    Route("POST", f"{_REQUEST}/deny", requests.deny_request, Need.SELF, tag="requests"),
+    Route("POST", f"{_REQUEST}/cancel", requests.cancel_request, Need.SELF, tag="requests"),
     Route("GET", "/api/access-keys", keys.list_access_keys, Need.SELF),
     Route("POST", "/api/access-keys", keys.create_access_key, Need.SELF, 201),
     Route("DELETE", "/api/access-keys/{key_id}", keys.revoke_access_key, Need.SELF, 204),
@@ -74,11 +92,11 @@ ROUTES: list[Route] = [
 RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", "/api/grants", grants.watch_grants, "admin"),
     ("GET", "/.well-known/jwks.json", keys.jwks, "discovery"),
-    ("GET", "/.well-known/openid-configuration", keys.openid_configuration, "discovery"),
     ("GET", "/healthz", health.healthz, "operations"),
     ("GET", "/readyz", health.readyz, "operations"),
     ("GET", "/metrics", health.metrics, "operations"),
     *oidc_routes.RAW_ROUTES,
+    *openid_routes.RAW_ROUTES,
 ]
 
 # Answers that are not plain JSON, documented so that the OpenAPI schema tells the truth.
@@ -88,6 +106,7 @@ _RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     "/readyz": {503: {"model": ErrorResponse}},
     "/api/grants": {304: {"description": "Not modified (ETag matched, wait ran out)"}},
     **oidc_routes.RAW_RESPONSES,
+    **openid_routes.RAW_RESPONSES,
 }
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     bootstrap_key: SecretStr | None = None
     bootstrap_key_file: Path | None = None
     bootstrap_key_lifetime: int = Field(default=86400, ge=600, description="seconds")
+    #: PostgreSQL: seconds to connect, and for one statement (also bounds a hung server).
+    database_connect_timeout: int = Field(default=5, ge=1, le=300)
+    database_statement_timeout: float = Field(default=5.0, gt=0, le=3600)
     redis_url: SecretStr | None = None
     redis_timeout: float = Field(default=0.25, gt=0, le=5, description="per Redis call, seconds")
     #: Peers whose X-Forwarded-For / Forwarded headers name the client (IPs or CIDRs).
@@ -88,6 +91,19 @@ class Settings(BaseSettings):
     login_throttle_delay: float = Field(default=1.0, ge=0, le=10)
     anonymous_starts_per_address: int = Field(default=20, ge=1)
     anonymous_starts_total: int = Field(default=600, ge=1)
+
+    #: A pending access request expires after this many seconds unanswered.
+    access_request_ttl: int = Field(default=86400, ge=60, le=30 * 86400)
+    #: The longest grant an access request may ask for.
+    access_request_max_duration: int = Field(default=7 * 86400, ge=60, le=366 * 86400)
+    #: Where to POST access-request events (a chat or ticket system); signed with the secret.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    #: The web console's browser sessions end after this long without a request, and this
+    #: long after sign-in whatever happens (seconds).
+    web_session_idle: int = Field(default=1800, ge=60, le=7 * 86400)
+    web_session_lifetime: int = Field(default=12 * 3600, ge=300, le=30 * 86400)
 
     #: Serve Swagger UI at /docs (its assets come from the fastapi-offline package).
     api_docs: bool = False
@@ -127,6 +143,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("webhook_secret must be at least 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        # An unsigned notification could be forged by anyone who finds the receiver's URL.
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("webhook_url needs webhook_secret (the body is signed with it)")
+        return self
+
     @property
     def host(self) -> str:
         return self.listen.rpartition(":")[0].strip("[]")
@@ -163,11 +200,6 @@ class Settings(BaseSettings):
         url = self.sqlalchemy_url
         path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
         return Path(path) if path and path != ":memory:" else None
-
-    @property
-    def max_token_lifetime(self) -> int:
-        """The longest lifetime a destination may set (one hour)."""
-        return 3600
 
     @classmethod
     def settings_customise_sources(

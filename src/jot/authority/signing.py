@@ -14,7 +14,7 @@ from typing import Any
 from jot.api import TOKEN_TYPE
 from jot.jose import Key, jwk, jwt
 
-__all__ = ["generate", "load_private", "private_json", "public_jwk", "sign"]
+__all__ = ["generate", "load_private", "private_json", "public_jwk", "sign", "sign_id_token"]
 
 # Which key type each selectable algorithm needs.
 _KEY_TYPES: dict[str, tuple[str, int | None]] = {
@@ -50,3 +50,9 @@ def public_jwk(key: Key) -> dict[str, Any]:
 
 def sign(claims: dict[str, Any], key: Key) -> str:
     return jwt.encode(claims, key, typ=TOKEN_TYPE)
+
+
+def sign_id_token(claims: dict[str, Any], key: Key) -> str:
+    """An OpenID Connect ID token: ``typ`` JWT, so that no destination takes it for a jot
+    (they require ``typ`` jot+jwt; RFC 8725 §3.11)."""
+    return jwt.encode(claims, key, typ="JWT")

@@ -12,6 +12,7 @@ from jot.authority.csrf import Forms
 from jot.authority.db import Database
 from jot.authority.keyring import Keyring
 from jot.authority.limits import Limits
+from jot.authority.notify import Notifier
 from jot.authority.settings import Settings
 
 __all__ = ["Authority", "ChangeCounter"]
@@ -47,13 +48,21 @@ class Authority:
     refusals: Refusals = field(default_factory=Refusals)
     #: Audit rows of requests that write nothing else, committed in batches.
     audit_log: GroupCommit = field(init=False)
+    #: Access-request events go to ``webhook_url`` when it is set.
+    notifier: Notifier | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit_log = GroupCommit(self.db)
+        url, secret = self.settings.webhook_url, self.settings.webhook_secret
+        self.notifier = None
+        if url is not None and secret is not None:
+            self.notifier = Notifier(url, secret.get_secret_value().encode())
 
     def close(self) -> None:
         """Release database connections (and the Redis client, if any)."""
         self.audit_log.close()
+        if self.notifier is not None:
+            self.notifier.close()
         self.db.dispose()
         self.keyring.close()
         closer = getattr(self.limits.store, "close", None)

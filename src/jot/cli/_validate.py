@@ -23,6 +23,7 @@ _SHAPES = {
     "resource": "a destination name, or DESTINATION.SUB for a part of it (e.g. web.reports)",
     "name": "letters, digits and @ . _ + : -, starting with a letter or digit",
     "kind": "lower-case letters, digits and -",
+    "reason": "one line of text",
 }
 _DESTINATION_SHAPE = "lower-case letters, digits, _ and -, starting with a letter or digit"
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import click
 
+from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration
+from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
 from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import cell, print_items, print_json, print_table, say
 from jot.cli._remote import ask_first, call, remove_by_id
@@ -288,11 +290,14 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
         "lifetime": f"{found.lifetime} s", "groups": found.group_narrowing,
         "created": found.created, "updated": found.updated,
     }  # fmt: skip
+    if found.oidc is not None and not as_json:
+        fields["oidc client"] = found.oidc.auth_method
+        fields["redirect uris"] = " ".join(found.oidc.redirect_uris)
     _show_one(fields, grants_on, as_json)
 
 
 _lifetime = click.option(
-    "--lifetime", type=Duration(60, 3600), help="Token lifetime (300, 5m, 1h)."
+    "--lifetime", type=Duration(MIN_LIFETIME, MAX_LIFETIME), help="Token lifetime (300, 5m, 1h)."
 )
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."
@@ -304,6 +309,7 @@ _narrowing = click.option(
 @click.option("--kind", default="http", show_default=True, help="What it is (http, kubernetes, …).")
 @_lifetime
 @_narrowing
+@oidc_options
 @server_option
 @json_option
 def destinations_add(
@@ -313,14 +319,21 @@ def destinations_add(
     narrowing: str | None,
     server: str | None,
     as_json: bool,
+    **registration: Any,
 ) -> None:
-    """Add a destination: a service that accepts jot tokens for NAME."""
+    """Add a destination: a service that accepts jot tokens for NAME (with --redirect-uri, also
+    an OpenID Connect client that signs people in through jot)."""
     checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
+    oidc = oidc_spec(**registration)
     result = call(
         server,
-        ops.destination_create(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),
+        ops.destination_create(
+            name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc
+        ),
     )
     _done(as_json, f"added destination {name}", result)
+    if not as_json:
+        show_oidc(result.oidc)
 
 
 @destinations.command("update")
@@ -328,6 +341,9 @@ def destinations_add(
 @click.option("--kind", help="A new kind.")
 @_lifetime
 @_narrowing
+@oidc_options
+@click.option("--new-client-secret", is_flag=True, help="Replace the OpenID client secret.")
+@click.option("--remove-oidc", is_flag=True, help="NAME is no longer an OpenID client.")
 @server_option
 @json_option
 def destinations_update(
@@ -335,15 +351,25 @@ def destinations_update(
     kind: str | None,
     lifetime: int | None,
     narrowing: str | None,
+    new_client_secret: bool,
+    remove_oidc: bool,
     server: str | None,
     as_json: bool,
+    **registration: Any,
 ) -> None:
-    """Change the kind, token lifetime or group narrowing of NAME."""
+    """Change the kind, token lifetime, group narrowing or OpenID registration of NAME
+    (--redirect-uri replaces every registered redirect URI)."""
     result = call(
         server,
-        ops.destination_update(name, kind=kind, lifetime=lifetime, group_narrowing=narrowing),
-    )
+        ops.destination_update(
+            name, kind=kind, lifetime=lifetime, group_narrowing=narrowing,
+            oidc=oidc_spec(**registration), new_client_secret=new_client_secret or None,
+            remove_oidc=remove_oidc or None,
+        ),
+    )  # fmt: skip
     _done(as_json, f"updated destination {name}", result)
+    if not as_json:
+        show_oidc(result.oidc)
 
 
 @destinations.command("remove")

@@ -15,13 +15,25 @@ import json
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from jot.cli._duration import Duration
 from jot.cli._options import deprecated
+from jot.destination.settings import (
+    CACHE_SIZE,
+    MAX_CLOCK_SKEW,
+    ROLE_PREFIX,
+    ConnectorSettings,
+    KubernetesNames,
+)
+
+if TYPE_CHECKING:
+    from jot.client import Client
+    from jot.destination.verifier import AsyncVerifier
 
 __all__ = ["connector"]
 
@@ -73,16 +85,16 @@ def _with_verifier_options(func: F, listen: str) -> F:
         click.option(
             "--leeway",
             type=Duration(0, 600),
-            default="60s",
+            default=f"{MAX_CLOCK_SKEW}s",
             show_default=True,
             help="Allowed clock skew (30s, 2m).",
         ),
         click.option(
             "--cache-size",
             type=click.IntRange(0),
-            default=10_000,
+            default=CACHE_SIZE,
             show_default=True,
-            help="Verified tokens remembered; 0 turns the cache off.",
+            help="Entries each cache holds (verified tokens, decisions); 0 turns them off.",
         ),
         click.option(
             "--keep-system-groups",
@@ -113,13 +125,29 @@ def _with_verifier_options(func: F, listen: str) -> F:
 
 def _address(opts: dict[str, Any]) -> tuple[str, int]:
     """``(host, port)`` from ``--listen``, or from the deprecated ``--host``/``--port``."""
-    host, sep, port = str(opts["listen"]).rpartition(":")
+    listen, old_host, old_port = str(opts["listen"]), opts["host"], opts["port"]
+    host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535:
         raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:8081", param_hint="--listen")
-    if opts["host"] is not None or opts["port"] is not None:
+    if old_host is not None or old_port is not None:
         deprecated("--host and --port", "use --listen HOST:PORT")
-    host = opts["host"] or host.strip("[]") or "127.0.0.1"
-    return host, opts["port"] if opts["port"] is not None else int(port)
+    host = old_host or host.strip("[]") or "127.0.0.1"
+    return str(host), int(old_port) if old_port is not None else int(port)
+
+
+def _settings(opts: dict[str, Any]) -> ConnectorSettings:
+    """The typed settings of the options every connector shares (click hands them over as a
+    dict: this is the one place that reads it)."""
+    return ConnectorSettings(
+        audience=opts["audience"], issuer=opts["issuer"],
+        access_key=_access_key(opts["access_key_file"]), jwks_file=opts["jwks_file"],
+        grants_file=opts["grants_file"], leeway=opts["leeway"], cache_size=opts["cache_size"],
+        keep_system_groups=opts["keep_system_groups"], require_grant=not opts["allow_no_role"],
+    )  # fmt: skip
+
+
+def _names(opts: dict[str, Any]) -> KubernetesNames:
+    return KubernetesNames(opts["group_prefix"], opts["role_prefix"] or None)
 
 
 def _access_key(path: Path | None) -> str | None:
@@ -133,21 +161,20 @@ def _access_key(path: Path | None) -> str | None:
         ) from None
 
 
-def build_verifier(opts: dict[str, Any]) -> Any:
-    """An :class:`AsyncVerifier` from the common options; user mistakes become one line."""
+def build_verifier(settings: ConnectorSettings) -> AsyncVerifier:
+    """An :class:`AsyncVerifier` from the common settings; user mistakes become one line."""
     from jot.destination.grants import FileGrants
     from jot.destination.verifier import AsyncVerifier
 
-    issuer, jwks_file, grants_file = opts["issuer"], opts["jwks_file"], opts["grants_file"]
-    if issuer is None and jwks_file is None:
+    s = settings
+    if s.issuer is None and s.jwks_file is None:
         raise click.UsageError("give --issuer (the authority) or --jwks-file")
     try:
-        jwks = json.loads(jwks_file.read_text()) if jwks_file else None
-        grants = FileGrants(grants_file) if grants_file else None
+        jwks = json.loads(s.jwks_file.read_text()) if s.jwks_file else None
+        grants = FileGrants(s.grants_file) if s.grants_file else None
         return AsyncVerifier(
-            issuer, audience=opts["audience"], jwks=jwks, grants=grants,
-            access_key=_access_key(opts["access_key_file"]), leeway=opts["leeway"],
-            cache_size=opts["cache_size"], keep_system_groups=opts["keep_system_groups"],
+            s.issuer, audience=s.audience, jwks=jwks, grants=grants, access_key=s.access_key,
+            leeway=s.leeway, cache_size=s.cache_size, keep_system_groups=s.keep_system_groups,
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
@@ -155,35 +182,34 @@ def build_verifier(opts: dict[str, Any]) -> Any:
         raise click.UsageError(f"{type(exc).__name__}: {exc}") from None
 
 
-def check_authority(opts: dict[str, Any]) -> None:
+def check_authority(settings: ConnectorSettings) -> None:
     """What a connector needs from the authority, checked once before it listens: the
     issuer answers as a jot authority, and (unless the grants come from a file) the access
     key works, may read grants, and the destination exists. Each failure is one line."""
     from jot.client import Client, ClientError, ops
 
-    issuer, name = opts["issuer"], opts["audience"]
+    issuer, key = settings.issuer, settings.access_key
     if issuer is None:
         return
-    key = _access_key(opts["access_key_file"])
     with Client(issuer, key, timeout=10) as client:
         try:
-            if opts["jwks_file"] is None:
+            if settings.jwks_file is None:
                 jwks = client.call(ops.jwks())
                 if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
                     raise click.ClickException(f"{issuer} is not a jot authority (no JWKS)")
-            if opts["grants_file"] is not None:
+            if settings.grants_file is not None:
                 return
             if key is None:
                 raise click.ClickException(
                     "no access key to read the grants with: give --access-key-file or set "
                     "JOT_ACCESS_KEY (or --grants-file)"
                 )
-            _check_grants_access(client, issuer, name)
+            _check_grants_access(client, issuer, settings.audience)
         except ClientError as exc:
             raise click.ClickException(exc.message) from None
 
 
-def _check_grants_access(client: Any, issuer: str, name: str) -> None:
+def _check_grants_access(client: Client, issuer: str, name: str) -> None:
     from jot.client import ClientError, ops
 
     try:
@@ -231,8 +257,9 @@ def forward_auth(**opts: Any) -> None:
     from jot.destination.serve import serve
 
     _configure_logging(opts["log_level"])
-    app = ForwardAuth(build_verifier(opts), require_grant=not opts["allow_no_role"])
-    check_authority(opts)
+    settings = _settings(opts)
+    app = ForwardAuth(build_verifier(settings), require_grant=settings.require_grant)
+    check_authority(settings)
     host, port = _address(opts)
     _run(lambda: serve(app, host=host, port=port, log_level=opts["log_level"]))
 
@@ -275,23 +302,36 @@ def _default_data_dir() -> Path:
     return Path(base) / "jot"
 
 
-def _server_tls(opts: dict[str, Any], host: str, command: str) -> tuple[str, str]:
+@dataclass(frozen=True, slots=True)
+class _ServerTLS:
+    """``--tls-cert``, ``--tls-key`` and ``--data-dir`` (where a development certificate is
+    kept when no certificate is given)."""
+
+    cert: str | None
+    key: str | None
+    data_dir: Path | None
+
+    @classmethod
+    def of(cls, opts: dict[str, Any]) -> _ServerTLS:
+        return cls(opts["tls_cert"], opts["tls_key"], opts["data_dir"])
+
+
+def _server_tls(tls: _ServerTLS, audience: str, host: str, command: str) -> tuple[str, str]:
     """``--tls-cert``/``--tls-key``, or the development certificate of this connector (one
     per command and destination name), kept so that kubectl can go on trusting it."""
     from jot.destination.tls import development_certificate
 
-    cert, key = opts["tls_cert"], opts["tls_key"]
-    if (cert is None) != (key is None):
+    if (tls.cert is None) != (tls.key is None):
         raise click.UsageError("give both --tls-cert and --tls-key, or neither")
-    if cert is not None:
-        return cert, key
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", opts["audience"]):
+    if tls.cert is not None and tls.key is not None:
+        return tls.cert, tls.key
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", audience):
         raise click.UsageError("--name must be a destination name (letters, digits, _ . -)")
-    directory = (opts["data_dir"] or _default_data_dir()) / "tls"
+    directory = (tls.data_dir or _default_data_dir()) / "tls"
     hosts = [h for h in (host, "localhost", "127.0.0.1") if h not in _WILDCARDS]
     try:
         kept = development_certificate(
-            directory, f"{command}-{opts['audience']}", list(dict.fromkeys(hosts))
+            directory, f"{command}-{audience}", list(dict.fromkeys(hosts))
         )
     except OSError as exc:
         raise click.ClickException(
@@ -319,7 +359,7 @@ _WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104
 @click.option("--group-prefix", default="", help="Prefix for the token's groups.")
 @click.option(
     "--role-prefix",
-    default="jot:role:",
+    default=ROLE_PREFIX,
     show_default=True,
     help="Roles granted here are added as groups with this prefix; '' turns that off.",
 )
@@ -329,15 +369,13 @@ def webhook(**opts: Any) -> None:
     from jot.destination.webhook import TokenReviewApp
 
     _configure_logging(opts["log_level"])
+    settings = _settings(opts)
     app = TokenReviewApp(
-        build_verifier(opts),
-        group_prefix=opts["group_prefix"],
-        role_prefix=opts["role_prefix"] or None,
-        require_grant=not opts["allow_no_role"],
+        build_verifier(settings), names=_names(opts), require_grant=settings.require_grant
     )
     host, port = _address(opts)
-    cert, key = _server_tls(opts, host, "webhook")
-    check_authority(opts)
+    cert, key = _server_tls(_ServerTLS.of(opts), settings.audience, host, "webhook")
+    check_authority(settings)
     _run(
         lambda: serve(
             app,
@@ -358,7 +396,7 @@ def webhook(**opts: Any) -> None:
 @click.option("--group-prefix", default="", help="Prefix for impersonated groups.")
 @click.option(
     "--role-prefix",
-    default="jot:role:",
+    default=ROLE_PREFIX,
     show_default=True,
     help="Kubernetes mode: roles granted here become groups with this prefix; '' turns off.",
 )
@@ -405,7 +443,9 @@ def proxy(**opts: Any) -> None:
     from jot.destination.tls import client_context, server_context
 
     _configure_logging(opts["log_level"])
-    verifier = build_verifier(opts)
+    settings = _settings(opts)
+    verifier = build_verifier(settings)
+    names = _names(opts)
     try:
         upstream_tls = client_context(
             opts["upstream_ca"], opts["upstream_client_cert"], opts["upstream_client_key"],
@@ -415,20 +455,20 @@ def proxy(**opts: Any) -> None:
             CredentialFile(opts["upstream_token_file"]) if opts["upstream_token_file"] else None
         )
         rendering = IdentityHeaders(
-            kubernetes=opts["kubernetes"], group_prefix=opts["group_prefix"],
-            role_prefix=opts["role_prefix"] or None,
+            kubernetes=opts["kubernetes"], group_prefix=names.group_prefix,
+            role_prefix=names.role_prefix,
         )  # fmt: skip
         rules = HeaderRules.of(opts["strip_header"], opts["allow_upgrade"])
         app = Proxy(
             verifier, opts["upstream"], rendering=rendering, upstream_tls=upstream_tls,
-            credential=credential, require_grant=not opts["allow_no_role"], rules=rules,
+            credential=credential, require_grant=settings.require_grant, rules=rules,
         )  # fmt: skip
         host, port = _address(opts)
-        cert, key = _server_tls(opts, host, "proxy")
+        cert, key = _server_tls(_ServerTLS.of(opts), settings.audience, host, "proxy")
         tls = server_context(cert, key)
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
-    check_authority(opts)
+    check_authority(settings)
 
     def start() -> None:
         sock = bind(host, port)

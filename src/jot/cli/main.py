@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "groups": "jot.cli.admin:groups",
     "grants": "jot.cli.admin:grants",
     "destinations": "jot.cli.admin:destinations",
+    "requests": "jot.cli.requests:requests",
     "access-keys": "jot.cli.keys:access_keys",
     "signing-keys": "jot.cli.keys:signing_keys",
     "audit": "jot.cli.audit:audit",

@@ -1,42 +1,51 @@
-"""The decisions of the verifier, without I/O: shared by the sync and async verifiers."""
+"""The destination's decisions, without I/O: what a request's token is, whether it verifies,
+and how a refusal is answered. Shared by the verifiers and by every front end (ASGI, WSGI,
+forward auth, proxy, TokenReview webhook)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import Any, Literal, overload
 
-from jot.api import TOKEN_TYPE
+from jot.api.claims import MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
 from jot.destination.cache import CachedToken, VerificationCache, token_digest
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
+from jot.destination.settings import DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW
 from jot.jose import KeySet, jwt
 from jot.jose.errors import ClaimError, InvalidTokenError, MalformedTokenError
 from jot.jose.hazmat import decode_unverified
 
 __all__ = [
-    "DEFAULT_ALGORITHMS",
-    "MAX_CLOCK_SKEW",
     "MAX_TOKEN_BYTES",
     "MISSING_TOKEN",
+    "NO_ROLE",
+    "REFUSED",
+    "RESERVED_NAME",
+    "Refusal",
     "VerifierCore",
     "VerifierSettings",
+    "allowed",
     "authorization",
     "bearer_token",
-    "refusal",
+    "refuse",
+    "request_token",
     "www_authenticate",
 ]
 
-#: Seconds of clock difference tolerated for ``exp``/``nbf``/``iat``.
-MAX_CLOCK_SKEW = 60
-#: Tokens longer than this are refused before any parsing.
-MAX_TOKEN_BYTES = 16 * 1024
 MAX_HEADER_CHARS = 2048
-DEFAULT_ALGORITHMS = ("EdDSA", "ES256", "RS256", "PS256")
 #: The error code of a request without a bearer token (answered without an ``error``).
 MISSING_TOKEN = "missing_token"
-_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
+#: The error code of a valid token that holds no role at this destination.
+NO_ROLE = "no_role"
+#: The error code of a user name or uid that Kubernetes reserves (``system:…``).
+RESERVED_NAME = "reserved_name"
+#: Every error a front end answers with a refusal (see :func:`refuse`).
+REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
 
 
 # A second credential inside one value: a comma, an auth-scheme and a space (RFC 9110 §11.4).
@@ -81,17 +90,80 @@ def www_authenticate(realm: str, error: str | None = None) -> str:
     return f'{value}, error="{code}"'
 
 
-def refusal(exc: Exception, realm: str) -> tuple[int, list[tuple[bytes, bytes]]]:
-    """The HTTP status and headers that answer a refusal, the same in every front end."""
-    if isinstance(exc, BadRequestError):
-        return 400, [(b"www-authenticate", www_authenticate(realm, exc.error).encode())]
-    if isinstance(exc, ForbiddenError):
-        return 403, []
+@overload
+def request_token(values: Sequence[str], *, optional: Literal[False] = False) -> str: ...
+@overload
+def request_token(values: Sequence[str], *, optional: bool) -> str | None: ...
+
+
+def request_token(values: Sequence[str], *, optional: bool = False) -> str | None:
+    """The bearer token of a request's ``Authorization`` values.
+
+    :raises BadRequestError: two credentials (see :func:`authorization`).
+    :raises InvalidTokenError: no bearer token (``missing_token``), unless ``optional``, when
+        the answer is None.
+    """
+    token = bearer_token(authorization(values))
+    if token is None and not optional:
+        raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
+    return token
+
+
+def allowed(identity: Identity, require_grant: bool) -> Identity:
+    """``identity``, unless it holds no role here and a role is required (403)."""
+    if require_grant and not identity.roles:
+        raise ForbiddenError(f"{identity.subject} has no role here", error=NO_ROLE)
+    return identity
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How every front end answers a request it refuses: the HTTP status and headers, the
+    short public reason (the TokenReview's ``error``), and the line for the log."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    reason: str
+    log_level: int
+    log_line: str
+
+    @property
+    def phrase(self) -> bytes:
+        """The plain-text body of an answer that has one: the status phrase, nothing more."""
+        return HTTPStatus(self.status).phrase.encode()
+
+    def log(self, logger: logging.Logger, where: str) -> None:
+        logger.log(self.log_level, "jot %s: %s", where, self.log_line)
+
+
+# The public reason of each refusal; any other token error is "invalid token" (RFC 6750 §3.1:
+# the answer does not say what was wrong with a token; the log line does).
+_REASONS = {
+    MISSING_TOKEN: "no token",
+    NO_ROLE: "no grant at this destination",
+    RESERVED_NAME: "reserved user name",
+    BadRequestError.error: "more than one credential",
+    UnavailableError.error: "temporarily unavailable",
+}
+
+
+def refuse(exc: Exception, realm: str) -> Refusal:
+    """The one answer to a refused request (one of :data:`REFUSED`), the same in every front
+    end: 400 and 401 with a ``WWW-Authenticate`` challenge, 403, or 503 with ``Retry-After``."""
+    error = str(getattr(exc, "error", "refused"))
+    reason = _REASONS.get(error, "invalid token")
+    line = f"refused ({error}): {exc}"
     if isinstance(exc, UnavailableError):
-        return 503, [(b"retry-after", b"5")]
+        return Refusal(503, ((b"retry-after", b"5"),), reason, logging.WARNING, f"503 {exc}")
+    if isinstance(exc, ForbiddenError):
+        return Refusal(403, (), reason, logging.INFO, line)
+    if isinstance(exc, BadRequestError):
+        challenge = www_authenticate(realm, exc.error).encode()
+        return Refusal(400, ((b"www-authenticate", challenge),), reason, logging.INFO, line)
     # RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
-    error = exc.error if isinstance(exc, InvalidTokenError) and exc.error != MISSING_TOKEN else None
-    return 401, [(b"www-authenticate", www_authenticate(realm, error).encode())]
+    code = error if isinstance(exc, InvalidTokenError) and error != MISSING_TOKEN else None
+    challenge = www_authenticate(realm, code).encode()
+    return Refusal(401, ((b"www-authenticate", challenge),), reason, logging.INFO, line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +220,7 @@ class VerifierCore:
         s = self.settings
         verified = jwt.decode_complete(
             token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
-            typ=s.typ, leeway=s.leeway, require=_REQUIRED, now=now,
+            typ=s.typ, leeway=s.leeway, require=REQUIRED_CLAIMS, now=now,
         )  # fmt: skip
         claims = dict(verified.claims)
         _check_shape(claims)

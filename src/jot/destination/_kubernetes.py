@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jot.api.identities import RESERVED_PREFIX, is_reserved_name
+from jot.destination._core import RESERVED_NAME
 from jot.destination.errors import ForbiddenError
 from jot.destination.identity import Identity
 
@@ -31,7 +32,9 @@ def kubernetes_user(
     """
     for value in (identity.name, identity.subject):
         if is_reserved_name(value):
-            raise ForbiddenError(f"Kubernetes reserves names starting with {RESERVED_PREFIX!r}")
+            raise ForbiddenError(
+                f"Kubernetes reserves names starting with {RESERVED_PREFIX!r}", error=RESERVED_NAME
+            )
     groups = tuple(group_prefix + group for group in identity.groups)
     if role_prefix is not None:
         groups += tuple(role_prefix + role for role in sorted(identity.roles))

@@ -19,7 +19,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from typing import Any
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -28,11 +27,9 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
-from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
+from jot.destination._core import REFUSED, allowed, refuse, request_token
 from jot.destination.identity import Identity
 from jot.destination.verifier import AsyncVerifier
-from jot.jose.errors import InvalidTokenError
 
 __all__ = ["JotAuthMiddleware", "current_identity", "require_role"]
 
@@ -43,15 +40,11 @@ ErrorHandler = Callable[[HTTPConnection, Exception], Response]
 
 def _default_error(realm: str) -> ErrorHandler:
     def on_error(conn: HTTPConnection, exc: Exception) -> Response:
-        status, headers = refusal(exc, realm)
-        return PlainTextResponse(
-            HTTPStatus(status).phrase, status, {k.decode(): v.decode() for k, v in headers}
-        )
+        refusal = refuse(exc, realm)
+        headers = {k.decode(): v.decode() for k, v in refusal.headers}
+        return PlainTextResponse(refusal.phrase, refusal.status, headers)
 
     return on_error
-
-
-_REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
 
 
 class JotAuthMiddleware:
@@ -75,7 +68,8 @@ class JotAuthMiddleware:
         self.verifier = verifier
         self.optional = optional
         self.require_grant = require_grant
-        self.on_error = on_error or _default_error(realm or verifier.settings.audience)
+        self.realm = realm or verifier.settings.audience
+        self.on_error = on_error or _default_error(self.realm)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -84,10 +78,8 @@ class JotAuthMiddleware:
         conn = HTTPConnection(scope)
         try:
             identity = await self._authenticate(conn)
-        except _REFUSED as exc:
-            log.info(
-                "jot: refused %s %s: %s", scope["type"], conn.url.path, getattr(exc, "error", exc)
-            )
+        except REFUSED as exc:
+            refuse(exc, self.realm).log(log, f"{scope['type']} {conn.url.path}")
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
@@ -100,15 +92,10 @@ class JotAuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _authenticate(self, conn: HTTPConnection) -> Identity | None:
-        token = bearer_token(authorization(conn.headers.getlist("authorization")))
+        token = request_token(conn.headers.getlist("authorization"), optional=self.optional)
         if token is None:
-            if self.optional:
-                return None
-            raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
-        identity = await self.verifier.verify(token)
-        if self.require_grant and not identity.roles:
-            raise ForbiddenError("no role at this destination")
-        return identity
+            return None
+        return allowed(await self.verifier.verify(token), self.require_grant)
 
 
 def current_identity(conn: HTTPConnection) -> Identity | None:

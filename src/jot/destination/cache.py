@@ -15,6 +15,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from jot.destination.settings import CACHE_SIZE
+
 __all__ = ["CachedToken", "VerificationCache", "token_digest"]
 
 
@@ -32,7 +34,7 @@ class CachedToken:
 class VerificationCache:
     """A bounded LRU of verified tokens; safe to share between threads."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = CACHE_SIZE) -> None:
         if max_entries < 0:
             raise ValueError("max_entries must be >= 0")
         self.max_entries = max_entries

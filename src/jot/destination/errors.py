@@ -49,9 +49,15 @@ class BadRequestError(JotError):
 
 
 class ForbiddenError(JotError):
-    """The identity is valid but holds none of the roles needed here."""
+    """The identity is valid but may not pass: it holds no role here, or its name is one that
+    Kubernetes reserves. ``error`` says which (for logs)."""
 
     error = "forbidden"
+
+    def __init__(self, description: str = "", *, error: str | None = None) -> None:
+        super().__init__(description)
+        if error is not None:
+            self.error = error
 
 
 class UnavailableError(JotError):

@@ -22,11 +22,9 @@ from urllib.parse import parse_qs, quote
 
 from starlette.types import Receive, Scope, Send
 
-from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
-from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
+from jot.destination._core import REFUSED, allowed, refuse, request_token
 from jot.destination.identity import Identity
 from jot.destination.verifier import AsyncVerifier
-from jot.jose.errors import InvalidTokenError
 
 __all__ = ["IDENTITY_HEADERS", "ForwardAuth", "encode_header", "identity_headers"]
 
@@ -105,18 +103,12 @@ class ForwardAuth:
     async def _decide(self, scope: Scope) -> tuple[int, Sequence[tuple[bytes, bytes]]]:
         try:
             values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"]
-            token = bearer_token(authorization(values))
-            if token is None:
-                raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
-            identity = await self.verifier.verify(token, resource=_resource(scope))
-            if self.require_grant and not identity.roles:
-                raise ForbiddenError(f"{identity.subject} has no role")
-        except (BadRequestError, InvalidTokenError, ForbiddenError) as exc:
-            log.info("jot forward-auth: refused (%s): %s", exc.error, exc)
-            return refusal(exc, self.realm)
-        except UnavailableError as exc:
-            log.warning("jot forward-auth: 503 %s", exc)
-            return refusal(exc, self.realm)
+            identity = await self.verifier.verify(request_token(values), resource=_resource(scope))
+            allowed(identity, self.require_grant)
+        except REFUSED as exc:
+            refusal = refuse(exc, self.realm)
+            refusal.log(log, "forward-auth")
+            return refusal.status, refusal.headers
         except ValueError:
             log.error("jot forward-auth: resource outside this destination (proxy configuration)")
             return 500, []

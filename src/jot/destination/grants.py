@@ -4,9 +4,10 @@
 The grants come from a local TOML/YAML file (:class:`FileGrants`, for destinations that run
 offline) or from the authority (:mod:`jot.destination.grants_client`).
 
-Matching rules: a grant's subject is ``user:<name>`` (the token's ``name`` claim) or
-``group:<name>``. A grant on ``web`` applies to the whole destination and every sub-resource
-``web.x``; a grant on ``web.x`` applies only to ``web.x`` (and its own children).
+Matching rules (:mod:`jot.api.roles`, the authority's too): a grant's subject is
+``user:<name>`` (the token's ``name`` claim) or ``group:<name>``. A grant on ``web`` applies to
+the whole destination and every sub-resource ``web.x``; a grant on ``web.x`` applies only to
+``web.x`` (and its own children).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from jot.api.roles import Held, resource_chain, roles_on
+
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
 
 
@@ -33,12 +36,6 @@ class GrantSource(Protocol):
         ...
 
 
-def resource_chain(resource: str) -> tuple[str, ...]:
-    """``"web.a.b"`` → ``("web", "web.a", "web.a.b")``: the resources whose grants apply."""
-    parts = resource.split(".")
-    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
-
-
 #: Answers remembered per index: the same few users and groups ask again and again.
 ROLES_CACHE_SIZE = 4096
 
@@ -48,9 +45,9 @@ class GrantIndex:
     so the answers it remembers never outlive the grants they came from)."""
 
     def __init__(self, grants: Iterable[Mapping[str, Any]] = ()) -> None:
-        index: dict[str, list[tuple[str, str]]] = {}
+        index: dict[str, list[Held]] = {}
         for grant in grants:
-            index.setdefault(grant["subject"], []).append((grant["resource"], grant["role"]))
+            index.setdefault(grant["subject"], []).append(Held(grant["resource"], grant["role"]))
         self._index = index
         self._answers: dict[tuple[str, tuple[str, ...], str], frozenset[str]] = {}
         self.mentioned_groups = frozenset(
@@ -65,21 +62,11 @@ class GrantIndex:
         key = (name, groups, resource)
         roles = self._answers.get(key)
         if roles is None:
-            roles = self._roles_for(name, groups, resource)
+            roles = roles_on(name, groups, resource, self._index)
             if len(self._answers) >= ROLES_CACHE_SIZE:
                 self._answers.clear()  # Bounded; many distinct callers just start it over.
             self._answers[key] = roles
         return roles
-
-    def _roles_for(self, name: str, groups: tuple[str, ...], resource: str) -> frozenset[str]:
-        applicable = set(resource_chain(resource))
-        subjects = ["user:" + name, *("group:" + group for group in groups)]
-        return frozenset(
-            role
-            for subject in subjects
-            for granted, role in self._index.get(subject, ())
-            if granted in applicable
-        )
 
 
 def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 import httpx
 from pydantic import ValidationError
 
+from jot._outage import OutageLog
 from jot.api import GrantList
 from jot.api.untrusted import loads
 from jot.destination._http import Flow, check_url, drive, drive_async
@@ -30,6 +32,9 @@ log = logging.getLogger("jot.destination")
 MAX_GRANTS_BYTES = 8 * 1024 * 1024
 #: Least seconds between the starts of two polls.
 MIN_POLL_INTERVAL = 1.0
+# Our own generator: the refresh thread must not draw from (and so move) the global one that
+# applications, and Hypothesis in our tests, own.
+_jitter = random.Random()  # noqa: S311 - jitter, not a secret
 
 
 class GrantsPoll:
@@ -104,8 +109,32 @@ def _refusal(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {reason[:200]}"
 
 
-def _backoff(failures: int) -> float:
-    return float(min(30, 2 ** min(failures, 5)))
+class _Outage:
+    """When to retry a failing refresh; the log says it once per outage (:class:`OutageLog`).
+
+    Retries come every ``retry_every`` seconds (with jitter, so that many destinations do not
+    knock together): a failed poll costs a down authority nothing, and a destination catches
+    up within about that time after the authority returns, where a back-off to 30 s made it
+    wait up to 30 s. The retry is a conditional poll without ``wait``: a 304 when nothing
+    changed.
+    """
+
+    def __init__(
+        self, destination: str, *, retry_every: float = 1.0, clock: Callable[[], float]
+    ) -> None:
+        self.retry_every = retry_every
+        self.log = OutageLog(
+            log, f"grants refresh (destination {destination})", every=30.0, clock=clock
+        )
+
+    @property
+    def failing(self) -> bool:
+        return self.log.failing
+
+    def failed(self, exc: Exception) -> float:
+        """Note a failure; the seconds to wait before the next attempt."""
+        self.log.failed(exc)
+        return self.retry_every * _jitter.uniform(0.75, 1.0)
 
 
 def _first_load(refresh: Callable[[], bool]) -> None:
@@ -145,7 +174,9 @@ class AuthorityGrants:
         return drive(self._http, self.poll.flow(wait, self._clock()), MAX_GRANTS_BYTES)
 
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
-        if self.poll.due_for_first_load(self._clock()):
+        if self.poll.index is None:
+            # Taken even when no load is due: a first load in flight (a cold start) is waited
+            # for, not answered 503 (its rate limit counts it from its start).
             with self._lock:
                 if self.poll.due_for_first_load(self._clock()):
                     _first_load(self.refresh)
@@ -164,19 +195,18 @@ class AuthorityGrants:
             self._thread.start()
 
     def _run(self) -> None:
-        failures = 0
+        outage = _Outage(self.poll.destination, clock=self._clock)
         try:
             while not self._stop.is_set():
                 started = self._clock()
                 try:
-                    self.refresh(self._wait)
-                    failures = 0
+                    # While failing, a short poll: the authority's return is seen at once.
+                    self.refresh(0.0 if outage.failing else self._wait)
+                    outage.log.ok()
                     # An authority that answers at once (no long-poll) is not polled in a spin.
                     self._stop.wait(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
                 except (httpx.HTTPError, UnavailableError) as exc:
-                    failures += 1
-                    log.warning("grants refresh failed: %s", exc)
-                    self._stop.wait(_backoff(failures))
+                    self._stop.wait(outage.failed(exc))
         finally:
             if self._owns_http:
                 self._http.close()
@@ -219,8 +249,8 @@ class AsyncAuthorityGrants:
         return await drive_async(self._http, flow, MAX_GRANTS_BYTES)
 
     async def aroles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
-        if self.poll.due_for_first_load(self._clock()):
-            async with self._lock:
+        if self.poll.index is None:
+            async with self._lock:  # As in AuthorityGrants.roles_for.
                 if self.poll.due_for_first_load(self._clock()):
                     try:
                         await self.refresh()
@@ -235,17 +265,15 @@ class AsyncAuthorityGrants:
         return self.poll.mentioned_groups
 
     async def _run(self) -> None:
-        failures = 0
+        outage = _Outage(self.poll.destination, clock=self._clock)
         while True:
             started = self._clock()
             try:
-                await self.refresh(self._wait)
-                failures = 0
+                await self.refresh(0.0 if outage.failing else self._wait)
+                outage.log.ok()
                 await asyncio.sleep(max(0.0, MIN_POLL_INTERVAL - (self._clock() - started)))
             except (httpx.HTTPError, UnavailableError) as exc:
-                failures += 1
-                log.warning("grants refresh failed: %s", exc)
-                await asyncio.sleep(_backoff(failures))
+                await asyncio.sleep(outage.failed(exc))
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -207,9 +207,12 @@ class JWKSClient:
         """The current key set, fetched first when due. Raises :class:`UnavailableError`."""
         # One fetch at a time. The others wait for its result, unless the key they need is in
         # the (stale) set already: then they go on with it rather than queue behind a slow
-        # authority.
+        # authority. A request the current set cannot serve takes the lock even when no fetch
+        # is due (the rate limit counts a fetch from its start): a fetch in flight, such as the
+        # first one at a cold start, may bring its key.
+        knows = self.state.knows(kid)
         due = self.state.due(kid, self._clock())
-        if due and self._lock.acquire(blocking=not self.state.knows(kid)):
+        if (due or not knows) and self._lock.acquire(blocking=not knows):
             try:
                 self._fetch(kid)
             finally:
@@ -255,8 +258,10 @@ class AsyncJWKSClient:
         return self.state.kids
 
     async def aget(self, kid: str | None) -> KeySet:
-        if self.state.due(kid, self._clock()) and not (
-            self._lock.locked() and self.state.knows(kid)
+        # As JWKSClient.get: wait for a fetch in flight unless the current set serves the kid.
+        knows = self.state.knows(kid)
+        if (not knows or self.state.due(kid, self._clock())) and not (
+            self._lock.locked() and knows
         ):
             async with self._lock:
                 now = self._clock()

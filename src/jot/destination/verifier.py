@@ -20,13 +20,14 @@ from typing import Any
 
 import httpx
 
-from jot.destination._core import DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW, VerifierCore, VerifierSettings
+from jot.destination._core import VerifierCore, VerifierSettings
 from jot.destination.cache import CachedToken, VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
 from jot.destination.grants import GrantSource
 from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
 from jot.destination.identity import Identity
 from jot.destination.jwks import AsyncJWKSClient, JWKSClient, JWKSPolicy, StaticJWKS
+from jot.destination.settings import CACHE_SIZE, DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW
 from jot.destination.stores import (
     AsyncDenyList,
     AsyncReplayStore,
@@ -97,7 +98,7 @@ class Verifier(_Base):
         typ: str | None = None,
         leeway: float = MAX_CLOCK_SKEW,
         keep_system_groups: bool = False,
-        cache_size: int = 10_000,
+        cache_size: int = CACHE_SIZE,
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
@@ -169,7 +170,7 @@ class AsyncVerifier(_Base):
         typ: str | None = None,
         leeway: float = MAX_CLOCK_SKEW,
         keep_system_groups: bool = False,
-        cache_size: int = 10_000,
+        cache_size: int = CACHE_SIZE,
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from jot.api.untrusted import UntrustedJSONError, loads
+from jot.destination._core import MISSING_TOKEN, allowed, refuse
 from jot.destination._kubernetes import kubernetes_user
 from jot.destination.errors import ForbiddenError, UnavailableError
+from jot.destination.settings import KubernetesNames
 from jot.destination.verifier import AsyncVerifier
 from jot.jose.errors import InvalidTokenError
 
@@ -33,17 +36,20 @@ API_VERSION = "authentication.k8s.io/v1"
 #: The TokenReview versions answered (in the version asked).
 API_VERSIONS = (API_VERSION, "authentication.k8s.io/v1beta1")
 MAX_BODY = 64 * 1024
+_NAMES = KubernetesNames()
 
 
 async def review(
     verifier: AsyncVerifier,
     body: dict[str, Any],
     *,
-    group_prefix: str = "",
-    role_prefix: str | None = "jot:role:",
+    names: KubernetesNames = _NAMES,
     require_grant: bool = True,
 ) -> dict[str, Any]:
-    """The TokenReview answer to a TokenReview request body (already parsed)."""
+    """The TokenReview answer to a TokenReview request body (already parsed).
+
+    :raises UnavailableError: the destination cannot decide now (answered 503).
+    """
     version = body.get("apiVersion")
     spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
     token = spec.get("token") if isinstance(spec, dict) else None
@@ -55,43 +61,46 @@ async def review(
     elif isinstance(audiences, list) and audiences and verifier.settings.audience not in audiences:
         status["error"] = "the token's audience is not among the requested audiences"
     elif not isinstance(token, str) or not token:
-        status["error"] = "no token"
+        status["error"] = _refused(verifier, InvalidTokenError("no token", error=MISSING_TOKEN))
     else:
-        status = await _status(verifier, token, group_prefix, role_prefix, require_grant)
+        status = await _status(verifier, token, names, require_grant)
         if status["authenticated"] and isinstance(audiences, list) and audiences:
             status["audiences"] = [verifier.settings.audience]
     return {"apiVersion": version, "kind": "TokenReview", "status": status}
 
 
 async def _status(
-    verifier: AsyncVerifier,
-    token: str,
-    group_prefix: str,
-    role_prefix: str | None,
-    require_grant: bool,
+    verifier: AsyncVerifier, token: str, names: KubernetesNames, require_grant: bool
 ) -> dict[str, Any]:
     try:
-        identity = await verifier.verify(token)
-    except InvalidTokenError as exc:
-        log.info("jot webhook: refused: %s", exc.error)
-        return {"authenticated": False, "error": "invalid token"}
-    if require_grant and not identity.roles:
-        return {"authenticated": False, "error": "no grant at this destination"}
-    try:
-        user = kubernetes_user(identity, group_prefix, role_prefix)
-    except ForbiddenError as exc:
-        log.warning("jot webhook: refused %s: %s", identity.subject, exc)
-        return {"authenticated": False, "error": "reserved user name"}
+        identity = allowed(await verifier.verify(token), require_grant)
+        user = kubernetes_user(identity, names.group_prefix, names.role_prefix)
+    except (InvalidTokenError, ForbiddenError) as exc:
+        return {"authenticated": False, "error": _refused(verifier, exc)}
     who = {"username": user.username, "uid": user.uid, "groups": list(user.groups)}
     return {"authenticated": True, "user": who}
+
+
+def _refused(verifier: AsyncVerifier, exc: Exception) -> str:
+    """Log a refusal as every front end does; its public reason (the review's ``error``)."""
+    refusal = refuse(exc, verifier.settings.audience)
+    refusal.log(log, "webhook")
+    return refusal.reason
 
 
 class TokenReviewApp:
     """The webhook as an ASGI app: ``POST /`` (any path) with a TokenReview body."""
 
-    def __init__(self, verifier: AsyncVerifier, **options: Any) -> None:
+    def __init__(
+        self,
+        verifier: AsyncVerifier,
+        *,
+        names: KubernetesNames = _NAMES,
+        require_grant: bool = True,
+    ) -> None:
         self.verifier = verifier
-        self.options = options
+        self.names = names
+        self.require_grant = require_grant
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -114,10 +123,14 @@ class TokenReviewApp:
             await _send(send, 400, {"error": "expected a TokenReview object"})
             return
         try:
-            answer = await review(self.verifier, parsed, **self.options)
-        except UnavailableError:
+            answer = await review(
+                self.verifier, parsed, names=self.names, require_grant=self.require_grant
+            )
+        except UnavailableError as exc:
             # Kubernetes treats a failed webhook call as "not authenticated" and retries later.
-            await _send(send, 503, {"error": "temporarily unavailable"})
+            refusal = refuse(exc, self.verifier.settings.audience)
+            refusal.log(log, "webhook")
+            await _send(send, refusal.status, {"error": refusal.reason}, refusal.headers)
             return
         await _send(send, 200, answer)
 
@@ -138,9 +151,12 @@ async def _read(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _send(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _send(
+    send: Send, status: int, body: dict[str, Any], extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    headers += extra
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from jot.destination._core import MISSING_TOKEN, authorization, bearer_token, refusal
-from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
+from jot.destination._core import REFUSED, Refusal, allowed, refuse, request_token
 from jot.destination.identity import Identity
 from jot.destination.verifier import Verifier
-from jot.jose.errors import InvalidTokenError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -26,7 +23,6 @@ __all__ = ["ENVIRON_KEY", "JotWSGIMiddleware", "wsgi_identity"]
 log = logging.getLogger("jot.destination")
 
 ENVIRON_KEY = "jot.identity"
-_REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
 
 
 def wsgi_identity(environ: dict[str, Any]) -> Identity | None:
@@ -58,9 +54,10 @@ class JotWSGIMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             identity = self._authenticate(environ)
-        except _REFUSED as exc:
-            log.info("jot: refused %s: %s", environ.get("PATH_INFO"), getattr(exc, "error", exc))
-            return self._refuse(exc, start_response)
+        except REFUSED as exc:
+            refusal = refuse(exc, self.realm)
+            refusal.log(log, f"wsgi {environ.get('PATH_INFO')}")
+            return _answer(refusal, start_response)
         if identity is not None:
             environ[ENVIRON_KEY] = identity
             environ["REMOTE_USER"] = identity.name
@@ -73,22 +70,16 @@ class JotWSGIMiddleware:
         # The server has joined repeated headers into one value; authorization() finds two
         # credentials in it as well.
         value = environ.get("HTTP_AUTHORIZATION")
-        token = bearer_token(authorization([value] if value is not None else []))
+        token = request_token([value] if value is not None else [], optional=self.optional)
         if token is None:
-            if self.optional:
-                return None
-            raise InvalidTokenError("no bearer token", error=MISSING_TOKEN)
-        identity = self.verifier.verify(token)
-        if self.require_grant and not identity.roles:
-            raise ForbiddenError("no role at this destination")
-        return identity
+            return None
+        return allowed(self.verifier.verify(token), self.require_grant)
 
-    def _refuse(self, exc: Exception, start_response: StartResponse) -> list[bytes]:
-        status, extra = refusal(exc, self.realm)
-        body = HTTPStatus(status).phrase.encode()
-        headers = [("Content-Type", "text/plain; charset=utf-8")]
-        headers += [(k.decode(), v.decode()) for k, v in extra]
-        start_response(
-            f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(body)))]
-        )
-        return [body]
+
+def _answer(refusal: Refusal, start_response: StartResponse) -> list[bytes]:
+    body = refusal.phrase
+    headers = [("Content-Type", "text/plain; charset=utf-8")]
+    headers += [(k.decode(), v.decode()) for k, v in refusal.headers]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{refusal.status} {body.decode()}", headers)
+    return [body]

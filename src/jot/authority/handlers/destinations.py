@@ -6,11 +6,14 @@ from sqlalchemy import delete, select
 
 from jot.api.destinations import Destination as DestinationOut
 from jot.api.destinations import DestinationCreate, DestinationList, DestinationUpdate
+from jot.api.openid import OidcClient, OidcClientSpec
 from jot.authority import access, grants_store
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
 from jot.authority.models import Destination, Grant
+from jot.authority.openid import clients
+from jot.authority.openid.models import OidcClientRow
 
 __all__ = [
     "create_destination",
@@ -21,7 +24,7 @@ __all__ = [
 ]
 
 
-def _out(row: Destination) -> DestinationOut:
+def _out(row: Destination, oidc: OidcClient | None = None) -> DestinationOut:
     return DestinationOut(
         id=row.id,
         name=row.name,
@@ -30,7 +33,13 @@ def _out(row: Destination) -> DestinationOut:
         group_narrowing=row.group_narrowing,
         created=row.created,
         updated=row.updated,
+        oidc=oidc,
     )
+
+
+def _oidc(ctx: Context, row: Destination) -> OidcClient | None:
+    found = ctx.session.get(OidcClientRow, row.id)
+    return clients.to_api(found, row.name) if found is not None else None
 
 
 def _get(ctx: Context, name: str) -> Destination:
@@ -46,12 +55,27 @@ def list_destinations(ctx: Context) -> DestinationList:
     if not access.reads_everything(ctx.roles):
         mine = access.connector_destinations(ctx.session, ctx.me().id)
         stmt = stmt.where(Destination.name.in_(mine))
-    return DestinationList(items=[_out(row) for row in ctx.session.scalars(stmt)])
+    rows = list(ctx.session.scalars(stmt))
+    registered = {
+        found.destination_id: found
+        for found in ctx.session.scalars(
+            select(OidcClientRow).where(OidcClientRow.destination_id.in_([r.id for r in rows]))
+        )
+    }
+    return DestinationList(
+        items=[
+            _out(
+                row, clients.to_api(registered[row.id], row.name) if row.id in registered else None
+            )
+            for row in rows
+        ]
+    )
 
 
 def get_destination(ctx: Context, name: str) -> DestinationOut:
     access.check_destination(ctx.session, ctx.me().id, ctx.roles, name)
-    return _out(_get(ctx, name))
+    row = _get(ctx, name)
+    return _out(row, _oidc(ctx, row))
 
 
 def create_destination(ctx: Context, body: DestinationCreate) -> DestinationOut:
@@ -69,20 +93,52 @@ def create_destination(ctx: Context, body: DestinationCreate) -> DestinationOut:
     )
     ctx.session.add(row)
     ctx.session.flush()
+    oidc = _register(ctx, row, body.oidc) if body.oidc is not None else None
     ctx.audit("destination.created", body.name, kind=body.kind, lifetime=body.lifetime)
-    return _out(row)
+    return _out(row, oidc)
+
+
+def _register(ctx: Context, row: Destination, spec: OidcClientSpec) -> OidcClient:
+    if row.name == access.JOT_DESTINATION:
+        raise BadRequest("the 'jot' destination cannot be an OpenID client")
+    oidc = clients.register(ctx.session, row, spec, ctx.now)
+    ctx.audit(
+        "destination.oidc_registered", row.name, auth_method=spec.auth_method,
+        redirect_uris=oidc.redirect_uris, new_secret=oidc.client_secret is not None,
+    )  # fmt: skip
+    return oidc
 
 
 def update_destination(ctx: Context, name: str, body: DestinationUpdate) -> DestinationOut:
     row = _get(ctx, name)
-    changes = body.model_dump(exclude_none=True)
+    changes = body.model_dump(
+        exclude_none=True, exclude={"oidc", "new_client_secret", "remove_oidc"}
+    )
     if name == access.JOT_DESTINATION and "kind" in changes:
         raise BadRequest("the kind of the 'jot' destination cannot change")
     for field, value in changes.items():
         setattr(row, field, value)
     row.updated = ctx.now
     ctx.audit("destination.updated", name, **changes)
-    return _out(row)
+    return _out(row, _update_oidc(ctx, row, body))
+
+
+def _update_oidc(ctx: Context, row: Destination, body: DestinationUpdate) -> OidcClient | None:
+    if body.remove_oidc:
+        if body.oidc is not None or body.new_client_secret:
+            raise BadRequest("remove_oidc cannot be combined with oidc or new_client_secret")
+        if clients.unregister(ctx.session, row.id):
+            ctx.audit("destination.oidc_removed", row.name)
+        return None
+    oidc = _register(ctx, row, body.oidc) if body.oidc is not None else _oidc(ctx, row)
+    if not body.new_client_secret:
+        return oidc
+    found = ctx.session.get(OidcClientRow, row.id)
+    if found is None or found.secret_hash is None:
+        raise BadRequest(f"{row.name!r} is not an OpenID client with a client secret")
+    secret = clients.new_secret(found)
+    ctx.audit("destination.oidc_secret_changed", row.name)
+    return clients.to_api(found, row.name, secret)
 
 
 def delete_destination(ctx: Context, name: str) -> None:
@@ -93,6 +149,7 @@ def delete_destination(ctx: Context, name: str) -> None:
     # not hand its grants to the old one's connector.
     connector = f"{access.JOT_DESTINATION}.{name}"
     ctx.session.execute(delete(Grant).where(Grant.resource == connector))
+    clients.unregister(ctx.session, row.id)
     ctx.session.delete(row)
     grants_store.bump(ctx)
     ctx.audit("destination.deleted", name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import datetime
 
 from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +21,15 @@ from jot.authority.errors import BadRequest, Conflict, NotFound
 from jot.authority.models import Destination, Grant
 from jot.authority.state import Authority
 
-__all__ = ["STOPPING", "create_grant", "delete_grant", "watch_grants"]
+__all__ = [
+    "STOPPING",
+    "check_jot_grant",
+    "create_grant",
+    "delete_grant",
+    "destination_of",
+    "put_grant",
+    "watch_grants",
+]
 
 # How often a long-poll looks at the database revision (other processes' changes).
 _DB_POLL = 0.5
@@ -92,55 +101,85 @@ def _matches(header: str, tag: str) -> bool:
     return tag in candidates or "*" in candidates
 
 
-def _check_jot_grant(ctx: Context, role: str, resource: str) -> None:
-    """On ``jot`` itself: ``admin`` and ``view``. On ``jot.<destination>``: ``connector``,
-    which binds a connector to the one destination whose grants it reads."""
+def check_jot_grant(ctx: Context, role: str, resource: str) -> None:
+    """On ``jot`` itself: ``admin``, ``view`` and ``metrics``. On ``jot.<destination>``:
+    ``connector``, which binds a connector to the one destination whose grants it reads.
+    On ``jot.<resource>``: ``approver``, who answers access requests for that resource."""
     if resource == access.JOT_DESTINATION:
-        if role == access.CONNECTOR:
+        if role in (access.CONNECTOR, access.APPROVER):
             raise BadRequest(
-                "a connector reads one destination's grants: grant connector on jot.<destination>"
+                f"{role} goes on jot.<destination> (the destination it is about), not on jot"
             )
         if role not in access.JOT_ROLES:
             raise BadRequest(
                 f"roles on 'jot' are {', '.join(access.JOT_ROLES)} "
-                "(connector goes on jot.<destination>)"
+                "(connector and approver go on jot.<destination>)"
             )
         return
     target = resource.removeprefix(f"{access.JOT_DESTINATION}.")
-    if role != access.CONNECTOR:
-        raise BadRequest(f"the only role on {resource!r} is connector")
-    exists = select(Destination.id).where(Destination.name == target)
-    if target == access.JOT_DESTINATION or ctx.session.scalars(exists).first() is None:
-        raise NotFound(f"no destination named {target!r} for a connector to read")
+    if role not in (access.CONNECTOR, access.APPROVER):
+        raise BadRequest(f"the roles on {resource!r} are connector and approver")
+    name = target.split(".", 1)[0] if role == access.APPROVER else target
+    exists = select(Destination.id).where(Destination.name == name)
+    if name == access.JOT_DESTINATION or ctx.session.scalars(exists).first() is None:
+        raise NotFound(f"no destination named {name!r} for a {role} to serve")
 
 
-def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
-    name = body.resource.split(".", 1)[0]
+def destination_of(ctx: Context, resource: str) -> Destination:
+    """The destination a resource (``destination[.sub]``) is on; grants on ``jot`` checked."""
+    name = resource.split(".", 1)[0]
     destination = ctx.session.scalars(select(Destination).where(Destination.name == name)).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}; create it first")
-    if name == access.JOT_DESTINATION:
-        _check_jot_grant(ctx, body.role, body.resource)
+    return destination
+
+
+def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
+    destination = destination_of(ctx, body.resource)
+    if destination.name == access.JOT_DESTINATION:
+        check_jot_grant(ctx, body.role, body.resource)
     subject = grants_store.require_subject(ctx.session, body.subject)
-    exists = select(Grant.id).where(
-        subject.where(), Grant.role == body.role, Grant.resource == body.resource
-    )
-    if ctx.session.scalars(exists).first() is not None:
+    row, outcome = put_grant(ctx, subject, body.role, body.resource, destination, expires=None)
+    if outcome != "created":
         raise Conflict("that grant already exists")
+    ctx.audit("grant.created", body.resource, subject=subject.text, role=body.role, id=row.id)
+    return grants_store.to_api(row, subject.text)
+
+
+def put_grant(
+    ctx: Context,
+    subject: grants_store.Subject,
+    role: str,
+    resource: str,
+    destination: Destination,
+    *,
+    expires: datetime | None,
+) -> tuple[Grant, str]:
+    """The grant ``(subject, role, resource)``, made now (``"created"``), or the one there is:
+    a time-bound one runs on to ``expires`` if that is later (``"extended"``); otherwise it
+    stays as it is (``"held"``). Destinations learn of any change through the revision."""
+    stmt = select(Grant).where(subject.where(), Grant.role == role, Grant.resource == resource)
+    row = ctx.session.scalars(stmt).first()
+    if row is not None:
+        if row.expires is None or expires is None or row.expires >= expires:
+            return row, "held"
+        row.expires = expires
+        grants_store.bump(ctx)
+        return row, "extended"
     row = Grant(
         id=new_id(),
         identity_id=subject.identity_id,
         group_id=subject.group_id,
-        role=body.role,
-        resource=body.resource,
+        role=role,
+        resource=resource,
         destination_id=destination.id,
         created=ctx.now,
+        expires=expires,
     )
     ctx.session.add(row)
     ctx.session.flush()
     grants_store.bump(ctx)
-    ctx.audit("grant.created", body.resource, subject=subject.text, role=body.role, id=row.id)
-    return grants_store.to_api(row, subject.text)
+    return row, "created"
 
 
 def delete_grant(ctx: Context, grant_id: str) -> None:
@@ -156,8 +195,15 @@ def delete_grant(ctx: Context, grant_id: str) -> None:
 
 
 def _keep_one_admin(ctx: Context, row: Grant) -> None:
+    # Only an admin grant without an end counts: a time-bound one would lock everyone out
+    # when it lapses.
+    if row.expires is not None:
+        return
     stmt = select(Grant).where(
-        Grant.resource == access.JOT_DESTINATION, Grant.role == "admin", Grant.id != row.id
+        Grant.resource == access.JOT_DESTINATION,
+        Grant.role == "admin",
+        Grant.id != row.id,
+        Grant.expires.is_(None),
     )
     if ctx.session.scalars(stmt).first() is None:
         raise BadRequest("this is the last admin grant on 'jot'; add another one first")

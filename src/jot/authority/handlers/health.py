@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from jot._outage import OutageLog
 from jot.authority.access import Need
 from jot.authority.context import Context, run
 from jot.authority.state import Authority
@@ -29,18 +31,27 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+_NOT_READY = OutageLog(log, "readiness check (/readyz)")
+
+#: Seconds /readyz may take: a load balancer's health check must not hang with the database.
+READY_BUDGET = 3.0
+
+
 def _ready(authority: Authority) -> None:
     authority.db.ping()
     authority.keyring.signer()
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers and a key can sign."""
+    """The database answers (within :data:`READY_BUDGET`) and a key can sign."""
+    authority: Authority = request.app.state.authority
     try:
-        await run_in_threadpool(_ready, request.app.state.authority)
-    except Exception as exc:  # Any failure means "not ready"; the log says why.
-        log.warning("not ready: %s", exc)
+        await asyncio.wait_for(run_in_threadpool(_ready, authority), READY_BUDGET)
+    except Exception as exc:  # Any failure means "not ready"; the log says why, once.
+        reason = f"no answer within {READY_BUDGET:g} s" if isinstance(exc, TimeoutError) else exc
+        _NOT_READY.failed(reason)
         return JSONResponse({"error": "unavailable", "message": "not ready"}, status_code=503)
+    _NOT_READY.ok()
     return JSONResponse({"status": "ready"})
 
 

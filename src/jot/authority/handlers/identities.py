@@ -108,7 +108,7 @@ def update_identity(ctx: Context, name: str, body: IdentityUpdate) -> IdentityOu
         row.updated = ctx.now
         ctx.audit("identity.password_set", row.name)
     if body.revoke_access_keys:
-        keep = ctx.key.id if ctx.key is not None and row.id == ctx.key.identity_id else None
+        keep = ctx.caller.key_id if ctx.caller is not None and row.id == ctx.caller.id else None
         revoked = lineage.revoke_identity(ctx.session, row.id, ctx.now, keep=keep)
         ctx.audit("identity.access_keys_revoked", row.name, access_keys=revoked)
     return _identity_out(ctx, row)
@@ -116,7 +116,7 @@ def update_identity(ctx: Context, name: str, body: IdentityUpdate) -> IdentityOu
 
 def delete_identity(ctx: Context, name: str) -> None:
     row = _identity(ctx, name)
-    if ctx.identity is not None and row.id == ctx.identity.id:
+    if ctx.caller is not None and row.id == ctx.caller.id:
         raise BadRequest("you cannot delete the identity you are logged in as")
     grants_store.delete_for_subject(ctx, grants_store.Subject(row.id, None, f"user:{row.name}"))
     ctx.session.delete(row)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +23,6 @@ __all__ = [
     "jwks",
     "list_access_keys",
     "list_signing_keys",
-    "openid_configuration",
     "revoke_access_key",
     "rotate_signing_key",
 ]
@@ -61,8 +59,8 @@ def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList
 def _parent(ctx: Context) -> AccessKey:
     """The caller's key, locked until the end of the transaction, so that a revocation that
     commits meanwhile either sees the new key (and revokes it) or is seen here."""
-    key = ctx.key
-    row = ctx.session.get(AccessKey, key.id, with_for_update=True) if key is not None else None
+    key_id = ctx.me().key_id
+    row = ctx.session.get(AccessKey, key_id, with_for_update=True) if key_id is not None else None
     if row is None or row.revoked is not None:
         raise Unauthorized("this access key was revoked; log in again")
     if row.expires is not None and row.expires <= ctx.now:
@@ -151,28 +149,3 @@ async def jwks(request: Request) -> Response:
         headers={"Cache-Control": f"public, max-age={max_age}"},
         media_type="application/jwk-set+json",
     )
-
-
-def openid_configuration(request: Request) -> dict[str, Any]:
-    authority: Authority = request.app.state.authority
-    issuer = authority.settings.issuer_url
-    return {
-        "issuer": issuer,
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
-        "token_endpoint": f"{issuer}/api/tokens",
-        "response_types_supported": ["id_token"],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [authority.settings.signing_alg],
-        "claims_supported": [
-            "iss",
-            "sub",
-            "aud",
-            "name",
-            "groups",
-            "iat",
-            "nbf",
-            "exp",
-            "nonce",
-            "jti",
-        ],
-    }

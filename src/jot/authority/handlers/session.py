@@ -1,42 +1,26 @@
-"""Logging in and out, whoami, and issuing tokens."""
+"""Logging in and out, whoami and password changes (tokens: :mod:`jot.authority.tokens`)."""
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 
-from jot.api import TokenRequest, TokenResponse
 from jot.api.session import LoginRequest, LoginResponse, PasswordChange, WhoAmI
-from jot.authority import access, audit, lineage, signing
-from jot.authority.authcache import Principal, TokenDecision
-from jot.authority.clock import to_datetime
-from jot.authority.context import Context, load_identity, reads_first, still_valid
+from jot.authority import lineage
+from jot.authority.authcache import Caller
+from jot.authority.context import Context, load_identity, reads_first
 from jot.authority.credentials import (
     hash_password,
     hash_secret,
     new_access_key,
     verify_password,
 )
-from jot.authority.errors import BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
-from jot.authority.middleware import LOGINS, count_token
-from jot.authority.models import AccessKey, Destination, Grant, Group, Identity
-from jot.authority.oidc.revalidate import is_plain, revalidate
-from jot.authority.state import Authority
-from jot.jose import Key
+from jot.authority.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from jot.authority.middleware import LOGINS
+from jot.authority.models import AccessKey, Identity
 
-__all__ = [
-    "change_password",
-    "issue_cached",
-    "issue_token",
-    "login",
-    "logout",
-    "whoami",
-]
+__all__ = ["change_password", "login", "logout", "whoami"]
 
 
 @reads_first
@@ -61,7 +45,7 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     limits.password_ok(body.name, ctx.client)
     expires = ctx.now + timedelta(seconds=settings.access_key_lifetime)
     key_id, secret, full = new_access_key()
-    ctx.identity = identity
+    ctx.caller = Caller(identity.id, identity.name, identity.kind)
     with ctx.writing():
         ctx.session.add(
             AccessKey(
@@ -104,18 +88,18 @@ def change_password(ctx: Context, body: PasswordChange) -> None:
             update(Identity).where(Identity.id == me.id).values(password_hash=new_hash)
         )
         revoked: list[str] = []
-        if body.revoke_other_keys and ctx.key is not None:  # The key in hand stays.
-            revoked = lineage.revoke_identity(ctx.session, me.id, ctx.now, keep=ctx.key.id)
+        if body.revoke_other_keys and me.key_id is not None:  # The key in hand stays.
+            revoked = lineage.revoke_identity(ctx.session, me.id, ctx.now, keep=me.key_id)
         ctx.audit("identity.password_changed", me.name, revoked_access_keys=revoked)
 
 
 def logout(ctx: Context) -> None:
     """Revoke the access key this request was made with."""
-    key = ctx.key
-    if key is None:
+    key_id = ctx.me().key_id
+    if key_id is None:
         raise Unauthorized()
-    derived = [k for k in lineage.revoke(ctx.session, [key.id], ctx.now) if k != key.id]
-    ctx.audit("logout", ctx.actor, access_key=key.id, derived_access_keys=derived)
+    derived = [k for k in lineage.revoke(ctx.session, [key_id], ctx.now) if k != key_id]
+    ctx.audit("logout", ctx.actor, access_key=key_id, derived_access_keys=derived)
 
 
 def whoami(ctx: Context) -> WhoAmI:
@@ -125,116 +109,6 @@ def whoami(ctx: Context) -> WhoAmI:
         name=me.name,
         kind=me.kind,
         groups=ctx.groups,
-        access_key=ctx.key.id if ctx.key else "",
+        access_key=me.key_id or "",
         roles=sorted(ctx.roles),
     )
-
-
-# Built once: statement construction is a measurable part of a token request.
-_DESTINATION = select(
-    Destination.id, Destination.name, Destination.lifetime, Destination.group_narrowing
-).where(Destination.name == bindparam("name"))
-_HAS_GRANT = (
-    select(Grant.id)
-    .where(Grant.destination_id == bindparam("destination"), access.held_by(bindparam("me")))
-    .limit(1)
-)
-_GRANTED_GROUPS = select(Group.name).join(Grant, Grant.group_id == Group.id)
-
-
-def _decide(ctx: Context, me: Identity, name: str) -> TokenDecision:
-    """Whether ``me`` may have tokens for destination ``name``: 404, 403, or how."""
-    destination = ctx.session.execute(_DESTINATION, {"name": name}).first()
-    if destination is None:
-        raise NotFound(f"no destination named {name!r}")
-    found = ctx.session.execute(_HAS_GRANT, {"destination": destination.id, "me": me.id})
-    if found.first() is None:
-        raise Forbidden(f"{me.name} has no grant on {destination.name!r}; ask an admin for one")
-    groups = ctx.groups
-    if destination.group_narrowing == "grants":
-        stmt = _GRANTED_GROUPS.where(Grant.destination_id == destination.id)
-        mentioned = set(ctx.session.scalars(stmt))
-        groups = [g for g in groups if g in mentioned]
-    return TokenDecision(destination.name, destination.lifetime, tuple(groups))
-
-
-def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
-    """A token for one destination, only for identities that hold a grant there."""
-    me = ctx.me()
-    ctx.keeps_auth_cache = True
-    revalidate(ctx)  # Clears keeps_auth_cache when it revokes keys or changes groups.
-    cache = ctx.authority.decisions
-    cache_key = _decision_key(me.id, body.destination, ctx.groups)
-    decision = cache.get(cache_key)
-    if decision is None:
-        generation = cache.generation
-        decision = _decide(ctx, me, body.destination)
-        cache.put(cache_key, decision, generation)
-    token, claims = _sign(ctx.authority, me.id, me.name, decision, ctx.now)
-    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
-    count_token(decision.destination)
-    return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
-
-
-async def issue_cached(
-    authority: Authority, principal: Principal, client: str | None, body: TokenRequest
-) -> TokenResponse | None:
-    """:func:`issue_token` without a request transaction, or ``None`` when that needs one.
-
-    When the key check and the decision are cached, the key needs no provider revalidation
-    and the signing key is loaded, nothing is read: the only write is the audit row, which
-    joins the group commit of concurrent token requests (the token is handed out only after
-    that commit, as from :func:`issue_token`).
-    """
-    now = to_datetime(authority.clock())
-    if not still_valid(principal, now) or not is_plain(principal.origin_id):
-        return None
-    key = _decision_key(principal.identity_id, body.destination, principal.groups)
-    decision = authority.decisions.get(key)
-    signer = authority.keyring.cached_signer()
-    if decision is None or signer is None:
-        return None
-    token, claims = _sign(authority, principal.identity_id, principal.name, decision, now, signer)
-    detail = {"jti": claims["jti"], "sub": principal.identity_id}
-    await authority.audit_log.write(
-        audit.row(
-            now,
-            "token.issued",
-            actor=principal.name,
-            target=decision.destination,
-            client=client,
-            detail=detail,
-        )
-    )
-    count_token(decision.destination)
-    return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
-
-
-def _decision_key(identity_id: str, destination: str, groups: Sequence[str]) -> str:
-    return "\0".join((identity_id, destination, *groups))
-
-
-def _sign(
-    authority: Authority,
-    subject: str,
-    name: str,
-    decision: TokenDecision,
-    now: datetime,
-    key: Key | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """The token of the profile in DESIGN.md, and its claims."""
-    settings = authority.settings
-    iat = int(now.timestamp())
-    claims = {
-        "iss": settings.issuer_url,
-        "sub": subject,
-        "aud": decision.destination,
-        "name": name,
-        "groups": list(decision.groups),
-        "iat": iat,
-        "nbf": iat - settings.clock_skew,
-        "exp": iat + decision.lifetime,
-        "nonce": secrets.token_urlsafe(16),
-        "jti": str(uuid.uuid4()),
-    }
-    return signing.sign(claims, key or authority.keyring.signer()), claims

@@ -12,7 +12,11 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-import jot.authority.oidc.models  # noqa: F401  (registers the OIDC tables)
+# Imported for their tables: the OIDC login tables, the OpenID provider's and the web
+# console's sessions.
+import jot.authority.oidc.models
+import jot.authority.openid.models
+import jot.authority.web.models  # noqa: F401
 from jot.authority.models import Base
 
 config = context.config

@@ -198,7 +198,7 @@ def _group_ids(session: Session, names: tuple[str, ...], now: datetime) -> dict[
 
 
 def sync_groups(
-    session: Session, provider: Provider, identity: Identity, groups: tuple[str, ...], now: datetime
+    session: Session, provider: Provider, identity_id: str, groups: tuple[str, ...], now: datetime
 ) -> tuple[list[str], list[str]]:
     """Make the provider-made memberships exactly ``groups``; jot-managed ones stay.
 
@@ -209,20 +209,20 @@ def sync_groups(
         session.scalars(
             select(ProviderMembership.group_id).where(
                 ProviderMembership.provider_id == provider.id,
-                ProviderMembership.identity_id == identity.id,
+                ProviderMembership.identity_id == identity_id,
             )
         )
     )
     member_of = set(
-        session.scalars(select(Membership.group_id).where(Membership.identity_id == identity.id))
+        session.scalars(select(Membership.group_id).where(Membership.identity_id == identity_id))
     )
     added = []
     for name, group_id in sorted(wanted.items()):
         if group_id in member_of:
             continue  # Already a member, from this provider or managed in jot.
-        session.add(Membership(group_id=group_id, identity_id=identity.id))
+        session.add(Membership(group_id=group_id, identity_id=identity_id))
         session.add(
-            ProviderMembership(provider_id=provider.id, identity_id=identity.id, group_id=group_id)
+            ProviderMembership(provider_id=provider.id, identity_id=identity_id, group_id=group_id)
         )
         added.append(name)
     gone = mine - set(wanted.values())
@@ -231,13 +231,13 @@ def sync_groups(
         removed = sorted(session.scalars(select(Group.name).where(Group.id.in_(gone))))
         session.execute(
             delete(Membership).where(
-                Membership.identity_id == identity.id, Membership.group_id.in_(gone)
+                Membership.identity_id == identity_id, Membership.group_id.in_(gone)
             )
         )
         session.execute(
             delete(ProviderMembership).where(
                 ProviderMembership.provider_id == provider.id,
-                ProviderMembership.identity_id == identity.id,
+                ProviderMembership.identity_id == identity_id,
                 ProviderMembership.group_id.in_(gone),
             )
         )

@@ -343,7 +343,9 @@ def _complete(
         if provider_row is None:
             raise LoginRefused("unknown_provider", "the provider was removed during this login")
         identity, how = accounts.resolve(session, provider_row, account, now)
-        added, removed = accounts.sync_groups(session, provider_row, identity, account.groups, now)
+        added, removed = accounts.sync_groups(
+            session, provider_row, identity.id, account.groups, now
+        )
         issued = accounts.issue_key(
             session,
             authority.settings,

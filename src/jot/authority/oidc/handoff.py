@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jot.api.providers import DeviceAuthorization, DeviceStart, LoginExchange
 from jot.api.session import LoginResponse
+from jot.authority.authcache import Caller
 from jot.authority.context import CommitThenRaise, Context
 from jot.authority.credentials import parse_access_key
 from jot.authority.errors import BadRequest, NotFound, TooManyRequests
@@ -48,7 +49,7 @@ def _response(ctx: Context, key: str) -> LoginResponse:
     identity = ctx.session.get(Identity, row.identity_id) if row is not None else None
     if row is None or identity is None or row.revoked is not None:
         raise LoginRefused("gone", "this login was revoked before it was collected; log in again")
-    ctx.identity = identity
+    ctx.caller = Caller(identity.id, identity.name, identity.kind)
     return LoginResponse(access_key=key, identity=identity.name, expires=row.expires)
 
 

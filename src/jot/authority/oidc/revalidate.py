@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from jot.authority import access, lineage
+from jot.authority import access
+from jot.authority.authcache import Caller
 from jot.authority.context import CommitThenRaise, Context
 from jot.authority.errors import APIError, Unauthorized
-from jot.authority.models import Identity
 from jot.authority.oidc import accounts, client, discovery
 from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.flow import verify
@@ -50,7 +50,7 @@ class ProviderDown(APIError):
     status, error = 503, "provider_unavailable"
 
 
-def _refuse(ctx: Context, provider: Provider, identity: Identity, why: str) -> CommitThenRaise:
+def _refuse(ctx: Context, provider: Provider, identity: Caller, why: str) -> CommitThenRaise:
     revoked = accounts.revoke(ctx.session, provider.id, identity.id, ctx.now)
     ctx.keeps_auth_cache = False  # Cached key checks must not outlive the revocation.
     ctx.audit(
@@ -66,9 +66,10 @@ def _refuse(ctx: Context, provider: Provider, identity: Identity, why: str) -> C
 
 def revalidate(ctx: Context) -> None:
     """Called before a token is issued; a no-op for keys that did not come from a provider."""
-    if ctx.key is None or ctx.identity is None:
+    me = ctx.caller
+    if me is None or me.origin_id is None:
         return
-    origin = lineage.origin_of(ctx.key)
+    origin = me.origin_id
     if origin in _PLAIN_KEYS:
         return
     row = ctx.session.get(ProviderSession, origin)
@@ -79,7 +80,7 @@ def revalidate(ctx: Context) -> None:
     if provider is None or ctx.now - row.last_check < timedelta(seconds=provider.revalidate_after):
         return
     if row.refresh_enc is None:
-        raise _refuse(ctx, provider, ctx.identity, "the provider gave no refresh token to renew it")
+        raise _refuse(ctx, provider, me, "the provider gave no refresh token to renew it")
     token = open_secret(ctx.authority, row.refresh_enc, where=session_where(row.access_key_id))
     creds = client.Credentials(provider.client_id, client_secret(ctx.authority, provider))
     try:
@@ -87,7 +88,7 @@ def revalidate(ctx: Context) -> None:
             meta = discovery.metadata(http, provider.issuer)
             answer = client.refresh(http, meta, creds, token)
             if isinstance(answer, client.Refused):
-                raise _refuse(ctx, provider, ctx.identity, f"the provider refused: {answer.error}")
+                raise _refuse(ctx, provider, me, f"the provider refused: {answer.error}")
             # Groups are re-read at every revalidation: from the new ID token when the
             # provider sends one, else from userinfo (whose sub must be this session's).
             claims: dict[str, Any] | None = (
@@ -96,9 +97,7 @@ def revalidate(ctx: Context) -> None:
                 else client.userinfo(http, meta, answer.access_token, row.subject) or None
             )
     except LoginRefused as exc:
-        ctx.audit(
-            "oidc.revalidation.failed", ctx.identity.name, provider=provider.name, reason=exc.reason
-        )
+        ctx.audit("oidc.revalidation.failed", me.name, provider=provider.name, reason=exc.reason)
         raise CommitThenRaise(
             ProviderDown(
                 f"cannot check your login with {provider.name} right now ({exc.message}); try again"
@@ -127,7 +126,7 @@ def _renewed(
         groups = accounts.account_from_claims(
             provider, {**claims, provider.email_claim: identity.name}
         ).groups
-        added, removed = accounts.sync_groups(ctx.session, provider, identity, groups, ctx.now)
+        added, removed = accounts.sync_groups(ctx.session, provider, identity.id, groups, ctx.now)
         detail.update(groups_added=added, groups_removed=removed)
         if added or removed:
             ctx.keeps_auth_cache = False  # Cached key checks carry the old groups.

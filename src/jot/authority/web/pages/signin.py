@@ -1,0 +1,115 @@
+"""Sign-in (password or access key) and sign-out.
+
+Both ways make an access key of the browser's own, through the API's handlers (the password
+login with its limits and lockout, or a key derived from the pasted one, which it never
+outlives), and start a session with it (:mod:`jot.authority.web.sessions`).
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from jot.api.keys import AccessKeyCreate
+from jot.api.session import LoginRequest, WhoAmI
+from jot.authority.access import Need
+from jot.authority.context import run_as
+from jot.authority.errors import APIError
+from jot.authority.handlers import keys
+from jot.authority.handlers import session as session_handlers
+from jot.authority.web import sessions
+from jot.authority.web.visit import Visit, local_path
+
+__all__ = ["sign_in", "sign_in_form", "sign_out"]
+
+
+def sign_in_form(visit: Visit) -> Response:
+    if visit.me is not None:
+        return visit.redirect(local_path(visit.request.query_params.get("next")))
+    return _form(visit)
+
+
+def _form(visit: Visit, message: str = "", status: int = 200, name: str = "") -> Response:
+    nxt = local_path(visit.request.query_params.get("next") or visit.form.get("next"))
+    notice = visit.request.query_params.get("signed_out") == "1"
+    return visit.page(
+        "sign_in.html", status, message=message, next=nxt, name=name, signed_out=notice
+    )
+
+
+def sign_in(visit: Visit) -> Response:
+    method = visit.form.get("method", "")
+    name = visit.form.get("name", "").strip()
+    try:
+        if method == "password":
+            key, key_id, who = _with_password(visit, name, visit.form.get("password", ""))
+            how = "password"
+        elif method == "key":
+            key, key_id, who = _with_key(visit, visit.form.get("access_key", "").strip())
+            how = "access key"
+        else:
+            return _form(visit, "Choose how to sign in.", 400)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return _form(visit, f"{where}: {first.get('msg', 'invalid')}", 400, name)
+    except APIError as exc:
+        response = _form(visit, exc.message, exc.status, name)
+        response.headers.update({k: v for k, v in exc.headers.items() if k == "Retry-After"})
+        return response
+    cookie = sessions.start(
+        visit.authority,
+        identity_id=who.id,
+        name=who.name,
+        key_id=key_id,
+        key=key,
+        method=how,
+        client=visit.client,
+        user_agent=visit.request.headers.get("user-agent"),
+    )
+    visit.drop_cookie = False
+    response = visit.redirect(local_path(visit.form.get("next")))
+    response.set_cookie(
+        sessions.cookie_name(visit.authority),
+        cookie,
+        path="/",
+        secure=visit.authority.settings.issuer_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def _with_password(visit: Visit, name: str, password: str) -> tuple[str, str, WhoAmI]:
+    body = LoginRequest.model_validate({"name": name, "password": password})
+    made = visit.call(Need.PUBLIC, session_handlers.login, body)
+    who = run_as(visit.request, made.access_key, Need.SELF, session_handlers.whoami)
+    return made.access_key, who.access_key, who
+
+
+def _with_key(visit: Visit, pasted: str) -> tuple[str, str, WhoAmI]:
+    """A key of the browser's own, derived from the pasted one (which stays the person's:
+    signing out of the browser does not end it)."""
+    who = run_as(visit.request, pasted, Need.SELF, session_handlers.whoami)
+    settings = visit.authority.settings
+    body = AccessKeyCreate(
+        identity=who.name,
+        name=sessions.KEY_NAME,
+        ttl=settings.web_session_lifetime,
+        inactivity_timeout=settings.web_session_idle,
+    )
+    made = run_as(visit.request, pasted, Need.SELF, keys.create_access_key, body)
+    return made.access_key, made.key.id, who
+
+
+def sign_out(visit: Visit) -> Response:
+    if visit.session is not None:
+        sessions.end(
+            visit.authority,
+            visit.session.id,
+            reason="signed out",
+            client=visit.client,
+            actor=visit.me.name if visit.me else None,
+        )
+    visit.drop_cookie = True
+    return visit.redirect("/sign-in?signed_out=1")

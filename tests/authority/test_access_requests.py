@@ -1,0 +1,287 @@
+"""Access requests (issue 19 item 3) through the HTTP API, on SQLite and PostgreSQL: ask,
+answer (approver or admin, never oneself), expiry, the time-bound grant an approval makes,
+and the audit trail of every step."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from jot.authority import lapse
+from jot.authority.app import Started
+from jot.authority.clock import FakeClock
+from jot.authority.settings import Settings
+
+from .conftest import bearer
+
+pytestmark = pytest.mark.anyio
+
+ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
+
+
+async def _ok(admin: httpx.AsyncClient, method: str, path: str, **kwargs) -> httpx.Response:
+    response = await admin.request(method, path, **kwargs)
+    assert response.is_success, (method, path, response.text)
+    return response
+
+
+async def _key(admin: httpx.AsyncClient, name: str) -> dict[str, str]:
+    made = await _ok(admin, "POST", "/api/access-keys", json={"identity": name})
+    return bearer(made.json()["access_key"])
+
+
+async def _world(admin: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    """alice asks; bob approves for web (approver on jot.web); carol approves web.reports
+    only. Returns each one's Authorization header."""
+    for name in (ALICE, BOB, CAROL):
+        await _ok(admin, "POST", "/api/users", json={"name": name})
+    for name in ("web", "db"):
+        await _ok(admin, "POST", "/api/destinations", json={"name": name})
+    for subject, resource in ((f"user:{BOB}", "jot.web"), (f"user:{CAROL}", "jot.web.reports")):
+        grant = {"subject": subject, "role": "approver", "resource": resource}
+        await _ok(admin, "POST", "/api/grants", json=grant)
+    return {name: await _key(admin, name) for name in (ALICE, BOB, CAROL)}
+
+
+@pytest.fixture
+def settings(settings_factory) -> Settings:
+    # Requests expire after an hour here, well before the admin's access key (a day).
+    return settings_factory(access_request_ttl=3600)
+
+
+def _ask(role: str = "viewer", resource: str = "web", duration: int = 7200) -> dict:
+    return {"role": role, "resource": resource, "duration": duration, "reason": "incident 42"}
+
+
+async def _token(client: httpx.AsyncClient, who: dict[str, str], destination: str) -> int:
+    response = await client.post("/api/tokens", json={"destination": destination}, headers=who)
+    return response.status_code
+
+
+async def _kinds(admin: httpx.AsyncClient, prefix: str) -> list[tuple[str, dict]]:
+    events = (await _ok(admin, "GET", "/api/audit", params={"kind": prefix})).json()["items"]
+    return [(e["kind"], e["detail"]) for e in reversed(events)]
+
+
+async def test_ask_approve_use_and_lapse(
+    admin: httpx.AsyncClient, started: Started, clock: FakeClock
+) -> None:
+    who = await _world(admin)
+    assert await _token(admin, who[ALICE], "web") == 403
+    made = await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
+    assert made.status_code == 201, made.text
+    request = made.json()
+    assert (request["requester"], request["state"], request["duration"]) == (
+        ALICE, "pending", 7200,
+    )  # fmt: skip
+
+    # The approver sees it waiting; the requester cannot answer it, even as an approver would.
+    pending = await admin.get("/api/access-requests?state=pending", headers=who[BOB])
+    assert [r["id"] for r in pending.json()["items"]] == [request["id"]]
+    own = await admin.post(
+        f"/api/access-requests/{request['id']}/approve", json={}, headers=who[ALICE]
+    )
+    assert own.status_code == 403, own.text
+
+    clock.advance(60)
+    approved = await admin.post(
+        f"/api/access-requests/{request['id']}/approve", json={"note": "go"}, headers=who[BOB]
+    )
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert (body["state"], body["decided_by"], body["note"]) == ("approved", BOB, "go")
+    grants = (await admin.get("/api/grants", params={"subject": f"user:{ALICE}"})).json()["items"]
+    assert [(g["role"], g["resource"], g["id"]) for g in grants] == [
+        ("viewer", "web", body["grant"])
+    ]
+    assert grants[0]["expires"] == body["grant_expires"]
+    assert await _token(admin, who[ALICE], "web") == 201
+
+    # Two hours after the approval (not the request) the grant lapses, and is audited.
+    clock.advance(7200 - 1)
+    assert lapse.sweep(started.authority) == 0
+    assert await _token(admin, who[ALICE], "web") == 201
+    clock.advance(1)
+    assert lapse.sweep(started.authority) == 1
+    assert await _token(admin, who[ALICE], "web") == 403
+    assert (await admin.get("/api/grants", params={"subject": f"user:{ALICE}"})).json()[
+        "items"
+    ] == []
+    steps = [kind for kind, _ in await _kinds(admin, "access_request.")]
+    assert steps == ["access_request.created", "access_request.approved"]
+    grant_steps = [
+        (k, d.get("request"))
+        for k, d in await _kinds(admin, "grant.")
+        if d.get("subject") == f"user:{ALICE}"
+    ]
+    assert grant_steps == [("grant.created", request["id"]), ("grant.lapsed", None)]
+
+
+async def test_who_may_answer(admin: httpx.AsyncClient) -> None:
+    who = await _world(admin)
+    on_web = (await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])).json()
+    on_reports = (
+        await admin.post(
+            "/api/access-requests", json=_ask(resource="web.reports"), headers=who[ALICE]
+        )
+    ).json()
+    on_db = (
+        await admin.post("/api/access-requests", json=_ask(resource="db"), headers=who[ALICE])
+    ).json()
+    # carol answers for web.reports only; for the rest the requests do not exist for her.
+    listed = (await admin.get("/api/access-requests", headers=who[CAROL])).json()["items"]
+    assert [r["id"] for r in listed] == [on_reports["id"]]
+    refused = await admin.post(
+        f"/api/access-requests/{on_web['id']}/approve", json={}, headers=who[CAROL]
+    )
+    assert refused.status_code == 404
+    # bob's approver grant on jot.web covers web.reports too, but not db.
+    bob_sees = (await admin.get("/api/access-requests", headers=who[BOB])).json()["items"]
+    assert {r["id"] for r in bob_sees} == {on_web["id"], on_reports["id"]}
+    denied = await admin.post(
+        f"/api/access-requests/{on_reports['id']}/deny", json={"note": "no"}, headers=who[BOB]
+    )
+    assert denied.json()["state"] == "denied"
+    again = await admin.post(
+        f"/api/access-requests/{on_reports['id']}/approve", json={}, headers=who[CAROL]
+    )
+    assert again.status_code == 409
+    assert "denied by bob@example.com" in again.json()["message"]
+    # The requester sees all three; only the admin answers for db.
+    mine = (await admin.get("/api/access-requests", headers=who[ALICE])).json()["items"]
+    assert len(mine) == 3
+    by_admin = await admin.post(f"/api/access-requests/{on_db['id']}/approve", json={})
+    assert by_admin.json()["decided_by"] == "admin"
+
+
+async def test_nobody_approves_their_own_request(admin: httpx.AsyncClient) -> None:
+    who = await _world(admin)
+    # An admin who wants access asks someone else too.
+    mine = (await admin.post("/api/access-requests", json=_ask(resource="db"))).json()
+    refused = await admin.post(f"/api/access-requests/{mine['id']}/approve", json={})
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "you cannot answer your own request; another approver must"
+    # bob, approver for web, asks for web: another approver (or an admin) must answer.
+    bobs = (await admin.post("/api/access-requests", json=_ask(), headers=who[BOB])).json()
+    own = await admin.post(f"/api/access-requests/{bobs['id']}/deny", json={}, headers=who[BOB])
+    assert own.status_code == 403
+
+
+async def test_requests_expire_unanswered(
+    admin: httpx.AsyncClient, started: Started, clock: FakeClock
+) -> None:
+    who = await _world(admin)
+    request = (await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])).json()
+    clock.advance(started.authority.settings.access_request_ttl)
+    # Expired before any sweep: it reads so and cannot be approved.
+    shown = await admin.get(f"/api/access-requests/{request['id']}", headers=who[ALICE])
+    assert shown.json()["state"] == "expired"
+    late = await admin.post(
+        f"/api/access-requests/{request['id']}/approve", json={}, headers=who[BOB]
+    )
+    assert late.status_code == 409
+    assert "expired unanswered" in late.json()["message"]
+    assert lapse.sweep(started.authority) == 1
+    assert lapse.sweep(started.authority) == 0
+    listed = (await admin.get("/api/access-requests?state=expired", headers=who[BOB])).json()
+    assert [r["id"] for r in listed["items"]] == [request["id"]]
+    assert [k for k, _ in await _kinds(admin, "access_request.")][-1] == "access_request.expired"
+    # The same thing may be asked again now.
+    again = await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
+    assert again.status_code == 201
+
+
+async def test_bad_requests_are_one_line(admin: httpx.AsyncClient, started: Started) -> None:
+    who = await _world(admin)
+    cases = [
+        (_ask(resource="nope"), 404, "no destination named 'nope'; create it first"),
+        (_ask(duration=30), 400, None),
+        (
+            _ask(duration=started.authority.settings.access_request_max_duration + 1),
+            400,
+            "the longest access this authority grants on request is 168 h",
+        ),
+        (_ask(role="approver", resource="jot"), 400, None),
+        ({**_ask(), "reason": "two\nlines"}, 400, None),
+        ({**_ask(), "extra": 1}, 400, None),
+    ]
+    for body, status, message in cases:
+        response = await admin.post("/api/access-requests", json=body, headers=who[ALICE])
+        assert response.status_code == status, (body, response.text)
+        if message:
+            assert response.json()["message"] == message
+    first = await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
+    twice = await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
+    assert twice.status_code == 409
+    assert first.json()["id"] in twice.json()["message"]
+    await _ok(
+        admin,
+        "POST",
+        "/api/grants",
+        json={"subject": f"user:{ALICE}", "role": "r", "resource": "db"},
+    )
+    held = await admin.post("/api/access-requests", json=_ask("r", "db"), headers=who[ALICE])
+    assert held.status_code == 400
+    assert "already, with no end" in held.json()["message"]
+    missing = await admin.get("/api/access-requests/nope", headers=who[ALICE])
+    assert missing.status_code == 404
+
+
+async def test_cancel_and_extend(
+    admin: httpx.AsyncClient, started: Started, clock: FakeClock
+) -> None:
+    who = await _world(admin)
+    first = (await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])).json()
+    by_bob = await admin.post(f"/api/access-requests/{first['id']}/cancel", headers=who[BOB])
+    assert by_bob.status_code == 403  # bob denies instead
+    cancelled = await admin.post(f"/api/access-requests/{first['id']}/cancel", headers=who[ALICE])
+    assert cancelled.json()["state"] == "cancelled"
+    late = await admin.post(
+        f"/api/access-requests/{first['id']}/approve", json={}, headers=who[BOB]
+    )
+    assert late.status_code == 409
+
+    # A second approval while the first grant runs extends it (one grant, a later end).
+    one = (
+        await admin.post("/api/access-requests", json=_ask(duration=3600), headers=who[ALICE])
+    ).json()
+    granted = (
+        await admin.post(f"/api/access-requests/{one['id']}/approve", json={}, headers=who[BOB])
+    ).json()
+    clock.advance(1800)
+    two = (
+        await admin.post("/api/access-requests", json=_ask(duration=3600), headers=who[ALICE])
+    ).json()
+    extended = (
+        await admin.post(f"/api/access-requests/{two['id']}/approve", json={}, headers=who[BOB])
+    ).json()
+    assert extended["grant"] == granted["grant"]
+    assert extended["grant_expires"] > granted["grant_expires"]
+    assert [k for k, _ in await _kinds(admin, "grant.")][-2:] == ["grant.created", "grant.extended"]
+    clock.advance(3600 - 1)
+    assert lapse.sweep(started.authority) == 0
+    assert await _token(admin, who[ALICE], "web") == 201
+
+
+async def test_time_bound_admin_grants_never_count_as_the_last_admin(
+    admin: httpx.AsyncClient, started: Started, clock: FakeClock
+) -> None:
+    who = await _world(admin)
+    request = (
+        await admin.post("/api/access-requests", json=_ask("admin", "jot"), headers=who[BOB])
+    ).json()
+    # bob is an approver for web, not for jot: only an admin answers for jot.
+    carol = await admin.post(
+        f"/api/access-requests/{request['id']}/approve", json={}, headers=who[CAROL]
+    )
+    assert carol.status_code == 404
+    await _ok(admin, "POST", f"/api/access-requests/{request['id']}/approve", json={})
+    assert (await admin.get("/api/users", headers=who[BOB])).status_code == 200
+    grants = (await admin.get("/api/grants", params={"destination": "jot"})).json()["items"]
+    permanent = next(g for g in grants if g["role"] == "admin" and g["expires"] is None)
+    refused = await admin.delete(f"/api/grants/{permanent['id']}")
+    assert refused.status_code == 400
+    assert "last admin grant" in refused.json()["message"]
+    clock.advance(7200)
+    assert lapse.sweep(started.authority) == 1
+    assert (await admin.get("/api/users", headers=who[BOB])).status_code == 403

@@ -1,0 +1,103 @@
+"""Fixtures of the browser tests: one Chromium per test session (per xdist worker), one
+authority per test module, a fresh browser context (cookies, storage) per test.
+
+The browser is Debian's ``chromium`` (``scripts/install-chromium``), driven by Playwright;
+Playwright downloads no browser of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.oidc import oidc_harness
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+
+
+class _Loop:
+    """Playwright's sync API keeps its event loop marked as running in this thread between
+    calls (asyncio knows threads, not greenlets), and an anyio test that runs later in the
+    same worker then cannot start a loop of its own. The mark is set only while a browser
+    test runs (:func:`context`), and taken away in between."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio._get_running_loop()
+
+    def lend(self) -> None:
+        asyncio._set_running_loop(self.loop)
+
+    def take_back(self) -> None:
+        asyncio._set_running_loop(None)
+
+
+@pytest.fixture(scope="session")
+def playwright_loop() -> Iterator[tuple[Browser, _Loop]]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: run scripts/install-chromium (make test does)")
+    with sync_playwright() as playwright:
+        # No sandbox: the suite runs as root in CI, where Chromium's sandbox refuses to start.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        loop = _Loop()
+        loop.take_back()
+        yield browser, loop
+        loop.lend()
+        browser.close()
+
+
+@pytest.fixture
+def chromium(playwright_loop: tuple[Browser, _Loop]) -> Iterator[Browser]:
+    """The one browser of this worker, for one test."""
+    browser, loop = playwright_loop
+    loop.lend()
+    try:
+        yield browser
+    finally:
+        loop.take_back()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oidc_harness.Running]:
+    with oidc_harness.authority(tmp_path_factory.mktemp("web") / "data") as running:
+        yield running
+
+
+@pytest.fixture
+def context(chromium: Browser) -> Iterator[BrowserContext]:
+    made = chromium.new_context()
+    made.set_default_timeout(10_000)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def new_user(server: oidc_harness.Running, *, admin: bool = False) -> str:
+    """A fresh user with :data:`PASSWORD` (an admin of jot when ``admin``)."""
+    name = f"u{secrets.token_hex(4)}@example.com"
+    with server.api() as api:
+        made = api.post("/api/users", json={"name": name, "kind": "user", "password": PASSWORD})
+        assert made.status_code == 201, made.text
+        if admin:
+            grant = {"subject": f"user:{name}", "role": "admin", "resource": "jot"}
+            assert api.post("/api/grants", json=grant).status_code == 201
+    return name
+
+
+def sign_in(page: Page, server: oidc_harness.Running, name: str, password: str = PASSWORD) -> None:
+    """What a person does: open the sign-in page, type name and password, press the button."""
+    page.goto(f"{server.url}/sign-in")
+    form = page.locator("form", has=page.get_by_label("Password"))
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
