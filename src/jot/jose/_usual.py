@@ -27,7 +27,7 @@ are the same. ``tests/jose/test_usual.py`` runs each case through both paths and
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from os import urandom
 from typing import Any, Protocol, TypeVar
@@ -104,15 +104,27 @@ def _bounded(entries: dict[Any, _V], name: Hashable, value: _V) -> None:
     entries[name] = value
 
 
-def _as_given(algorithms: Any) -> Any:
-    """The allow-list as an entry keeps it (a list copied: the caller may change it), or the
-    ``_UNUSUAL`` marker for any other collection, which takes the general path every time."""
-    if algorithms is None or type(algorithms) is tuple:
-        return algorithms
-    return list(algorithms) if type(algorithms) is list else _UNUSUAL
+class _Listed(_Owned, Protocol):
+    @property
+    def algorithms(self) -> Any: ...
 
 
-_UNUSUAL = object()
+_L = TypeVar("_L", bound=_Listed)
+
+
+def _entry_for(
+    cache: Cache[_L], keys: Key | KeySet, algorithms: Any, make: Callable[[Any], _L]
+) -> _L | None:
+    """The entry for these keys and allow-list, made (by ``make(list)``) if there is none;
+    ``None`` for a collection other than ``None``, a list or a tuple (the general path)."""
+    entry = cache.find(keys)
+    if entry is not None and entry.algorithms == algorithms:
+        return entry
+    if algorithms is not None and type(algorithms) is not tuple:
+        if type(algorithms) is not list:
+            return None
+        algorithms = list(algorithms)  # A copy: the caller may change the list.
+    return cache.keep(make(algorithms))
 
 
 # -- JWS and JWT: signing -------------------------------------------------------------------
@@ -214,13 +226,9 @@ def remember_verified(
 ) -> None:
     """Keep a header (``segment``) that just verified a token without ``crit`` and with
     ``b64`` true, and the algorithm and key the general path chose for it."""
-    verifier = _verifiers.find(keys)
-    if verifier is None or verifier.algorithms != algorithms:
-        given = _as_given(algorithms)
-        if given is _UNUSUAL:
-            return
-        verifier = _verifiers.keep(Verifier(keys, given, {}))
-    _bounded(verifier.headers, segment, Verified(header, algorithm, key))
+    verifier = _entry_for(_verifiers, keys, algorithms, lambda given: Verifier(keys, given, {}))
+    if verifier is not None:
+        _bounded(verifier.headers, segment, Verified(header, algorithm, key))
 
 
 # -- JWE: encrypting ------------------------------------------------------------------------
@@ -363,13 +371,9 @@ def remember_opened(
     keys: Key | KeySet, algorithms: Any, limits: Limits, selection: Selection
 ) -> None:
     """Keep the limits (of the default options) and the selection that just decrypted."""
-    opener = _openers.find(keys)
-    if opener is None or opener.algorithms != algorithms:
-        given = _as_given(algorithms)
-        if given is _UNUSUAL:
-            return
-        opener = _openers.keep(Opener(keys, given, limits, {}))
-    _keep_opening(opener, selection)
+    opener = _entry_for(_openers, keys, algorithms, lambda given: Opener(keys, given, limits, {}))
+    if opener is not None:
+        _keep_opening(opener, selection)
 
 
 def _keep_opening(opener: Opener, selection: Selection) -> None:
