@@ -53,7 +53,11 @@ __all__ = [
 
 # Built once: statement construction is a measurable part of a token request.
 _DESTINATION = select(
-    Destination.id, Destination.name, Destination.lifetime, Destination.group_narrowing
+    Destination.id,
+    Destination.name,
+    Destination.lifetime,
+    Destination.group_narrowing,
+    Destination.encryption_key,
 ).where(Destination.name == bindparam("name"))
 _HELD_ON = access.held_query(Grant.destination_id == bindparam("destination"))
 
@@ -78,7 +82,9 @@ def _decide(
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
     granting = granting_groups(groups, destination.name, grants)
     kept = granting if destination.group_narrowing == "grants" else tuple(groups)
-    return TokenDecision(destination.name, destination.lifetime, kept), granting
+    sealed = destination.encryption_key
+    seal = signing.sealing_key(sealed) if sealed is not None else None
+    return TokenDecision(destination.name, destination.lifetime, kept, seal), granting
 
 
 def granting(session: Session, caller: Caller, groups: Sequence[str], name: str) -> tuple[str, ...]:
@@ -206,4 +212,4 @@ def _sign(
         lifetime=decision.lifetime,
         skew=settings.clock_skew,
     )
-    return signing.sign(claims, key), claims
+    return signing.sign(claims, key, decision.encrypt_to), claims
