@@ -189,6 +189,11 @@ class AuthorityGrants:
     def mentioned_groups(self) -> frozenset[str]:
         return self.poll.mentioned_groups
 
+    @property
+    def index(self) -> GrantIndex | None:
+        """The current grants (see :class:`~jot.destination.grants.GrantSource`)."""
+        return self.poll.index
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="jot-grants", daemon=True)
@@ -263,6 +268,11 @@ class AsyncAuthorityGrants:
     @property
     def mentioned_groups(self) -> frozenset[str]:
         return self.poll.mentioned_groups
+
+    @property
+    def index(self) -> GrantIndex | None:
+        """The current grants (see :class:`~jot.destination.grants.GrantSource`)."""
+        return self.poll.index
 
     async def _run(self) -> None:
         outage = _Outage(self.poll.destination, clock=self._clock)

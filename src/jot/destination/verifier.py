@@ -6,6 +6,10 @@ Both are thin I/O shells around :class:`~jot.destination._core.VerifierCore`::
     identity = verifier.verify(token)            # raises InvalidTokenError → answer 401
     identity.roles                               # from the grants, at this moment
 
+A destination that registered an encryption key passes its private half as
+``decrypt_with=``: tokens must then be sealed to it (signed, then encrypted), and are opened
+before they are checked; ``accept_unsealed=True`` takes signed-only ones too, for the switch.
+
 Keys come from the issuer's JWKS (found by OpenID discovery), an explicit ``jwks_uri``, or a
 static ``jwks``. Grants come from ``grants=`` (for example :class:`FileGrants`) or, when an
 issuer is given, from the authority. Without either, identities carry no roles.
@@ -20,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from jot.destination._core import VerifierCore, VerifierSettings
+from jot.destination._core import VerifierCore, VerifierSettings, decryption_keys
 from jot.destination.cache import CachedToken, VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
 from jot.destination.grants import GrantSource
@@ -34,7 +38,7 @@ from jot.destination.stores import (
     DenyList,
     ReplayStore,
 )
-from jot.jose import KeySet
+from jot.jose import Key, KeySet
 
 __all__ = ["AsyncVerifier", "Verifier"]
 
@@ -52,12 +56,16 @@ class _Base:
         keep_system_groups: bool,
         cache_size: int,
         clock: Callable[[], float],
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         from jot.api import TOKEN_TYPE
 
         self.settings = VerifierSettings(
             audience=audience, issuer=issuer, algorithms=tuple(algorithms),
             typ=typ or TOKEN_TYPE, leeway=leeway, keep_system_groups=keep_system_groups,
+            decrypt_with=None if decrypt_with is None else decryption_keys(decrypt_with),
+            accept_unsealed=accept_unsealed,
         )  # fmt: skip
         cache = VerificationCache(cache_size) if cache_size > 0 else None
         self.core = VerifierCore(self.settings, cache)
@@ -69,10 +77,22 @@ class _Base:
         return self.core.cache
 
     def _hit_or_miss(
-        self, token: str, kids: frozenset[str] | None
+        self, token: str, keys: frozenset[str] | None
     ) -> tuple[bytes, CachedToken | None, str | None, float]:
         now = self._clock()
-        return (*self.core.lookup(token, now, kids), now)
+        return (*self.core.lookup(token, now, keys), now)
+
+
+#: The "grants" of a verifier without any: nothing ever changes, no roles.
+_NO_GRANTS = object()
+
+
+def _grants_now(grants: object) -> object:
+    """What a remembered decision must have been made under to be reused: the source's
+    current grant index (None: unknown, decide every time)."""
+    if grants is None:
+        return _NO_GRANTS
+    return getattr(grants, "index", None)
 
 
 def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
@@ -102,11 +122,14 @@ class Verifier(_Base):
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         _sources(issuer, jwks, jwks_uri)
         super().__init__(
             issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
             keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+            decrypt_with=decrypt_with, accept_unsealed=accept_unsealed,
         )  # fmt: skip
         self.jwks = self.static or JWKSClient(
             issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
@@ -129,14 +152,19 @@ class Verifier(_Base):
         """The identity in ``token`` with its roles at ``resource`` (default: this
         destination). Raises :class:`InvalidTokenError` (401) or ``UnavailableError`` (503)."""
         resource = self.settings.resource(resource)
-        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.kids)
+        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
-            entry = self.core.check(token, digest, self.jwks.get(kid), now)
+            inner, kid = self.core.unseal(token, kid)
+            entry = self.core.check(inner, digest, self.jwks.get(kid), now)
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
         if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
             raise ReplayedTokenError("the token has been used before")
+        grants = _grants_now(self.grants)
+        remembered = self.core.remembered(entry, resource, grants)
+        if remembered is not None:
+            return remembered
         # Roles come from every group of the token: a grant that names a system: group is
         # the operator's explicit decision. The identity's groups are filtered afterwards.
         roles = frozenset[str]()
@@ -145,7 +173,8 @@ class Verifier(_Base):
             name = claims.get("name") or claims["sub"]
             roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
             granted = self.grants.mentioned_groups
-        return self.core.identity(claims, self.core.groups(claims, granted), roles)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        return self.core.remember(entry, resource, grants, identity)
 
 
 async def _maybe(value: Awaitable[bool] | bool) -> bool:
@@ -174,11 +203,14 @@ class AsyncVerifier(_Base):
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         _sources(issuer, jwks, jwks_uri)
         super().__init__(
             issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
             keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+            decrypt_with=decrypt_with, accept_unsealed=accept_unsealed,
         )  # fmt: skip
         self.jwks = self.static or AsyncJWKSClient(
             issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
@@ -193,9 +225,10 @@ class AsyncVerifier(_Base):
     async def verify(self, token: str, *, resource: str | None = None) -> Identity:
         """As :meth:`Verifier.verify`."""
         resource = self.settings.resource(resource)
-        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.kids)
+        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
-            entry = self.core.check(token, digest, await self.jwks.aget(kid), now)
+            inner, kid = self.core.unseal(token, kid)
+            entry = self.core.check(inner, digest, await self.jwks.aget(kid), now)
         claims = entry.claims
         if self.deny_list is not None and await _maybe(
             self.deny_list.is_denied(claims["jti"], claims["sub"])
@@ -205,9 +238,14 @@ class AsyncVerifier(_Base):
             self.replay.first_use(claims["jti"], entry.exp)
         ):
             raise ReplayedTokenError("the token has been used before")
+        grants = _grants_now(self.grants)
+        remembered = self.core.remembered(entry, resource, grants)
+        if remembered is not None:
+            return remembered
         roles = await self._roles(claims, claims.get("groups") or [], resource)
         granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
-        return self.core.identity(claims, self.core.groups(claims, granted), roles)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        return self.core.remember(entry, resource, grants, identity)
 
     async def _roles(
         self, claims: dict[str, Any], groups: list[str], resource: str
