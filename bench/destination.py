@@ -3,17 +3,24 @@
 One run, one table. Each server runs in its own process on one worker, all through the same
 ``jot.destination.serve.serve`` (so the same uvicorn settings: httptools, which the destination
 extra installs, no access log), and the same load generator (raw asyncio, keep-alive, 32
-connections) drives each in turn:
+connections) drives each in turn, in interleaved rounds:
 
-* ``forward-auth cached``: ``jot connector forward-auth``, warm verification cache;
+* ``forward-auth cached``: ``jot connector forward-auth``, warm caches, one token;
 * ``forward-auth uncached``: the same with ``--cache-size 0`` (every request checks the
   signature and the claims);
 * ``bare hello``: a plain ASGI "hello" on the same stack (the ceiling);
 * ``starlette+pyjwt``: what a user would write instead: Starlette, ``jwt.decode`` from PyJWT
-  and a dict of group → roles.
+  and a dict of group → roles;
+* ``cached: N tokens`` (100, 10k, 20k) and ``uncached: 20k tokens``: N distinct users' live
+  tokens in rotation (20,000: twice as many as the caches hold by default);
+* ``cached: key without kid``: a static JWKS key without ``kid``, tokens without one;
+* ``nginx static 200`` and ``nginx + forward auth``: real nginx (one worker) answering by
+  itself, and the shipped ``examples/nginx/jot.conf`` asking forward auth (cached) about every
+  request in front of a static upstream.
 
-Targets (issue 5): cached ≥ 0.75 × bare; uncached ≥ 1.2 × PyJWT baseline; RSS growth under
-10 % after warm-up. Usage: ``python bench/destination.py [--duration 60] [--connections 32]``.
+Targets (issue 5 and issue 14) are printed with ✓/✗; ``--check`` exits 1 on a miss. Ratios
+are medians of per-round ratios, so that a change in the machine's load between two rows
+does not decide them. Usage: ``python bench/destination.py [--duration 20] [--check]``.
 """
 
 from __future__ import annotations
@@ -21,14 +28,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
+
+import _nginx
 
 ISSUER = "https://auth.example.com"
 
@@ -86,13 +99,14 @@ def baseline_app(jwks_file: str):  # type: ignore[no-untyped-def]
 
 # -- load generator ---------------------------------------------------------------------------
 async def _worker(
-    port: int, request: bytes, stop: float, latencies: list[float], errors: list[int]
-) -> None:
+    port: int, requests: Sequence[bytes], turn: Iterator[int], stop: Callable[[], bool],
+    latencies: list[float], errors: list[int],
+) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        while time.perf_counter() < stop:
+        while not stop():
             started = time.perf_counter()
-            writer.write(request)
+            writer.write(requests[next(turn) % len(requests)])
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = 0
@@ -109,13 +123,19 @@ async def _worker(
 
 
 async def _load(
-    port: int, request: bytes, seconds: float, connections: int
+    port: int, requests: Sequence[bytes], seconds: float, connections: int, *, cover: bool = False
 ) -> tuple[list[float], list[int]]:
+    """Load ``port`` for ``seconds`` (and, with ``cover``, until every request went once)."""
     latencies: list[float] = []
     errors: list[int] = []
-    stop = time.perf_counter() + seconds
+    turn = itertools.count()
+    end = time.perf_counter() + seconds
+
+    def stop() -> bool:
+        return time.perf_counter() >= end and (not cover or len(latencies) >= len(requests))
+
     await asyncio.gather(
-        *(_worker(port, request, stop, latencies, errors) for _ in range(connections))
+        *(_worker(port, requests, turn, stop, latencies, errors) for _ in range(connections))
     )
     return latencies, errors
 
@@ -135,7 +155,8 @@ def rss_kib(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def server(command: list[str]) -> Iterator[tuple[int, int]]:
+def server(command: list[str]) -> Iterator[tuple[int, list[int]]]:
+    """A server process that prints ``listening on URL``; its port and pid."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -144,101 +165,212 @@ def server(command: list[str]) -> Iterator[tuple[int, int]]:
         line = process.stdout.readline()
         if not line.startswith("listening on "):
             raise RuntimeError(f"server did not start: {command}")
-        yield int(line.rsplit(":", 1)[1]), process.pid
+        yield int(line.rsplit(":", 1)[1]), [process.pid]
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def run_all(
-    commands: dict[str, list[str]], request: bytes, args: argparse.Namespace
-) -> dict[str, dict[str, float]]:
+@contextlib.contextmanager
+def behind_nginx(command: list[str], directory: Path) -> Iterator[tuple[int, list[int]]]:
+    """``command`` (forward auth) with the shipped nginx example in front of it."""
+    with (
+        server(command) as (auth_port, auth_pids),
+        _nginx.nginx(directory, auth_port) as (
+            port,
+            pids,
+        ),
+    ):
+        yield port, [*pids, *auth_pids]
+
+
+Start = Callable[[], AbstractContextManager[tuple[int, list[int]]]]
+
+
+@dataclass
+class Scenario:
+    start: Start
+    requests: list[bytes]
+    rounds: list[float]  # decisions/s of each round
+    latencies: list[float]
+    cpu: float = 0.0
+    rss: tuple[float, float] = (0.0, 0.0)
+
+
+def run_all(scenarios: dict[str, Scenario], args: argparse.Namespace) -> None:
     """Start every server, then load them in interleaved rounds, so that a change in the
     machine's load (it is shared) hits every scenario alike instead of the last one."""
-    latencies: dict[str, list[float]] = {name: [] for name in commands}
+    seconds = args.duration / args.rounds
     with contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(server(cmd)) for name, cmd in commands.items()}
-        for port, _ in servers.values():
-            asyncio.run(_load(port, request, args.warmup, args.connections))
-        rss_start = {name: rss_kib(pid) for name, (_, pid) in servers.items()}
-        cpu_start = {name: cpu_seconds(pid) for name, (_, pid) in servers.items()}
+        running = {name: stack.enter_context(s.start()) for name, s in scenarios.items()}
+        for name, (port, _) in running.items():  # Warm-up: every token at least once.
+            requests = scenarios[name].requests
+            asyncio.run(_load(port, requests, args.warmup, args.connections, cover=True))
+        rss_start = {name: rss_kib(pids[-1]) for name, (_, pids) in running.items()}
+        cpu_start = {name: sum(map(cpu_seconds, pids)) for name, (_, pids) in running.items()}
         for _ in range(args.rounds):
-            for name, (port, _) in servers.items():
-                seconds = args.duration / args.rounds
-                got, errors = asyncio.run(_load(port, request, seconds, args.connections))
+            for name, (port, _) in running.items():
+                s = scenarios[name]
+                got, errors = asyncio.run(_load(port, s.requests, seconds, args.connections))
                 if errors:
                     raise RuntimeError(f"{len(errors)} non-200 answers ({errors[0]}) from {name}")
-                latencies[name] += got
-        rss_end = {name: rss_kib(pid) for name, (_, pid) in servers.items()}
-        cpu = {name: cpu_seconds(pid) - cpu_start[name] for name, (_, pid) in servers.items()}
-    return {
-        name: {
-            **_summary(latencies[name], rss_start[name], rss_end[name], args),
-            "cpu": cpu[name] * 1000 / max(1, len(latencies[name])),
-        }
-        for name in commands
-    }
+                s.latencies += got
+                s.rounds.append(len(got) / seconds)
+        for name, (_, pids) in running.items():
+            s = scenarios[name]
+            s.cpu = (sum(map(cpu_seconds, pids)) - cpu_start[name]) * 1000 / len(s.latencies)
+            s.rss = (rss_start[name] / 1024, rss_kib(pids[-1]) / 1024)
 
 
-def _summary(
-    latencies: list[float], start: int, end: int, args: argparse.Namespace
-) -> dict[str, float]:
-    latencies.sort()
-    return {
-        "rps": len(latencies) / args.duration,
-        "p50": latencies[len(latencies) // 2] * 1000,
-        "p99": latencies[int(len(latencies) * 0.99)] * 1000,
-        "rss_start": start / 1024,
-        "rss_end": end / 1024,
-    }
+@dataclass(frozen=True)
+class Target:
+    row: str
+    versus: str
+    at_least: float
+    what: str
 
 
-def fixtures(directory: Path) -> tuple[str, str, str]:
+TARGETS = [
+    Target("forward-auth cached", "bare hello", 0.75, "cached ≥ 0.75× bare (issue 5)"),
+    Target(
+        "forward-auth uncached", "starlette+pyjwt", 1.2,
+        "uncached ≥ 1.2× Starlette + PyJWT (issue 5)",
+    ),
+    Target(
+        "cached: 20k tokens", "uncached: 20k tokens", 1.0,
+        "20,000 tokens: cached ≥ 1.0× --cache-size 0 (issue 14)",
+    ),
+    Target(
+        "cached: key without kid", "forward-auth cached", 0.9,
+        "key without kid ≥ 0.9× keyed, both cached (issue 14)",
+    ),
+    Target(
+        "nginx + forward auth", "nginx static 200", 0.25,
+        "nginx + forward auth ≥ 0.25× nginx static 200 (issue 14)",
+    ),
+]  # fmt: skip
+#: RSS may grow by less than this after the warm-up (issue 5), in every row.
+MAX_RSS_GROWTH = 0.10
+
+
+def ratio(scenarios: dict[str, Scenario], row: str, versus: str) -> float | None:
+    """The median over rounds of (row ÷ versus, same round); None if either did not run."""
+    if row not in scenarios or versus not in scenarios:
+        return None
+    pairs = zip(scenarios[row].rounds, scenarios[versus].rounds, strict=True)
+    return statistics.median(a / b for a, b in pairs)
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fixtures:
+    jwks: str
+    jwks_no_kid: str
+    grants: str
+    tokens: list[str]  # tokens[i] is user i's; tokens[0] is alice's
+    no_kid: str
+
+
+def fixtures(directory: Path, users: int) -> Fixtures:
     from jot.jose import jwk, jwt
 
     key = jwk.generate("Ed25519")
-    jwks = directory / "jwks.json"
-    jwks.write_text(json.dumps({"keys": [key.public().to_dict()]}))
+    plain = key.to_dict(private=True)
+    plain.pop("kid", None)
+    unnamed = jwk.import_key(plain)  # The same kind of key, without a kid.
+    (directory / "jwks.json").write_text(json.dumps({"keys": [key.public().to_dict()]}))
+    (directory / "jwks-no-kid.json").write_text(json.dumps({"keys": [unnamed.public().to_dict()]}))
     grants = directory / "grants.toml"
     grants.write_text('[[grants]]\nsubject = "group:ops"\nrole = "admin"\nresource = "web"\n')
     now = int(time.time())
-    claims = {
-        "iss": ISSUER, "sub": "u_alice", "aud": "web", "name": "alice@example.com",
-        "groups": ["ops"], "iat": now, "nbf": now - 300, "exp": now + 3600,
-        "nonce": "n", "jti": "j1",
-    }  # fmt: skip
-    return str(jwks), str(grants), jwt.encode(claims, key, typ="jot+jwt")
+
+    def claims(i: int) -> dict[str, object]:
+        name = "alice@example.com" if i == 0 else f"user{i}@example.com"
+        return {
+            "iss": ISSUER, "sub": f"u_{i}", "aud": "web", "name": name, "groups": ["ops"],
+            "iat": now, "nbf": now - 300, "exp": now + 3600, "nonce": "n", "jti": f"j{i}",
+        }  # fmt: skip
+
+    tokens = [jwt.encode(claims(i), key, typ="jot+jwt") for i in range(users)]
+    return Fixtures(
+        str(directory / "jwks.json"), str(directory / "jwks-no-kid.json"), str(grants), tokens,
+        jwt.encode(claims(0), unnamed, typ="jot+jwt"),
+    )  # fmt: skip
 
 
-def main() -> None:
+def _request(token: str) -> bytes:
+    return f"GET /auth HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+
+
+def scenarios(f: Fixtures, directory: Path, names: set[str] | None) -> dict[str, Scenario]:
+    jot = str(Path(sys.executable).with_name("jot"))
+
+    def fa(jwks: str, *extra: str) -> list[str]:
+        return [jot, "connector", "forward-auth", "--issuer", ISSUER, "--name", "web",
+                "--jwks-file", jwks, "--grants-file", f.grants, "--listen", "127.0.0.1:0",
+                *extra]  # fmt: skip
+
+    me = [sys.executable, __file__, "--jwks", f.jwks, "--serve"]
+    one = [_request(f.tokens[0])]
+    rotation = {n: [_request(t) for t in f.tokens[:n]] for n in (100, 10_000, 20_000)}
+
+    def run(command: list[str]) -> Start:
+        return lambda: server(command)
+
+    table: dict[str, tuple[Start, list[bytes]]] = {
+        "forward-auth cached": (run(fa(f.jwks)), one),
+        "forward-auth uncached": (run(fa(f.jwks, "--cache-size", "0")), one),
+        "bare hello": (run([*me, "hello"]), one),
+        "starlette+pyjwt": (run([*me, "baseline"]), one),
+        "cached: 100 tokens": (run(fa(f.jwks)), rotation[100]),
+        "cached: 10k tokens": (run(fa(f.jwks)), rotation[10_000]),
+        "cached: 20k tokens": (run(fa(f.jwks)), rotation[20_000]),
+        "uncached: 20k tokens": (run(fa(f.jwks, "--cache-size", "0")), rotation[20_000]),
+        "cached: key without kid": (run(fa(f.jwks_no_kid)), [_request(f.no_kid)]),
+        "nginx static 200": (lambda: _nginx.nginx(directory), one),
+        "nginx + forward auth": (lambda: behind_nginx(fa(f.jwks), directory), one),
+    }
+    return {
+        name: Scenario(start, requests, [], [])
+        for name, (start, requests) in table.items()
+        if names is None or name in names
+    }
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per row")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--rows", help="comma-separated row names (default: all of them)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--serve", choices=["hello", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--jwks", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_mode(args.serve, args.jwks)
-        return
+        return 0
+    names = set(args.rows.split(",")) if args.rows else None
+    if _nginx.binary() is None:
+        print("nginx is not installed (scripts/install-nginx): no nginx rows", file=sys.stderr)
+        names = (names or set(ALL_ROWS)) - {"nginx static 200", "nginx + forward auth"}
     with tempfile.TemporaryDirectory() as tmp:
-        jwks, grants, token = fixtures(Path(tmp))
-        request = (
-            f"GET /auth HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n"
-        ).encode()
-        jot = str(Path(sys.executable).with_name("jot"))
-        fa = [jot, "connector", "forward-auth", "--issuer", ISSUER, "--name", "web",
-              "--jwks-file", jwks, "--grants-file", grants, "--port", "0"]  # fmt: skip
-        me = [sys.executable, __file__, "--jwks", jwks, "--serve"]
-        commands = {
-            "forward-auth cached": fa,
-            "forward-auth uncached": [*fa, "--cache-size", "0"],
-            "bare hello": [*me, "hello"],
-            "starlette+pyjwt": [*me, "baseline"],
-        }
-        runs = run_all(commands, request, args)
-    report(runs, args)
+        users = 20_000 if names is None or any("k tokens" in n for n in names) else 100
+        rows = scenarios(fixtures(Path(tmp), users), Path(tmp), names)
+        load_before = os.getloadavg()[0]
+        run_all(rows, args)
+        load_after = os.getloadavg()[0]
+    missed = report(rows, args, (load_before, load_after))
+    return 1 if args.check and missed else 0
+
+
+ALL_ROWS = (
+    "forward-auth cached", "forward-auth uncached", "bare hello", "starlette+pyjwt",
+    "cached: 100 tokens", "cached: 10k tokens", "cached: 20k tokens",
+    "uncached: 20k tokens", "cached: key without kid", "nginx static 200",
+    "nginx + forward auth",
+)  # fmt: skip
 
 
 def _http() -> str:
@@ -250,30 +382,45 @@ def _http() -> str:
     return "httptools"
 
 
-def report(runs: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+def report(rows: dict[str, Scenario], args: argparse.Namespace, load: tuple[float, float]) -> int:
+    """Print the table and the targets; the number of targets missed."""
     python = sys.version.split()[0]
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(
-        f"{args.connections} connections, {args.duration:.0f} s each, one worker ({_http()}), "
-        f"Python {python}, {os.cpu_count()} CPUs"
+        f"{stamp}; {args.connections} connections, {args.duration:.0f} s per row in "
+        f"{args.rounds} rounds, one worker ({_http()}), Python {python}, {os.cpu_count()} CPUs; "
+        f"load average {load[0]:.1f} before, {load[1]:.1f} after"
     )
-    columns = ("decisions/s", "p50 ms", "p99 ms", "CPU ms/decision", "RSS MiB")
-    widths = (11, 7, 7, 15, 13)
-    cells = " | ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
-    print(f"| {'scenario':<22} | {cells} |")
-    print("|" + "|".join("-" * (w + 2) for w in (22, *widths)) + "|")
-    for name, r in runs.items():
-        rss = f"{r['rss_start']:.0f} → {r['rss_end']:.0f}"
-        cells = f"{r['rps']:>11,.0f} | {r['p50']:>7.2f} | {r['p99']:>7.2f} | {r['cpu']:>15.3f}"
-        print(f"| {name:<22} | {cells} | {rss:>13} |")
-    cached, uncached = runs["forward-auth cached"]["rps"], runs["forward-auth uncached"]["rps"]
-    bare, base = runs["bare hello"]["rps"], runs["starlette+pyjwt"]["rps"]
-    growth = max((r["rss_end"] - r["rss_start"]) / r["rss_start"] for r in runs.values())
-    print(f"cached / bare = {cached / bare:.2f} (target ≥ 0.75)")
-    print(f"uncached / pyjwt = {uncached / base:.2f} (target ≥ 1.2)")
-    cpu_ratio = runs["starlette+pyjwt"]["cpu"] / runs["forward-auth uncached"]["cpu"]
-    print(f"uncached / pyjwt by CPU per decision = {cpu_ratio:.2f}")
-    print(f"max RSS growth = {growth:.1%} (target < 10 %)")
+    print()
+    print("| scenario | decisions/s | p50 ms | p99 ms | CPU ms/decision | RSS MiB |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, s in rows.items():
+        lat = sorted(s.latencies)
+        rps = statistics.median(s.rounds)
+        print(
+            f"| {name} | {rps:,.0f} | {lat[len(lat) // 2] * 1000:.2f} | "
+            f"{lat[int(len(lat) * 0.99)] * 1000:.2f} | {s.cpu:.3f} | "
+            f"{s.rss[0]:.0f} → {s.rss[1]:.0f} |"
+        )
+    print()
+    missed = 0
+    for target in TARGETS:
+        got = ratio(rows, target.row, target.versus)
+        if got is None:
+            continue
+        ok = got >= target.at_least
+        missed += not ok
+        print(f"- {'✓' if ok else '✗'} {target.what}: {got:.2f}")
+    growth = max((s.rss[1] - s.rss[0]) / s.rss[0] for s in rows.values())
+    missed += growth >= MAX_RSS_GROWTH
+    print(f"- {'✓' if growth < MAX_RSS_GROWTH else '✗'} RSS growth after warm-up < 10 %: "
+          f"{growth:.1%}")  # fmt: skip
+    cpu_pair = ("forward-auth uncached", "starlette+pyjwt")
+    if all(name in rows for name in cpu_pair):
+        by_cpu = rows[cpu_pair[1]].cpu / rows[cpu_pair[0]].cpu
+        print(f"- (information) uncached / PyJWT by CPU per decision: {by_cpu:.2f}")
+    return missed
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

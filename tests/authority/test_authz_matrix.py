@@ -143,7 +143,7 @@ _CSRF = "name='csrf_token' value='([^']+)'"
 
 
 def _token(html: str, action: str) -> str:
-    found = re.search(rf'action="{re.escape(action)}">\s*<input type=\'hidden\' {_CSRF}', html)
+    found = re.search(rf'action="{re.escape(action)}"[^>]*>\s*<input type=\'hidden\' {_CSRF}', html)
     assert found is not None, (action, html)
     return found.group(1)
 
@@ -224,6 +224,8 @@ async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict
 
 CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/"): [page("/")],
+    ("POST", "/token"): [page("/token", {"destination": "web"})],
+    ("GET", "/debug"): [page("/debug")],
     ("GET", "/sign-in"): [page("/sign-in")],
     ("POST", "/sign-in"): [_sign_in],
     ("POST", "/sign-out"): [page("/sign-out", {})],
@@ -286,6 +288,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/signing-keys"): [fixed("/api/signing-keys")],
     ("POST", "/api/signing-keys/rotate"): [fixed("/api/signing-keys/rotate")],
     ("GET", "/api/audit"): [fixed("/api/audit")],
+    ("GET", "/api/my-access"): [fixed("/api/my-access")],
+    ("GET", "/api/explain"): [fixed("/api/explain?subject=user:bot&resource=web")],
     ("GET", "/api/providers"): [fixed("/api/providers")],
     ("POST", "/api/providers"): [
         fixed(

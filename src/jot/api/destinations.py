@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from jot.api._base import DestinationName, Request, Response
+from jot.api.claims import DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME
 from jot.api.openid import OidcClient, OidcClientSpec
 
 __all__ = [
@@ -18,10 +19,9 @@ __all__ = [
     "DestinationUpdate",
 ]
 
-#: Token lifetime of a destination unless set: five minutes, as in the seed.
-DEFAULT_LIFETIME = 300
-
-Lifetime = Annotated[int, Field(ge=60, le=3600, description="token lifetime in seconds")]
+Lifetime = Annotated[
+    int, Field(ge=MIN_LIFETIME, le=MAX_LIFETIME, description="token lifetime in seconds")
+]
 Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")]
 #: ``all``: every group of the identity; ``grants``: only groups its grants here mention.
 Narrowing = Literal["all", "grants"]

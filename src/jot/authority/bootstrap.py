@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jot.api.claims import DEFAULT_LIFETIME
 from jot.authority import audit
 from jot.authority.access import JOT_DESTINATION
 from jot.authority.clock import Clock, to_datetime
@@ -154,7 +155,7 @@ def jot_destination(session: Session, now: datetime) -> Destination:
     jot = session.scalars(select(Destination).where(Destination.name == JOT_DESTINATION)).first()
     if jot is None:
         jot = Destination(
-            id=new_id(), name=JOT_DESTINATION, kind="jot", lifetime=300,
+            id=new_id(), name=JOT_DESTINATION, kind="jot", lifetime=DEFAULT_LIFETIME,
             group_narrowing="grants", created=now, updated=now,
         )  # fmt: skip
         session.add(jot)

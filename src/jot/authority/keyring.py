@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from jot.api.claims import MAX_LIFETIME
 from jot.api.keys import SigningKey as SigningKeyOut
 from jot.authority import audit, signing
 from jot.authority.clock import Clock, to_datetime
@@ -61,7 +62,8 @@ def schedule_for(settings: Settings) -> Schedule:
         rotation_period=timedelta(seconds=settings.rotation_period),
         # One cache period, plus the reload interval of other replicas, plus a minute.
         publish_ahead=cache + timedelta(seconds=math.ceil(settings.key_reload_interval) + 60),
-        grace=timedelta(seconds=settings.max_token_lifetime + settings.clock_skew) + cache,
+        # Every token a retired key signed has expired (the longest lifetime, plus skew).
+        grace=timedelta(seconds=MAX_LIFETIME + settings.clock_skew) + cache,
     )
 
 

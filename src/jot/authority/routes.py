@@ -22,6 +22,7 @@ from jot.authority.context import run
 from jot.authority.handlers import (
     audit,
     destinations,
+    explain,
     grants,
     health,
     identities,
@@ -85,6 +86,8 @@ ROUTES: list[Route] = [
     Route("GET", "/api/signing-keys", keys.list_signing_keys, Need.VIEW),
     Route("POST", "/api/signing-keys/rotate", keys.rotate_signing_key, Need.ADMIN),
     Route("GET", "/api/audit", audit.list_audit, Need.VIEW),
+    Route("GET", "/api/my-access", explain.my_access, Need.SELF, tag="session"),
+    Route("GET", "/api/explain", explain.explain, Need.VIEW),
     *(Route(*spec) for spec in oidc_routes.ROUTES),
 ]
 

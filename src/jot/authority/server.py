@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import uvicorn
 from fastapi import FastAPI
 
+from jot._serving import uvicorn_options
 from jot.authority.app import create_app, open_authority
 from jot.authority.banner import announce
 from jot.authority.db import migrate, open_database
@@ -53,6 +54,8 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
         # names the server software.
         "proxy_headers": False,
         "server_header": False,
+        # Header deadline, idle timeout and a connection cap below the descriptor limit.
+        **uvicorn_options(),
     }
     if settings.workers == 1:
         server = _Server(uvicorn.Config(create_app(authority=started.authority), **common))
@@ -104,6 +107,7 @@ class _Server(uvicorn.Server):
 def worker_app() -> FastAPI:
     """The app of one worker process (settings from the inherited environment)."""
     app = create_app(load_settings())
+    uvicorn_options()  # This process's cap and timeouts (class settings are per process).
     _stop_long_polls_first()
     _freeze_startup_objects()
     return app

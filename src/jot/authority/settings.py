@@ -201,11 +201,6 @@ class Settings(BaseSettings):
         path = url.split("///", 1)[1] if url.startswith("sqlite") and "///" in url else ""
         return Path(path) if path and path != ":memory:" else None
 
-    @property
-    def max_token_lifetime(self) -> int:
-        """The longest lifetime a destination may set (one hour)."""
-        return 3600
-
     @classmethod
     def settings_customise_sources(
         cls,

@@ -8,8 +8,6 @@ answer from those caches (the key check and the decision live 1 s), without a tr
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
+from jot.api.claims import build_claims
 from jot.api.roles import granting_groups, roles_within
 from jot.authority import access, audit, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
@@ -139,19 +138,16 @@ def _decision_key(identity_id: str, destination: str, groups: Sequence[str]) -> 
 def _sign(
     authority: Authority, me: Caller, decision: TokenDecision, now: datetime, key: Key
 ) -> tuple[str, dict[str, Any]]:
-    """The token of the profile in DESIGN.md, and its claims."""
+    """The token of the profile in :mod:`jot.api.claims`, and its claims."""
     settings = authority.settings
-    iat = int(now.timestamp())
-    claims = {
-        "iss": settings.issuer_url,
-        "sub": me.id,
-        "aud": decision.destination,
-        "name": me.name,
-        "groups": list(decision.groups),
-        "iat": iat,
-        "nbf": iat - settings.clock_skew,
-        "exp": iat + decision.lifetime,
-        "nonce": secrets.token_urlsafe(16),
-        "jti": str(uuid.uuid4()),
-    }
+    claims = build_claims(
+        issuer=settings.issuer_url,
+        subject=me.id,
+        audience=decision.destination,
+        name=me.name,
+        groups=decision.groups,
+        issued_at=int(now.timestamp()),
+        lifetime=decision.lifetime,
+        skew=settings.clock_skew,
+    )
     return signing.sign(claims, key), claims

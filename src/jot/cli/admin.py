@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
@@ -233,6 +234,39 @@ def grants_add(subject: str, role: str, resource: str, server: str | None, as_js
     _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id})", result)
 
 
+@grants.command("check")
+@click.argument("subject")
+@click.argument("resource", metavar="DESTINATION[.SUB]")
+@server_option
+@json_option
+def grants_check(subject: str, resource: str, server: str | None, as_json: bool) -> None:
+    """Explain access: would DESTINATION accept SUBJECT (user:NAME or group:NAME) at
+    DESTINATION[.SUB], with which roles, from which grants; and if not, why. The answer
+    comes from the token endpoint's own decision."""
+    found = call(server, ops.explain(subject, resource))
+    if as_json:
+        print_json(found.model_dump(mode="json"))
+        return
+    if found.token:
+        groups = ", ".join(found.token_groups) or "none"
+        click.echo(
+            f"{found.subject} gets tokens for {found.destination} "
+            f"(lifetime {found.lifetime} s, groups in them: {groups})"
+            if found.subject.startswith("user:")
+            else f"members of {found.subject[6:]} get tokens for {found.destination}"
+        )
+    else:
+        click.echo(f"{found.subject} gets no token for {found.destination}: {found.reason}")
+    roles = ", ".join(found.roles) or "none"
+    click.echo(f"roles on {found.resource}: {roles}")
+    rows = [
+        [s.role, s.subject, s.resource, "yes" if s.applies else "no (another sub-resource)"]
+        for s in found.sources
+    ]
+    if rows:
+        print_table(["role", "from", "on", f"applies to {found.resource}"], rows)
+
+
 @grants.command("remove")
 @click.argument("grant", nargs=-1, required=True, metavar="ID | SUBJECT ROLE RESOURCE")
 @server_option
@@ -296,7 +330,7 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
 
 
 _lifetime = click.option(
-    "--lifetime", type=Duration(60, 3600), help="Token lifetime (300, 5m, 1h)."
+    "--lifetime", type=Duration(MIN_LIFETIME, MAX_LIFETIME), help="Token lifetime (300, 5m, 1h)."
 )
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."

@@ -8,11 +8,21 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from jot._urls import normalise_server
 from jot.api.untrusted import loads
 
-__all__ = ["Call", "ClientError", "ConnectError", "finish", "normalise_server", "request_args"]
+__all__ = [
+    "Call",
+    "ClientError",
+    "ConnectError",
+    "body_of",
+    "finish",
+    "normalise_server",
+    "request_args",
+    "request_body",
+]
 
 T = TypeVar("T")
 
@@ -42,6 +52,32 @@ class Call(Generic[T]):
     headers: Mapping[str, str] = field(default_factory=dict)
     ok: tuple[int, ...] = (200, 201, 204)
     timeout: float | None = None
+
+
+def body_of(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
+    """The JSON body of a ``model`` request (a ``jot.api`` model) with the ``fields`` that are
+    not ``None``: only those are sent (an older authority may not know a newer field), and
+    secrets are sent in clear.
+
+    Values the model refuses are sent as given: the authority's refusal (400, in its words)
+    is then the one every client sees, as for a body that passed here.
+    """
+    given = {name: value for name, value in fields.items() if value is not None}
+    try:
+        request = model(**given)
+    except ValidationError:
+        return given
+    return request_body(request)
+
+
+def request_body(request: BaseModel) -> dict[str, Any]:
+    """The JSON body of ``request``: the fields that were set, secrets in clear."""
+    body = request.model_dump(mode="json", exclude_unset=True)
+    for name in body:
+        value = getattr(request, name)
+        if isinstance(value, SecretStr):
+            body[name] = value.get_secret_value()
+    return body
 
 
 def _error(response: httpx.Response) -> ClientError:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from jot.api.providers import (
     DeviceAuthorization,
+    DeviceStart,
     LoginExchange,
     Provider,
     ProviderCreate,
@@ -29,7 +30,7 @@ from jot.api.providers import (
     ProviderUpdate,
 )
 from jot.api.session import LoginResponse
-from jot.client._core import Call, ClientError
+from jot.client._core import Call, ClientError, body_of, request_body
 from jot.client._sync import Client
 
 __all__ = [
@@ -75,23 +76,20 @@ def provider_get(name: str) -> Call[Provider]:
 
 
 def provider_create(body: ProviderCreate) -> Call[Provider]:
-    payload = body.model_dump(mode="json", exclude={"client_secret"})
-    if body.client_secret is not None:
-        payload["client_secret"] = body.client_secret.get_secret_value()
     return Call(
-        "POST", "/api/providers", lambda r: Provider.model_validate_json(r.content), json=payload
+        "POST",
+        "/api/providers",
+        lambda r: Provider.model_validate_json(r.content),
+        json=request_body(body),
     )
 
 
 def provider_update(name: str, body: ProviderUpdate) -> Call[Provider]:
-    payload = body.model_dump(mode="json", exclude_unset=True, exclude={"client_secret"})
-    if body.client_secret is not None:
-        payload["client_secret"] = body.client_secret.get_secret_value()
     return Call(
         "PATCH",
         f"/api/providers/{_q(name)}",
         lambda r: Provider.model_validate_json(r.content),
-        json=payload,
+        json=request_body(body),
     )
 
 
@@ -100,7 +98,7 @@ def provider_delete(name: str) -> Call[None]:
 
 
 def login_exchange(code: str, verifier: str) -> Call[LoginResponse]:
-    body = LoginExchange(code=code, code_verifier=verifier).model_dump()
+    body = body_of(LoginExchange, code=code, code_verifier=verifier)
     return Call(
         "POST",
         "/api/oidc/exchange",
@@ -114,7 +112,7 @@ def device_start(provider: str | None) -> Call[DeviceAuthorization]:
         "POST",
         "/api/oidc/device",
         lambda r: DeviceAuthorization.model_validate_json(r.content),
-        json={"provider": provider},
+        json=body_of(DeviceStart, provider=provider),
     )
 
 

@@ -15,13 +15,35 @@ import httpx
 from pydantic import BaseModel
 
 from jot.api import Grant as GrantOut
-from jot.api import GrantList, TokenResponse
-from jot.api.destinations import Destination, DestinationList
-from jot.api.identities import Group, GroupList, Identity, IdentityList
-from jot.api.keys import AccessKeyList, NewAccessKey, SigningKeyList
-from jot.api.requests import AccessRequest, AccessRequestList
-from jot.api.session import AuditList, LoginResponse, WhoAmI
-from jot.client._core import Call
+from jot.api import GrantList, TokenRequest, TokenResponse
+from jot.api.destinations import (
+    Destination,
+    DestinationCreate,
+    DestinationList,
+    DestinationUpdate,
+)
+from jot.api.explain import AccessList, Explanation
+from jot.api.identities import (
+    Group,
+    GroupCreate,
+    GroupList,
+    Identity,
+    IdentityCreate,
+    IdentityList,
+    IdentityUpdate,
+    MemberChange,
+)
+from jot.api.keys import AccessKeyCreate, AccessKeyList, NewAccessKey, SigningKeyList
+from jot.api.requests import AccessRequest, AccessRequestCreate, AccessRequestList, Answer
+from jot.api.session import (
+    AuditList,
+    GrantCreate,
+    LoginRequest,
+    LoginResponse,
+    PasswordChange,
+    WhoAmI,
+)
+from jot.client._core import Call, body_of
 
 __all__ = [
     "access_key_create",
@@ -38,6 +60,7 @@ __all__ = [
     "destination_get",
     "destination_update",
     "destinations_list",
+    "explain",
     "grant_create",
     "grant_delete",
     "grants_list",
@@ -51,6 +74,7 @@ __all__ = [
     "jwks",
     "login",
     "logout",
+    "my_access",
     "signing_keys_list",
     "signing_keys_rotate",
     "token",
@@ -82,9 +106,8 @@ def _q(name: str) -> str:
 
 
 def login(name: str, password: str) -> Call[LoginResponse]:
-    return Call(
-        "POST", "/api/login", _model(LoginResponse), json={"name": name, "password": password}
-    )
+    body = body_of(LoginRequest, name=name, password=password)
+    return Call("POST", "/api/login", _model(LoginResponse), json=body)
 
 
 def logout() -> Call[None]:
@@ -92,9 +115,10 @@ def logout() -> Call[None]:
 
 
 def change_password(current: str, new: str, *, revoke_other_keys: bool = False) -> Call[None]:
-    body: dict[str, Any] = {"current": current, "new": new}
-    if revoke_other_keys:  # Sent only when asked for: an older server knows no such field.
-        body["revoke_other_keys"] = True
+    # revoke_other_keys is sent only when asked for: an older server knows no such field.
+    body = body_of(
+        PasswordChange, current=current, new=new, revoke_other_keys=revoke_other_keys or None
+    )
     return Call("POST", "/api/password", _none, json=body)
 
 
@@ -103,7 +127,8 @@ def whoami() -> Call[WhoAmI]:
 
 
 def token(destination: str) -> Call[TokenResponse]:
-    return Call("POST", "/api/tokens", _model(TokenResponse), json={"destination": destination})
+    body = body_of(TokenRequest, destination=destination)
+    return Call("POST", "/api/tokens", _model(TokenResponse), json=body)
 
 
 def jwks() -> Call[Any]:
@@ -119,9 +144,7 @@ def user_get(name: str) -> Call[Identity]:
 
 
 def user_create(name: str, *, kind: str = "user", password: str | None = None) -> Call[Identity]:
-    body: dict[str, Any] = {"name": name, "kind": kind}
-    if password is not None:
-        body["password"] = password
+    body = body_of(IdentityCreate, name=name, kind=kind, password=password)
     return Call("POST", "/api/users", _model(Identity), json=body)
 
 
@@ -134,13 +157,12 @@ def user_update(
 ) -> Call[Identity]:
     """A new password, a new name (grants and keys stay with the identity), or both;
     ``revoke_access_keys`` revokes every access key of the identity."""
-    body: dict[str, Any] = {}
-    if revoke_access_keys:
-        body["revoke_access_keys"] = True
-    if password is not None:
-        body["password"] = password
-    if new_name is not None:
-        body["name"] = new_name
+    body = body_of(
+        IdentityUpdate,
+        revoke_access_keys=revoke_access_keys or None,
+        password=password,
+        name=new_name,
+    )
     return Call("PATCH", f"/api/users/{_q(name)}", _model(Identity), json=body)
 
 
@@ -153,7 +175,7 @@ def groups_list() -> Call[GroupList]:
 
 
 def group_create(name: str) -> Call[Group]:
-    return Call("POST", "/api/groups", _model(Group), json={"name": name})
+    return Call("POST", "/api/groups", _model(Group), json=body_of(GroupCreate, name=name))
 
 
 def group_get(name: str) -> Call[Group]:
@@ -165,7 +187,8 @@ def group_delete(name: str) -> Call[None]:
 
 
 def group_add_member(group: str, member: str) -> Call[Group]:
-    return Call("POST", f"/api/groups/{_q(group)}/members", _model(Group), json={"name": member})
+    body = body_of(MemberChange, name=member)
+    return Call("POST", f"/api/groups/{_q(group)}/members", _model(Group), json=body)
 
 
 def group_remove_member(group: str, member: str) -> Call[None]:
@@ -189,23 +212,39 @@ def destination_create(
     oidc: dict[str, Any] | None = None,
 ) -> Call[Destination]:
     """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``)."""
-    body: dict[str, Any] = {"name": name, "kind": kind}
-    if lifetime is not None:
-        body["lifetime"] = lifetime
-    if group_narrowing is not None:
-        body["group_narrowing"] = group_narrowing
-    if oidc is not None:
-        body["oidc"] = oidc
+    body = body_of(
+        DestinationCreate,
+        name=name,
+        kind=kind,
+        lifetime=lifetime,
+        group_narrowing=group_narrowing,
+        oidc=oidc,
+    )
     return Call("POST", "/api/destinations", _model(Destination), json=body)
 
 
 def destination_update(name: str, **changes: Any) -> Call[Destination]:
-    body = {k: v for k, v in changes.items() if v is not None}
+    body = body_of(DestinationUpdate, **changes)
     return Call("PATCH", f"/api/destinations/{_q(name)}", _model(Destination), json=body)
 
 
 def destination_delete(name: str) -> Call[None]:
     return Call("DELETE", f"/api/destinations/{_q(name)}", _none)
+
+
+def explain(subject: str, resource: str) -> Call[Explanation]:
+    """Would ``resource``'s destination accept ``subject`` there, with which roles, and why."""
+    return Call(
+        "GET",
+        "/api/explain",
+        _model(Explanation),
+        params={"subject": subject, "resource": resource},
+    )
+
+
+def my_access() -> Call[AccessList]:
+    """The caller's destinations, roles there and the grants they come from."""
+    return Call("GET", "/api/my-access", _model(AccessList))
 
 
 def grants_list(*, destination: str | None = None, subject: str | None = None) -> Call[GrantList]:
@@ -244,7 +283,7 @@ def grant_create(subject: str, role: str, resource: str) -> Call[GrantOut]:
         "POST",
         "/api/grants",
         _model(GrantOut),
-        json={"subject": subject, "role": role, "resource": resource},
+        json=body_of(GrantCreate, subject=subject, role=role, resource=resource),
     )
 
 
@@ -259,7 +298,9 @@ def access_requests_list(*, state: str | None = None) -> Call[AccessRequestList]
 def access_request_create(
     role: str, resource: str, *, duration: int, reason: str
 ) -> Call[AccessRequest]:
-    body = {"role": role, "resource": resource, "duration": duration, "reason": reason}
+    body = body_of(
+        AccessRequestCreate, role=role, resource=resource, duration=duration, reason=reason
+    )
     return Call("POST", "/api/access-requests", _model(AccessRequest), json=body)
 
 
@@ -272,7 +313,7 @@ def access_request_answer(
 ) -> Call[AccessRequest]:
     """Approve or deny; ``note`` is shown to the requester."""
     path = f"/api/access-requests/{_q(request_id)}/{'approve' if approve else 'deny'}"
-    body = {} if note is None else {"note": note}
+    body = body_of(Answer, note=note)
     return Call("POST", path, _model(AccessRequest), json=body)
 
 
@@ -291,11 +332,13 @@ def access_key_create(
     ttl: int | None = None,
     inactivity_timeout: int | None = None,
 ) -> Call[NewAccessKey]:
-    body: dict[str, Any] = {"identity": identity, "name": name}
-    if ttl is not None:
-        body["ttl"] = ttl
-    if inactivity_timeout is not None:
-        body["inactivity_timeout"] = inactivity_timeout
+    body = body_of(
+        AccessKeyCreate,
+        identity=identity,
+        name=name,
+        ttl=ttl,
+        inactivity_timeout=inactivity_timeout,
+    )
     return Call("POST", "/api/access-keys", _model(NewAccessKey), json=body)
 
 

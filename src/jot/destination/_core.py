@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, overload
 
-from jot.api import TOKEN_TYPE
-from jot.destination.cache import CachedToken, VerificationCache, token_digest
+from jot.api.claims import MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
+from jot.destination.cache import CachedToken, Decision, VerificationCache, token_digest
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
+from jot.destination.jwks import key_name
 from jot.destination.settings import DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW
 from jot.jose import KeySet, jwt
 from jot.jose.errors import ClaimError, InvalidTokenError, MalformedTokenError
@@ -37,8 +38,6 @@ __all__ = [
     "www_authenticate",
 ]
 
-#: Tokens longer than this are refused before any parsing.
-MAX_TOKEN_BYTES = 16 * 1024
 MAX_HEADER_CHARS = 2048
 #: The error code of a request without a bearer token (answered without an ``error``).
 MISSING_TOKEN = "missing_token"
@@ -48,7 +47,6 @@ NO_ROLE = "no_role"
 RESERVED_NAME = "reserved_name"
 #: Every error a front end answers with a refusal (see :func:`refuse`).
 REFUSED = (BadRequestError, InvalidTokenError, ForbiddenError, UnavailableError)
-_REQUIRED = ("iss", "sub", "aud", "exp", "iat", "jti")
 
 
 # A second credential inside one value: a comma, an auth-scheme and a space (RFC 9110 §11.4).
@@ -205,17 +203,18 @@ class VerifierCore:
         self.cache = cache
 
     def lookup(
-        self, token: str, now: float, kids: Collection[str] | None
+        self, token: str, now: float, keys: Collection[str] | None
     ) -> tuple[bytes, CachedToken | None, str | None]:
-        """``(digest, cached entry or None, kid)``; the kid is read only on a miss."""
+        """``(digest, cached entry or None, kid)``; the kid is read only on a miss. ``keys``:
+        the current key names (None: a key set that never changes)."""
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedTokenError("token too large")
         if self.cache is None:
             return b"", None, _kid(token)
         digest = token_digest(token)
-        hit = self.cache.get(digest, now, kids)
+        hit = self.cache.get(digest, now, keys)
         if hit is not None:
-            return digest, hit, hit.kid
+            return digest, hit, None
         return digest, None, _kid(token)
 
     def check(self, token: str, digest: bytes, keys: KeySet, now: float) -> CachedToken:
@@ -223,15 +222,36 @@ class VerifierCore:
         s = self.settings
         verified = jwt.decode_complete(
             token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
-            typ=s.typ, leeway=s.leeway, require=_REQUIRED, now=now,
+            typ=s.typ, leeway=s.leeway, require=REQUIRED_CLAIMS, now=now,
         )  # fmt: skip
         claims = dict(verified.claims)
         _check_shape(claims)
-        kid = verified.header.get("kid")
-        entry = CachedToken(claims, kid if isinstance(kid, str) else None, float(claims["exp"]))
+        entry = CachedToken(claims, key_name(verified.key), float(claims["exp"]))
         if self.cache is not None:
-            self.cache.put(digest, entry)
+            self.cache.put(digest, entry, now)
         return entry
+
+    def remembered(self, entry: CachedToken, resource: str, grants: object) -> Identity | None:
+        """The identity decided for this token before, if the grants (the very same index
+        object; None: not known) and the resource are the same now."""
+        decision = entry.decision
+        if (
+            decision is not None
+            and grants is not None
+            and decision.grants is grants
+            and decision.resource == resource
+        ):
+            return decision.identity
+        return None
+
+    def remember(
+        self, entry: CachedToken, resource: str, grants: object, identity: Identity
+    ) -> Identity:
+        """Keep ``identity`` with a cached token, decided under ``grants`` (read before the
+        roles were: a change meanwhile makes the next request decide again)."""
+        if grants is not None and self.cache is not None:
+            entry.decision = Decision(grants, resource, identity)
+        return identity
 
     def groups(self, claims: dict[str, Any], granted: Collection[str] = ()) -> tuple[str, ...]:
         """The token's groups without reserved ``system:`` ones, unless the operator keeps

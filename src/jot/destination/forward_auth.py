@@ -48,32 +48,22 @@ def encode_header(values: Iterable[str]) -> str:
 
 
 _IdentityKey = tuple[str, str, tuple[str, ...], frozenset[str]]
-# The same users come back again and again: their encoded headers are made once. Bounded;
-# a flood of distinct identities just starts it over.
-_encoded: dict[_IdentityKey, tuple[tuple[bytes, bytes], ...]] = {}
-_ENCODED_SIZE = 4096
+_Encoded = tuple[tuple[bytes, bytes], ...]
 _NAMES = tuple(name.encode() for name in IDENTITY_HEADERS)
 
 
 def identity_headers(identity: Identity) -> list[tuple[bytes, bytes]]:
-    return list(_identity_headers(identity))
+    return list(_encode(identity))
 
 
-def _identity_headers(identity: Identity) -> tuple[tuple[bytes, bytes], ...]:
-    key = (identity.name, identity.subject, identity.groups, identity.roles)
-    headers = _encoded.get(key)
-    if headers is None:
-        values = (
-            encode_header([identity.name]),
-            encode_header([identity.subject]),
-            encode_header(identity.groups),
-            encode_header(sorted(identity.roles)),
-        )
-        headers = tuple((k, v.encode("ascii")) for k, v in zip(_NAMES, values, strict=True))
-        if len(_encoded) >= _ENCODED_SIZE:
-            _encoded.clear()
-        _encoded[key] = headers
-    return headers
+def _encode(identity: Identity) -> _Encoded:
+    values = (
+        encode_header([identity.name]),
+        encode_header([identity.subject]),
+        encode_header(identity.groups),
+        encode_header(sorted(identity.roles)),
+    )
+    return tuple((k, v.encode("ascii")) for k, v in zip(_NAMES, values, strict=True))
 
 
 class ForwardAuth:
@@ -91,6 +81,10 @@ class ForwardAuth:
         self.require_grant = require_grant
         self.realm = realm or verifier.settings.audience
         self.browser = browser
+        # The same users come back again and again: their headers are encoded once. Sized
+        # like the verifier's cache (the one setting); a flood of identities starts it over.
+        self._encoded: dict[_IdentityKey, _Encoded] = {}
+        self._encoded_size = verifier.cache.max_entries if verifier.cache is not None else 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -143,8 +137,19 @@ class ForwardAuth:
             log.error("jot forward-auth: resource outside this destination (proxy configuration)")
             return 500, []
         if cookie:
-            return 200, [*_identity_headers(identity), *cookie]
-        return 200, _identity_headers(identity)
+            return 200, [*self._headers(identity), *cookie]
+        return 200, self._headers(identity)
+
+    def _headers(self, identity: Identity) -> _Encoded:
+        key = (identity.name, identity.subject, identity.groups, identity.roles)
+        headers = self._encoded.get(key)
+        if headers is None:
+            headers = _encode(identity)
+            if self._encoded_size:
+                if len(self._encoded) >= self._encoded_size:
+                    self._encoded.clear()
+                self._encoded[key] = headers
+        return headers
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

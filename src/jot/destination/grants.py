@@ -28,6 +28,13 @@ __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_
 
 
 class GrantSource(Protocol):
+    """Where a verifier's grants come from.
+
+    A source may also have an ``index`` attribute: the current :class:`GrantIndex`, or None
+    before the grants are known. A verifier then reuses the identity it decided for a cached
+    token for as long as ``index`` is the same object; without one it decides every time.
+    """
+
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]: ...
 
     @property
@@ -36,20 +43,15 @@ class GrantSource(Protocol):
         ...
 
 
-#: Answers remembered per index: the same few users and groups ask again and again.
-ROLES_CACHE_SIZE = 4096
-
-
 class GrantIndex:
     """Grants indexed by subject; immutable once built (a change of grants builds a new index,
-    so the answers it remembers never outlive the grants they came from)."""
+    so a decision remembered with one never outlives the grants it came from)."""
 
     def __init__(self, grants: Iterable[Mapping[str, Any]] = ()) -> None:
         index: dict[str, list[Held]] = {}
         for grant in grants:
             index.setdefault(grant["subject"], []).append(Held(grant["resource"], grant["role"]))
         self._index = index
-        self._answers: dict[tuple[str, tuple[str, ...], str], frozenset[str]] = {}
         self.mentioned_groups = frozenset(
             subject.removeprefix("group:") for subject in index if subject.startswith("group:")
         )
@@ -57,16 +59,13 @@ class GrantIndex:
     def __len__(self) -> int:
         return sum(len(v) for v in self._index.values())
 
+    @property
+    def index(self) -> GrantIndex:
+        """Itself: the grants never change (see :class:`GrantSource`)."""
+        return self
+
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
-        groups = tuple(groups)
-        key = (name, groups, resource)
-        roles = self._answers.get(key)
-        if roles is None:
-            roles = roles_on(name, groups, resource, self._index)
-            if len(self._answers) >= ROLES_CACHE_SIZE:
-                self._answers.clear()  # Bounded; many distinct callers just start it over.
-            self._answers[key] = roles
-        return roles
+        return roles_on(name, groups, resource, self._index)
 
 
 def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:

@@ -32,6 +32,9 @@ log = logging.getLogger("jot.destination")
 MAX_GRANTS_BYTES = 8 * 1024 * 1024
 #: Least seconds between the starts of two polls.
 MIN_POLL_INTERVAL = 1.0
+# Our own generator: the refresh thread must not draw from (and so move) the global one that
+# applications, and Hypothesis in our tests, own.
+_jitter = random.Random()  # noqa: S311 - jitter, not a secret
 
 
 class GrantsPoll:
@@ -131,7 +134,7 @@ class _Outage:
     def failed(self, exc: Exception) -> float:
         """Note a failure; the seconds to wait before the next attempt."""
         self.log.failed(exc)
-        return self.retry_every * random.uniform(0.75, 1.0)  # noqa: S311 - jitter, not a secret
+        return self.retry_every * _jitter.uniform(0.75, 1.0)
 
 
 def _first_load(refresh: Callable[[], bool]) -> None:
@@ -185,6 +188,11 @@ class AuthorityGrants:
     @property
     def mentioned_groups(self) -> frozenset[str]:
         return self.poll.mentioned_groups
+
+    @property
+    def index(self) -> GrantIndex | None:
+        """The current grants (see :class:`~jot.destination.grants.GrantSource`)."""
+        return self.poll.index
 
     def start(self) -> None:
         if self._thread is None:
@@ -260,6 +268,11 @@ class AsyncAuthorityGrants:
     @property
     def mentioned_groups(self) -> frozenset[str]:
         return self.poll.mentioned_groups
+
+    @property
+    def index(self) -> GrantIndex | None:
+        """The current grants (see :class:`~jot.destination.grants.GrantSource`)."""
+        return self.poll.index
 
     async def _run(self) -> None:
         outage = _Outage(self.poll.destination, clock=self._clock)

@@ -23,7 +23,7 @@ import httpx
 
 from jot.destination._http import Flow, check_url, drive, drive_async
 from jot.destination.errors import UnavailableError
-from jot.jose import KeySet
+from jot.jose import Key, KeySet
 from jot.jose.errors import JoseError
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "JWKSState",
     "StaticJWKS",
     "discovery_url",
+    "key_name",
     "parse_max_age",
 ]
 
@@ -92,6 +93,16 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     return body
 
 
+def key_name(key: Key) -> str:
+    """What the verification cache remembers a key by: its ``kid``, or for a key without one
+    its RFC 9278 thumbprint URI (so that tokens it verified are cached like any others)."""
+    return key.kid if key.kid is not None else key.thumbprint_uri()
+
+
+def _names(keys: KeySet) -> frozenset[str]:
+    return frozenset(key_name(key) for key in keys)
+
+
 class JWKSState:
     """What the cache knows, and the rules for when to fetch. No I/O."""
 
@@ -105,6 +116,8 @@ class JWKSState:
         self.policy = policy
         self.keys: KeySet | None = None
         self.kids: frozenset[str] = frozenset()
+        #: Every key's :func:`key_name`: cached tokens stay good while theirs is here.
+        self.names: frozenset[str] = frozenset()
         self.expires_at = 0.0
         self.last_attempt: float | None = None
         self.fetches = 0
@@ -164,6 +177,7 @@ class JWKSState:
         ttl = min(max(ttl, self.policy.min_ttl), self.policy.max_ttl)
         self.keys = keys
         self.kids = frozenset(k.kid for k in keys if k.kid)
+        self.names = _names(keys)
         self.expires_at = now + ttl
 
 
@@ -173,6 +187,8 @@ class StaticJWKS:
     def __init__(self, keys: KeySet | dict[str, Any]) -> None:
         self._keys = keys if isinstance(keys, KeySet) else KeySet.from_dict(keys)
         self.kids = frozenset(k.kid for k in self._keys if k.kid)
+        #: None: the set never changes, so no cached token outlives its key.
+        self.names: frozenset[str] | None = None
 
     def get(self, kid: str | None) -> KeySet:
         return self._keys
@@ -202,6 +218,10 @@ class JWKSClient:
     @property
     def kids(self) -> frozenset[str]:
         return self.state.kids
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.state.names
 
     def get(self, kid: str | None) -> KeySet:
         """The current key set, fetched first when due. Raises :class:`UnavailableError`."""
@@ -256,6 +276,10 @@ class AsyncJWKSClient:
     @property
     def kids(self) -> frozenset[str]:
         return self.state.kids
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.state.names
 
     async def aget(self, kid: str | None) -> KeySet:
         # As JWKSClient.get: wait for a fetch in flight unless the current set serves the kid.

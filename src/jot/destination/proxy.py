@@ -22,6 +22,14 @@ from urllib.parse import urlsplit
 
 import h11
 
+from jot._serving import (
+    BUSY,
+    DEFAULT_HEADER_TIMEOUT,
+    FULL,
+    SLOW,
+    quiet_accept_errors,
+    server_limits,
+)
 from jot.destination._core import REFUSED, allowed, refuse, request_token
 from jot.destination.proxy_headers import (
     HeaderRules,
@@ -39,7 +47,6 @@ __all__ = ["CredentialFile", "Proxy"]
 log = logging.getLogger("jot.destination")
 
 _CHUNK = 64 * 1024
-_IDLE_TIMEOUT = 120.0
 _CONNECT_TIMEOUT = 10.0
 
 
@@ -126,20 +133,47 @@ class Proxy:
         self.credential = credential
         self.require_grant = require_grant
         self.rules = rules or HeaderRules()
+        # Until serve() reads the limits: no cap, the default timeouts.
+        self._open, self._cap = 0, 1 << 30
+        self._header_timeout, self._idle_timeout = DEFAULT_HEADER_TIMEOUT, 120.0
 
     async def serve(self, sock: socket.socket, tls: ssl.SSLContext | None) -> None:
-        server = await asyncio.start_server(self.handle, sock=sock, ssl=tls, limit=_CHUNK)
+        # The same guards as the uvicorn-served connectors (jot._serving): a header
+        # deadline, a connection cap below the descriptor limit, quiet logs.
+        header, idle, self._cap = server_limits()
+        self._header_timeout, self._idle_timeout = header, idle
+        quiet_accept_errors(asyncio.get_running_loop())
+        server = await asyncio.start_server(
+            self.handle, sock=sock, ssl=tls, limit=_CHUNK,
+            ssl_handshake_timeout=header if tls is not None else None,
+        )  # fmt: skip
         async with server:
             await server.serve_forever()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open += 1
+        try:
+            if self._open > self._cap:
+                FULL.note()
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    writer.write(BUSY)
+                    await asyncio.wait_for(writer.drain(), 1.0)
+                return
+            await self._handle(reader, writer)
+        finally:
+            self._open -= 1
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_CHUNK)
         try:
             while True:
                 # The raw head, for the one check h11 cannot make (obs-fold): what is left
                 # over from the last request, and what is read until this one is parsed.
                 head = bytearray(conn.trailing_data[0])
-                event = await asyncio.wait_for(_next_event(conn, reader, head), _IDLE_TIMEOUT)
+                event = await self._next_head(conn, reader, head)
                 if not isinstance(event, h11.Request):
                     break
                 if not await self._exchange(conn, event, reader, writer, bytes(head)):
@@ -157,10 +191,23 @@ class Proxy:
             await _refuse(conn, writer, 502)
         except (h11.ProtocolError, OSError, TimeoutError, ssl.SSLError) as exc:
             log.debug("jot proxy: connection ended: %r", exc)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
+
+    async def _next_head(
+        self, conn: h11.Connection, reader: asyncio.StreamReader, head: bytearray
+    ) -> object:
+        """The next request head: idle up to the idle timeout for its first byte, then the
+        header timeout for the rest (a slow client is closed, not kept)."""
+        if not head:
+            first = await asyncio.wait_for(reader.read(1), self._idle_timeout)
+            if not first:
+                return None
+            conn.receive_data(first)
+            head += first
+        try:
+            return await asyncio.wait_for(_next_event(conn, reader, head), self._header_timeout)
+        except TimeoutError:
+            SLOW.note()
+            raise
 
     async def _exchange(
         self,

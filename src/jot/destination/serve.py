@@ -14,6 +14,8 @@ from typing import TextIO
 import uvicorn
 from starlette.types import ASGIApp
 
+from jot._serving import uvicorn_options
+
 __all__ = ["bind", "serve"]
 
 
@@ -48,6 +50,6 @@ def serve(
     config = uvicorn.Config(
         app, log_level=log_level, lifespan="on", ssl_certfile=certfile, ssl_keyfile=keyfile,
         ssl_version=ssl.PROTOCOL_TLS_SERVER, access_log=False, server_header=False,
-        proxy_headers=False,
+        proxy_headers=False, **uvicorn_options(),
     )  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])

@@ -69,10 +69,22 @@ class _Base:
         return self.core.cache
 
     def _hit_or_miss(
-        self, token: str, kids: frozenset[str] | None
+        self, token: str, keys: frozenset[str] | None
     ) -> tuple[bytes, CachedToken | None, str | None, float]:
         now = self._clock()
-        return (*self.core.lookup(token, now, kids), now)
+        return (*self.core.lookup(token, now, keys), now)
+
+
+#: The "grants" of a verifier without any: nothing ever changes, no roles.
+_NO_GRANTS = object()
+
+
+def _grants_now(grants: object) -> object:
+    """What a remembered decision must have been made under to be reused: the source's
+    current grant index (None: unknown, decide every time)."""
+    if grants is None:
+        return _NO_GRANTS
+    return getattr(grants, "index", None)
 
 
 def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
@@ -129,7 +141,7 @@ class Verifier(_Base):
         """The identity in ``token`` with its roles at ``resource`` (default: this
         destination). Raises :class:`InvalidTokenError` (401) or ``UnavailableError`` (503)."""
         resource = self.settings.resource(resource)
-        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.kids)
+        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
             entry = self.core.check(token, digest, self.jwks.get(kid), now)
         claims = entry.claims
@@ -137,6 +149,10 @@ class Verifier(_Base):
             raise RevokedTokenError("the token has been revoked")
         if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
             raise ReplayedTokenError("the token has been used before")
+        grants = _grants_now(self.grants)
+        remembered = self.core.remembered(entry, resource, grants)
+        if remembered is not None:
+            return remembered
         # Roles come from every group of the token: a grant that names a system: group is
         # the operator's explicit decision. The identity's groups are filtered afterwards.
         roles = frozenset[str]()
@@ -145,7 +161,8 @@ class Verifier(_Base):
             name = claims.get("name") or claims["sub"]
             roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
             granted = self.grants.mentioned_groups
-        return self.core.identity(claims, self.core.groups(claims, granted), roles)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        return self.core.remember(entry, resource, grants, identity)
 
 
 async def _maybe(value: Awaitable[bool] | bool) -> bool:
@@ -193,7 +210,7 @@ class AsyncVerifier(_Base):
     async def verify(self, token: str, *, resource: str | None = None) -> Identity:
         """As :meth:`Verifier.verify`."""
         resource = self.settings.resource(resource)
-        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.kids)
+        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
             entry = self.core.check(token, digest, await self.jwks.aget(kid), now)
         claims = entry.claims
@@ -205,9 +222,14 @@ class AsyncVerifier(_Base):
             self.replay.first_use(claims["jti"], entry.exp)
         ):
             raise ReplayedTokenError("the token has been used before")
+        grants = _grants_now(self.grants)
+        remembered = self.core.remembered(entry, resource, grants)
+        if remembered is not None:
+            return remembered
         roles = await self._roles(claims, claims.get("groups") or [], resource)
         granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
-        return self.core.identity(claims, self.core.groups(claims, granted), roles)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        return self.core.remember(entry, resource, grants, identity)
 
     async def _roles(
         self, claims: dict[str, Any], groups: list[str], resource: str
