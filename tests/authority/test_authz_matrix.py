@@ -25,6 +25,7 @@ from jot.authority import routes
 from jot.authority.access import Need
 from jot.authority.app import create_app
 from jot.authority.web.routes import PAGES
+from jot.jose import jwk
 
 from .conftest import ISSUER, bearer
 
@@ -59,6 +60,9 @@ BY_ROUTE: dict[tuple[str, str], dict[str, bool]] = {
     ("POST", "/api/access-requests/{request_id}/approve"): {"viewer": False},
     ("POST", "/api/access-requests/{request_id}/deny"): {"viewer": False},
     ("POST", "/api/access-requests/{request_id}/cancel"): {"viewer": False, "admin": False},
+    # A viewer reads a destination's encryption key; its connector or an admin sets it.
+    ("PUT", "/api/destinations/{name}/encryption-key"): {"viewer": False},
+    ("DELETE", "/api/destinations/{name}/encryption-key"): {"viewer": False},
 }
 
 #: Routes that take a credential of their own, never an access key: every column is denied.
@@ -201,6 +205,9 @@ async def _password(_world: World, who: str, _key: str | None) -> tuple[str, dic
     return "/api/password", {"json": {"current": PASSWORD, "new": PASSWORD}}
 
 
+_PUBLIC_KEY = jwk.generate("X25519").public().to_dict()
+
+
 def page(path: str, form: dict[str, str] | None = None, source: str = "/") -> Call:
     """A console page, from a browser signed in as the caller; a post carries the CSRF token
     of its form on page ``source`` (so that only the access rule can refuse it)."""
@@ -255,6 +262,12 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ],
     ("PATCH", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}", json={})],
     ("DELETE", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}")],
+    ("PUT", "/api/destinations/{name}/encryption-key"): [
+        fixed("/api/destinations/web/encryption-key", json={"key": _PUBLIC_KEY})
+    ],
+    ("DELETE", "/api/destinations/{name}/encryption-key"): [
+        fixed("/api/destinations/web/encryption-key")
+    ],
     ("POST", "/api/grants"): [
         fixed("/api/grants", json={"subject": "user:bot", "role": "r-new", "resource": "web"})
     ],

@@ -28,6 +28,7 @@ from jot.authority.handlers import (
     identities,
     keys,
     requests,
+    sealing,
     session,
 )
 from jot.authority.oidc import routes as oidc_routes
@@ -47,6 +48,7 @@ class Route:
 
 
 _REQUEST = "/api/access-requests/{request_id}"
+_SEALING = "/api/destinations/{name}/encryption-key"
 
 ROUTES: list[Route] = [
     Route("POST", "/api/login", session.login, Need.PUBLIC, 201, "session"),
@@ -72,6 +74,8 @@ ROUTES: list[Route] = [
     Route("GET", "/api/destinations/{name}", destinations.get_destination, Need.GRANTS),
     Route("PATCH", "/api/destinations/{name}", destinations.update_destination, Need.ADMIN),
     Route("DELETE", "/api/destinations/{name}", destinations.delete_destination, Need.ADMIN, 204),
+    Route("PUT", _SEALING, sealing.set_encryption_key, Need.GRANTS),
+    Route("DELETE", _SEALING, sealing.remove_encryption_key, Need.GRANTS, 204),
     Route("POST", "/api/grants", grants.create_grant, Need.ADMIN, 201),
     Route("DELETE", "/api/grants/{grant_id}", grants.delete_grant, Need.ADMIN, 204),
     Route("GET", "/api/access-requests", requests.list_requests, Need.SELF, tag="requests"),

@@ -3,6 +3,7 @@ a table (``--json`` for scripts); a removal that takes other things with it asks
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
 from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import cell, print_items, print_json, print_table, say
 from jot.cli._remote import ask_first, call, remove_by_id
+from jot.cli._sealing import public_key_file
 from jot.cli._secrets import (
     password_stdin_option,
     read_password,
@@ -326,6 +328,11 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
     if found.oidc is not None and not as_json:
         fields["oidc client"] = found.oidc.auth_method
         fields["redirect uris"] = " ".join(found.oidc.redirect_uris)
+    if not as_json:
+        sealed = found.encryption_key
+        fields["tokens"] = (
+            f"sealed to {sealed.get('kid')} ({sealed.get('alg')})" if sealed else "signed only"
+        )
     _show_one(fields, grants_on, as_json)
 
 
@@ -335,6 +342,13 @@ _lifetime = click.option(
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."
 )
+_encryption = click.option(
+    "--encryption-key",
+    "encryption_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A public key (JWK or PEM): tokens for NAME are then sealed to it (signed, then "
+    "encrypted), and only NAME reads them.",
+)
 
 
 @destinations.command("add")
@@ -342,6 +356,7 @@ _narrowing = click.option(
 @click.option("--kind", default="http", show_default=True, help="What it is (http, kubernetes, …).")
 @_lifetime
 @_narrowing
+@_encryption
 @oidc_options
 @server_option
 @json_option
@@ -350,6 +365,7 @@ def destinations_add(
     kind: str,
     lifetime: int | None,
     narrowing: str | None,
+    encryption_key: Path | None,
     server: str | None,
     as_json: bool,
     **registration: Any,
@@ -358,12 +374,14 @@ def destinations_add(
     an OpenID Connect client that signs people in through jot)."""
     checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
     oidc = oidc_spec(**registration)
+    sealed = public_key_file(encryption_key) if encryption_key is not None else None
     result = call(
         server,
         ops.destination_create(
-            name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc
+            name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc,
+            encryption_key=sealed,
         ),
-    )
+    )  # fmt: skip
     _done(as_json, f"added destination {name}", result)
     if not as_json:
         show_oidc(result.oidc)
@@ -377,6 +395,10 @@ def destinations_add(
 @oidc_options
 @click.option("--new-client-secret", is_flag=True, help="Replace the OpenID client secret.")
 @click.option("--remove-oidc", is_flag=True, help="NAME is no longer an OpenID client.")
+@_encryption
+@click.option(
+    "--no-encryption-key", "unsealed", is_flag=True, help="Tokens for NAME are signed only again."
+)
 @server_option
 @json_option
 def destinations_update(
@@ -386,12 +408,19 @@ def destinations_update(
     narrowing: str | None,
     new_client_secret: bool,
     remove_oidc: bool,
+    encryption_key: Path | None,
+    unsealed: bool,
     server: str | None,
     as_json: bool,
     **registration: Any,
 ) -> None:
-    """Change the kind, token lifetime, group narrowing or OpenID registration of NAME
-    (--redirect-uri replaces every registered redirect URI)."""
+    """Change the kind, token lifetime, group narrowing, OpenID registration or encryption key
+    of NAME (--redirect-uri replaces every registered redirect URI)."""
+    if encryption_key is not None and unsealed:
+        raise click.UsageError("give --encryption-key or --no-encryption-key, not both")
+    if encryption_key is not None or unsealed:
+        sealed = None if unsealed else public_key_file(encryption_key)  # type: ignore[arg-type]
+        call(server, ops.destination_encryption_key(name, sealed))
     result = call(
         server,
         ops.destination_update(

@@ -57,6 +57,7 @@ __all__ = [
     "audit",
     "destination_create",
     "destination_delete",
+    "destination_encryption_key",
     "destination_get",
     "destination_update",
     "destinations_list",
@@ -210,8 +211,10 @@ def destination_create(
     lifetime: int | None = None,
     group_narrowing: str | None = None,
     oidc: dict[str, Any] | None = None,
+    encryption_key: dict[str, Any] | None = None,
 ) -> Call[Destination]:
-    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``)."""
+    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``);
+    ``encryption_key`` (a public JWK) seals its tokens."""
     body = body_of(
         DestinationCreate,
         name=name,
@@ -219,6 +222,7 @@ def destination_create(
         lifetime=lifetime,
         group_narrowing=group_narrowing,
         oidc=oidc,
+        encryption_key=encryption_key,
     )
     return Call("POST", "/api/destinations", _model(Destination), json=body)
 
@@ -226,6 +230,14 @@ def destination_create(
 def destination_update(name: str, **changes: Any) -> Call[Destination]:
     body = body_of(DestinationUpdate, **changes)
     return Call("PATCH", f"/api/destinations/{_q(name)}", _model(Destination), json=body)
+
+
+def destination_encryption_key(name: str, key: dict[str, Any] | None) -> Call[Any]:
+    """Seal ``name``'s tokens to the public JWK ``key`` from now on (``None``: stop)."""
+    path = f"/api/destinations/{_q(name)}/encryption-key"
+    if key is None:
+        return Call("DELETE", path, _none)
+    return Call("PUT", path, _json, json={"key": key})
 
 
 def destination_delete(name: str) -> Call[None]:

@@ -6,6 +6,10 @@ Both are thin I/O shells around :class:`~jot.destination._core.VerifierCore`::
     identity = verifier.verify(token)            # raises InvalidTokenError → answer 401
     identity.roles                               # from the grants, at this moment
 
+A destination that registered an encryption key passes its private half as
+``decrypt_with=``: tokens must then be sealed to it (signed, then encrypted), and are opened
+before they are checked; ``accept_unsealed=True`` takes signed-only ones too, for the switch.
+
 Keys come from the issuer's JWKS (found by OpenID discovery), an explicit ``jwks_uri``, or a
 static ``jwks``. Grants come from ``grants=`` (for example :class:`FileGrants`) or, when an
 issuer is given, from the authority. Without either, identities carry no roles.
@@ -20,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from jot.destination._core import VerifierCore, VerifierSettings
+from jot.destination._core import VerifierCore, VerifierSettings, decryption_keys
 from jot.destination.cache import CachedToken, VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
 from jot.destination.grants import GrantSource
@@ -34,7 +38,7 @@ from jot.destination.stores import (
     DenyList,
     ReplayStore,
 )
-from jot.jose import KeySet
+from jot.jose import Key, KeySet
 
 __all__ = ["AsyncVerifier", "Verifier"]
 
@@ -52,12 +56,16 @@ class _Base:
         keep_system_groups: bool,
         cache_size: int,
         clock: Callable[[], float],
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         from jot.api import TOKEN_TYPE
 
         self.settings = VerifierSettings(
             audience=audience, issuer=issuer, algorithms=tuple(algorithms),
             typ=typ or TOKEN_TYPE, leeway=leeway, keep_system_groups=keep_system_groups,
+            decrypt_with=None if decrypt_with is None else decryption_keys(decrypt_with),
+            accept_unsealed=accept_unsealed,
         )  # fmt: skip
         cache = VerificationCache(cache_size) if cache_size > 0 else None
         self.core = VerifierCore(self.settings, cache)
@@ -114,11 +122,14 @@ class Verifier(_Base):
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         _sources(issuer, jwks, jwks_uri)
         super().__init__(
             issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
             keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+            decrypt_with=decrypt_with, accept_unsealed=accept_unsealed,
         )  # fmt: skip
         self.jwks = self.static or JWKSClient(
             issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
@@ -143,7 +154,8 @@ class Verifier(_Base):
         resource = self.settings.resource(resource)
         digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
-            entry = self.core.check(token, digest, self.jwks.get(kid), now)
+            inner, kid = self.core.unseal(token, kid)
+            entry = self.core.check(inner, digest, self.jwks.get(kid), now)
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
@@ -191,11 +203,14 @@ class AsyncVerifier(_Base):
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         _sources(issuer, jwks, jwks_uri)
         super().__init__(
             issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
             keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+            decrypt_with=decrypt_with, accept_unsealed=accept_unsealed,
         )  # fmt: skip
         self.jwks = self.static or AsyncJWKSClient(
             issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
@@ -212,7 +227,8 @@ class AsyncVerifier(_Base):
         resource = self.settings.resource(resource)
         digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
-            entry = self.core.check(token, digest, await self.jwks.aget(kid), now)
+            inner, kid = self.core.unseal(token, kid)
+            entry = self.core.check(inner, digest, await self.jwks.aget(kid), now)
         claims = entry.claims
         if self.deny_list is not None and await _maybe(
             self.deny_list.is_denied(claims["jti"], claims["sub"])
