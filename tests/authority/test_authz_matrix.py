@@ -25,6 +25,7 @@ from jot.authority import routes
 from jot.authority.access import Need
 from jot.authority.app import create_app
 from jot.authority.web.routes import PAGES
+from jot.jose import jwk
 
 from .conftest import ISSUER, bearer
 
@@ -59,6 +60,9 @@ BY_ROUTE: dict[tuple[str, str], dict[str, bool]] = {
     ("POST", "/api/access-requests/{request_id}/approve"): {"viewer": False},
     ("POST", "/api/access-requests/{request_id}/deny"): {"viewer": False},
     ("POST", "/api/access-requests/{request_id}/cancel"): {"viewer": False, "admin": False},
+    # A viewer reads a destination's encryption key; its connector or an admin sets it.
+    ("PUT", "/api/destinations/{name}/encryption-key"): {"viewer": False},
+    ("DELETE", "/api/destinations/{name}/encryption-key"): {"viewer": False},
 }
 
 #: Routes that take a credential of their own, never an access key: every column is denied.
@@ -143,7 +147,7 @@ _CSRF = "name='csrf_token' value='([^']+)'"
 
 
 def _token(html: str, action: str) -> str:
-    found = re.search(rf'action="{re.escape(action)}">\s*<input type=\'hidden\' {_CSRF}', html)
+    found = re.search(rf'action="{re.escape(action)}"[^>]*>\s*<input type=\'hidden\' {_CSRF}', html)
     assert found is not None, (action, html)
     return found.group(1)
 
@@ -201,6 +205,9 @@ async def _password(_world: World, who: str, _key: str | None) -> tuple[str, dic
     return "/api/password", {"json": {"current": PASSWORD, "new": PASSWORD}}
 
 
+_PUBLIC_KEY = jwk.generate("X25519").public().to_dict()
+
+
 def page(path: str, form: dict[str, str] | None = None, source: str = "/") -> Call:
     """A console page, from a browser signed in as the caller; a post carries the CSRF token
     of its form on page ``source`` (so that only the access rule can refuse it)."""
@@ -224,6 +231,8 @@ async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict
 
 CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/"): [page("/")],
+    ("POST", "/token"): [page("/token", {"destination": "web"})],
+    ("GET", "/debug"): [page("/debug")],
     ("GET", "/sign-in"): [page("/sign-in")],
     ("POST", "/sign-in"): [_sign_in],
     ("POST", "/sign-out"): [page("/sign-out", {})],
@@ -253,6 +262,12 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ],
     ("PATCH", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}", json={})],
     ("DELETE", "/api/destinations/{name}"): [on("destination", "/api/destinations/{}")],
+    ("PUT", "/api/destinations/{name}/encryption-key"): [
+        fixed("/api/destinations/web/encryption-key", json={"key": _PUBLIC_KEY})
+    ],
+    ("DELETE", "/api/destinations/{name}/encryption-key"): [
+        fixed("/api/destinations/web/encryption-key")
+    ],
     ("POST", "/api/grants"): [
         fixed("/api/grants", json={"subject": "user:bot", "role": "r-new", "resource": "web"})
     ],
@@ -286,6 +301,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/signing-keys"): [fixed("/api/signing-keys")],
     ("POST", "/api/signing-keys/rotate"): [fixed("/api/signing-keys/rotate")],
     ("GET", "/api/audit"): [fixed("/api/audit")],
+    ("GET", "/api/my-access"): [fixed("/api/my-access")],
+    ("GET", "/api/explain"): [fixed("/api/explain?subject=user:bot&resource=web")],
     ("GET", "/api/providers"): [fixed("/api/providers")],
     ("POST", "/api/providers"): [
         fixed(
@@ -318,6 +335,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
     ("GET", "/oidc/authorize"): [fixed("/oidc/authorize", params={"client_id": "web"})],
     ("POST", "/oidc/authorize"): [fixed("/oidc/authorize", data={"client_id": "web"})],
+    ("GET", "/oidc/logout"): [fixed("/oidc/logout")],
+    ("POST", "/oidc/logout"): [fixed("/oidc/logout", data={"client_id": "web"})],
     ("POST", "/oidc/token"): [
         fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
     ],

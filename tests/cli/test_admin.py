@@ -182,3 +182,26 @@ def test_untrusted_text_is_shown_escaped(cli) -> None:
     assert "\\x1b]0;pwned\\x07\\x1b[31mred\\u202eevil" in out
     stored = json.loads(cli("audit", "--kind", "oidc.login.failed", "--json"))
     assert hostile in stored[0]["detail"]["message"]  # Stored as given.
+
+
+def test_grants_check_explains_access(cli: Any) -> None:
+    cli("users", "add", "alice")
+    cli("groups", "add", "dev")
+    cli("groups", "add-member", "dev", "alice")
+    cli("destinations", "add", "web")
+    cli("grants", "add", "user:alice", "viewer", "web")
+    cli("grants", "add", "group:dev", "admin", "web.ns")
+    out = cli("grants", "check", "user:alice", "web.ns")
+    lines = out.splitlines()
+    assert lines[0] == "user:alice gets tokens for web (lifetime 300 s, groups in them: dev)"
+    assert lines[1] == "roles on web.ns: admin, viewer"
+    assert "group:dev" in out
+    assert "web.ns" in out
+    out = cli("grants", "check", "user:admin", "web")
+    assert out.splitlines() == [
+        "user:admin gets no token for web: admin has no grant on 'web'; ask an admin for one",
+        "roles on web: none",
+    ]
+    assert cli("grants", "check", "group:dev", "web", "--json").count('"applies": false') == 1
+    assert "no destination named 'db'" in cli("grants", "check", "user:alice", "db", code=1)
+    assert "subject: user:NAME or group:NAME" in cli("grants", "check", "alice", "web", code=1)

@@ -22,12 +22,12 @@ JOT = str(Path(sys.executable).with_name("jot"))
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, **ssl: Any) -> Iterator[str]:
+def serve_in_thread(app: Any, *, lifespan: str = "off", **ssl: Any) -> Iterator[str]:
     """Run ``app`` with uvicorn in a thread; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, **ssl)
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False, **ssl)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -17,6 +17,7 @@ __all__ = [
     "DestinationCreate",
     "DestinationList",
     "DestinationUpdate",
+    "EncryptionKey",
 ]
 
 Lifetime = Annotated[
@@ -37,6 +38,8 @@ class Destination(Response):
     updated: datetime
     #: Set when the destination is an OpenID Connect client of the authority.
     oidc: OidcClient | None = None
+    #: The public JWK its tokens are sealed to (signed, then encrypted); None: signed only.
+    encryption_key: dict[str, Any] | None = None
 
 
 class DestinationList(Response):
@@ -49,6 +52,8 @@ class DestinationCreate(Request):
     lifetime: Lifetime = DEFAULT_LIFETIME
     group_narrowing: Narrowing = "all"
     oidc: OidcClientSpec | None = None
+    #: A public JWK: its tokens are then sealed to it.
+    encryption_key: dict[str, Any] | None = None
 
 
 class DestinationUpdate(Request):
@@ -61,3 +66,10 @@ class DestinationUpdate(Request):
     new_client_secret: bool = False
     #: Remove the OIDC registration: its codes and refresh handles stop working.
     remove_oidc: bool = False
+
+
+class EncryptionKey(Request):
+    """``PUT /api/destinations/{name}/encryption-key``: the public JWK (RSA, EC or X25519/X448)
+    that the destination's tokens are sealed to from now on."""
+
+    key: dict[str, Any]

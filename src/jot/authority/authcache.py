@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from jot.jose import Key
+
 __all__ = ["AuthCache", "Caller", "Principal", "TokenDecision"]
 
 V = TypeVar("V")
@@ -53,6 +55,8 @@ class TokenDecision:
     destination: str
     lifetime: int
     groups: tuple[str, ...]
+    #: The destination's encryption key: its tokens are sealed to it (None: signed only).
+    encrypt_to: Key | None = None
 
 
 class AuthCache(Generic[V]):

@@ -159,6 +159,8 @@ class Destination(Base):
     group_narrowing: Mapped[str] = mapped_column(String(16))
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The public JWK that tokens for this destination are sealed to (None: signed only).
+    encryption_key: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Grant(Base):

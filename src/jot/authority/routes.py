@@ -22,11 +22,13 @@ from jot.authority.context import run
 from jot.authority.handlers import (
     audit,
     destinations,
+    explain,
     grants,
     health,
     identities,
     keys,
     requests,
+    sealing,
     session,
 )
 from jot.authority.oidc import routes as oidc_routes
@@ -46,6 +48,7 @@ class Route:
 
 
 _REQUEST = "/api/access-requests/{request_id}"
+_SEALING = "/api/destinations/{name}/encryption-key"
 
 ROUTES: list[Route] = [
     Route("POST", "/api/login", session.login, Need.PUBLIC, 201, "session"),
@@ -71,6 +74,8 @@ ROUTES: list[Route] = [
     Route("GET", "/api/destinations/{name}", destinations.get_destination, Need.GRANTS),
     Route("PATCH", "/api/destinations/{name}", destinations.update_destination, Need.ADMIN),
     Route("DELETE", "/api/destinations/{name}", destinations.delete_destination, Need.ADMIN, 204),
+    Route("PUT", _SEALING, sealing.set_encryption_key, Need.GRANTS),
+    Route("DELETE", _SEALING, sealing.remove_encryption_key, Need.GRANTS, 204),
     Route("POST", "/api/grants", grants.create_grant, Need.ADMIN, 201),
     Route("DELETE", "/api/grants/{grant_id}", grants.delete_grant, Need.ADMIN, 204),
     Route("GET", "/api/access-requests", requests.list_requests, Need.SELF, tag="requests"),
@@ -85,6 +90,8 @@ ROUTES: list[Route] = [
     Route("GET", "/api/signing-keys", keys.list_signing_keys, Need.VIEW),
     Route("POST", "/api/signing-keys/rotate", keys.rotate_signing_key, Need.ADMIN),
     Route("GET", "/api/audit", audit.list_audit, Need.VIEW),
+    Route("GET", "/api/my-access", explain.my_access, Need.SELF, tag="session"),
+    Route("GET", "/api/explain", explain.explain, Need.VIEW),
     *(Route(*spec) for spec in oidc_routes.ROUTES),
 ]
 

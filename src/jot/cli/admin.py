@@ -3,6 +3,7 @@ a table (``--json`` for scripts); a removal that takes other things with it asks
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,12 +17,14 @@ from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
 from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import cell, print_items, print_json, print_table, say
 from jot.cli._remote import ask_first, call, remove_by_id
+from jot.cli._sealing import public_key_file
 from jot.cli._secrets import (
     password_stdin_option,
     read_password,
 )
 from jot.cli._validate import checked
 from jot.client import ops
+from jot.destination.settings import ROLE_PREFIX
 
 __all__ = ["destinations", "grants", "groups", "users"]
 
@@ -234,6 +237,39 @@ def grants_add(subject: str, role: str, resource: str, server: str | None, as_js
     _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id})", result)
 
 
+@grants.command("check")
+@click.argument("subject")
+@click.argument("resource", metavar="DESTINATION[.SUB]")
+@server_option
+@json_option
+def grants_check(subject: str, resource: str, server: str | None, as_json: bool) -> None:
+    """Explain access: would DESTINATION accept SUBJECT (user:NAME or group:NAME) at
+    DESTINATION[.SUB], with which roles, from which grants; and if not, why. The answer
+    comes from the token endpoint's own decision."""
+    found = call(server, ops.explain(subject, resource))
+    if as_json:
+        print_json(found.model_dump(mode="json"))
+        return
+    if found.token:
+        groups = ", ".join(found.token_groups) or "none"
+        click.echo(
+            f"{found.subject} gets tokens for {found.destination} "
+            f"(lifetime {found.lifetime} s, groups in them: {groups})"
+            if found.subject.startswith("user:")
+            else f"members of {found.subject[6:]} get tokens for {found.destination}"
+        )
+    else:
+        click.echo(f"{found.subject} gets no token for {found.destination}: {found.reason}")
+    roles = ", ".join(found.roles) or "none"
+    click.echo(f"roles on {found.resource}: {roles}")
+    rows = [
+        [s.role, s.subject, s.resource, "yes" if s.applies else "no (another sub-resource)"]
+        for s in found.sources
+    ]
+    if rows:
+        print_table(["role", "from", "on", f"applies to {found.resource}"], rows)
+
+
 @grants.command("remove")
 @click.argument("grant", nargs=-1, required=True, metavar="ID | SUBJECT ROLE RESOURCE")
 @server_option
@@ -293,6 +329,11 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
     if found.oidc is not None and not as_json:
         fields["oidc client"] = found.oidc.auth_method
         fields["redirect uris"] = " ".join(found.oidc.redirect_uris)
+    if not as_json:
+        sealed = found.encryption_key
+        fields["tokens"] = (
+            f"sealed to {sealed.get('kid')} ({sealed.get('alg')})" if sealed else "signed only"
+        )
     _show_one(fields, grants_on, as_json)
 
 
@@ -302,6 +343,13 @@ _lifetime = click.option(
 _narrowing = click.option(
     "--groups", "narrowing", type=click.Choice(["all", "grants"]), help="Which groups tokens carry."
 )
+_encryption = click.option(
+    "--encryption-key",
+    "encryption_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A public key (JWK or PEM): tokens for NAME are then sealed to it (signed, then "
+    "encrypted), and only NAME reads them.",
+)
 
 
 @destinations.command("add")
@@ -309,6 +357,7 @@ _narrowing = click.option(
 @click.option("--kind", default="http", show_default=True, help="What it is (http, kubernetes, …).")
 @_lifetime
 @_narrowing
+@_encryption
 @oidc_options
 @server_option
 @json_option
@@ -317,6 +366,7 @@ def destinations_add(
     kind: str,
     lifetime: int | None,
     narrowing: str | None,
+    encryption_key: Path | None,
     server: str | None,
     as_json: bool,
     **registration: Any,
@@ -325,12 +375,14 @@ def destinations_add(
     an OpenID Connect client that signs people in through jot)."""
     checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
     oidc = oidc_spec(**registration)
+    sealed = public_key_file(encryption_key) if encryption_key is not None else None
     result = call(
         server,
         ops.destination_create(
-            name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc
+            name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc,
+            encryption_key=sealed,
         ),
-    )
+    )  # fmt: skip
     _done(as_json, f"added destination {name}", result)
     if not as_json:
         show_oidc(result.oidc)
@@ -344,6 +396,10 @@ def destinations_add(
 @oidc_options
 @click.option("--new-client-secret", is_flag=True, help="Replace the OpenID client secret.")
 @click.option("--remove-oidc", is_flag=True, help="NAME is no longer an OpenID client.")
+@_encryption
+@click.option(
+    "--no-encryption-key", "unsealed", is_flag=True, help="Tokens for NAME are signed only again."
+)
 @server_option
 @json_option
 def destinations_update(
@@ -353,12 +409,19 @@ def destinations_update(
     narrowing: str | None,
     new_client_secret: bool,
     remove_oidc: bool,
+    encryption_key: Path | None,
+    unsealed: bool,
     server: str | None,
     as_json: bool,
     **registration: Any,
 ) -> None:
-    """Change the kind, token lifetime, group narrowing or OpenID registration of NAME
-    (--redirect-uri replaces every registered redirect URI)."""
+    """Change the kind, token lifetime, group narrowing, OpenID registration or encryption key
+    of NAME (--redirect-uri replaces every registered redirect URI)."""
+    if encryption_key is not None and unsealed:
+        raise click.UsageError("give --encryption-key or --no-encryption-key, not both")
+    if encryption_key is not None or unsealed:
+        sealed = None if unsealed else public_key_file(encryption_key)  # type: ignore[arg-type]
+        call(server, ops.destination_encryption_key(name, sealed))
     result = call(
         server,
         ops.destination_update(
@@ -370,6 +433,50 @@ def destinations_update(
     _done(as_json, f"updated destination {name}", result)
     if not as_json:
         show_oidc(result.oidc)
+
+
+@destinations.command("rbac")
+@click.argument("name")
+@click.option(
+    "--role-prefix",
+    default=ROLE_PREFIX,
+    show_default=True,
+    help="The connector's --role-prefix: roles reach Kubernetes as groups with it.",
+)
+@click.option(
+    "--cluster-role",
+    "mapped",
+    multiple=True,
+    metavar="ROLE=CLUSTERROLE",
+    help="Bind ROLE to this ClusterRole (default: the ClusterRole named like the role).",
+)
+@server_option
+def destinations_rbac(
+    name: str, role_prefix: str, mapped: tuple[str, ...], server: str | None
+) -> None:
+    """Print the Kubernetes RBAC bindings for NAME's grants (for kubectl apply -f -):
+    cluster-wide roles by ClusterRoleBinding, namespace roles (grants on NAME.NAMESPACE) by a
+    RoleBinding in that namespace."""
+    import yaml
+
+    from jot.cli._rbac import bindings
+
+    cluster_roles = {}
+    for item in mapped:
+        role, sep, cluster_role = item.partition("=")
+        if not sep or not role or not cluster_role:
+            raise click.BadParameter(
+                f"{item!r} is not ROLE=CLUSTERROLE", param_hint="--cluster-role"
+            )
+        cluster_roles[role] = cluster_role
+    listed = call(server, ops.grants_list(destination=name)).items
+    docs = bindings(
+        name, [(g.role, g.resource) for g in listed], role_prefix=role_prefix,
+        cluster_roles=cluster_roles,
+    )  # fmt: skip
+    if not docs:
+        raise click.ClickException(f"no grants on {name!r}: nothing to bind")
+    click.echo(yaml.safe_dump_all(docs, sort_keys=False).rstrip("\n"))
 
 
 @destinations.command("remove")

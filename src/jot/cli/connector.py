@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from jot.cli._browser import browser_options, build_browser
 from jot.cli._duration import Duration
 from jot.cli._options import deprecated
 from jot.destination.settings import (
@@ -34,6 +35,7 @@ from jot.destination.settings import (
 if TYPE_CHECKING:
     from jot.client import Client
     from jot.destination.verifier import AsyncVerifier
+    from jot.jose import KeySet
 
 __all__ = ["connector"]
 
@@ -81,6 +83,26 @@ def _with_verifier_options(func: F, listen: str) -> F:
             "--jwks-file",
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="A static JWKS, instead of the authority's.",
+        ),
+        click.option(
+            "--decryption-key",
+            "decryption_keys",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="This destination's private key (JWK or PEM): tokens must be sealed to it. "
+            "Repeat it during a key rollover (old and new).",
+        ),
+        click.option(
+            "--publish-key",
+            is_flag=True,
+            help="At start, register the public half of the last --decryption-key with the "
+            "authority, which then seals every token for this destination to it.",
+        ),
+        click.option(
+            "--accept-unsealed",
+            is_flag=True,
+            help="With --decryption-key: take signed-only tokens too (while switching to "
+            "sealed tokens).",
         ),
         click.option(
             "--leeway",
@@ -143,6 +165,8 @@ def _settings(opts: dict[str, Any]) -> ConnectorSettings:
         access_key=_access_key(opts["access_key_file"]), jwks_file=opts["jwks_file"],
         grants_file=opts["grants_file"], leeway=opts["leeway"], cache_size=opts["cache_size"],
         keep_system_groups=opts["keep_system_groups"], require_grant=not opts["allow_no_role"],
+        decryption_keys=tuple(opts["decryption_keys"]), publish_key=opts["publish_key"],
+        accept_unsealed=opts["accept_unsealed"],
     )  # fmt: skip
 
 
@@ -169,17 +193,52 @@ def build_verifier(settings: ConnectorSettings) -> AsyncVerifier:
     s = settings
     if s.issuer is None and s.jwks_file is None:
         raise click.UsageError("give --issuer (the authority) or --jwks-file")
+    if (s.publish_key or s.accept_unsealed) and not s.decryption_keys:
+        raise click.UsageError("--publish-key and --accept-unsealed go with --decryption-key")
     try:
         jwks = json.loads(s.jwks_file.read_text()) if s.jwks_file else None
         grants = FileGrants(s.grants_file) if s.grants_file else None
         return AsyncVerifier(
             s.issuer, audience=s.audience, jwks=jwks, grants=grants, access_key=s.access_key,
             leeway=s.leeway, cache_size=s.cache_size, keep_system_groups=s.keep_system_groups,
+            decrypt_with=_decryption_keys(s.decryption_keys), accept_unsealed=s.accept_unsealed,
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
     except Exception as exc:  # A JOSE error in a static JWKS file, say: one line, no traceback.
         raise click.UsageError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _decryption_keys(paths: tuple[Path, ...]) -> KeySet | None:
+    from jot.jose import KeySet, jwk
+    from jot.jose.errors import JotError
+
+    keys = []
+    for path in paths:
+        try:
+            keys.append(jwk.import_key(path.read_bytes()))
+        except JotError as exc:
+            raise click.BadParameter(f"{path}: {exc}", param_hint="--decryption-key") from None
+    return KeySet(keys) if keys else None
+
+
+def publish_key(settings: ConnectorSettings, verifier: AsyncVerifier) -> None:
+    """``--publish-key``: register the public half of the last decryption key as this
+    destination's encryption key (the connector role on ``jot.<name>`` allows it)."""
+    from jot.client import Client, ClientError, ops
+
+    keys = verifier.settings.decrypt_with
+    if not settings.publish_key or keys is None or settings.issuer is None:
+        return
+    newest = keys.keys[-1].public()
+    public = {**newest.to_dict(private=False), "alg": newest.alg, "kid": newest.kid}
+    with Client(settings.issuer, settings.access_key, timeout=10) as client:
+        try:
+            client.call(ops.destination_encryption_key(settings.audience, public))
+        except ClientError as exc:
+            raise click.ClickException(
+                f"cannot publish the encryption key: {exc.message}"
+            ) from None
 
 
 def check_authority(settings: ConnectorSettings) -> None:
@@ -251,15 +310,20 @@ def connector() -> None:
 
 @connector.command("forward-auth")
 @_verifier_options("forward-auth")
+@browser_options
 def forward_auth(**opts: Any) -> None:
-    """Answer nginx auth_request / Traefik / Caddy forward-auth with X-Jot-* headers."""
+    """Answer nginx auth_request / Traefik / Caddy forward-auth with X-Jot-* headers (and,
+    with --public-url, sign browsers in through the authority)."""
     from jot.destination.forward_auth import ForwardAuth
     from jot.destination.serve import serve
 
     _configure_logging(opts["log_level"])
     settings = _settings(opts)
-    app = ForwardAuth(build_verifier(settings), require_grant=settings.require_grant)
+    verifier = build_verifier(settings)
+    browser = build_browser(opts, settings.issuer, settings.audience, verifier)
+    app = ForwardAuth(verifier, require_grant=settings.require_grant, browser=browser)
     check_authority(settings)
+    publish_key(settings, verifier)
     host, port = _address(opts)
     _run(lambda: serve(app, host=host, port=port, log_level=opts["log_level"]))
 
@@ -370,12 +434,12 @@ def webhook(**opts: Any) -> None:
 
     _configure_logging(opts["log_level"])
     settings = _settings(opts)
-    app = TokenReviewApp(
-        build_verifier(settings), names=_names(opts), require_grant=settings.require_grant
-    )
+    verifier = build_verifier(settings)
+    app = TokenReviewApp(verifier, names=_names(opts), require_grant=settings.require_grant)
     host, port = _address(opts)
     cert, key = _server_tls(_ServerTLS.of(opts), settings.audience, host, "webhook")
     check_authority(settings)
+    publish_key(settings, verifier)
     _run(
         lambda: serve(
             app,
@@ -469,6 +533,7 @@ def proxy(**opts: Any) -> None:
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
     check_authority(settings)
+    publish_key(settings, verifier)
 
     def start() -> None:
         sock = bind(host, port)

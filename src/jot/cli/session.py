@@ -17,6 +17,7 @@ import click
 from jot.cli import _credentials as creds
 from jot.cli._options import deprecated, json_option, server_option
 from jot.cli._output import printable, say
+from jot.cli._sealing import sealed_note
 from jot.cli._secrets import password_stdin_option, read_key, read_password
 
 if TYPE_CHECKING:
@@ -207,7 +208,11 @@ def token(destination: str, fmt: str, server: str | None, refresh: bool) -> None
     entry = None if refresh else creds.cached_token(*found, destination)
     if entry is None:
         entry = _fetch(found, destination)
-    click.echo(creds.render_token(entry, fmt))
+    rendered = creds.render_token(entry, fmt)
+    note = sealed_note(rendered, destination) if fmt == "raw" else None
+    if note is not None:
+        click.echo(note, err=True)  # Beside the token (stdout), for whoever looks at it.
+    click.echo(rendered)
 
 
 def _fetch(found: tuple[str, str], destination: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from jot.api.destinations import (
     DestinationList,
     DestinationUpdate,
 )
+from jot.api.explain import AccessList, Explanation
 from jot.api.identities import (
     Group,
     GroupCreate,
@@ -56,9 +57,11 @@ __all__ = [
     "audit",
     "destination_create",
     "destination_delete",
+    "destination_encryption_key",
     "destination_get",
     "destination_update",
     "destinations_list",
+    "explain",
     "grant_create",
     "grant_delete",
     "grants_list",
@@ -72,6 +75,7 @@ __all__ = [
     "jwks",
     "login",
     "logout",
+    "my_access",
     "signing_keys_list",
     "signing_keys_rotate",
     "token",
@@ -207,8 +211,10 @@ def destination_create(
     lifetime: int | None = None,
     group_narrowing: str | None = None,
     oidc: dict[str, Any] | None = None,
+    encryption_key: dict[str, Any] | None = None,
 ) -> Call[Destination]:
-    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``)."""
+    """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``);
+    ``encryption_key`` (a public JWK) seals its tokens."""
     body = body_of(
         DestinationCreate,
         name=name,
@@ -216,6 +222,7 @@ def destination_create(
         lifetime=lifetime,
         group_narrowing=group_narrowing,
         oidc=oidc,
+        encryption_key=encryption_key,
     )
     return Call("POST", "/api/destinations", _model(Destination), json=body)
 
@@ -225,8 +232,31 @@ def destination_update(name: str, **changes: Any) -> Call[Destination]:
     return Call("PATCH", f"/api/destinations/{_q(name)}", _model(Destination), json=body)
 
 
+def destination_encryption_key(name: str, key: dict[str, Any] | None) -> Call[Any]:
+    """Seal ``name``'s tokens to the public JWK ``key`` from now on (``None``: stop)."""
+    path = f"/api/destinations/{_q(name)}/encryption-key"
+    if key is None:
+        return Call("DELETE", path, _none)
+    return Call("PUT", path, _json, json={"key": key})
+
+
 def destination_delete(name: str) -> Call[None]:
     return Call("DELETE", f"/api/destinations/{_q(name)}", _none)
+
+
+def explain(subject: str, resource: str) -> Call[Explanation]:
+    """Would ``resource``'s destination accept ``subject`` there, with which roles, and why."""
+    return Call(
+        "GET",
+        "/api/explain",
+        _model(Explanation),
+        params={"subject": subject, "resource": resource},
+    )
+
+
+def my_access() -> Call[AccessList]:
+    """The caller's destinations, roles there and the grants they come from."""
+    return Call("GET", "/api/my-access", _model(AccessList))
 
 
 def grants_list(*, destination: str | None = None, subject: str | None = None) -> Call[GrantList]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, overload
@@ -17,8 +17,8 @@ from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableE
 from jot.destination.identity import Identity
 from jot.destination.jwks import key_name
 from jot.destination.settings import DEFAULT_ALGORITHMS, MAX_CLOCK_SKEW
-from jot.jose import KeySet, jwt
-from jot.jose.errors import ClaimError, InvalidTokenError, MalformedTokenError
+from jot.jose import Key, KeySet, jwe, jwk, jwt
+from jot.jose.errors import ClaimError, InvalidTokenError, JotError, MalformedTokenError
 from jot.jose.hazmat import decode_unverified
 
 __all__ = [
@@ -27,12 +27,14 @@ __all__ = [
     "NO_ROLE",
     "REFUSED",
     "RESERVED_NAME",
+    "UNSEALED",
     "Refusal",
     "VerifierCore",
     "VerifierSettings",
     "allowed",
     "authorization",
     "bearer_token",
+    "decryption_keys",
     "refuse",
     "request_token",
     "www_authenticate",
@@ -43,6 +45,8 @@ MAX_HEADER_CHARS = 2048
 MISSING_TOKEN = "missing_token"
 #: The error code of a valid token that holds no role at this destination.
 NO_ROLE = "no_role"
+#: The error code of a signed-only token where this destination takes sealed tokens only.
+UNSEALED = "unsealed_token"
 #: The error code of a user name or uid that Kubernetes reserves (``system:…``).
 RESERVED_NAME = "reserved_name"
 #: Every error a front end answers with a refusal (see :func:`refuse`).
@@ -110,8 +114,12 @@ def request_token(values: Sequence[str], *, optional: bool = False) -> str | Non
     return token
 
 
-def allowed(identity: Identity, require_grant: bool) -> Identity:
-    """``identity``, unless it holds no role here and a role is required (403)."""
+def allowed(identity: Identity, require_grant: bool, *, below: bool = False) -> Identity:
+    """``identity``, unless it holds no role here and a role is required (403). With
+    ``below``, a role on a sub-resource counts too (Kubernetes: a namespace's role; RBAC
+    then decides what it reaches)."""
+    if below and identity.scoped_roles:
+        return identity
     if require_grant and not identity.roles:
         raise ForbiddenError(f"{identity.subject} has no role here", error=NO_ROLE)
     return identity
@@ -177,6 +185,11 @@ class VerifierSettings:
     typ: str = TOKEN_TYPE
     leeway: float = MAX_CLOCK_SKEW
     keep_system_groups: bool = False
+    #: This destination's private keys: tokens must be sealed to one of them (signed, then
+    #: encrypted; see :func:`decryption_keys`). None: tokens are signed only.
+    decrypt_with: KeySet | None = None
+    #: With ``decrypt_with``: take signed-only tokens too (while the authority switches).
+    accept_unsealed: bool = False
 
     def __post_init__(self) -> None:
         if not self.audience:
@@ -216,6 +229,28 @@ class VerifierCore:
         if hit is not None:
             return digest, hit, None
         return digest, None, _kid(token)
+
+    def unseal(self, token: str, kid: str | None) -> tuple[str, str | None]:
+        """The signed jot inside a sealed token, and its signing key's kid; a signed-only
+        token as it is (refused where sealed tokens are required). The caller then checks the
+        inner token as any other, and caches the answer under the sealed token's digest."""
+        keys = self.settings.decrypt_with
+        if keys is None:
+            return token, kid
+        if token.count(".") != 4:  # Not a compact JWE: signed only.
+            if self.settings.accept_unsealed:
+                return token, kid
+            raise InvalidTokenError("the token is not sealed to this destination", error=UNSEALED)
+        opened = jwe.decrypt_compact(token, keys, max_size=MAX_TOKEN_BYTES)
+        cty = opened.header.get("cty")
+        # RFC 7519 §5.2: a nested JWT says cty JWT; anything else is not a token from us.
+        if not isinstance(cty, str) or cty.lower().removeprefix("application/") != "jwt":
+            raise MalformedTokenError("the sealed token does not hold a JWT (cty is not JWT)")
+        try:
+            inner = opened.plaintext.decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedTokenError("the sealed token does not hold a JWT") from None
+        return inner, _kid(inner)
 
     def check(self, token: str, digest: bytes, keys: KeySet, now: float) -> CachedToken:
         """Verify signature and claims; remember the token until its ``exp``."""
@@ -267,7 +302,12 @@ class VerifierCore:
         return tuple(groups)  # The usual case: nothing to filter, no generator to run.
 
     @staticmethod
-    def identity(claims: dict[str, Any], groups: Iterable[str], roles: frozenset[str]) -> Identity:
+    def identity(
+        claims: dict[str, Any],
+        groups: Iterable[str],
+        roles: frozenset[str],
+        scoped_roles: Mapping[str, frozenset[str]] | None = None,
+    ) -> Identity:
         return Identity(
             subject=claims["sub"],
             name=claims.get("name") or claims["sub"],
@@ -276,7 +316,33 @@ class VerifierCore:
             token_id=claims["jti"],
             expires=Identity.expiry(claims["exp"]),
             claims=claims,
+            scoped_roles=scoped_roles or {},
         )
+
+
+def decryption_keys(keys: Key | KeySet) -> KeySet:
+    """A destination's private decryption keys as a verifier uses them: each bound to its key
+    management algorithm (a key without ``alg`` gets its type's usual one, as the authority
+    seals with) and found by ``kid``.
+
+    :raises ValueError: a key that is public only, or not an encryption key.
+    """
+    found = []
+    for key in keys.keys if isinstance(keys, KeySet) else (keys,):
+        if not key.is_private or key.kty == "oct":
+            raise ValueError("a decryption key must be the private half of a public key pair")
+        try:
+            alg = jwe.default_algorithm(key)
+            jwe.check_key(key, alg)
+        except JotError as exc:
+            raise ValueError(f"not a decryption key: {exc}") from None
+        kid = key.kid or key.thumbprint()  # The authority names the key by it, too.
+        found.append(
+            key if (key.alg, key.kid) == (alg, kid) else jwk.import_key(key, alg=alg, kid=kid)
+        )
+    if not found:
+        raise ValueError("no decryption key given")
+    return KeySet(found)
 
 
 # Encoded header → its kid. An authority signs every token with the same few headers, so

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from jot.api.roles import Held, resource_chain, roles_on
+from jot.api.roles import Held, resource_chain, roles_below, roles_on
 from jot.destination.settings import CACHE_SIZE
 
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
@@ -78,6 +78,13 @@ class GrantIndex:
                 self._answers.clear()  # Bounded; many distinct callers just start it over.
             self._answers[key] = roles
         return roles
+
+    def roles_below(
+        self, name: str, groups: Iterable[str], resource: str
+    ) -> dict[str, frozenset[str]]:
+        """Roles granted on each sub-resource below ``resource`` (namespaces, for
+        Kubernetes)."""
+        return roles_below(name, groups, resource, self._index)
 
 
 def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:

@@ -60,3 +60,9 @@ class ConnectorSettings:
     keep_system_groups: bool = False
     #: Refuse (403) a valid token that has no role here.
     require_grant: bool = True
+    #: This destination's private keys (JWK or PEM files): tokens must be sealed to one.
+    decryption_keys: tuple[Path, ...] = ()
+    #: At start, publish the public half of the last decryption key to the authority.
+    publish_key: bool = False
+    #: With decryption keys: take signed-only tokens too (while the authority switches).
+    accept_unsealed: bool = False

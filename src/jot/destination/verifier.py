@@ -6,6 +6,10 @@ Both are thin I/O shells around :class:`~jot.destination._core.VerifierCore`::
     identity = verifier.verify(token)            # raises InvalidTokenError → answer 401
     identity.roles                               # from the grants, at this moment
 
+A destination that registered an encryption key passes its private half as
+``decrypt_with=``: tokens must then be sealed to it (signed, then encrypted), and are opened
+before they are checked; ``accept_unsealed=True`` takes signed-only ones too, for the switch.
+
 Keys come from the issuer's JWKS (found by OpenID discovery), an explicit ``jwks_uri``, or a
 static ``jwks``. Grants come from ``grants=`` (for example :class:`FileGrants`) or, when an
 issuer is given, from the authority. Without either, identities carry no roles.
@@ -20,10 +24,10 @@ from typing import Any
 
 import httpx
 
-from jot.destination._core import VerifierCore, VerifierSettings
+from jot.destination._core import VerifierCore, VerifierSettings, decryption_keys
 from jot.destination.cache import CachedToken, VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
-from jot.destination.grants import GrantSource
+from jot.destination.grants import GrantIndex, GrantSource
 from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
 from jot.destination.identity import Identity
 from jot.destination.jwks import AsyncJWKSClient, JWKSClient, JWKSPolicy, StaticJWKS
@@ -34,7 +38,7 @@ from jot.destination.stores import (
     DenyList,
     ReplayStore,
 )
-from jot.jose import KeySet
+from jot.jose import Key, KeySet
 
 __all__ = ["AsyncVerifier", "Verifier"]
 
@@ -52,12 +56,16 @@ class _Base:
         keep_system_groups: bool,
         cache_size: int,
         clock: Callable[[], float],
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         from jot.api import TOKEN_TYPE
 
         self.settings = VerifierSettings(
             audience=audience, issuer=issuer, algorithms=tuple(algorithms),
             typ=typ or TOKEN_TYPE, leeway=leeway, keep_system_groups=keep_system_groups,
+            decrypt_with=None if decrypt_with is None else decryption_keys(decrypt_with),
+            accept_unsealed=accept_unsealed,
         )  # fmt: skip
         cache = VerificationCache(cache_size) if cache_size > 0 else None
         self.core = VerifierCore(self.settings, cache)
@@ -87,6 +95,16 @@ def _grants_now(grants: object) -> object:
     return getattr(grants, "index", None)
 
 
+def _below(grants: object, claims: dict[str, Any], resource: str) -> dict[str, frozenset[str]]:
+    """Roles on sub-resources below ``resource`` (a Kubernetes destination's namespaces), from
+    the source's current index; none from a source without one."""
+    index = getattr(grants, "index", None)
+    if not isinstance(index, GrantIndex):
+        return {}
+    name = claims.get("name") or claims["sub"]
+    return index.roles_below(name, claims.get("groups") or [], resource)
+
+
 def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
     if jwks is None and issuer is None and jwks_uri is None:
         raise ValueError("give an issuer, a jwks_uri or a static jwks")
@@ -114,11 +132,14 @@ class Verifier(_Base):
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         _sources(issuer, jwks, jwks_uri)
         super().__init__(
             issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
             keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+            decrypt_with=decrypt_with, accept_unsealed=accept_unsealed,
         )  # fmt: skip
         self.jwks = self.static or JWKSClient(
             issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
@@ -143,7 +164,8 @@ class Verifier(_Base):
         resource = self.settings.resource(resource)
         digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
-            entry = self.core.check(token, digest, self.jwks.get(kid), now)
+            inner, kid = self.core.unseal(token, kid)
+            entry = self.core.check(inner, digest, self.jwks.get(kid), now)
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
@@ -161,7 +183,8 @@ class Verifier(_Base):
             name = claims.get("name") or claims["sub"]
             roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
             granted = self.grants.mentioned_groups
-        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        below = _below(self.grants, claims, resource)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles, below)
         return self.core.remember(entry, resource, grants, identity)
 
 
@@ -191,11 +214,14 @@ class AsyncVerifier(_Base):
         jwks_policy: JWKSPolicy | None = None,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        decrypt_with: Key | KeySet | None = None,
+        accept_unsealed: bool = False,
     ) -> None:
         _sources(issuer, jwks, jwks_uri)
         super().__init__(
             issuer, audience=audience, jwks=jwks, algorithms=algorithms, typ=typ, leeway=leeway,
             keep_system_groups=keep_system_groups, cache_size=cache_size, clock=clock,
+            decrypt_with=decrypt_with, accept_unsealed=accept_unsealed,
         )  # fmt: skip
         self.jwks = self.static or AsyncJWKSClient(
             issuer=None if jwks_uri else issuer, jwks_uri=jwks_uri, policy=jwks_policy,
@@ -212,7 +238,8 @@ class AsyncVerifier(_Base):
         resource = self.settings.resource(resource)
         digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
         if entry is None:
-            entry = self.core.check(token, digest, await self.jwks.aget(kid), now)
+            inner, kid = self.core.unseal(token, kid)
+            entry = self.core.check(inner, digest, await self.jwks.aget(kid), now)
         claims = entry.claims
         if self.deny_list is not None and await _maybe(
             self.deny_list.is_denied(claims["jti"], claims["sub"])
@@ -228,7 +255,8 @@ class AsyncVerifier(_Base):
             return remembered
         roles = await self._roles(claims, claims.get("groups") or [], resource)
         granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
-        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        below = _below(self.grants, claims, resource)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles, below)
         return self.core.remember(entry, resource, grants, identity)
 
     async def _roles(

@@ -11,6 +11,7 @@ from jot.authority import access, grants_store
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
+from jot.authority.handlers import sealing
 from jot.authority.models import Destination, Grant
 from jot.authority.openid import clients
 from jot.authority.openid.models import OidcClientRow
@@ -34,6 +35,7 @@ def _out(row: Destination, oidc: OidcClient | None = None) -> DestinationOut:
         created=row.created,
         updated=row.updated,
         oidc=oidc,
+        encryption_key=sealing.shown(row),
     )
 
 
@@ -94,6 +96,8 @@ def create_destination(ctx: Context, body: DestinationCreate) -> DestinationOut:
     ctx.session.add(row)
     ctx.session.flush()
     oidc = _register(ctx, row, body.oidc) if body.oidc is not None else None
+    if body.encryption_key is not None:
+        sealing.apply(ctx, row, body.encryption_key)
     ctx.audit("destination.created", body.name, kind=body.kind, lifetime=body.lifetime)
     return _out(row, oidc)
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from jot.authority.access import Need
-from jot.authority.web.pages import home, signin
+from jot.authority.web.pages import debug, home, signin
 from jot.authority.web.render import STATIC
 from jot.authority.web.visit import PageFunction, endpoint
 
@@ -34,6 +34,8 @@ class Page:
 
 PAGES: list[Page] = [
     Page("GET", "/", home.home, Need.SELF),
+    Page("POST", "/token", home.get_token, Need.SELF),
+    Page("GET", "/debug", debug.debugger, Need.PUBLIC),
     Page("GET", "/sign-in", signin.sign_in_form, Need.PUBLIC),
     Page("POST", "/sign-in", signin.sign_in, Need.PUBLIC),
     Page("POST", "/sign-out", signin.sign_out, Need.SELF),

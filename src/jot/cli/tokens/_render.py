@@ -142,6 +142,9 @@ def inspect_token(token: str, current: float) -> dict[str, Any]:
         "signature_checked": False,
         **{name: value for name, value in details.items() if value is not None},
     }
+    if encrypted:
+        # A nested JWT (RFC 7519 §5.2): what jot seals for a destination with a key.
+        view["sealed"] = str(header.get("cty", "")).lower() in ("jwt", "application/jwt")
     claims = payload if isinstance(payload, dict) else {}
     times = {
         name: _time_entry(name, claims[name], current) for name in _TIME_CLAIMS if name in claims
@@ -170,7 +173,15 @@ def render(view: dict[str, Any], printer: Printer) -> None:
         printer.json(view["unprotected_header"])
     printer.line(("", None))
     printer.heading("Payload")
-    if view["encrypted"]:
+    if view.get("sealed"):
+        printer.line(
+            ("(sealed: a signed token inside a JWE encrypted to the key ", "dim"),
+            (safe_json(view["header"].get("kid", "-")), None),
+            ("; only the destination's private key opens it: ", "dim"),
+            ("jot decrypt --key KEY --in FILE | jot decode", None),
+            (")", "dim"),
+        )
+    elif view["encrypted"]:
         printer.line(("(encrypted: this is a JWE; its content needs the recipient's key)", "dim"))
     elif isinstance(view["payload"], str):
         # As a JSON string: control characters are escaped, so the payload cannot drive

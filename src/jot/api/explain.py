@@ -1,0 +1,43 @@
+"""Explain access: which roles a subject holds on a resource, from which grants, and whether
+the authority would issue it a token for the destination (and if not, why)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from jot.api._base import Response
+
+__all__ = ["AccessList", "Explanation", "Source"]
+
+
+class Source(Response):
+    """One grant that gives a role: held by the subject itself or by one of its groups."""
+
+    subject: str
+    role: str
+    resource: str
+    #: Whether the grant applies to the resource asked about (a grant on ``web.a`` gives
+    #: nothing on ``web`` or ``web.b``, but still lets its holder have tokens for ``web``).
+    applies: bool
+
+
+class Explanation(Response):
+    subject: str
+    destination: str
+    resource: str
+    #: Whether the authority issues this subject tokens for the destination.
+    token: bool
+    #: Why not, in one line (``None`` when it does).
+    reason: str | None = None
+    #: The roles the destination computes for the subject on ``resource``.
+    roles: list[str] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    #: The token's lifetime (seconds) and the groups it carries, when one is issued.
+    lifetime: int | None = None
+    token_groups: list[str] = Field(default_factory=list)
+
+
+class AccessList(Response):
+    """ "My access": one explanation per destination where the caller holds a grant."""
+
+    items: list[Explanation]

@@ -1,0 +1,142 @@
+"""Explain access: "would destination D accept this user or group at resource R, with which
+roles, and if not, why" (``GET /api/explain``), and the same for the caller's every
+destination ("My access", ``GET /api/my-access``).
+
+Nothing here decides anything of its own: whether a token is issued is
+:func:`jot.authority.tokens.decide`, the token endpoint's decision, and the roles are
+:func:`jot.api.roles.roles_on`, the destinations' rule; this module only lists the grants
+they read, so that a person can see why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jot.api._base import Resource, Subject
+from jot.api.explain import AccessList, Explanation, Source
+from jot.api.identities import fold_name
+from jot.api.roles import Held, resource_chain, roles_on, roles_within, subjects_of
+from jot.authority import access, tokens
+from jot.authority.authcache import Caller
+from jot.authority.context import Context, load_identity
+from jot.authority.errors import APIError, BadRequest, NotFound
+from jot.authority.models import Destination, Grant, Group
+
+__all__ = ["explain", "my_access"]
+
+# Each grant with its destination's name and, for a group's grant, the group's name.
+_GRANTS = (
+    select(Grant.resource, Grant.role, Group.name, Destination.name)
+    .outerjoin(Group, Group.id == Grant.group_id)
+    .join(Destination, Destination.id == Grant.destination_id)
+    .order_by(Grant.resource, Grant.role)
+)
+
+# The wire types' own rules for the two query parameters.
+_SUBJECT: TypeAdapter[str] = TypeAdapter(Subject)
+_RESOURCE: TypeAdapter[str] = TypeAdapter(Resource)
+
+
+def _held(rows: Sequence[tuple[str, str, str | None, str]], name: str) -> dict[str, list[Held]]:
+    grants: dict[str, list[Held]] = {}
+    for resource, role, group, _destination in rows:
+        subject = "user:" + name if group is None else "group:" + group
+        grants.setdefault(subject, []).append(Held(resource, role))
+    return grants
+
+
+def _explained(
+    session: Session,
+    subject: str,
+    caller: Caller | None,
+    groups: Sequence[str],
+    resource: str,
+    rows: Sequence[tuple[str, str, str | None, str]],
+) -> Explanation:
+    """The explanation for ``caller`` (``None``: a group, named in ``groups``) at
+    ``resource``, from ``rows``, its grants on that resource's destination."""
+    destination = resource.partition(".")[0]
+    name = caller.name if caller is not None else ""
+    grants = _held(rows, name)
+    chain = set(resource_chain(resource))
+    sources = [
+        Source(subject=who, role=held.role, resource=held.resource, applies=held.resource in chain)
+        for who in subjects_of(name, groups)
+        if caller is not None or who.startswith("group:")
+        for held in grants.get(who, ())
+    ]
+    out = Explanation(
+        subject=subject,
+        destination=destination,
+        resource=resource,
+        token=False,
+        roles=sorted(roles_on(name, groups, resource, grants)),
+        sources=sources,
+    )
+    try:
+        if caller is not None:
+            decision = tokens.decide(session, caller, groups, destination)
+            out.lifetime, out.token_groups = decision.lifetime, list(decision.groups)
+        elif not roles_within(name, groups, destination, grants):
+            raise NotFound(f"{subject} holds no grant on {destination!r}")
+    except APIError as exc:
+        out.reason = exc.message
+        return out
+    out.token = True
+    return out
+
+
+def explain(ctx: Context, subject: str, resource: str) -> Explanation:
+    """Would the destination of ``resource`` accept ``subject`` (``user:NAME`` or
+    ``group:NAME``) there, with which roles, and if not, why."""
+    for adapter, value, shape in (
+        (_SUBJECT, subject, "subject: user:NAME or group:NAME"),
+        (_RESOURCE, resource, "resource: DESTINATION or DESTINATION.SUB-RESOURCE"),
+    ):
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            raise BadRequest(shape) from None
+    destination = resource.partition(".")[0]
+    found = ctx.session.scalars(select(Destination.id).where(Destination.name == destination))
+    if found.first() is None:
+        raise NotFound(f"no destination named {destination!r}")
+    kind, _, name = subject.partition(":")
+    on_destination = _GRANTS.where(Destination.name == destination)
+    if kind == "user":
+        identity = load_identity(ctx.session, name)
+        if identity is None:
+            raise NotFound(f"no identity named {name!r}")
+        caller = Caller(identity.id, identity.name, identity.kind)
+        groups = access.group_names(ctx.session, identity.id)
+        rows = ctx.session.execute(on_destination.where(access.held_by(identity.id))).all()
+        return _explained(
+            ctx.session, f"user:{identity.name}", caller, groups, resource, list(rows)
+        )
+    group = ctx.session.scalars(select(Group).where(Group.name_key == fold_name(name))).first()
+    if group is None:
+        raise NotFound(f"no group named {name!r}")
+    rows = ctx.session.execute(on_destination.where(Grant.group_id == group.id)).all()
+    return _explained(ctx.session, f"group:{group.name}", None, [group.name], resource, list(rows))
+
+
+def my_access(ctx: Context) -> AccessList:
+    """The caller's access: each destination where the caller or one of its groups holds a
+    grant, the roles there, from which grant, and the token the authority issues for it."""
+    me = ctx.me()
+    rows = ctx.session.execute(_GRANTS.where(access.held_by(me.id))).all()
+    by_destination: dict[str, list[tuple[str, str, str | None, str]]] = {}
+    for row in rows:
+        by_destination.setdefault(row[3], []).append(tuple(row))  # type: ignore[arg-type]
+    caller = Caller(me.id, me.name, me.kind)
+    if not by_destination:
+        return AccessList(items=[])
+    items = [
+        _explained(ctx.session, f"user:{me.name}", caller, ctx.groups, name, grants)
+        for name, grants in sorted(by_destination.items())
+    ]
+    return AccessList(items=items)
