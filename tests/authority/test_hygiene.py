@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 DEEP = [b"[" * 3000, b'{"a":' * 3000, b"[" * 3000 + b"]" * 3000]
 #: The web console's pages: they send a Referer to their own origin (their forms' CSRF
 #: check reads the Origin, which no-referrer would blank), and send strangers to sign in.
-CONSOLE = {_page.path for _page in PAGES}
+CONSOLE = {_page.path for _page in PAGES} | {"/oidc/logout"}  # The sign-out confirmation.
 
 
 @pytest.fixture
