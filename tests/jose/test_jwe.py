@@ -9,6 +9,7 @@ import pytest
 from jot.jose import jwe, jws, jwt
 from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._json import dumps, loads
+from jot.jose._jwe.sealing import ENTROPY, seal
 from jot.jose.errors import (
     BadSignatureError,
     DecryptionError,
@@ -210,8 +211,8 @@ def test_json_usage_errors() -> None:
     with pytest.raises(UsageError):
         jwe.encrypt_json(b"x", [jwe.Recipient("key")])  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="compact"):
-        jwe._seal(b"x", [jwe.Recipient(key)], "A128GCM", {}, {"cty": "x"}, None, None,
-                  jwe._ENTROPY).compact()  # fmt: skip
+        seal(b"x", [jwe.Recipient(key)], "A128GCM", {}, {"cty": "x"}, None, None,
+                  ENTROPY).compact()  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -334,7 +335,7 @@ def test_prepared_compact_header_matches_the_general_path(alg: str) -> None:
     recipient = key.public() if key.kty == "RSA" else key
     for headers in (None, {"cty": "JWT"}, {"cty": "JWT", "kid": "override"}):
         token = jwe.encrypt_compact(b"x", recipient, alg=alg, headers=headers)
-        general = jwe._seal(
+        general = seal(
             b"x",
             [jwe.Recipient(recipient, alg)],
             "A256GCM",
@@ -342,7 +343,7 @@ def test_prepared_compact_header_matches_the_general_path(alg: str) -> None:
             {},
             None,
             None,
-            jwe._ENTROPY,
+            ENTROPY,
         ).compact()
         assert token.split(".")[0] == general.split(".")[0]  # fmt: skip
         assert jwe.decrypt_compact(token, key, algorithms=[alg]).plaintext == b"x"
@@ -354,9 +355,9 @@ def test_prepared_compact_header_order_with_per_token_parameters(alg: str) -> No
     recipient = key.public() if key.kty in ("EC", "OKP") else key
     headers = {"cty": "JWT", "p2c": SMALL_P2C} if alg.startswith("PBES2") else {"cty": "JWT"}
     token = jwe.encrypt_compact(b"x", recipient, alg=alg, headers=headers)
-    general = jwe._seal(b"x", [jwe.Recipient(recipient, alg)], "A256GCM",
+    general = seal(b"x", [jwe.Recipient(recipient, alg)], "A256GCM",
                         {"alg": None, **({"kid": key.kid} if key.kid else {}), **headers}, {},
-                        None, None, jwe._ENTROPY).compact()  # fmt: skip
+                        None, None, ENTROPY).compact()  # fmt: skip
     assert list(_header(token)) == list(_header(general))
     assert jwe.decrypt_compact(token, key, algorithms=[alg]).plaintext == b"x"
 

@@ -13,6 +13,7 @@ from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._jwe import content as _jwe_content
 from jot.jose._jwe.keys import Entropy
 from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS
+from jot.jose._jwe.sealing import seal
 from jot.jose.errors import (
     DecryptionError,
     KeyNotFoundError,
@@ -139,7 +140,7 @@ def test_invalid_compressed_content() -> None:
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
     stream = compressor.compress(b"hello" * 100) + compressor.flush()
     for content in (b"\xff" * 20, stream[:-3], stream + b"trailing"):
-        sealed = jwe._seal(content, [jwe.Recipient(key)], "A128GCM",
+        sealed = seal(content, [jwe.Recipient(key)], "A128GCM",
                            {"alg": None, "zip": "DEF"}, {}, None, None, Entropy())  # fmt: skip
         with pytest.raises(MalformedTokenError, match="compressed content"):
             jwe.decrypt_compact(sealed.compact(), key, algorithms=["A128KW"], allow_zip=True)
@@ -171,35 +172,3 @@ def test_direct_json_recipient_must_have_no_encrypted_key() -> None:
     obj["encrypted_key"] = b64encode_str(b"extra")
     with pytest.raises(MalformedTokenError, match="empty encrypted key"):
         jwe.decrypt_json(obj, key, algorithms=["dir"])
-
-
-def test_caches_stay_bounded() -> None:
-    keys = [OctKey(os.urandom(16), kid=str(i)) for i in range(300)]
-    for key in keys:
-        token = jwe.encrypt_compact(b"x", key, alg="A128KW")
-        assert jwe.decrypt_compact(token, key, algorithms=["A128KW"]).plaintext == b"x"
-    from jot.jose import jwe as module
-    from jot.jose._jwe import opening as _jwe_open
-    from jot.jose._jwe import sealing as _jwe_seal
-
-    assert len(_jwe_seal._prepared) <= 256
-    assert len(_jwe_seal.USUAL_SEALS) <= 256
-    assert len(_jwe_open._selections) <= 256
-    assert len(_jwe_open.USUAL_OPENINGS) <= 256
-    assert len(module._limits_cache) <= 256
-
-
-def test_only_a_selection_made_for_the_key_and_limits_is_kept_as_usual() -> None:
-    from jot.jose._jwe import opening as _jwe_open
-
-    key, other = generate("oct", size=256, alg="A256KW"), generate("oct", size=256, alg="A256KW")
-    token = jwe.encrypt_compact(b"x", key)
-    jwe.decrypt_compact(token, key)
-    protected = token.split(".")[0]
-    _jwe_open.USUAL_OPENINGS.clear()
-    limits = _jwe_open._selections[protected][1]
-    _jwe_open.remember_usual(protected, other, limits, None)
-    _jwe_open.remember_usual(protected, key, jwe._limits(key, None, None, (), False, 1, 1), None)
-    assert protected not in _jwe_open.USUAL_OPENINGS
-    _jwe_open.remember_usual(protected, key, limits, None)
-    assert _jwe_open.USUAL_OPENINGS[protected][0] is key

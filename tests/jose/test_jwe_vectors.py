@@ -14,6 +14,7 @@ from jot.jose._b64 import b64decode, b64encode_str
 from jot.jose._jwe.content import CONTENT_ENCRYPTIONS
 from jot.jose._jwe.ecdh import ECDHES
 from jot.jose._jwe.keys import Entropy
+from jot.jose._jwe.sealing import seal
 from jot.jose._keyio import from_jwk
 from jot.jose.hazmat import RSA1_5
 from jot.jose.jwk import KeySet, OctKey, import_key
@@ -46,7 +47,7 @@ def test_rfc7516_content_reproduced(name: str) -> None:
     entropy = FixedEntropy({"cek": bytes.fromhex(case["cek"]), "iv": bytes.fromhex(case["iv"])})
     recipient = jwe.Recipient(key.public() if case["alg"] != "A128KW" else key,
                               alg_object(case["alg"]))  # fmt: skip
-    sealed = jwe._seal(
+    sealed = seal(
         case["plaintext"].encode(), [recipient], case["enc"],
         {"alg": None, "enc": case["enc"]}, {}, None, None, entropy,
     )  # fmt: skip
@@ -114,7 +115,7 @@ def test_rfc8037_x25519_ecdh_es() -> None:
     assert bob.public().to_dict()["x"] == RFC8037["recipient"]["x"]
     shared = ephemeral.exchange(bob_private.public_key())
     assert shared.hex() == RFC8037["shared_secret_hex"]
-    sealed = jwe._seal(
+    sealed = seal(
         b"RFC 8037", [jwe.Recipient(bob.public(), "ECDH-ES")], "A128GCM", {"alg": None}, {},
         None, None, FixedEntropy({"iv": bytes(12)}, ephemeral),
     )  # fmt: skip
@@ -189,7 +190,7 @@ def _reseal(case: dict[str, Any]) -> Any:
     ]
     aad = b64decode(case["generated"]["aad_b64u"]) if "aad_b64u" in case["generated"] else None
     enc = content.get("protected", {}).get("enc") or content["unprotected"]["enc"]
-    return jwe._seal(
+    return seal(
         case["input"]["plaintext"].encode(), recipients, enc, dict(content.get("protected", {})),
         dict(content.get("unprotected", {})), aad, case["input"].get("zip"), _entropy(case),
     )  # fmt: skip
@@ -259,7 +260,7 @@ def test_cookbook_nested_content_reproduced() -> None:
     case = load(COOKBOOK / "6.nesting_signatures_and_encryption.json")["encrypt"]
     # The cookbook's header carries no kid, so the key is used without its kid.
     key = from_jwk({k: v for k, v in case["input"]["key"].items() if k != "kid"}).public()
-    sealed = jwe._seal(
+    sealed = seal(
         case["input"]["plaintext"].encode(), [jwe.Recipient(key, "RSA-OAEP")], "A128GCM",
         dict(case["encrypting_content"]["protected"]), {}, None, None,
         FixedEntropy({"cek": b64decode(case["generated"]["cek"]),

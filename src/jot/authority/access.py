@@ -88,14 +88,17 @@ def reads_everything(roles: Iterable[str]) -> bool:
     return not _READ_ALL.isdisjoint(roles)
 
 
+_GROUP_NAMES = (
+    select(Group.name)
+    .join(Membership, Membership.group_id == Group.id)
+    .where(Membership.identity_id == bindparam("me"))
+    .order_by(Group.name)
+)
+
+
 def group_names(session: Session, identity_id: str) -> list[str]:
-    stmt = (
-        select(Group.name)
-        .join(Membership, Membership.group_id == Group.id)
-        .where(Membership.identity_id == identity_id)
-        .order_by(Group.name)
-    )
-    return list(session.scalars(stmt))
+    """The names of the identity's groups, sorted (Core: this runs on every key check)."""
+    return list(session.connection().execute(_GROUP_NAMES, {"me": identity_id}).scalars())
 
 
 def held_by(identity_id: Any) -> ColumnElement[bool]:
@@ -124,7 +127,7 @@ def held_grants(
     """The grants of :func:`held_query` ``query`` (``me`` is the identity's id, ``name`` its
     name; ``params`` bind the rest), by subject, as :mod:`jot.api.roles` reads them."""
     grants: dict[str, list[Held]] = {}
-    for resource, role, group in session.execute(query, params):
+    for resource, role, group in session.connection().execute(query, params):
         subject = "user:" + name if group is None else "group:" + group
         grants.setdefault(subject, []).append(Held(resource, role))
     return grants

@@ -9,10 +9,11 @@ request the lean route does not take):
   anything else is replayed to the FastAPI route, so errors read exactly as before;
 - it asks :func:`jot.authority.tokens.issue_cached` first, on the event loop: when the key
   check and the token decision are cached, the token comes without a request transaction;
-- otherwise the handler runs in the thread pool through the same
-  :func:`jot.authority.context.run` as every route (authentication, access check, one
-  transaction, audit row), which also fills the caches for the next requests; requests with
-  the same key and destination that arrive meanwhile wait for it and then use the caches.
+- otherwise the checks run in the thread pool through the same
+  :func:`jot.authority.context.run` as every route (authentication, access check, one read
+  transaction), which also fills the caches for the next requests; requests with the same
+  key and destination that arrive meanwhile wait for it and then use the caches;
+- keys that may need a provider revalidation go through the route's handler, which writes.
 
 What is issued, and when, is :mod:`jot.authority.tokens`' business; this module is plumbing.
 """
@@ -39,7 +40,7 @@ from jot.authority.context import bearer_of, cached_principal, run
 from jot.authority.logs import IDENTITY_SCOPE_KEY
 from jot.authority.middleware import replaying
 from jot.authority.state import Authority
-from jot.authority.tokens import issue_cached
+from jot.authority.tokens import check_token, issue_cached, issue_checked
 
 __all__ = ["JWKS_PATH", "PATH", "install", "install_jwks"]
 
@@ -134,6 +135,10 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
             done.set_result(None)
 
     async def in_thread(request: Request, payload: TokenRequest) -> TokenResponse:
+        checked = await run_in_threadpool(run, request, need, check_token, body=payload)
+        if checked is not None:
+            client = request.client.host if request.client else None
+            return await issue_checked(request.app.state.authority, checked, client)
         result = await run_in_threadpool(run, request, need, handler, body=payload)
         return cast(TokenResponse, result)
 

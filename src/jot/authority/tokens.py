@@ -1,14 +1,25 @@
 """Token issuance, in one place: who may have a token for which destination, and the token.
 
-Two ways lead here. :func:`issue_token` is the route's handler, run in a request transaction
-by :func:`jot.authority.context.run`; it fills the caches. :func:`issue_cached` is the same
-answer from those caches (the key check and the decision live 1 s), without a transaction:
-:mod:`jot.authority.fastpath` tries it first on the event loop. Both end in :func:`_issue`.
+:mod:`jot.authority.fastpath` serves ``POST /api/tokens`` in three steps, each taken only when
+the one before cannot answer:
+
+1. :func:`issue_cached`, on the event loop: the key check and the decision are cached (they
+   live 1 s), nothing is read;
+2. :func:`check_token` in a read transaction (it fills the caches), then :func:`issue_checked`
+   on the event loop;
+3. :func:`issue_token`, the route's handler, in a writing transaction: for keys whose provider
+   login must be revalidated first.
+
+Steps 1 and 2 write only the audit row, through the group commit of concurrent token
+requests (:class:`jot.authority.audit.GroupCommit`): the token is answered after that commit,
+as from step 3. Whatever the step, the decision is :func:`decide` and the claims are
+:func:`jot.api.claims.build_claims`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +32,24 @@ from jot.api.roles import granting_groups, roles_within
 from jot.authority import access, audit, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
-from jot.authority.context import Context, still_valid
+from jot.authority.context import Context, reads_first, still_valid
 from jot.authority.errors import Forbidden, NotFound
 from jot.authority.middleware import count_token
 from jot.authority.models import Destination, Grant
-from jot.authority.oidc.revalidate import is_plain, revalidate
+from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
 from jot.authority.state import Authority
 from jot.jose import Key
 
-__all__ = ["decide", "granting", "issue_cached", "issue_for", "issue_token"]
+__all__ = [
+    "Checked",
+    "check_token",
+    "decide",
+    "granting",
+    "issue_cached",
+    "issue_checked",
+    "issue_for",
+    "issue_token",
+]
 
 # Built once: statement construction is a measurable part of a token request.
 _DESTINATION = select(
@@ -52,7 +72,7 @@ def _decide(
     session: Session, caller: Caller, groups: Sequence[str], name: str
 ) -> tuple[TokenDecision, tuple[str, ...]]:
     """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
-    destination = session.execute(_DESTINATION, {"name": name}).first()
+    destination = session.connection().execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
     grants = access.held_grants(
@@ -86,22 +106,48 @@ def issue_for(
     return token, claims, granting
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`check_token` found: who may have which token, and the key to sign it."""
+
+    caller: Caller
+    decision: TokenDecision
+    key: Key
+
+
+@reads_first
+def check_token(ctx: Context, body: TokenRequest) -> Checked | None:
+    """The checks of :func:`issue_token` without writing (read transaction), or ``None`` when
+    the key's provider login may need revalidating (which writes)."""
+    me = ctx.me()
+    ctx.keeps_auth_cache = True  # Nothing here changes what a key check reads.
+    if not without_provider(ctx):
+        return None
+    return Checked(me, _decision(ctx, me, body.destination), ctx.authority.keyring.signer())
+
+
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     """A token for one destination, only for identities that hold a grant there."""
     me = ctx.me()
     ctx.keeps_auth_cache = True
     revalidate(ctx)  # Clears keeps_auth_cache when it revokes keys or changes groups.
-    cache = ctx.authority.decisions
-    cache_key = _decision_key(me.id, body.destination, ctx.groups)
-    decision = cache.get(cache_key)
-    if decision is None:
-        generation = cache.generation
-        decision = decide(ctx.session, me, ctx.groups, body.destination)
-        cache.put(cache_key, decision, generation)
+    decision = _decision(ctx, me, body.destination)
     token, claims = _sign(ctx.authority, me, decision, ctx.now, ctx.authority.keyring.signer())
     ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
     count_token(decision.destination)
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
+
+
+def _decision(ctx: Context, me: Caller, destination: str) -> TokenDecision:
+    """:func:`decide`, through the decision cache (which it fills)."""
+    cache = ctx.authority.decisions
+    cache_key = _decision_key(me.id, destination, ctx.groups)
+    decision = cache.get(cache_key)
+    if decision is None:
+        generation = cache.generation
+        decision = decide(ctx.session, me, ctx.groups, destination)
+        cache.put(cache_key, decision, generation)
+    return decision
 
 
 async def issue_cached(
@@ -122,7 +168,17 @@ async def issue_cached(
     signer = authority.keyring.cached_signer()
     if decision is None or signer is None:
         return None
-    token, claims = _sign(authority, me, decision, now, signer)
+    return await issue_checked(authority, Checked(me, decision, signer), client)
+
+
+async def issue_checked(
+    authority: Authority, checked: Checked, client: str | None
+) -> TokenResponse:
+    """The token that :func:`check_token` (or the caches) allowed, audited through the group
+    commit: answered only once the audit row is committed."""
+    now = to_datetime(authority.clock())
+    me, decision = checked.caller, checked.decision
+    token, claims = _sign(authority, me, decision, now, checked.key)
     detail = {"jti": claims["jti"], "sub": me.id}
     row = audit.row(
         now,

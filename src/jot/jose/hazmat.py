@@ -21,10 +21,9 @@ from jot.jose._jwe.registry import RSA1_5
 from jot.jose._keyio import import_key
 from jot.jose._keys import Key, OctKey, rebound
 from jot.jose.errors import JoseError, MalformedTokenError
+from jot.jose.jws import MAX_SIZE
 
 __all__ = ["RSA1_5", "Unverified", "decode_unverified", "import_weak_key", "weak_secret"]
-
-_MAX_SIZE = 1024 * 1024
 
 
 class Unverified(NamedTuple):
@@ -41,8 +40,8 @@ def decode_unverified(token: str | bytes) -> Unverified:
     if isinstance(token, bytes):
         token = token.decode("ascii", errors="replace")
     token = token.strip()
-    if len(token) > _MAX_SIZE:
-        raise MalformedTokenError(f"the token is larger than {_MAX_SIZE} bytes")
+    if len(token) > MAX_SIZE:
+        raise MalformedTokenError(f"the token is larger than {MAX_SIZE} bytes")
     segments = token.split(".")
     if len(segments) not in (3, 5):
         raise MalformedTokenError("a compact JWS has three segments (a JWE has five)")

@@ -22,34 +22,21 @@ key made by :func:`password_key`; its iteration count is bounded by ``max_p2c``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from os import urandom
-from typing import Any, NamedTuple
+from typing import Any
 
-from jot.jose._b64 import b64decode, b64encode
-from jot.jose._jwe.content import CONTENT_ENCRYPTIONS, get_content_encryption
-from jot.jose._jwe.keys import (
-    DEFAULT_P2C,
-    MAX_P2C,
-    KeyManagement,
-    PasswordKey,
-)
+from jot.jose import _usual
+from jot.jose._jwe.content import get_content_encryption
+from jot.jose._jwe.keys import DEFAULT_P2C, MAX_P2C, KeyManagement, PasswordKey
 from jot.jose._jwe.opening import (
-    USUAL_OPENINGS,
-    Limits,
+    DecryptedJWE,
+    limits,
+    new_decrypted,
     open_compact,
     open_sealed,
     parse_json,
-    remember_usual,
 )
-from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
-from jot.jose._jwe.sealing import (
-    ENTROPY,
-    USUAL_SEALS,
-    Recipient,
-    default_algorithm,
-    seal_compact,
-)
-from jot.jose._jwe.sealing import seal as _seal
+from jot.jose._jwe.registry import default_algorithm, get_key_management
+from jot.jose._jwe.sealing import ENTROPY, Recipient, seal
 from jot.jose.errors import UsageError
 from jot.jose.jwk import Key, KeySet, OctKey
 
@@ -77,31 +64,6 @@ MAX_INFLATED_SIZE = 1024 * 1024
 #: The content encryption used when the caller names none.
 DEFAULT_ENC = "A256GCM"
 
-_ENTROPY = ENTROPY
-# decrypt_compact's defaults of encryptions, crit, allow_zip, max_inflated_size and max_p2c.
-_DEFAULT_OPTIONS = (None, (), False, MAX_INFLATED_SIZE, MAX_P2C)
-
-
-class DecryptedJWE(NamedTuple):
-    """The result of a successful decryption: immutable, read by name (or unpacked).
-
-    A named tuple rather than a frozen dataclass: one is made for every decrypted token, and
-    a tuple is built in one step where a frozen dataclass sets each field through
-    ``object.__setattr__``.
-    """
-
-    #: The JOSE header of the recipient that decrypted: protected, shared and per-recipient.
-    header: Mapping[str, Any]
-    plaintext: bytes
-    #: The key that decrypted.
-    key: Key
-    #: The JWE AAD of the JSON serialization, if any.
-    aad: bytes | None = None
-
-
-# DecryptedJWE(...) without the Python frame of the named tuple's __new__.
-_new_tuple = tuple.__new__
-
 
 def password_key(
     password: bytes | str, *, alg: str = "PBES2-HS512+A256KW", kid: str | None = None
@@ -128,15 +90,10 @@ def check_key(key: Key, alg: str | KeyManagement, enc: str | None = None) -> Non
 # -- encryption ---------------------------------------------------------------------------
 
 
-# The options of the two compact calls are positional-or-keyword, not keyword-only, though
-# callers should name them: CPython 3.11 looks each keyword-only default that a call leaves
-# out up in a dict, on every call (about 970 instructions for seven, bench/instructions.py:
-# a large part of decrypt_compact's own cost over the floor for a `dir` token).
-
-
 def encrypt_compact(
     plaintext: bytes,
     key: Key,
+    *,
     alg: str | KeyManagement | None = None,
     enc: str = DEFAULT_ENC,
     headers: Mapping[str, Any] | None = None,
@@ -149,33 +106,19 @@ def encrypt_compact(
     :param headers: extra protected header parameters (``cty``, ``typ``, ``p2c``, …).
     :param zip: ``"DEF"`` to compress first (beware: sizes then leak information).
     """
-    if headers is None and zip is None:
-        # The usual call: what seal_compact prepared for this key, alg and enc (the same
-        # objects); then seal_compact's work.
-        usual = USUAL_SEALS.get(id(key))
-        if usual is not None:
-            usual_key, usual_alg, usual_enc, algorithm, content, prefix, direct = usual
-            if (
-                usual_key is key
-                and usual_alg is alg
-                and usual_enc is enc
-                and type(plaintext) is bytes
-            ):
-                if direct:  # dir: the key is the CEK, and the encrypted key is empty.
-                    cek, wrapped = key.crypto_key, b""
-                else:
-                    cek = urandom(content.key_size)
-                    wrapped = b64encode(algorithm.wrap(key, content, cek, {}, _ENTROPY)[1])
-                iv = urandom(content.iv_size)
-                ciphertext, tag = content.encrypt_sized(cek, iv, plaintext, prefix)
-                parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
-                return b".".join(parts).decode("ascii")
-    if zip is not None:
-        protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
-        protected.update(headers or {})
-        sealed = _seal(plaintext, [Recipient(key, alg)], enc, protected, {}, None, zip, _ENTROPY)
-        return sealed.compact()
-    return seal_compact(plaintext, key, alg, enc, headers)
+    usual = headers is None and zip is None
+    if usual:
+        token = _usual.encrypt(plaintext, key, alg, enc)
+        if token is not None:
+            return token
+    kid = key.kid if isinstance(key, Key) else None
+    protected = {"alg": None, **({"kid": kid} if kid is not None else {})}
+    protected.update(headers or {})
+    sealed = seal(plaintext, [Recipient(key, alg)], enc, protected, {}, None, zip, ENTROPY)
+    token = sealed.compact()
+    if usual:
+        _usual.remember_sealed(key, alg, enc, sealed)
+    return token
 
 
 def encrypt_json(
@@ -195,9 +138,9 @@ def encrypt_json(
     own header when it has one or when there are several recipients; otherwise into the shared
     unprotected header if the caller put ``alg`` there, else into the protected header.
     """
-    sealed = _seal(
+    sealed = seal(
         plaintext, recipients, enc, dict(protected or {}), dict(unprotected or {}), aad, zip,
-        _ENTROPY,
+        ENTROPY,
     )  # fmt: skip
     return sealed.json(flatten)
 
@@ -208,6 +151,7 @@ def encrypt_json(
 def decrypt_compact(
     token: str | bytes,
     keys: Key | KeySet,
+    *,
     algorithms: Collection[str | KeyManagement] | None = None,
     encryptions: Collection[str] | None = None,
     crit: Collection[str] = (),
@@ -226,39 +170,22 @@ def decrypt_compact(
     :param max_p2c: the largest PBES2 iteration count accepted.
     :raises InvalidTokenError: for anything wrong with the token.
     """
-    usual = (encryptions, crit, allow_zip, max_inflated_size, max_p2c) == _DEFAULT_OPTIONS
-    parts = None
-    if usual and type(token) is str and len(token) <= max_size:
-        # The usual call: the key and allow-list (compared as given) that opened this header
-        # before. What open_compact does after its cached selection, in the same order; a
-        # segment of another size takes the general path, which says what is wrong with it,
-        # so the IV and tag decode to exactly the sizes of enc.
-        parts = token.split(".", 5)
-        entry = USUAL_OPENINGS.get(parts[0]) if len(parts) == 5 else None
-        if entry is not None:
-            key, allowed, header, enc, algorithm, max_wrapped, iv_size, tag_size = entry
-            protected, encrypted_key, iv, ciphertext, tag = parts
-            if (
-                key is keys
-                and allowed == algorithms
-                and len(encrypted_key) <= max_wrapped
-                and len(iv) == iv_size
-                and len(tag) == tag_size
-            ):
-                wrapped = b64decode(encrypted_key) if encrypted_key else b""
-                iv_b, ct_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
-                cek = key.crypto_key if algorithm is None else (  # dir: the key is the CEK.
-                    algorithm.unwrap(key, enc, wrapped, header, MAX_P2C))  # fmt: skip
-                # The header opened a token before, so it is base64url: ASCII, as UTF-8.
-                plaintext = enc.decrypt_sized(cek, iv_b, ct_b, tag_b, protected.encode())
-                return _new_tuple(DecryptedJWE, (header, plaintext, key, None))
-    limits = _cached_limits(
-        keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c
+    usual = (
+        encryptions is None
+        and not crit
+        and allow_zip is False
+        and max_inflated_size == MAX_INFLATED_SIZE
+        and max_p2c == MAX_P2C
     )
-    opened = open_compact(token, keys, limits, max_size, parts)
-    if parts is not None and isinstance(keys, Key):  # Five parts: the token opened.
-        remember_usual(parts[0], keys, limits, algorithms)
-    return DecryptedJWE(*opened)
+    if usual:
+        opened = _usual.decrypt(token, keys, algorithms, max_size)
+        if opened is not None:
+            return opened
+    checked = limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
+    selection, plaintext = open_compact(token, keys, checked, max_size)
+    if usual:
+        _usual.remember_opened(keys, algorithms, checked, selection)
+    return new_decrypted(DecryptedJWE, (selection.header, plaintext, selection.key, None))
 
 
 def decrypt_json(
@@ -277,116 +204,6 @@ def decrypt_json(
 
     The first recipient that has a key among ``keys`` and decrypts wins.
     """
-    limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
+    checked = limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
     sealed = parse_json(obj, max_size)
-    return DecryptedJWE(*open_sealed(sealed, keys, limits))
-
-
-_limits_cache: dict[Any, tuple[Key | KeySet, Limits]] = {}
-
-
-def _cached_limits(
-    keys: Key | KeySet,
-    algorithms: Collection[str | KeyManagement] | None,
-    encryptions: Collection[str] | None,
-    crit: Collection[str],
-    allow_zip: bool,
-    max_inflated_size: int,
-    max_p2c: int,
-) -> Limits:
-    """:func:`_limits`, checked once per key (or key set) and allow-lists: a recipient
-    decrypts many tokens with the same ones (keys and key sets cannot change)."""
-    cache_key: Any
-    if (
-        algorithms is None
-        and encryptions is None
-        and not crit
-        and allow_zip is False
-        and max_inflated_size == MAX_INFLATED_SIZE
-        and max_p2c == MAX_P2C
-    ):  # The defaults: the key set's id alone (an int never equals the tuples below).
-        cache_key = id(keys)
-        crit = ()
-    else:
-        cache_key = _long_key(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size,
-                              max_p2c)  # fmt: skip
-    entry = None if cache_key is None else _limits_cache.get(cache_key)
-    # Only a checked Key or KeySet is ever cached, so a hit needs no type check.
-    if entry is not None and entry[0] is keys:
-        return entry[1]
-    if not isinstance(keys, Key | KeySet):
-        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
-    limits = _limits(keys, algorithms, encryptions, crit, allow_zip, max_inflated_size, max_p2c)
-    # Unhashable arguments (cache_key None) are always refused by _limits above.
-    if cache_key is not None:  # pragma: no branch
-        if len(_limits_cache) >= 256:
-            _limits_cache.clear()
-        _limits_cache[cache_key] = (keys, limits)
-    return limits
-
-
-def _long_key(
-    keys: Key | KeySet,
-    algorithms: Collection[str | KeyManagement] | None,
-    encryptions: Collection[str] | None,
-    crit: Collection[str],
-    allow_zip: bool,
-    max_inflated_size: int,
-    max_p2c: int,
-) -> tuple[Any, ...] | None:
-    """The cache key for any arguments; ``None`` if they cannot be hashed."""
-    try:
-        cache_key = (
-            id(keys), None if algorithms is None else tuple(algorithms),
-            None if encryptions is None else tuple(encryptions), tuple(crit), allow_zip,
-            max_inflated_size, max_p2c,
-        )  # fmt: skip
-        hash(cache_key)
-    except TypeError:
-        return None
-    return cache_key
-
-
-def _for_encryption(key: Key) -> bool:
-    usable = key.allows("unwrapKey") or key.allows("decrypt") or key.allows("deriveKey")
-    return usable and (
-        key.alg is None or key.alg in KEY_MANAGEMENT_ALGORITHMS or key.alg in CONTENT_ENCRYPTIONS
-    )
-
-
-def _limits(
-    keys: Key | KeySet,
-    algorithms: Collection[str | KeyManagement] | None,
-    encryptions: Collection[str] | None,
-    crit: Collection[str],
-    allow_zip: bool,
-    max_inflated_size: int,
-    max_p2c: int,
-) -> Limits:
-    if not isinstance(keys, Key | KeySet):
-        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
-    if algorithms is None:
-        # A JWKS also holds signing keys (use "sig", or bound to a JWS algorithm): they take
-        # no part in choosing the key management algorithms.
-        members = [keys] if isinstance(keys, Key) else [k for k in keys if _for_encryption(k)]
-        if not members or any(key.alg is None for key in members):
-            raise UsageError("no algorithm allowed: pass algorithms=[...] or bind keys to an alg")
-        algorithms = {default_algorithm(key) for key in members}
-    elif isinstance(algorithms, str) or not algorithms:
-        raise UsageError("algorithms must be a non-empty list")
-    allowed = {algorithm.name: algorithm for algorithm in map(get_key_management, algorithms)}
-    if isinstance(keys, Key):
-        if not keys.is_private:
-            raise UsageError("decryption needs a private key (or the shared secret)")
-        for algorithm in allowed.values():
-            algorithm.check_key(keys)  # A single key must fit every algorithm allowed.
-            if not keys.allows(algorithm.decrypt_op):
-                raise UsageError("the key's use or key_ops do not allow decrypting")
-    if encryptions is None:
-        encryptions = CONTENT_ENCRYPTIONS
-    elif isinstance(encryptions, str) or not encryptions:
-        raise UsageError("encryptions must be a non-empty list")
-    encs = {name: get_content_encryption(name) for name in encryptions}
-    if max_inflated_size < 1 or max_p2c < 1:
-        raise UsageError("size and iteration limits must be positive")
-    return Limits(allowed, encs, frozenset(crit), allow_zip, max_inflated_size, max_p2c)
+    return DecryptedJWE(*open_sealed(sealed, keys, checked))

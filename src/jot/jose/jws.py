@@ -22,15 +22,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from jot.jose import _json
+from jot.jose import _json, _usual
 from jot.jose._b64 import b64decode, b64encode
+from jot.jose._jws.header import check_crit, check_structure, select
 from jot.jose.errors import (
     BadSignatureError,
-    InvalidKeyError,
     KeyNotFoundError,
     MalformedTokenError,
     UnsupportedAlgorithmError,
-    UnsupportedHeaderError,
     UsageError,
 )
 from jot.jose.jwa import SIGNATURE_ALGORITHMS, SignatureAlgorithm, default_algorithm, get_algorithm
@@ -49,14 +48,6 @@ __all__ = [
 
 #: Default limit on a serialized JWS, checked before anything is split or decoded.
 MAX_SIZE = 1024 * 1024
-
-# RFC 7515 §4.1.11: `crit` must not list header parameters that the specs define.
-_REGISTERED = frozenset(
-    {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc",
-     "zip", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"}
-)  # fmt: skip
-# Extensions that this module itself understands when they appear in `crit`.
-_UNDERSTOOD = frozenset({"b64"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,160 +106,7 @@ def _for_signatures(key: Key) -> bool:
     return key.allows("verify") and (key.alg is None or key.alg in SIGNATURE_ALGORITHMS)
 
 
-# A verifier passes the same key and list on every call, and checking each name against the
-# key is a good part of a fast verification. The result depends only on the names and the
-# keys, which cannot change (the entry holds the keys, so their id cannot be reused while it
-# exists).
-_AllowedEntry = tuple[object, Any, frozenset[str]]
-_allowed_cache: dict[int, _AllowedEntry] = {}
-
-
-def _allowed(keys: Key | KeySet, algorithms: Collection[str] | None) -> frozenset[str]:
-    """:func:`allowed_algorithms`, cached for a list or tuple of names."""
-    if type(algorithms) is not list and type(algorithms) is not tuple:
-        return allowed_algorithms(keys, algorithms)
-    cached = _allowed_cache.get(id(keys))
-    # The names are compared as given (a list with a list): no copy on the usual path.
-    if cached is not None and cached[0] is keys and cached[1] == algorithms:
-        return cached[2]
-    allowed = allowed_algorithms(keys, algorithms)
-    if len(_allowed_cache) >= _HEADER_CACHE_SIZE:
-        _allowed_cache.clear()
-    names = list(algorithms) if type(algorithms) is list else algorithms  # A tuple stays.
-    _allowed_cache[id(keys)] = (keys, names, allowed)
-    return allowed
-
-
-# -- headers ------------------------------------------------------------------------------
-
-# A parsed protected header: the read-only view handed to callers, the dict itself (faster to
-# read), its b64 value, whether it has `crit`, and its `alg` if that is a str (else None).
-_Parsed = tuple[Mapping[str, Any], dict[str, Any], bool, bool, str | None]
-
-_header_cache: dict[str, _Parsed] = {}
-_HEADER_CACHE_SIZE = 256
-
-
-def _decode_protected(segment: str) -> _Parsed:
-    """Parse and check a protected header; return it (read-only and raw) and its b64 value.
-
-    Results are cached by the encoded segment: a verifier sees the same few headers again
-    and again, and a header's meaning does not depend on anything else.
-    """
-    cached = _header_cache.get(segment)
-    if cached is not None:
-        return cached
-    header = _json.loads_object(b64decode(segment), "the JWS header")
-    b64 = _check_structure(header, protected=header)
-    alg = header.get("alg")
-    result = (
-        MappingProxyType(header),
-        header,
-        b64,
-        "crit" in header,
-        alg if type(alg) is str else None,
-    )
-    if len(_header_cache) >= _HEADER_CACHE_SIZE:
-        _header_cache.clear()
-    _header_cache[segment] = result
-    return result
-
-
-def _check_structure(header: Mapping[str, Any], protected: Mapping[str, Any]) -> bool:
-    """Check the parameters whose form RFC 7515/7797 fix; return the ``b64`` value."""
-    crit = protected.get("crit")
-    if crit is not None:
-        if (
-            not isinstance(crit, list)
-            or not crit
-            or not all(isinstance(name, str) and name for name in crit)
-            or len(set(crit)) != len(crit)
-        ):
-            raise MalformedTokenError("'crit' must be a non-empty list of unique names")
-        if _REGISTERED.intersection(crit):
-            raise MalformedTokenError("'crit' lists a header parameter defined by the specs")
-        if not all(name in header for name in crit):
-            raise MalformedTokenError("'crit' lists a header parameter that is absent")
-    b64 = header.get("b64", True)
-    if not isinstance(b64, bool):
-        raise MalformedTokenError("'b64' must be true or false")
-    if "b64" in header and (crit is None or "b64" not in crit):
-        # RFC 7797 §6: b64 must be understood, so it must be listed in crit.
-        raise UnsupportedHeaderError("'b64' is used without being listed in 'crit'")
-    # "kid": null is not an absent kid: it would make a key set fall back to any single key.
-    if "kid" in header and not isinstance(header["kid"], str):
-        raise MalformedTokenError("'kid' must be a string")
-    return b64
-
-
-def _check_crit(header: Mapping[str, Any], understood: Collection[str]) -> None:
-    crit = header.get("crit")
-    if crit is not None:
-        for name in crit:
-            if name not in _UNDERSTOOD and name not in understood:
-                raise UnsupportedHeaderError(f"critical header parameter {name!r} not understood")
-
-
-def _fits(algorithm: SignatureAlgorithm, key: Key) -> bool:
-    """Whether a key could verify this algorithm (a key too weak still fits, then fails)."""
-    if not key.allows("verify"):
-        return False
-    try:
-        algorithm.check_key(key)
-    except UsageError:  # Another family or curve.
-        return False
-    except InvalidKeyError:
-        return True
-    return True
-
-
-def _select(
-    keys: Key | KeySet, header: Mapping[str, Any], allowed: frozenset[str]
-) -> tuple[SignatureAlgorithm, Key]:
-    alg = header.get("alg")
-    if not isinstance(alg, str):
-        raise MalformedTokenError("the header has no 'alg'")
-    if alg not in allowed:
-        raise UnsupportedAlgorithmError(f"algorithm {alg[:20]!r} is not allowed")
-    algorithm = SIGNATURE_ALGORITHMS[alg]
-    if isinstance(keys, Key):
-        return algorithm, keys
-    kid = header.get("kid")
-    if kid is not None:
-        key = keys.get(kid)  # A kid that keys share selects none (see KeySet).
-    else:
-        candidates = [k for k in keys if k.alg in (None, alg) and _fits(algorithm, k)]
-        if len(candidates) != 1:
-            raise KeyNotFoundError("the token has no 'kid' and no single key fits")
-        key = candidates[0]
-    if key.alg is not None and key.alg != alg:
-        raise KeyNotFoundError(f"the key for this kid is bound to {key.alg}, not {alg}")
-    if not key.allows("verify"):
-        raise KeyNotFoundError("the key for this kid is not for verifying signatures")
-    try:
-        algorithm.check_key(key)
-    except UsageError:
-        raise KeyNotFoundError(f"the key for this kid does not fit {alg}") from None
-    return algorithm, key
-
-
 # -- compact serialization ----------------------------------------------------------------
-
-_encoded_headers: dict[tuple[tuple[str, type, Any], ...], bytes] = {}
-
-
-def _encode_header(header: Mapping[str, Any]) -> bytes:
-    """base64url(JSON(header)), cached for headers made of plain scalars (the usual case)."""
-    # The value's type is part of the cache key: True == 1 but they encode differently.
-    items = tuple((k, type(v), v) for k, v in header.items())
-    if all(isinstance(v, str | int | bool) for _, _, v in items):
-        encoded = _encoded_headers.get(items)
-        if encoded is None:
-            if len(_encoded_headers) >= _HEADER_CACHE_SIZE:
-                _encoded_headers.clear()
-            encoded = _encoded_headers[items] = b64encode(_json.dumps(header))
-        return encoded
-    return b64encode(_json.dumps(header))
 
 
 def _signing_header(
@@ -319,7 +157,7 @@ def sign_compact(
             raise UsageError("an unencoded compact payload cannot contain '.'")
         if not detached and not _is_utf8(payload):
             raise UsageError("an unencoded compact payload must be UTF-8 text")
-    encoded_header = _encode_header(header)
+    encoded_header = b64encode(_json.dumps(header))
     encoded_payload = b64encode(payload) if b64 else payload
     signature = algorithm.sign(key, encoded_header + b"." + encoded_payload)
     body = b"" if detached else encoded_payload
@@ -351,61 +189,22 @@ def verify_compact(
     :param crit: extension header parameters that the caller understands.
     :raises InvalidTokenError: for anything wrong with the token.
     """
-    header, payload, key, _ = _verify_compact(
-        token, keys, algorithms, detached_payload, crit, max_size
-    )
-    return VerifiedJWS(header, payload, key)
-
-
-def _verify_compact(
-    token: str | bytes,
-    keys: Key | KeySet,
-    algorithms: Collection[str] | None,
-    detached_payload: bytes | None,
-    crit: Collection[str],
-    max_size: int,
-) -> tuple[Mapping[str, Any], bytes, Key, bool]:
-    """:func:`verify_compact` without the result object; also returns the b64 value."""
-    allowed = _allowed(keys, algorithms)
-    if type(token) is str and detached_payload is None:
-        verified = _verify_usual(token, keys, allowed, max_size)
+    if detached_payload is None:
+        verified = _usual.verify(token, keys, algorithms, max_size)
         if verified is not None:
-            return verified
-    return _verify_general(token, keys, allowed, detached_payload, crit, max_size)
-
-
-def _verify_general(
-    token: str | bytes,
-    keys: Key | KeySet,
-    allowed: frozenset[str],
-    detached_payload: bytes | None,
-    crit: Collection[str],
-    max_size: int,
-) -> tuple[Mapping[str, Any], bytes, Key, bool]:
-    """:func:`_verify_compact` after its usual-case attempt, with ``allowed`` computed."""
-    if type(token) is not str:
-        if isinstance(token, bytes):
-            try:
-                token = token.decode("ascii")
-            except UnicodeDecodeError:
-                raise MalformedTokenError("the token is not ASCII") from None
-        if not isinstance(token, str):
-            raise UsageError("token must be str or bytes")
+            return VerifiedJWS(*verified)
+    allowed = allowed_algorithms(keys, algorithms)
+    token = _text(token)
     if len(token) > max_size:
         raise MalformedTokenError(f"the token is larger than {max_size} bytes")
     signing_input, _, encoded_signature = token.rpartition(".")
     encoded_header, dot, encoded_payload = signing_input.partition(".")
     if not dot or "." in encoded_payload:  # The signature and header have none by now.
         raise MalformedTokenError("a compact JWS has exactly three segments")
-    header, raw_header, b64, has_crit, _ = _decode_protected(encoded_header)
-    if has_crit:
-        _check_crit(raw_header, crit)
-    alg = raw_header.get("alg")
-    if type(alg) is str and alg in allowed and isinstance(keys, Key):
-        # One key, an allowed alg: all that _select would do (its checks ran in _allowed).
-        algorithm, key = SIGNATURE_ALGORITHMS[alg], keys
-    else:
-        algorithm, key = _select(keys, raw_header, allowed)
+    raw_header = _json.loads_object(b64decode(encoded_header), "the JWS header")
+    b64 = check_structure(raw_header, protected=raw_header)
+    check_crit(raw_header, crit)
+    algorithm, key = select(keys, raw_header, allowed)
     signature = b64decode(encoded_signature)
     if detached_payload is not None:
         if encoded_payload:
@@ -416,59 +215,24 @@ def _verify_general(
         data = signing_input.encode("utf-8")
     if not algorithm.verify(key, data, signature):
         raise BadSignatureError("the signature does not verify")
+    header = MappingProxyType(raw_header)
     if detached_payload is not None:
-        payload = detached_payload
-    else:
-        payload = b64decode(encoded_payload) if b64 else encoded_payload.encode("utf-8")
-    return header, payload, key, b64
+        return VerifiedJWS(header, detached_payload, key)
+    payload = b64decode(encoded_payload) if b64 else encoded_payload.encode("utf-8")
+    if b64 and "crit" not in raw_header:
+        _usual.remember_verified(keys, algorithms, encoded_header, header, algorithm, key)
+    return VerifiedJWS(header, payload, key)
 
 
-def _verify_usual(
-    token: str, keys: Key | KeySet, allowed: frozenset[str], max_size: int
-) -> tuple[Mapping[str, Any], bytes, Key, bool] | None:
-    """The usual case of :func:`_verify_compact`, in fewer steps; ``None`` for any other.
-
-    The usual case: an attached payload, a header seen before (so parsed and checked) without
-    ``crit`` and with ``b64`` true, an allowed ``alg``, and one key or a key set whose key for
-    the header's ``kid`` fits that ``alg``. The result, and any error raised, are those of the
-    general path, which makes the same checks in the same order; anything unusual is left to
-    it.
-    """
-    if len(token) > max_size:
-        return None
-    signing_input, _, encoded_signature = token.rpartition(".")
-    encoded_header, dot, encoded_payload = signing_input.partition(".")
-    parsed = _header_cache.get(encoded_header)
-    if parsed is None or not dot or "." in encoded_payload:
-        return None
-    header, raw_header, b64, has_crit, alg = parsed
-    if has_crit or not b64 or alg not in allowed:
-        return None
-    if isinstance(keys, Key):
-        key = keys  # _allowed checked it against every allowed alg.
-    else:
-        found = _fitting_key(keys, raw_header.get("kid"), alg)
-        if found is None:
-            return None
-        key = found
-    signature = b64decode(encoded_signature)
-    if not SIGNATURE_ALGORITHMS[alg].verify(key, signing_input.encode("utf-8"), signature):
-        raise BadSignatureError("the signature does not verify")
-    return header, b64decode(encoded_payload), key, True
-
-
-def _fitting_key(keys: KeySet, kid: str | None, alg: str) -> Key | None:
-    """The key :func:`_select` would pick for this ``kid`` at its first try, if that one fits
-    without any doubt; else ``None`` (no kid, no key, a key that does not fit: the general
-    path searches further or raises). One ``check_key`` where ``_select`` makes two."""
-    key = keys.find(kid)
-    if key is None or (key.alg is not None and key.alg != alg) or not key.allows("verify"):
-        return None
-    try:
-        SIGNATURE_ALGORITHMS[alg].check_key(key)
-    except (UsageError, InvalidKeyError):
-        return None
-    return key
+def _text(token: str | bytes) -> str:
+    if isinstance(token, bytes):
+        try:
+            return token.decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedTokenError("the token is not ASCII") from None
+    if not isinstance(token, str):
+        raise UsageError("token must be str or bytes")
+    return token
 
 
 # -- JSON serialization (RFC 7515 §7.2) --------------------------------------------------
@@ -552,9 +316,9 @@ def verify_json(
     last_error: Exception = KeyNotFoundError("no signature has a matching key")
     for entry in entries:
         protected_segment, header, b64 = _json_entry_header(entry)
-        _check_crit(header, crit)
+        check_crit(header, crit)
         try:
-            algorithm, key = _select(keys, header, allowed)
+            algorithm, key = select(keys, header, allowed)
         except (KeyNotFoundError, UnsupportedAlgorithmError) as exc:
             last_error = exc
             continue
@@ -609,4 +373,4 @@ def _json_entry_header(entry: Mapping[str, Any]) -> tuple[str, dict[str, Any], b
     if "b64" in unprotected:
         raise MalformedTokenError("'b64' must be in the protected header")
     header = {**protected, **unprotected}
-    return protected_segment, header, _check_structure(header, protected)
+    return protected_segment, header, check_structure(header, protected)

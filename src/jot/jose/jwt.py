@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jot.jose import _json, jwe, jws
-from jot.jose._b64 import b64encode
+from jot.jose import _json, _usual, jwe, jws
 from jot.jose.errors import (
     ClaimError,
     ExpiredTokenError,
@@ -34,7 +33,6 @@ from jot.jose.errors import (
     NotYetValidError,
     UsageError,
 )
-from jot.jose.jwa import SignatureAlgorithm
 from jot.jose.jwk import Key, KeySet
 
 __all__ = [
@@ -50,9 +48,7 @@ __all__ = [
 #: Default limit on a token's size, checked before anything is split or decoded.
 MAX_SIZE = 64 * 1024
 
-# The default of require=: decode's usual path recognizes it by identity.
 _REQUIRE_EXP = ("exp",)
-_ABSENT: Any = object()
 
 #: A custom check: it receives the claims and raises :class:`ClaimError` to reject them.
 Validator = Callable[[Mapping[str, Any]], None]
@@ -67,28 +63,6 @@ class Token:
     key: Key
     #: The JWE header of a nested JWT, else ``None``.
     encryption_header: Mapping[str, Any] | None = None
-
-
-# What encode signs with, per key: the checks of jws.sign_compact and the encoded header
-# depend only on the key (which cannot change), alg and typ, so they are made once and kept
-# while those are the same objects (alg and typ by identity: only None or a str is kept). The
-# entry holds the key, so its id is not reused meanwhile.
-_SignerEntry = tuple[Key, Any, Any, SignatureAlgorithm, bytes]
-_signers: dict[int, _SignerEntry] = {}
-_SIGNERS_SIZE = 256
-
-
-def _prepare_signer(key: Key, alg: Any, typ: Any) -> _SignerEntry:
-    """Check the key as sign_compact does; encode ``base64url(header) + "."`` once."""
-    if not isinstance(key, Key):
-        raise UsageError("key must be a jot.jose.jwk.Key")
-    algorithm, header = jws._signing_header(key, alg, {"typ": typ} if typ else None)
-    entry = (key, alg, typ, algorithm, jws._encode_header(header) + b".")
-    if (alg is None or type(alg) is str) and (typ is None or type(typ) is str):
-        if len(_signers) >= _SIGNERS_SIZE:
-            _signers.clear()
-        _signers[id(key)] = entry
-    return entry
 
 
 def encode(
@@ -107,24 +81,15 @@ def encode(
     :param encrypt_to: the recipient's key: the signed JWT is then encrypted into a compact
         JWE (``cty: JWT``) with ``encryption_alg`` (default: the key's usual one) and ``enc``.
     """
-    if headers is None and type(claims) is dict:
-        # The usual call: the key checks and the encoded header are prepared once per key.
-        try:  # _encode_claims inline for a dict; on any error it reports the exact reason.
-            "".join(claims)  # A TypeError unless every name is a str.
-            payload = b64encode(_json.encode_text(claims).encode("utf-8"))
-        except (TypeError, ValueError, RecursionError):
-            payload = b64encode(_encode_claims(claims))
-        entry = _signers.get(id(key))
-        if entry is None or entry[0] is not key or entry[1] is not alg or entry[2] is not typ:
-            entry = _prepare_signer(key, alg, typ)
-        signing_input = entry[4] + payload
-        signature = b64encode(entry[3].sign(key, signing_input))
-        token = (signing_input + b"." + signature).decode("ascii")
-    else:
+    payload = _encode_claims(claims)
+    token = None if headers is not None else _usual.sign(payload, key, alg, typ)
+    if token is None:
         header = {"typ": typ} if typ else {}
         if headers:
             header.update(headers)
-        token = jws.sign_compact(_encode_claims(claims), key, alg=alg, headers=header)
+        token = jws.sign_compact(payload, key, alg=alg, headers=header)
+        if headers is None:
+            _usual.remember_signed(key, alg, typ, token)
     if encrypt_to is None:
         return token
     return jwe.encrypt_compact(
@@ -186,62 +151,6 @@ def decode(
     )[1]
 
 
-def _decode_usual(
-    token: str,
-    keys: Key | KeySet,
-    allowed: frozenset[str],
-    issuer: str | Collection[str] | None,
-    audience: str | Collection[str] | None,
-    typ: str | None,
-    leeway: float,
-    require: Iterable[str],
-    now: float | None,
-    max_size: int,
-) -> tuple[Mapping[str, Any], dict[str, Any], Key] | None:
-    """:func:`_decode` for the usual token in one call; ``None`` to leave it to ``_decode``.
-
-    It makes the general path's checks in the same order, calling the same functions for
-    anything out of the ordinary, so that results and errors are the same; it returns
-    ``None`` only before anything is verified (see ``jws._verify_usual``).
-    """
-    verified = jws._verify_usual(token, keys, allowed, max_size)
-    if verified is None:
-        return None
-    header, payload, key, _ = verified
-    if typ is not None:
-        _check_type(header, typ)
-    claims = _json.loads(payload)
-    if type(claims) is not dict:
-        raise MalformedTokenError("the JWT claims is not a JSON object")
-    # The claim checks of _validate for ints, strs and absent claims; _validate itself for
-    # anything else and to raise (it then finds the same fault first).
-    get = claims.get
-    exp, nbf, iat = get("exp"), get("nbf", _ABSENT), get("iat", _ABSENT)
-    iss, aud = get("iss", _ABSENT), get("aud")
-    if (
-        require is _REQUIRE_EXP
-        and type(exp) is int
-        and (type(nbf) is int or nbf is _ABSENT)
-        and (type(iat) is int or iat is _ABSENT)
-        and (type(iss) is str or iss is _ABSENT)
-        and type(get("sub", "")) is str
-        and type(get("jti", "")) is str
-        and (issuer is None or (type(issuer) is str and iss == issuer))
-        and type(aud) is str
-        and type(audience) is str
-        and aud == audience
-    ):
-        current = time.time() if now is None else now
-        if (
-            current - leeway < exp
-            and (nbf is _ABSENT or current + leeway >= nbf)
-            and (iat is _ABSENT or current + leeway >= iat)
-        ):
-            return header, claims, key
-    _validate(claims, issuer, audience, leeway, require, now)
-    return header, claims, key
-
-
 def decode_complete(
     token: str | bytes,
     keys: Key | KeySet,
@@ -259,25 +168,17 @@ def decode_complete(
     decryption_algorithms: Collection[str] | None = None,
 ) -> Token:
     """As :func:`decode`, returning the header and key too."""
-    encryption_header = None
+    outer = None
     if decrypt_with is not None:
-        token, encryption_header = _decrypt_nested(
-            token, decrypt_with, decryption_algorithms, max_size
-        )
-    return Token(
-        *_decode(
-            token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators,
-            max_size,
-        ),
-        encryption_header,
-    )  # fmt: skip
+        token, outer = _decrypt_nested(token, decrypt_with, decryption_algorithms, max_size)
+    verified = _decode(
+        token, keys, algorithms, issuer, audience, typ, leeway, require, now, validators, max_size
+    )
+    return Token(*verified, outer)
 
 
 def _decrypt_nested(
-    token: str | bytes,
-    keys: Key | KeySet,
-    algorithms: Collection[str] | None,
-    max_size: int,
+    token: str | bytes, keys: Key | KeySet, algorithms: Collection[str] | None, max_size: int
 ) -> tuple[bytes, Mapping[str, Any]]:
     """The inner JWT of a nested JWT, and the JWE header around it."""
     opened = jwe.decrypt_compact(token, keys, algorithms=algorithms, max_size=2 * max_size)
@@ -302,22 +203,17 @@ def _decode(
     max_size: int,
 ) -> tuple[Mapping[str, Any], dict[str, Any], Key]:
     """:func:`decode_complete` without the result object (the verify path builds none)."""
-    allowed = jws._allowed(keys, algorithms)
-    if type(token) is str:
-        usual = _decode_usual(
-            token, keys, allowed, issuer, audience, typ, leeway, require, now, max_size
-        )
-        if usual is not None:
-            for validator in validators:
-                validator(usual[1])
-            return usual
-    header, payload, key, b64 = jws._verify_general(token, keys, allowed, None, (), max_size)
-    if b64 is not True:
-        raise MalformedTokenError("a JWT cannot have an unencoded payload")
+    verified = _usual.verify(token, keys, algorithms, max_size)
+    if verified is None:
+        general = jws.verify_compact(token, keys, algorithms=algorithms, max_size=max_size)
+        if general.header.get("b64", True) is not True:
+            raise MalformedTokenError("a JWT cannot have an unencoded payload")
+        verified = general.header, general.payload, general.key
+    header, payload, key = verified
     if typ is not None:
         _check_type(header, typ)
     claims = _json.loads(payload)
-    if not isinstance(claims, dict):
+    if type(claims) is not dict:
         raise MalformedTokenError("the JWT claims is not a JSON object")
     _validate(claims, issuer, audience, leeway, require, now)
     for validator in validators:
@@ -429,10 +325,6 @@ def _check_issuer(claims: Mapping[str, Any], issuer: str | Collection[str]) -> N
 
 def _check_audience(claims: Mapping[str, Any], audience: str | Collection[str] | None) -> None:
     aud = claims.get("aud")
-    if type(aud) is str and type(audience) is str:  # The usual case, without building sets.
-        if aud != audience:
-            raise InvalidAudienceError("the token is for another audience", claim="aud")
-        return
     if aud is None:
         if "aud" in claims:
             raise ClaimError("claim 'aud' is null", claim="aud")

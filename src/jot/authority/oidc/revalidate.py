@@ -23,7 +23,7 @@ from jot.authority.oidc.models import Provider, ProviderSession
 from jot.authority.oidc.providers import client_secret
 from jot.authority.oidc.sealed import open_secret, seal, session_where
 
-__all__ = ["ProviderDown", "is_plain", "revalidate"]
+__all__ = ["ProviderDown", "is_plain", "revalidate", "without_provider"]
 
 
 # Lines of access keys (by their origin key) known not to come from a provider login. A
@@ -64,17 +64,25 @@ def _refuse(ctx: Context, provider: Provider, identity: Caller, why: str) -> Com
     )
 
 
+def without_provider(ctx: Context) -> bool:
+    """Whether the caller's key line started with no provider login, so that
+    :func:`revalidate` has nothing to do (read only; remembered for the next requests)."""
+    me = ctx.caller
+    if me is None or me.origin_id is None or me.origin_id in _PLAIN_KEYS:
+        return True
+    if ctx.session.get(ProviderSession, me.origin_id) is None:
+        _remember_plain(me.origin_id)
+        return True
+    return False
+
+
 def revalidate(ctx: Context) -> None:
     """Called before a token is issued; a no-op for keys that did not come from a provider."""
-    me = ctx.caller
-    if me is None or me.origin_id is None:
+    if without_provider(ctx):
         return
-    origin = me.origin_id
-    if origin in _PLAIN_KEYS:
-        return
-    row = ctx.session.get(ProviderSession, origin)
+    me = ctx.me()
+    row = ctx.session.get(ProviderSession, me.origin_id)
     if row is None:
-        _remember_plain(origin)
         return
     provider = ctx.session.get(Provider, row.provider_id)
     if provider is None or ctx.now - row.last_check < timedelta(seconds=provider.revalidate_after):

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from jot.authority import audit, lineage
 from jot.authority.clock import to_datetime
@@ -26,7 +27,17 @@ from jot.authority.oidc.sealed import root_key
 from jot.authority.state import Authority
 from jot.authority.web.models import WebSession
 
-__all__ = ["KEY_NAME", "Active", "cookie_name", "end", "find", "start"]
+__all__ = [
+    "KEY_NAME",
+    "Active",
+    "cookie_name",
+    "end",
+    "find",
+    "live_until",
+    "local_path",
+    "set_cookie",
+    "start",
+]
 
 #: The name of the access key a session acts with (as the key lists show it).
 KEY_NAME = "web session"
@@ -37,6 +48,25 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 def cookie_name(authority: Authority) -> str:
     return "__Host-jot_session" if _secure(authority) else "jot_session"
+
+
+def set_cookie(response: Response, authority: Authority, value: str) -> None:
+    """The session cookie, by the rules above (no ``Max-Age``: the server keeps the clock)."""
+    response.set_cookie(
+        cookie_name(authority),
+        value,
+        path="/",
+        secure=_secure(authority),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site, else ``default`` (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
 
 
 def _secure(authority: Authority) -> bool:
@@ -147,6 +177,22 @@ def find(authority: Authority, cookie: str | None, client: str | None) -> Active
             db.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen=now))
     key = root_key(authority).decrypt(row.key_enc, context=_context(row.id)).decode()
     return Active(row.id, row.identity_id, key)
+
+
+def live_until(db: Session, session_id: str | None, now: datetime) -> datetime | None:
+    """When session ``session_id`` ends at the latest, or ``None`` if it has ended (signed
+    out, idle, too old, or its access key revoked): what is made from a session elsewhere
+    (the OpenID provider's codes and refresh tokens) asks this. Such a use counts as activity,
+    as a page view does: it keeps the session from idling out."""
+    row = db.get(WebSession, session_id) if session_id else None
+    if row is None or row.ended is not None or _expired(row, now) is not None:
+        return None
+    key = db.get(AccessKey, row.access_key_id)
+    if key is None or key.revoked is not None:
+        return None
+    if now - row.last_seen >= _TOUCH_EVERY:
+        row.last_seen = now
+    return row.expires
 
 
 def _expired(row: WebSession, now: datetime) -> str | None:

@@ -8,15 +8,16 @@ before any plaintext is released.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode_str
-from jot.jose._jwe.content import ContentEncryption
+from jot.jose._jwe.content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
 from jot.jose._jwe.keys import KeyManagement
+from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS, default_algorithm, get_key_management
 from jot.jose.errors import (
     DecryptionError,
     InvalidTokenError,
@@ -29,13 +30,16 @@ from jot.jose.errors import (
 from jot.jose.jwk import Key, KeySet
 
 __all__ = [
-    "USUAL_OPENINGS",
+    "MAX_ENCRYPTED_KEY",
+    "DecryptedJWE",
     "Limits",
     "Sealed",
+    "Selection",
+    "limits",
+    "new_decrypted",
     "open_compact",
     "open_sealed",
     "parse_json",
-    "remember_usual",
     "split_compact",
 ]
 
@@ -46,6 +50,27 @@ _REGISTERED = frozenset(
     {"alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty",
      "crit", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c"}
 )  # fmt: skip
+
+
+class DecryptedJWE(NamedTuple):
+    """The result of a successful decryption: immutable, read by name (or unpacked).
+
+    A named tuple rather than a frozen dataclass: one is made for every decrypted token, and
+    a tuple is built in one step where a frozen dataclass sets each field through
+    ``object.__setattr__``.
+    """
+
+    #: The JOSE header of the recipient that decrypted: protected, shared and per-recipient.
+    header: Mapping[str, Any]
+    plaintext: bytes
+    #: The key that decrypted.
+    key: Key
+    #: The JWE AAD of the JSON serialization, if any.
+    aad: bytes | None = None
+
+
+#: ``DecryptedJWE(...)`` without the Python frame of the named tuple's ``__new__``.
+new_decrypted = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,112 +346,104 @@ def open_sealed(
     raise last_error
 
 
-# A compact token's protected header decides the whole selection (the checks, enc, alg and
-# key) for given keys and limits; recipients see the same few headers again and again.
-_Selection = tuple[Key | KeySet, Limits, Mapping[str, Any], ContentEncryption, KeyManagement, Key]
-_selections: dict[str, _Selection] = {}
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a compact token's protected header decides, for given keys and limits."""
+
+    #: The encoded protected header, as in the token.
+    protected: str
+    header: Mapping[str, Any]
+    content: ContentEncryption
+    algorithm: KeyManagement
+    key: Key
 
 
 def open_compact(
-    token: str | bytes,
-    keys: Key | KeySet,
-    limits: Limits,
-    max_size: int,
-    parts: Sequence[str] | None = None,
-) -> tuple[Mapping[str, Any], bytes, Key, bytes | None]:
-    """:func:`open_sealed` for a compact token, reusing the selection made for its header.
-
-    :param parts: ``token.split(".", 5)`` if the caller made it (``token`` a str of at most
-        ``max_size``), so that the token is not split and its header not hashed again.
-    """
-    # A header in the cache passed split_compact's checks of the protected segment before.
-    if parts is None:
-        parts = token.split(".", 5) if type(token) is str and len(token) <= max_size else ()
-    entry = _selections.get(parts[0]) if len(parts) == 5 else None
-    if entry is None:
-        parts = split_compact(token, max_size)
-    protected, encrypted_key, iv, ciphertext, tag = parts
-    if entry is None or entry[0] is not keys or entry[1] is not limits:
-        entry = _selection(protected, keys, limits)
-    _, _, header, enc, algorithm, key = entry
+    token: str | bytes, keys: Key | KeySet, limits: Limits, max_size: int
+) -> tuple[Selection, bytes]:
+    """:func:`open_sealed` for a compact token (RFC 7516 §7.1): the selection its header
+    made, and the plaintext."""
+    protected, encrypted_key, iv, ciphertext, tag = split_compact(token, max_size)
+    selection = _selection(protected, keys, limits)
+    header, enc, algorithm = selection.header, selection.content, selection.algorithm
     # What _part checks, inline (one call less per segment on every token): the segments are
     # strings already, and the ciphertext cannot exceed max_size, which the token did not.
-    if len(encrypted_key) > _MAX_ENCRYPTED_KEY:
+    if len(encrypted_key) > MAX_ENCRYPTED_KEY:
         raise MalformedTokenError("the JWE member 'encrypted_key' is too large")
     wrapped = b64decode(encrypted_key)
     if algorithm.direct and wrapped:
         raise MalformedTokenError(f"{algorithm.name} needs an empty encrypted key")
-    if len(iv) > _MAX_IV:
+    if len(iv) > _MAX_PARTS["iv"]:
         raise MalformedTokenError("the JWE member 'iv' is too large")
     iv_bytes, ciphertext_bytes = b64decode(iv), b64decode(ciphertext)
-    if len(tag) > _MAX_TAG:
+    if len(tag) > _MAX_PARTS["tag"]:
         raise MalformedTokenError("the JWE member 'tag' is too large")
     tag_bytes = b64decode(tag)
-    cek = algorithm.unwrap(key, enc, wrapped, header, limits.max_p2c)
+    cek = algorithm.unwrap(selection.key, enc, wrapped, header, limits.max_p2c)
     plaintext = enc.decrypt(cek, iv_bytes, ciphertext_bytes, tag_bytes, protected.encode("ascii"))
     if "zip" in header:
         plaintext = _inflate(plaintext, limits.max_inflated_size)
-    return header, plaintext, key, None
+    return selection, plaintext
 
 
-_MAX_ENCRYPTED_KEY, _MAX_IV, _MAX_TAG = (
-    _MAX_PARTS[name] for name in ("encrypted_key", "iv", "tag")
-)
+#: The largest encoded encrypted key.
+MAX_ENCRYPTED_KEY = _MAX_PARTS["encrypted_key"]
 
 
-def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> _Selection:
-    # One parse and the compact rules only: for ECDH-ES and the other algorithms with a
-    # per-token header parameter this runs for every token.
+def _selection(protected: str, keys: Key | KeySet, limits: Limits) -> Selection:
+    # One parse and the compact rules only: a compact token has no other header.
     header = _json.loads_object(b64decode(protected), "the JWE protected header")
     _check_crit_zip(header, limits, header.__contains__)
     enc = _content_encryption(header, limits)
     frozen: Mapping[str, Any] = MappingProxyType(header)
     algorithm, key = _select(keys, frozen, limits, enc)
-    entry = (keys, limits, frozen, enc, algorithm, key)
-    if algorithm.static_header:  # Headers with an epk, p2s or iv are never seen twice.
-        if len(_selections) >= 256:
-            _selections.clear()
-        _selections[protected] = entry
-    return entry
+    return Selection(protected, frozen, enc, algorithm, key)
 
 
-# -- the usual call -------------------------------------------------------------------------
-
-#: The usual compact decryption, by protected header: one key, the default limits (any
-#: ``algorithms``), a header seen before. Each entry is a cached selection with what it was
-#: made for: ``(key, algorithms, header, enc, algorithm (None for dir: the key is the CEK),
-#: largest encrypted key, IV and tag sizes once encoded)``.
-#: :func:`jot.jose.jwe.decrypt_compact` decrypts with an entry while the key (which cannot
-#: change) and the allow-list are the same and the segments have those sizes (the decoded IV
-#: and tag then have the exact sizes).
-_Usual = tuple[Key, Any, Mapping[str, Any], ContentEncryption, KeyManagement | None, int, int, int]
-USUAL_OPENINGS: dict[str, _Usual] = {}
+# -- the allow-lists ------------------------------------------------------------------------
 
 
-def remember_usual(protected: str, key: Key, limits: Limits, algorithms: Any) -> None:
-    """Keep the selection that just opened a token with this header as the usual one.
-
-    Called only after the default options (no ``crit`` understood, ``zip`` refused): a header
-    kept here has neither, so the usual path needs neither rule.
-    """
-    entry = _selections.get(protected)
-    # Only a header without per-token parameters has a cached selection.
-    if entry is None or entry[0] is not key or entry[1] is not limits:
-        return
-    if type(algorithms) is list:
-        algorithms = list(algorithms)  # A copy: the caller's list may change.
-    elif algorithms is not None and type(algorithms) is not tuple:
-        return
-    _, _, header, enc, algorithm, _ = entry
-    if len(USUAL_OPENINGS) >= 256 and protected not in USUAL_OPENINGS:
-        USUAL_OPENINGS.clear()
-    # A direct algorithm with a header that never changes is dir: the key is the CEK.
-    USUAL_OPENINGS[protected] = (
-        key, algorithms, header, enc, None if algorithm.direct else algorithm,
-        0 if algorithm.direct else _MAX_ENCRYPTED_KEY, _encoded_size(enc.iv_size),
-        _encoded_size(enc.tag_size),
-    )  # fmt: skip
+def _for_encryption(key: Key) -> bool:
+    usable = key.allows("unwrapKey") or key.allows("decrypt") or key.allows("deriveKey")
+    return usable and (
+        key.alg is None or key.alg in KEY_MANAGEMENT_ALGORITHMS or key.alg in CONTENT_ENCRYPTIONS
+    )
 
 
-def _encoded_size(size: int) -> int:
-    return (4 * size + 2) // 3  # Unpadded base64url.
+def limits(
+    keys: Key | KeySet,
+    algorithms: Collection[str | KeyManagement] | None,
+    encryptions: Collection[str] | None,
+    crit: Collection[str],
+    allow_zip: bool,
+    max_inflated_size: int,
+    max_p2c: int,
+) -> Limits:
+    """The caller's options, checked against the keys: what :func:`open_compact` allows."""
+    if not isinstance(keys, Key | KeySet):
+        raise UsageError("keys must be a jot.jose.jwk.Key or KeySet")
+    if algorithms is None:
+        # A JWKS also holds signing keys (use "sig", or bound to a JWS algorithm): they take
+        # no part in choosing the key management algorithms.
+        members = [keys] if isinstance(keys, Key) else [k for k in keys if _for_encryption(k)]
+        if not members or any(key.alg is None for key in members):
+            raise UsageError("no algorithm allowed: pass algorithms=[...] or bind keys to an alg")
+        algorithms = {default_algorithm(key) for key in members}
+    elif isinstance(algorithms, str) or not algorithms:
+        raise UsageError("algorithms must be a non-empty list")
+    allowed = {algorithm.name: algorithm for algorithm in map(get_key_management, algorithms)}
+    if isinstance(keys, Key):
+        if not keys.is_private:
+            raise UsageError("decryption needs a private key (or the shared secret)")
+        for algorithm in allowed.values():
+            algorithm.check_key(keys)  # A single key must fit every algorithm allowed.
+            if not keys.allows(algorithm.decrypt_op):
+                raise UsageError("the key's use or key_ops do not allow decrypting")
+    if encryptions is None:
+        encryptions = CONTENT_ENCRYPTIONS
+    elif isinstance(encryptions, str) or not encryptions:
+        raise UsageError("encryptions must be a non-empty list")
+    encs = {name: get_content_encryption(name) for name in encryptions}
+    if max_inflated_size < 1 or max_p2c < 1:
+        raise UsageError("size and iteration limits must be positive")
+    return Limits(allowed, encs, frozenset(crit), allow_zip, max_inflated_size, max_p2c)

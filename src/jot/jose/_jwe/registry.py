@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from cryptography.hazmat.primitives import hashes
 
+from jot.jose._jwe.content import CONTENT_ENCRYPTIONS
 from jot.jose._jwe.ecdh import ECDHES
 from jot.jose._jwe.keys import (
     PBES2,
@@ -17,8 +18,11 @@ from jot.jose._jwe.keys import (
     KeyManagement,
 )
 from jot.jose.errors import UsageError
+from jot.jose.jwk import Key, OctKey
 
-__all__ = ["KEY_MANAGEMENT_ALGORITHMS", "RSA1_5", "get_key_management"]
+__all__ = ["KEY_MANAGEMENT_ALGORITHMS", "RSA1_5", "default_algorithm", "get_key_management"]
+
+_KW_BY_SIZE = {16: "A128KW", 24: "A192KW", 32: "A256KW"}
 
 
 def _table(*algorithms: KeyManagement) -> Mapping[str, KeyManagement]:
@@ -61,3 +65,20 @@ def get_key_management(name: object) -> KeyManagement:
             raise UsageError("RSA1_5 is available only as jot.jose.hazmat.RSA1_5")
         raise UsageError(f"unknown key management algorithm {name!r}")
     return algorithm
+
+
+def default_algorithm(key: Key) -> str:
+    """The ``alg`` to encrypt to ``key`` with when the caller names none."""
+    if key.alg is not None:
+        if key.alg in CONTENT_ENCRYPTIONS:
+            return "dir"
+        if key.alg not in KEY_MANAGEMENT_ALGORITHMS and key.alg != "RSA1_5":
+            raise UsageError(f"the key is bound to {key.alg}: it is not an encryption key")
+        return key.alg
+    if key.kty == "RSA":
+        return "RSA-OAEP-256"
+    if key.kty in ("EC", "OKP"):
+        return "ECDH-ES"
+    if isinstance(key, OctKey) and len(key.crypto_key) in _KW_BY_SIZE:
+        return _KW_BY_SIZE[len(key.crypto_key)]
+    raise UsageError(f"no default key management algorithm for this {key.kty} key")

@@ -1,15 +1,11 @@
 """Sealing a JWE (RFC 7516 §5.1): the CEK, each recipient's key management, the content.
 
-:func:`seal` does the general case. :func:`seal_compact` is the common compact call (one key,
-a header that does not change from token to token): its checks and its encoded protected header
-are prepared once per key and reused, keyed by the key object's identity and a snapshot of its
-binding, so a key changed in place is checked again; each entry holds the key, so its id cannot
-be reused while it is cached.
+:func:`seal` is the one way to encrypt; the usual compact call's shortcut is in
+:mod:`jot.jose._usual`.
 """
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,27 +13,17 @@ from typing import Any
 
 from jot.jose import _json
 from jot.jose._b64 import b64encode
-from jot.jose._jwe.content import CONTENT_ENCRYPTIONS, ContentEncryption, get_content_encryption
+from jot.jose._jwe.content import get_content_encryption
 from jot.jose._jwe.keys import Entropy, KeyManagement
 from jot.jose._jwe.opening import Sealed
-from jot.jose._jwe.registry import KEY_MANAGEMENT_ALGORITHMS, get_key_management
+from jot.jose._jwe.registry import default_algorithm, get_key_management
 from jot.jose.errors import UsageError
-from jot.jose.jwk import Key, OctKey
+from jot.jose.jwk import Key
 
-__all__ = [
-    "ENTROPY",
-    "USUAL_SEALS",
-    "Recipient",
-    "check_recipient",
-    "default_algorithm",
-    "seal",
-    "seal_compact",
-]
+__all__ = ["ENTROPY", "Recipient", "check_recipient", "seal"]
 
 #: The randomness of every encryption, unless a test passes its own.
 ENTROPY = Entropy()
-_KW_BY_SIZE = {16: "A128KW", 24: "A192KW", 32: "A256KW"}
-_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +33,6 @@ class Recipient:
     key: Key
     alg: str | KeyManagement | None = None
     header: Mapping[str, Any] = field(default_factory=dict)
-
-
-def default_algorithm(key: Key) -> str:
-    """The ``alg`` to encrypt to ``key`` with when the caller names none."""
-    if key.alg is not None:
-        if key.alg in CONTENT_ENCRYPTIONS:
-            return "dir"
-        if key.alg not in KEY_MANAGEMENT_ALGORITHMS and key.alg != "RSA1_5":
-            raise UsageError(f"the key is bound to {key.alg}: it is not an encryption key")
-        return key.alg
-    if key.kty == "RSA":
-        return "RSA-OAEP-256"
-    if key.kty in ("EC", "OKP"):
-        return "ECDH-ES"
-    if isinstance(key, OctKey) and len(key.crypto_key) in _KW_BY_SIZE:
-        return _KW_BY_SIZE[len(key.crypto_key)]
-    raise UsageError(f"no default key management algorithm for this {key.kty} key")
 
 
 def seal(
@@ -150,97 +119,3 @@ def _check_disjoint(
     for header in headers:
         if protected.keys() & shared.keys() or (protected.keys() | shared.keys()) & header.keys():
             raise UsageError("a header parameter appears in more than one header")
-
-
-# -- the prepared compact path ---------------------------------------------------------------
-
-# The checked algorithms and the protected header before the algorithm adds its parameters:
-# encoded once when the algorithm adds none (dir, AES-KW, RSA-OAEP), else per token.
-_SCALARS = frozenset({str, int, bool})
-_Prepared = tuple[Key, KeyManagement, ContentEncryption, dict[str, Any], bytes]
-_prepared: dict[tuple[Any, ...], _Prepared] = {}
-
-#: The usual call, with no extra header and an algorithm that adds none, by the key's id:
-#: ``(key, alg, enc name, algorithm, enc, encoded header, key is the CEK)``.
-#: :func:`jot.jose.jwe.encrypt_compact` encrypts with an entry while the key, the ``alg`` and
-#: ``enc`` objects are the same (a key cannot change), before it would call
-#: :func:`seal_compact`.
-_Usual = tuple[Key, Any, str, KeyManagement, ContentEncryption, bytes, bool]
-USUAL_SEALS: dict[int, _Usual] = {}
-
-
-def seal_compact(
-    plaintext: bytes,
-    key: Key,
-    alg: str | KeyManagement | None,
-    enc_name: str,
-    headers: Mapping[str, Any] | None,
-) -> str:
-    """A compact JWE for one key; the same result as :func:`seal` (with fresh randomness)."""
-    items = tuple(headers.items()) if headers else ()
-    entry = None
-    if (
-        type(plaintext) is bytes
-        and (alg is None or type(alg) is str or isinstance(alg, KeyManagement))
-        and type(enc_name) is str
-        and (not items or all(type(n) is str and type(v) in _SCALARS for n, v in items))
-    ):
-        # True == 1 and they hash alike: the value's type is part of the key.
-        typed = tuple((n, type(v), v) for n, v in items) if items else ()
-        cache_key = (id(key), alg, enc_name, typed)
-        entry = _prepared.get(cache_key)
-        if entry is None or entry[0] is not key:
-            entry = _prepare(key, alg, enc_name, headers)
-            if entry is not None:
-                if len(_prepared) >= _CACHE_SIZE:
-                    _prepared.clear()
-                _prepared[cache_key] = entry
-        if entry is not None and entry[4] and not items:
-            _remember_usual(entry, alg, enc_name)
-    if entry is None:
-        protected = {"alg": None, **({"kid": key.kid} if key.kid is not None else {})}
-        protected.update(headers or {})
-        return seal(plaintext, [Recipient(key, alg)], enc_name, protected, {}, None, None,
-                    ENTROPY).compact()  # fmt: skip
-    _, algorithm, enc, base, prefix = entry
-    cek = None if algorithm.direct else os.urandom(enc.key_size)
-    if prefix and cek is None:  # dir: the checked key is the CEK.
-        cek, encrypted_key = key.crypto_key, b""
-    elif prefix:
-        cek, encrypted_key = algorithm.wrap(key, enc, cek, {}, ENTROPY)
-    else:
-        header = dict(base)
-        cek, encrypted_key = algorithm.wrap(key, enc, cek, header, ENTROPY)
-        header["enc"] = enc.name
-        prefix = b64encode(_json.dumps(header))
-    iv = os.urandom(enc.iv_size)
-    # The CEK is the checked key (dir), derived or drawn for enc, and the IV drawn for enc.
-    ciphertext, tag = enc.encrypt_sized(cek, iv, plaintext, prefix)
-    wrapped = b64encode(encrypted_key) if encrypted_key else b""
-    parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
-    return b".".join(parts).decode("ascii")
-
-
-def _prepare(
-    key: Key, alg: str | KeyManagement | None, enc_name: str, headers: Mapping[str, Any] | None
-) -> _Prepared | None:
-    """The checks and the header of :func:`seal`; ``None`` for headers it must handle."""
-    enc = get_content_encryption(enc_name)
-    algorithm = check_recipient(Recipient(key, alg), enc, 1)
-    if headers and not {"alg", "enc", "zip", "epk", "iv", "tag", "p2s"}.isdisjoint(headers):
-        return None
-    base: dict[str, Any] = {"alg": algorithm.name}
-    if key.kid is not None:
-        base["kid"] = key.kid
-    base.update(headers or {})
-    if not algorithm.static_header:
-        return key, algorithm, enc, base, b""
-    return key, algorithm, enc, base, b64encode(_json.dumps({**base, "enc": enc.name}))
-
-
-def _remember_usual(entry: _Prepared, alg: str | KeyManagement | None, enc_name: str) -> None:
-    key, algorithm, enc, _, prefix = entry
-    if len(USUAL_SEALS) >= _CACHE_SIZE and id(key) not in USUAL_SEALS:
-        USUAL_SEALS.clear()
-    # Direct with a header encoded once is dir: the checked key is the CEK.
-    USUAL_SEALS[id(key)] = (key, alg, enc_name, algorithm, enc, prefix, algorithm.direct)

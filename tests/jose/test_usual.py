@@ -1,9 +1,10 @@
-"""The fast paths added for the benchmark answer exactly as the general paths do.
+"""The usual paths (jot.jose._usual) answer exactly as the general paths do.
 
-``jwt.encode`` caches per-key signing state, ``jwt.decode`` has a usual-case path (claims
-checked inline) and ``jws`` one for headers it has seen before; ``jwe.encrypt_compact`` and
-``jwe.decrypt_compact`` have one for the usual call with one key. Each case here is run through
-both paths and must give the same token, the same claims or the same error and message.
+``jwt.encode`` keeps per-key signing state; ``jws.verify_compact`` and ``jwt.decode`` keep,
+per keys and allow-list, the headers that verified; ``jwe.encrypt_compact`` and
+``jwe.decrypt_compact`` keep the same per key (and the decrypting limits). Each case here is run
+with every cache empty (the general path) and again once it is filled (the usual path), and
+must give the same token, the same claims or the same error and message.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from jot.jose import KeySet, _json, hazmat, jwe, jwk, jws, jwt
+from jot.jose import KeySet, _json, _usual, hazmat, jwe, jwk, jws, jwt
 from jot.jose._b64 import b64decode
 from jot.jose._jwe import keys as jwe_keys
-from jot.jose._jwe import opening as _jwe_open
-from jot.jose._jwe import sealing as _jwe_seal
+from jot.jose._jwe.sealing import seal
 from jot.jose.errors import JotError
 
 NOW = 1_700_000_000
@@ -99,7 +99,7 @@ def test_encode_matches_sign_compact(key: jwk.Key, name: str) -> None:
 def test_decode_matches_the_general_path(key: jwk.Key, name: str) -> None:
     token = jwt.encode(_claims(VARIANTS[name]), key)
     for options in OPTIONS:
-        jws._header_cache.clear()  # The first call parses the header: the general JWS path.
+        _usual.clear()  # The first call takes the general path, the second the usual one.
         first = _outcome(lambda o=options: jwt.decode(token, key, now=NOW, **o))
         usual = _outcome(lambda o=options: jwt.decode(token, key, now=NOW, **o))
         general = _outcome(lambda o=options: jwt.decode_complete(token, key, now=NOW, **o).claims)
@@ -111,7 +111,7 @@ def test_tampered_tokens_fail_alike_on_both_paths(key: jwk.Key) -> None:
     for index in range(0, len(token), 7):
         for char in "A_.-é=":
             tampered = token[:index] + char + token[index + 1 :]
-            jws._header_cache.clear()
+            _usual.clear()
             first = _outcome(lambda t=tampered: jwt.decode(t, key, now=NOW, audience="web"))
             again = _outcome(lambda t=tampered: jwt.decode(t, key, now=NOW, audience="web"))
             assert first == again, tampered
@@ -153,7 +153,7 @@ def _complete(token: str, keys: jwk.Key | KeySet, **options: Any) -> Any:
 
 def _both_paths(token: str, keys: jwk.Key | KeySet, **options: Any) -> tuple[Any, Any, Any]:
     """The outcome with a header never seen (the general path), then seen (the fast path)."""
-    jws._header_cache.clear()
+    _usual.clear()
     general = _outcome(lambda: _complete(token, keys, **options))
     usual = _outcome(lambda: _complete(token, keys, **options))
     claims = _outcome(lambda: jwt.decode(token, keys, now=NOW, **options))
@@ -226,7 +226,7 @@ def test_keyset_cases_match_the_general_path(name: str) -> None:
     assert general == usual
     assert claims == (general if general[0] != "ok" else ("ok", general[1][1]))
     # verify_compact takes the same fast path.
-    jws._header_cache.clear()
+    _usual.clear()
     first = _outcome(lambda: jws.verify_compact(token, keys, algorithms=algorithms).key)
     again = _outcome(lambda: jws.verify_compact(token, keys, algorithms=algorithms).key)
     assert first == again
@@ -265,13 +265,15 @@ def test_the_cached_curve_is_the_keys_own() -> None:
 
 def test_a_keyset_takes_the_fast_path_once_the_header_is_known() -> None:
     token, keys, algorithms = CASES["found, fits"]
+    _usual.clear()
+    assert _usual.verify(token, keys, algorithms, jws.MAX_SIZE) is None
     jwt.decode(token, keys, algorithms=algorithms, now=NOW, audience="web")
-    allowed = jws._allowed(keys, algorithms)
-    verified = jws._verify_usual(token, keys, allowed, jws.MAX_SIZE)
+    verified = _usual.verify(token, keys, algorithms, jws.MAX_SIZE)
     assert verified is not None
     assert verified[2] is keys.get("k1")
-    unknown, keys, _ = CASES["unknown kid"]
-    assert jws._verify_usual(unknown, keys, allowed, jws.MAX_SIZE) is None
+    assert _usual.verify(token, keys, ("EdDSA",), jws.MAX_SIZE) is None  # Another list.
+    unknown, other_keys, _ = CASES["unknown kid"]
+    assert _usual.verify(unknown, other_keys, algorithms, jws.MAX_SIZE) is None
 
 
 # -- JWE: the usual compact encryption and decryption -------------------------------------
@@ -293,9 +295,12 @@ _JWE_KEY_SIZES = {"dir": {"A256GCM": 256, "A128CBC-HS256": 256}, "A256KW": 256, 
 
 
 def _clear_jwe_caches() -> None:
-    for cache in (_jwe_open.USUAL_OPENINGS, _jwe_open._selections, jwe._limits_cache,
-                  _jwe_seal.USUAL_SEALS, _jwe_seal._prepared):  # fmt: skip
-        cache.clear()  # type: ignore[attr-defined]
+    _usual.clear()
+
+
+def _opening_known(keys: Any, protected: str) -> bool:
+    opener = _usual._openers.find(keys)
+    return opener is not None and protected in opener.headers
 
 
 def _jwe_key(alg: str, enc: str, kind: str, bound: bool = True, kid: str | None = None) -> jwk.Key:
@@ -358,10 +363,11 @@ def test_usual_decrypt_matches_the_general_path(
     assert general == usual
     assert general[0] == "ok"
     protected = token.split(".")[0]
-    assert (protected in _jwe_open.USUAL_OPENINGS) is (alg != "ECDH-ES")
+    assert _opening_known(key, protected) is (alg != "ECDH-ES")
     if alg != "ECDH-ES":  # The usual path does not go near the general one.
         monkeypatch.setattr(jwe, "open_compact", None)
-        monkeypatch.setattr(jwe, "_cached_limits", None)
+        monkeypatch.setattr(jwe, "limits", None)
+        monkeypatch.setattr(_usual, "open_compact", None)
         assert _opened(lambda: jwe.decrypt_compact(token, key, **options)) == usual
 
 
@@ -497,19 +503,34 @@ def test_usual_encrypt_gives_the_general_token(
     alg: str, enc: str, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(os, "urandom", _counting_urandom)
-    monkeypatch.setattr(jwe, "urandom", _counting_urandom)
+    monkeypatch.setattr(_usual, "urandom", _counting_urandom)
     key = _jwe_key(alg, enc, kind, kid="k1")
     _clear_jwe_caches()
     tokens = []
-    for _ in range(3):  # General, prepared (seal_compact), usual.
+    for _ in range(3):  # General, usual, usual.
         _COUNT[0] = 0
         tokens.append(jwe.encrypt_compact(b"secret" * 40, key, alg=alg, enc=enc))
-    assert id(key) in _jwe_seal.USUAL_SEALS
+    assert _usual._sealers.find(key) is not None
     _COUNT[0] = 0
     protected = {"alg": None, "kid": "k1"}
-    general = jwe._seal(b"secret" * 40, [jwe.Recipient(key, alg)], enc, protected, {}, None,
-                        None, _Counter()).compact()  # fmt: skip
+    general = seal(b"secret" * 40, [jwe.Recipient(key, alg)], enc, protected, {}, None, None,
+                   _Counter()).compact()  # fmt: skip
     assert tokens == [general] * 3
+
+
+@pytest.mark.parametrize("alg", ["ECDH-ES", "ECDH-ES+A128KW", "PBES2-HS256+A128KW"])
+def test_usual_encrypt_with_a_per_token_header_writes_the_general_header(alg: str) -> None:
+    key = jwe.password_key("pw", alg=alg, kid="k1") if alg.startswith("PBES2") else (
+        jwk.generate("P-256", kid="k1", use="enc"))  # fmt: skip
+    recipient = key if alg.startswith("PBES2") else key.public()
+    _clear_jwe_caches()
+    headers = [_json.loads(b64decode(jwe.encrypt_compact(b"x", recipient, alg=alg).split(".")[0]))
+               for _ in range(2)]  # fmt: skip
+    assert _usual._sealers.find(recipient) is not None
+    assert [list(header) for header in headers] == [list(headers[0])] * 2
+    assert list(headers[0])[:2] == ["alg", "kid"]
+    assert list(headers[0])[-1] == "enc"
+    assert headers[0] != headers[1]  # A fresh epk or p2s for every token.
 
 
 @pytest.mark.parametrize(("alg", "enc", "kind"), _rows())
@@ -518,7 +539,9 @@ def test_usual_encrypt_tokens_open_on_the_general_path(alg: str, enc: str, kind:
     recipient = key.public() if kind != "oct" else key
     _clear_jwe_caches()
     tokens = [jwe.encrypt_compact(b"secret", recipient, alg=alg, enc=enc) for _ in range(3)]
-    assert (id(recipient) in _jwe_seal.USUAL_SEALS) is (alg != "ECDH-ES")
+    sealer = _usual._sealers.find(recipient)
+    assert sealer is not None
+    assert bool(sealer.prefix) is (alg != "ECDH-ES")
     assert len({token.split(".")[0] for token in tokens}) == (1 if alg != "ECDH-ES" else 3)
     for token in tokens:
         _clear_jwe_caches()
@@ -554,3 +577,51 @@ def test_the_usual_decrypt_builds_the_named_tuple() -> None:
     assert (usual.plaintext, usual.key, usual.aad) == (b"x", key, None)
     with pytest.raises(AttributeError):
         usual.plaintext = b"y"  # type: ignore[misc]
+
+
+# -- the caches: bounded, and an entry is for its own keys and list --------------------------
+
+
+def test_every_cache_stays_bounded() -> None:
+    _usual.clear()
+    keys = [jwk.OctKey(os.urandom(32), kid=str(i), alg="HS256") for i in range(_usual.SIZE + 44)]
+    for key in keys:
+        assert jwt.decode(jwt.encode(BASE, key), key, now=NOW, audience="web")["sub"] == "u1"
+        wrapping = jwk.OctKey(key.crypto_key, kid=key.kid, alg="A256KW", use="enc")
+        token = jwe.encrypt_compact(b"x", wrapping)
+        assert jwe.decrypt_compact(token, wrapping).plaintext == b"x"
+    caches = (_usual._signers, _usual._verifiers, _usual._sealers, _usual._openers)
+    assert all(0 < len(cache) <= _usual.SIZE for cache in caches)
+    # One verifier's headers are bounded too: each kid makes another header.
+    key_set = KeySet(keys)
+    for key in keys:
+        assert jwt.decode(jwt.encode(BASE, key), key_set, now=NOW, audience="web")["sub"] == "u1"
+    verifier = _usual._verifiers.find(key_set)
+    assert verifier is not None
+    assert 0 < len(verifier.headers) <= _usual.SIZE
+
+
+def test_an_entry_is_found_only_for_its_own_keys() -> None:
+    cache: _usual.Cache[_usual.Verifier] = _usual.Cache()
+    key = jwk.generate("oct", size=256)
+    entry = cache.keep(_usual.Verifier(key, None, {}))
+    assert cache.find(key) is entry
+    assert cache.find(jwk.import_key(key)) is None  # Equal, but another object.
+    assert cache.find(object()) is None
+
+
+def test_unusual_allow_lists_are_never_kept() -> None:
+    key = jwk.generate("oct", size=256, alg="HS256")
+    token = jwt.encode(BASE, key)
+    _usual.clear()
+    for algorithms in ({"HS256"}, frozenset({"HS256"}), ("HS256",), ["HS256"], None):
+        assert jwt.decode(token, key, algorithms=algorithms, now=NOW, audience="web")
+    assert _usual.verify(token, key, None, jws.MAX_SIZE) is not None
+    assert _usual.verify(token, key, {"HS256"}, jws.MAX_SIZE) is None
+    _usual.clear()
+    assert jwt.decode(token, key, algorithms={"HS256"}, now=NOW, audience="web")
+    assert _usual._verifiers.find(key) is None
+    sealed = jwk.generate("oct", size=256, alg="A256KW", use="enc")
+    encrypted = jwe.encrypt_compact(b"x", sealed)
+    assert jwe.decrypt_compact(encrypted, sealed, algorithms={"A256KW"}).plaintext == b"x"
+    assert _usual._openers.find(sealed) is None
