@@ -254,7 +254,7 @@ TARGETS = [
     ),
     Target(
         "cached: key without kid", "forward-auth cached", 0.9,
-        "key without kid ≥ 0.9× keyed, both cached (issue 14)",
+        "key without kid ≥ 0.9× keyed, both cached, by CPU per decision (issue 14)", "cpu",
     ),
     Target(
         "nginx + forward auth", "nginx static 200", 0.25,
