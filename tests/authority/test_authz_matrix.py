@@ -335,6 +335,8 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/oidc/device"): [fixed("/oidc/device", data={"user_code": "BCDF-GHJK"})],
     ("GET", "/oidc/authorize"): [fixed("/oidc/authorize", params={"client_id": "web"})],
     ("POST", "/oidc/authorize"): [fixed("/oidc/authorize", data={"client_id": "web"})],
+    ("GET", "/oidc/logout"): [fixed("/oidc/logout")],
+    ("POST", "/oidc/logout"): [fixed("/oidc/logout", data={"client_id": "web"})],
     ("POST", "/oidc/token"): [
         fixed("/oidc/token", data={"grant_type": "authorization_code", "code": "x"})
     ],

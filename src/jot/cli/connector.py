@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from jot.cli._browser import browser_options, build_browser
 from jot.cli._duration import Duration
 from jot.cli._options import deprecated
 from jot.destination.settings import (
@@ -309,15 +310,18 @@ def connector() -> None:
 
 @connector.command("forward-auth")
 @_verifier_options("forward-auth")
+@browser_options
 def forward_auth(**opts: Any) -> None:
-    """Answer nginx auth_request / Traefik / Caddy forward-auth with X-Jot-* headers."""
+    """Answer nginx auth_request / Traefik / Caddy forward-auth with X-Jot-* headers (and,
+    with --public-url, sign browsers in through the authority)."""
     from jot.destination.forward_auth import ForwardAuth
     from jot.destination.serve import serve
 
     _configure_logging(opts["log_level"])
     settings = _settings(opts)
     verifier = build_verifier(settings)
-    app = ForwardAuth(verifier, require_grant=settings.require_grant)
+    browser = build_browser(opts, settings.issuer, settings.audience, verifier)
+    app = ForwardAuth(verifier, require_grant=settings.require_grant, browser=browser)
     check_authority(settings)
     publish_key(settings, verifier)
     host, port = _address(opts)

@@ -8,6 +8,12 @@ to the upstream request), 401 with ``WWW-Authenticate``, 403, 400 for a request 
 chooses a sub-resource with ``?resource=web.x`` on the auth URL (never from a client header,
 which a client could forge).
 
+With ``browser=`` (:mod:`jot.destination.browser`), a request without ``Authorization`` is
+decided by its session cookie instead: 200 (with a ``Set-Cookie`` when the jot inside was
+renewed), or, without a session, 401 for nginx (``error_page 401`` sends the browser to
+``/.jot/signin``) or 302 there for Traefik and Caddy; the ``/.jot/`` endpoints are served here.
+API clients with ``Authorization: Bearer`` are answered exactly as without ``browser=``.
+
 Header values are comma-separated lists; every byte outside a small safe set (including a
 comma inside a name) is percent-encoded UTF-8, so that a group name cannot forge a second
 entry or a second header.
@@ -23,7 +29,9 @@ from urllib.parse import parse_qs, quote
 from starlette.types import Receive, Scope, Send
 
 from jot.destination._core import REFUSED, allowed, refuse, request_token
+from jot.destination.browser import PREFIX, BrowserSignIn
 from jot.destination.identity import Identity
+from jot.destination.settings import CACHE_SIZE
 from jot.destination.verifier import AsyncVerifier
 
 __all__ = ["IDENTITY_HEADERS", "ForwardAuth", "encode_header", "identity_headers"]
@@ -63,15 +71,23 @@ class ForwardAuth:
     """The forward-auth ASGI app; ``GET /healthz`` answers 200 without a token."""
 
     def __init__(
-        self, verifier: AsyncVerifier, *, require_grant: bool = True, realm: str | None = None
+        self,
+        verifier: AsyncVerifier,
+        *,
+        require_grant: bool = True,
+        realm: str | None = None,
+        browser: BrowserSignIn | None = None,
     ) -> None:
         self.verifier = verifier
         self.require_grant = require_grant
         self.realm = realm or verifier.settings.audience
+        self.browser = browser
         # The same users come back again and again: their headers are encoded once. Sized
-        # like the verifier's cache (the one setting); a flood of identities starts it over.
+        # like the verifier's cache (the one setting; the default size when the token cache
+        # is off: encoding is a pure function); a flood of identities starts it over.
         self._encoded: dict[_IdentityKey, _Encoded] = {}
-        self._encoded_size = verifier.cache.max_entries if verifier.cache is not None else 0
+        cache = verifier.cache
+        self._encoded_size = cache.max_entries if cache is not None else CACHE_SIZE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -81,6 +97,13 @@ class ForwardAuth:
             return
         if scope["path"] == "/healthz":
             await _respond(send, 200, (), b"ok")
+            return
+        if self.browser is not None and scope["path"].startswith(PREFIX + "/"):
+            status, page_headers, body = await self.browser.endpoint(scope)
+            length = (b"content-length", str(len(body)).encode())
+            page_headers += [(b"cache-control", b"no-store"), length]
+            await send({"type": "http.response.start", "status": status, "headers": page_headers})
+            await send({"type": "http.response.body", "body": body})
             return
         status, headers = await self._decide(scope)
         # Every decision has an empty body: one prebuilt list of the fixed headers.
@@ -95,17 +118,29 @@ class ForwardAuth:
         return status, list(headers)
 
     async def _decide(self, scope: Scope) -> tuple[int, Sequence[tuple[bytes, bytes]]]:
+        cookie: list[tuple[bytes, bytes]] = []
         try:
             values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"]
-            identity = await self.verifier.verify(request_token(values), resource=_resource(scope))
+            if self.browser is not None and not values:
+                found, cookie = await self.browser.identity(scope, _resource(scope))
+                if found is None:
+                    status, headers = self.browser.challenge(scope)
+                    return status, [*headers, *cookie]
+                identity = found
+            else:
+                identity = await self.verifier.verify(
+                    request_token(values), resource=_resource(scope)
+                )
             allowed(identity, self.require_grant)
         except REFUSED as exc:
             refusal = refuse(exc, self.realm)
             refusal.log(log, "forward-auth")
-            return refusal.status, refusal.headers
+            return refusal.status, [*refusal.headers, *cookie]
         except ValueError:
             log.error("jot forward-auth: resource outside this destination (proxy configuration)")
             return 500, []
+        if cookie:
+            return 200, [*self._headers(identity), *cookie]
         return 200, self._headers(identity)
 
     def _headers(self, identity: Identity) -> _Encoded:
@@ -113,10 +148,9 @@ class ForwardAuth:
         headers = self._encoded.get(key)
         if headers is None:
             headers = _encode(identity)
-            if self._encoded_size:
-                if len(self._encoded) >= self._encoded_size:
-                    self._encoded.clear()
-                self._encoded[key] = headers
+            if len(self._encoded) >= self._encoded_size:
+                self._encoded.clear()
+            self._encoded[key] = headers
         return headers
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -126,6 +160,8 @@ class ForwardAuth:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.verifier.aclose()
+                if self.browser is not None:
+                    await self.browser.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -19,11 +19,14 @@ __all__ = ["DEVICE_ACTION", "device_form", "page"]
 DEVICE_ACTION = "/oidc/device"
 
 
-def page(title: str, *paragraphs: str, status: int = 200, raw: str = "") -> HTMLResponse:
-    """A page of escaped paragraphs (``raw`` is trusted markup appended as is)."""
+def page(
+    title: str, *paragraphs: str, status: int = 200, raw: str = "", head: str = ""
+) -> HTMLResponse:
+    """A page of escaped paragraphs (``raw`` and ``head`` are trusted markup appended as is
+    to the body and the head)."""
     body = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
     html = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<!doctype html><html><head><meta charset='utf-8'>{head}<title>{escape(title)}</title>"
         f"<style>{HTML_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}{raw}"
         "</body></html>"
     )

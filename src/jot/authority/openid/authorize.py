@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi.concurrency import run_in_threadpool
@@ -33,6 +34,11 @@ from jot.authority.state import Authority
 __all__ = ["authorize"]
 
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# Added to the request when the browser is sent to sign in. The sign-in page's policy lets
+# its form lead only to this site (CSP form-action 'self'), and a browser applies that to
+# every redirect after the post: so the way back to the client is then a page that moves on
+# by itself (a meta refresh is a new navigation), not a redirect.
+_AFTER_SIGN_IN = "jot_signed_in"
 # Parameter values longer than this are refused (a state or nonce is a few dozen characters).
 _MAX_VALUE = 1024
 
@@ -43,6 +49,7 @@ class _Ask:
 
     client: clients.Client
     redirect_uri: str
+    after_sign_in: bool
     state: str | None
     scope: str
     nonce: str | None
@@ -121,9 +128,15 @@ def _ask(authority: Authority, params: dict[str, str]) -> _Ask:
         )
     challenge = params.get("code_challenge")
     return _Ask(
-        client, redirect_uri, params.get("state"), params.get("scope", ""), params.get("nonce"),
-        challenge, params.get("prompt") == "none",
-    )  # fmt: skip
+        client,
+        redirect_uri,
+        params.pop(_AFTER_SIGN_IN, None) == "1",
+        params.get("state"),
+        params.get("scope", ""),
+        params.get("nonce"),
+        challenge,
+        params.get("prompt") == "none",
+    )
 
 
 def _check(ask: _Ask, params: dict[str, str]) -> None:
@@ -159,7 +172,8 @@ def _answer(
         if ask.prompt_none:
             raise OAuthError("login_required", "nobody is signed in at jot")
         # Back here after the sign-in, with the same request (a POST becomes a GET).
-        return RedirectResponse(signin.sign_in_url(f"{paths.AUTHORIZE}?{urlencode(params)}"), 303)
+        back = urlencode({**params, _AFTER_SIGN_IN: "1"})
+        return RedirectResponse(signin.sign_in_url(f"{paths.AUTHORIZE}?{back}"), 303)
     now = to_datetime(authority.clock())
     with authority.db.transaction(write=True) as session:
         identity = session.get(Identity, me.identity_id)
@@ -172,18 +186,33 @@ def _answer(
             )
         except (Forbidden, NotFound):
             raise _Page(
-                403, "No access", f"{identity.name} has no access to {ask.client.client_id}. "
-                "Ask an admin for a grant on it.", "no_grant",
-            ) from None  # fmt: skip
+                403,
+                "No access",
+                f"{identity.name} has no access to {ask.client.client_id}. "
+                "Ask an admin for a grant on it.",
+                "no_grant",
+            ) from None
         code = codes.issue(
-            session, destination_id=ask.client.destination_id, identity_id=identity.id,
-            session_id=me.session_id, redirect_uri=ask.redirect_uri, challenge=ask.challenge,
-            nonce=ask.nonce, scope=_scope(ask.scope), auth_time=me.auth_time, now=now,
-        )  # fmt: skip
+            session,
+            destination_id=ask.client.destination_id,
+            identity_id=identity.id,
+            session_id=me.session_id,
+            redirect_uri=ask.redirect_uri,
+            challenge=ask.challenge,
+            nonce=ask.nonce,
+            scope=_scope(ask.scope),
+            auth_time=me.auth_time,
+            now=now,
+        )
         audit.record(
-            session, now, "openid.code.issued", actor=identity.name,
-            target=ask.client.client_id, client=address, detail={"pkce": ask.challenge is not None},
-        )  # fmt: skip
+            session,
+            now,
+            "openid.code.issued",
+            actor=identity.name,
+            target=ask.client.client_id,
+            client=address,
+            detail={"pkce": ask.challenge is not None},
+        )
     return _back(authority, ask, {"code": code})
 
 
@@ -200,13 +229,27 @@ def _back(authority: Authority, ask: _Ask, values: dict[str, str]) -> Response:
     values["iss"] = authority.settings.issuer_url
     parts = urlsplit(ask.redirect_uri)
     query = "&".join(q for q in (parts.query, urlencode(values)) if q)
-    return RedirectResponse(urlunsplit(parts._replace(query=query)), status_code=303)
+    target = urlunsplit(parts._replace(query=query))
+    if not ask.after_sign_in:
+        return RedirectResponse(target, status_code=303)
+    url = escape(target, quote=True)
+    return pages.page(
+        "Signed in",
+        f"Going back to {ask.client.client_id}…",
+        raw=f"<p><a href='{url}'>Continue</a></p>",
+        head=f"<meta http-equiv='refresh' content='0;url={url}'>",
+    )
 
 
 def _record(
-    authority: Authority, kind: str, target: str | None, address: str | None, reason: str,
-    *, fold: bool = False,
-) -> None:  # fmt: skip
+    authority: Authority,
+    kind: str,
+    target: str | None,
+    address: str | None,
+    reason: str,
+    *,
+    fold: bool = False,
+) -> None:
     now = authority.clock()
     detail: dict[str, object] | None = {"reason": reason}
     if fold:  # Anyone can send these: repeats are folded (one row a minute says how many).

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jot.authority.openid import authorize, discovery, paths, token, userinfo
+from jot.authority.openid import authorize, discovery, logout, paths, token, userinfo
 
 __all__ = ["RAW_RESPONSES", "RAW_ROUTES"]
 
@@ -16,6 +16,8 @@ RAW_ROUTES: list[tuple[str, str, Callable[..., Any], str]] = [
     ("GET", paths.AUTHORIZE, authorize.authorize, "openid"),
     ("POST", paths.AUTHORIZE, authorize.authorize, "openid"),
     ("POST", paths.TOKEN, token.token_endpoint, "openid"),
+    ("GET", paths.END_SESSION, logout.logout, "openid"),
+    ("POST", paths.END_SESSION, logout.confirm, "openid"),
     ("GET", paths.USERINFO, userinfo.userinfo, "openid"),
     ("POST", paths.USERINFO, userinfo.userinfo, "openid"),
 ]
@@ -38,6 +40,7 @@ RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
         400: _HTML,
         403: _HTML,
     },
+    paths.END_SESSION: {200: _HTML, 303: {"description": "To the client, signed out"}, 403: _HTML},
     paths.TOKEN: {200: _TOKENS, 400: _OAUTH_ERROR, 401: _OAUTH_ERROR},
     paths.USERINFO: {200: {"description": "The jot profile: sub, name, groups"}},
 }

@@ -1,6 +1,7 @@
-"""The one place that reads the authority's browser session (issue 17's sign-in), for the
-authorization endpoint and for refreshes: everything else in this package depends on these
-three functions only, never on how the session is stored.
+"""The one place that reads the authority's browser session (:mod:`jot.authority.web.sessions`)
+for the provider: the authorization endpoint asks who is signed in, the token endpoint
+whether that sign-in still holds. One sign-in serves every destination (single sign-on), and
+signing out at the authority ends what every destination made from it at its next refresh.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-__all__ = ["SignedIn", "session_end", "sign_in_url", "signed_in"]
+from jot.authority.state import Authority
+from jot.authority.web import sessions
+from jot.authority.web.models import WebSession
+
+__all__ = ["SIGN_IN", "SignedIn", "session_end", "sign_in_url", "signed_in"]
+
+#: The authority's sign-in page (it comes back to ``next``, a path here, afterwards).
+SIGN_IN = "/sign-in"
 
 
 @dataclass(frozen=True)
@@ -28,15 +36,25 @@ class SignedIn:
 
 def signed_in(request: Request) -> SignedIn | None:
     """The browser session of ``request``, or ``None`` when it has none (or an ended one)."""
-    return None
+    authority: Authority = request.app.state.authority
+    cookie = request.cookies.get(sessions.cookie_name(authority))
+    client = request.client.host if request.client else None
+    active = sessions.find(authority, cookie, client) if cookie else None
+    if active is None:
+        return None
+    with authority.db.transaction(write=False) as db:
+        row = db.get(WebSession, active.id)
+    if row is None:
+        return None
+    return SignedIn(active.identity_id, active.id, row.created, row.expires)
 
 
 def sign_in_url(return_to: str) -> str:
     """The sign-in page that sends the browser back to ``return_to`` (a path here) after."""
-    return "/sign-in?" + urlencode({"next": return_to})
+    return f"{SIGN_IN}?" + urlencode({"next": return_to})
 
 
 def session_end(session: Session, session_id: str | None, now: datetime) -> datetime | None:
     """When the browser session ``session_id`` ends, or ``None`` if it has ended by ``now``
     (signed out, revoked, idle or too old)."""
-    return None
+    return sessions.live_until(session, session_id, now)

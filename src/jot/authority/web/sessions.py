@@ -26,7 +26,7 @@ from jot.authority.oidc.sealed import root_key
 from jot.authority.state import Authority
 from jot.authority.web.models import WebSession
 
-__all__ = ["KEY_NAME", "Active", "cookie_name", "end", "find", "start"]
+__all__ = ["KEY_NAME", "Active", "cookie_name", "end", "find", "live_until", "start"]
 
 #: The name of the access key a session acts with (as the key lists show it).
 KEY_NAME = "web session"
@@ -147,6 +147,22 @@ def find(authority: Authority, cookie: str | None, client: str | None) -> Active
             db.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen=now))
     key = root_key(authority).decrypt(row.key_enc, context=_context(row.id)).decode()
     return Active(row.id, row.identity_id, key)
+
+
+def live_until(db: Session, session_id: str | None, now: datetime) -> datetime | None:
+    """When session ``session_id`` ends at the latest, or ``None`` if it has ended (signed
+    out, idle, too old, or its access key revoked): what is made from a session elsewhere
+    (the OpenID provider's codes and refresh tokens) asks this. Such a use counts as activity,
+    as a page view does: it keeps the session from idling out."""
+    row = db.get(WebSession, session_id) if session_id else None
+    if row is None or row.ended is not None or _expired(row, now) is not None:
+        return None
+    key = db.get(AccessKey, row.access_key_id)
+    if key is None or key.revoked is not None:
+        return None
+    if now - row.last_seen >= _TOUCH_EVERY:
+        row.last_seen = now
+    return row.expires
 
 
 def _expired(row: WebSession, now: datetime) -> str | None:
