@@ -36,7 +36,14 @@ from jot.jose import jwt
 from jot.jose.errors import InvalidTokenError, JoseError
 from jot.jose.hazmat import decode_unverified
 
-__all__ = ["PREFIX", "RENEW_BEFORE", "SESSION_LIFE", "BrowserSettings", "BrowserSignIn"]
+__all__ = [
+    "PREFIX",
+    "RENEW_BEFORE",
+    "SESSION_LIFE",
+    "BrowserSettings",
+    "BrowserSignIn",
+    "sign_in_location",
+]
 
 log = logging.getLogger("jot.destination")
 
@@ -179,8 +186,7 @@ class BrowserSignIn:
         if not self.settings.redirect:
             return 401, [(b"www-authenticate", b'Bearer realm="jot"')]
         back = _header(scope, b"x-forwarded-uri") or _header(scope, b"x-original-uri") or "/"
-        location = f"{PREFIX}/signin?rd={quote(back, safe='')}"
-        return 302, [(b"location", location.encode("latin-1"))]
+        return 302, [(b"location", sign_in_location(back))]
 
     # -- the endpoints under /.jot/ ----------------------------------------------------------
 
@@ -350,6 +356,11 @@ class BrowserSignIn:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def sign_in_location(back: str) -> bytes:
+    """The ``Location`` that starts a sign-in coming back to ``back`` (a path here)."""
+    return f"{PREFIX}/signin?rd={quote(back, safe='')}".encode("latin-1")
 
 
 def _s256(verifier: str) -> str:

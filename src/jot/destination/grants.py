@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import yaml
 
 from jot.api.roles import Held, expiry_of, resource_chain, roles_below, roles_on
+from jot.destination.settings import CACHE_SIZE
 
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
 
@@ -54,6 +55,11 @@ class GrantIndex:
             held = Held(grant["resource"], grant["role"], _epoch(grant.get("expires")))
             index.setdefault(grant["subject"], []).append(held)
         self._index = index
+        # Answers per caller, for tokens the verification cache does not hold (more callers
+        # than it holds, or --cache-size 0): the same users and groups ask again and again.
+        self._answers: dict[
+            tuple[str, tuple[str, ...], str], tuple[frozenset[str], float | None]
+        ] = {}
         self.mentioned_groups = frozenset(
             subject.removeprefix("group:") for subject in index if subject.startswith("group:")
         )
@@ -71,7 +77,18 @@ class GrantIndex:
     ) -> frozenset[str]:
         """The roles at ``resource`` at ``now`` (default: the system clock): a time-bound
         grant stops applying at its end here too, without a new list from the authority."""
-        return roles_on(name, groups, resource, self._index, now=now)
+        current = time.time() if now is None else now
+        groups = tuple(groups)
+        key = (name, groups, resource)
+        found = self._answers.get(key)
+        if found is not None and (found[1] is None or current < found[1]):
+            return found[0]
+        roles = roles_on(name, groups, resource, self._index, now=current)
+        if len(self._answers) >= CACHE_SIZE:
+            self._answers.clear()  # Bounded; many distinct callers just start it over.
+        # Kept until the next of the caller's grants lapses: then it is decided again.
+        self._answers[key] = (roles, expiry_of(name, groups, self._index, now=current))
+        return roles
 
     def roles_below(
         self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
