@@ -256,6 +256,15 @@ async def test_return_addresses_elsewhere_are_refused(world: dict[str, Any], rd:
     assert b"not on this destination" in body
 
 
+@pytest.mark.parametrize("rd", ["%2Fa%E2%80%AEb", "%2Fa%0D%0ALocation:%20x", "%2F%C3%A9"])
+async def test_return_addresses_no_header_can_carry_are_refused(
+    world: dict[str, Any], rd: str
+) -> None:
+    status, headers, _body = await _call(world["app"], f"/.jot/signin?rd={rd}")
+    assert status == 400
+    assert b"location" not in dict(headers)
+
+
 async def test_a_return_address_on_our_origin_is_kept(world: dict[str, Any]) -> None:
     browser = Browser()
     callback = await _sign_in(world, browser, rd=quote(f"{ORIGIN}/a/b?c=d", safe=""))

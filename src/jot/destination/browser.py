@@ -218,7 +218,10 @@ class BrowserSignIn:
         raw = query[3:] if query.startswith("rd=") else "/"
         # nginx sends $request_uri as is (a path); proxies and links send it percent-encoded.
         back = raw if raw.startswith("/") else unquote(raw)
-        if back.startswith("/") and not back.startswith(("//", "/\\")) and back.isprintable():
+        if not (back.isascii() and back.isprintable()):
+            # A Location header carries ASCII only; the browser sent its address encoded.
+            raise _Refused("the return address has characters that no address carries")
+        if back.startswith("/") and not back.startswith(("//", "/\\")):
             return origin + back
         parts = urlsplit(back)
         if f"{parts.scheme}://{parts.netloc}" in {u.rstrip("/") for u in self.settings.public_urls}:
