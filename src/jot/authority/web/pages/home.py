@@ -15,7 +15,7 @@ from jot.authority import tokens
 from jot.authority.access import Need
 from jot.authority.errors import APIError
 from jot.authority.handlers import explain, keys, session
-from jot.authority.web.visit import Visit
+from jot.authority.web.visit import Visit, invalid
 
 __all__ = ["change_password", "get_token", "home", "revoke_key"]
 
@@ -76,9 +76,7 @@ def change_password(visit: Visit) -> Response:
         )
         visit.call(Need.SELF, session.change_password, body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return _page(visit, 400, message=f"{where}: {first.get('msg', 'invalid')}")
+        return _page(visit, 400, message=invalid(exc))
     except APIError as exc:
         if exc.status == 401:
             raise
