@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -178,6 +179,10 @@ class Grant(Base):
         CheckConstraint(
             "(identity_id IS NULL) <> (group_id IS NULL)", name="ck_grants_one_subject"
         ),
+        # A token decision reads one caller's grants on one destination: by these, its cost
+        # follows the caller's grants, not the destination's (jot.authority.access).
+        Index("ix_grants_destination_identity", "destination_id", "identity_id"),
+        Index("ix_grants_destination_group", "destination_id", "group_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -35,7 +35,7 @@ from jot.authority.clock import to_datetime
 from jot.authority.context import Context, reads_first, still_valid
 from jot.authority.errors import Forbidden, NotFound
 from jot.authority.middleware import count_token
-from jot.authority.models import Destination, Grant
+from jot.authority.models import Destination
 from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
 from jot.authority.state import Authority
 from jot.jose import Key
@@ -59,7 +59,6 @@ _DESTINATION = select(
     Destination.group_narrowing,
     Destination.encryption_key,
 ).where(Destination.name == bindparam("name"))
-_HELD_ON = access.held_query(Grant.destination_id == bindparam("destination"))
 
 
 def decide(session: Session, caller: Caller, groups: Sequence[str], name: str) -> TokenDecision:
@@ -75,9 +74,7 @@ def _decide(
     destination = session.connection().execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
-    grants = access.held_grants(
-        session, _HELD_ON, caller.name, me=caller.id, destination=destination.id
-    )
+    grants = access.held_grants(session, caller.id, caller.name, destination.name)
     if not roles_within(caller.name, groups, destination.name, grants):
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
     granting = granting_groups(groups, destination.name, grants)

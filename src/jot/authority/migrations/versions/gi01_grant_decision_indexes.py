@@ -1,0 +1,29 @@
+"""grant indexes for token decisions
+
+Revision ID: gi01
+Revises: se01
+Create Date: 2026-12-06 03:30:00
+
+Adds ``(destination_id, identity_id)`` and ``(destination_id, group_id)`` indexes on
+``grants``: a token decision reads one caller's grants on one destination, and without them
+SQLite's planner read every grant of the destination (issue 14).
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "gi01"
+down_revision = "se01"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_grants_destination_identity", "grants", ["destination_id", "identity_id"])
+    op.create_index("ix_grants_destination_group", "grants", ["destination_id", "group_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_grants_destination_group", table_name="grants")
+    op.drop_index("ix_grants_destination_identity", table_name="grants")
