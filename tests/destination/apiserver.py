@@ -34,7 +34,15 @@ RESOURCES = {
             "kind": "Namespace",
             "verbs": ["get", "list", "watch"],
             "shortNames": ["ns"],
-        }
+        },
+        {
+            "name": "pods",
+            "singularName": "pod",
+            "namespaced": True,
+            "kind": "Pod",
+            "verbs": ["get", "list", "watch"],
+            "shortNames": ["po"],
+        },
     ],
 }
 NAMESPACES = {
@@ -60,6 +68,35 @@ ROUTES: dict[str, Any] = {
     "/api/v1": RESOURCES,
     "/api/v1/namespaces": NAMESPACES,
 }
+
+
+def pods(namespace: str) -> dict[str, Any]:
+    """The pods of a namespace: one, named after it (``app-dev``)."""
+    return {
+        "kind": "PodList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": "1"},
+        "items": [
+            {
+                "metadata": {
+                    "name": f"app-{namespace}",
+                    "namespace": namespace,
+                    "uid": f"uid-app-{namespace}",
+                    "creationTimestamp": "2026-01-01T00:00:00Z",
+                },
+                "spec": {"containers": [{"name": "app", "image": "app"}]},
+                "status": {"phase": "Running"},
+            }
+        ],
+    }
+
+
+def _route(path: str) -> Any:
+    """The answer for ``path``, or None (404)."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+        return pods(parts[3])
+    return ROUTES.get(path)
 
 
 @dataclass
@@ -135,9 +172,8 @@ class FakeAPIServer:
             writer.write(conn.send(h11.EndOfMessage()))
             return False
         else:
-            status, body = (
-                (200, ROUTES[path]) if path in ROUTES else (404, {"kind": "Status", "code": 404})
-            )
+            found = _route(path)
+            status, body = (200, found) if found is not None else (404, {"kind": "Status"})
         data = json.dumps(body).encode()
         writer.write(
             conn.send(

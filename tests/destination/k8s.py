@@ -27,7 +27,17 @@ class K8sStack:
 @contextlib.contextmanager
 def k8s_stack(tmp: Path) -> Iterator[K8sStack]:
     authority = FakeAuthority()
-    authority.set_grants([("group:ops", "admin", "k8s"), ("user:bob@example.com", "view", "k8s")])
+    authority.set_grants(
+        [
+            ("group:ops", "admin", "k8s"),
+            ("user:bob@example.com", "view", "k8s"),
+            # Namespace grants (issue 19 item 1): erin edits in dev and views in staging.
+            ("user:erin@example.com", "edit", "k8s.dev"),
+            ("user:erin@example.com", "view", "k8s.staging"),
+            ("group:qa", "view", "k8s.dev"),
+            ("user:erin@example.com", "ignored", "k8s.dev.deeper"),
+        ]
+    )
     (tmp / "api").mkdir()
     (tmp / "proxy").mkdir()
     api_cert, api_key = write_self_signed(["127.0.0.1"], str(tmp / "api"))

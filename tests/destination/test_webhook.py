@@ -158,3 +158,23 @@ async def test_reserved_names_are_not_authenticated(authority, claims):
     async with webhook_client(authority) as client:
         response = await client.post("/", json=review_body(authority.token(aud="k8s", **claims)))
     assert response.json()["status"] == {"authenticated": False, "error": "reserved user name"}
+
+
+async def test_token_review_namespace_grants(authority):
+    """Issue 19 item 1: a grant on k8s.<namespace> becomes jot:role:<role>:<namespace>, which
+    a RoleBinding in that namespace binds; namespace-only grants are enough to authenticate."""
+    authority.set_grants(
+        [
+            ("group:ops", "admin", "k8s"),
+            ("group:ops", "edit", "k8s.dev"),
+            ("user:carol@example.com", "view", "k8s.staging"),
+            ("user:carol@example.com", "view", "k8s.staging.deeper"),
+        ]
+    )
+    async with webhook_client(authority) as client:
+        alice = (await client.post("/", json=review_body(authority.token(aud="k8s")))).json()
+        carol_token = authority.token(aud="k8s", name="carol@example.com", groups=[])
+        carol = (await client.post("/", json=review_body(carol_token))).json()
+    assert alice["status"]["user"]["groups"] == ["jot:ops", "jot:role:admin", "jot:role:edit:dev"]
+    assert carol["status"]["authenticated"] is True
+    assert carol["status"]["user"]["groups"] == ["jot:role:view:staging"]

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,3 +195,27 @@ def test_real_kubectl_user_without_grant_is_refused(stack: Stack) -> None:
     assert result.returncode != 0
     assert "no grant" in result.stderr
     assert len(stack.api.seen) == before
+
+
+def test_real_kubectl_with_a_namespace_grant(stack: Stack) -> None:
+    """Issue 19 item 1 against the real authority: a grant on k8s.dev (and nothing
+    cluster-wide) reaches the proxy with the grants it long-polls, and kubectl's requests go
+    through with the namespace's role group only."""
+    stack.world.jot("admin", "grants", "add", f"user:{CAROL}", "edit", "k8s.dev")
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            before = len(stack.api.seen)
+            result = kubectl(stack, CAROL, "get", "pods", "-n", "dev", "-o", "name")
+            if result.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["pod/app-dev"]
+        new = stack.api.seen[before:]
+        assert any(seen.path == "/api/v1/namespaces/dev/pods" for seen in new)
+        for seen in new:
+            assert seen.all("impersonate-user") == [CAROL]
+            assert seen.all("impersonate-group") == ["jot:role:edit:dev"]
+    finally:
+        stack.world.jot("admin", "grants", "remove", f"user:{CAROL}", "edit", "k8s.dev")

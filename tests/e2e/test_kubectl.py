@@ -159,3 +159,36 @@ def test_kubectl_as_a_reserved_user_name_is_forbidden(stack):
     assert result.returncode != 0
     assert "Forbidden" in result.stderr or "forbidden" in result.stderr
     assert len(s.api.seen) == before
+
+
+def test_kubectl_with_namespace_grants_only(stack):
+    """erin holds edit in dev and view in staging, nothing cluster-wide: the proxy passes
+    her requests with one role group per namespace, which RoleBindings there (and only
+    there) bind; whether a cluster-wide list is allowed is RBAC's answer, not the proxy's
+    (Infra's connector refused discovery for such users, its #4034)."""
+    s, tmp = stack
+    token = s.authority.token(aud="k8s", name="erin@example.com", sub="u_erin", groups=["qa"])
+    config = kubeconfig(s, tmp, token)
+    before = len(s.api.seen)
+    pods = kubectl(config, "get", "pods", "-n", "dev", "-o", "name")
+    assert pods.returncode == 0, pods.stderr
+    assert pods.stdout.split() == ["pod/app-dev"]
+    namespaces = kubectl(config, "get", "namespaces", "-o", "name")
+    assert namespaces.returncode == 0, namespaces.stderr
+    new = s.api.seen[before:]
+    assert {seen.path for seen in new} >= {"/api/v1/namespaces/dev/pods", "/api/v1/namespaces"}
+    for seen in new:
+        assert seen.all("impersonate-user") == ["erin@example.com"]
+        assert seen.all("impersonate-group") == [
+            "qa", "jot:role:edit:dev", "jot:role:view:dev", "jot:role:view:staging",
+        ]  # fmt: skip
+
+
+def test_kubectl_without_any_grant_here_is_forbidden(stack):
+    s, tmp = stack
+    config = kubeconfig(s, tmp, s.authority.token(aud="k8s", name="dave@example.com", groups=[]))
+    before = len(s.api.seen)
+    result = kubectl(config, "get", "pods", "-n", "dev")
+    assert result.returncode != 0
+    assert "Forbidden" in result.stderr or "forbidden" in result.stderr
+    assert len(s.api.seen) == before

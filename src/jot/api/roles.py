@@ -19,6 +19,7 @@ __all__ = [
     "HeldGrants",
     "granting_groups",
     "resource_chain",
+    "roles_below",
     "roles_on",
     "roles_within",
     "subjects_of",
@@ -59,6 +60,20 @@ def roles_on(name: str, groups: Iterable[str], resource: str, grants: HeldGrants
     return frozenset(
         held.role for held in _held(name, groups, grants) if held.resource in applicable
     )
+
+
+def roles_below(
+    name: str, groups: Iterable[str], resource: str, grants: HeldGrants
+) -> dict[str, frozenset[str]]:
+    """The roles granted on each sub-resource strictly below ``resource`` (``k8s.dev`` →
+    ``{"k8s.dev": …}`` for ``k8s``): what a Kubernetes destination turns into namespaced
+    role groups. Roles held on ``resource`` itself are :func:`roles_on`'s, not repeated here."""
+    prefix = resource + "."
+    below: dict[str, set[str]] = {}
+    for held in _held(name, groups, grants):
+        if held.resource.startswith(prefix):
+            below.setdefault(held.resource, set()).add(held.role)
+    return {sub: frozenset(roles) for sub, roles in below.items()}
 
 
 def _within(resource: str, destination: str) -> bool:

@@ -24,6 +24,7 @@ from jot.cli._secrets import (
 )
 from jot.cli._validate import checked
 from jot.client import ops
+from jot.destination.settings import ROLE_PREFIX
 
 __all__ = ["destinations", "grants", "groups", "users"]
 
@@ -432,6 +433,50 @@ def destinations_update(
     _done(as_json, f"updated destination {name}", result)
     if not as_json:
         show_oidc(result.oidc)
+
+
+@destinations.command("rbac")
+@click.argument("name")
+@click.option(
+    "--role-prefix",
+    default=ROLE_PREFIX,
+    show_default=True,
+    help="The connector's --role-prefix: roles reach Kubernetes as groups with it.",
+)
+@click.option(
+    "--cluster-role",
+    "mapped",
+    multiple=True,
+    metavar="ROLE=CLUSTERROLE",
+    help="Bind ROLE to this ClusterRole (default: the ClusterRole named like the role).",
+)
+@server_option
+def destinations_rbac(
+    name: str, role_prefix: str, mapped: tuple[str, ...], server: str | None
+) -> None:
+    """Print the Kubernetes RBAC bindings for NAME's grants (for kubectl apply -f -):
+    cluster-wide roles by ClusterRoleBinding, namespace roles (grants on NAME.NAMESPACE) by a
+    RoleBinding in that namespace."""
+    import yaml
+
+    from jot.cli._rbac import bindings
+
+    cluster_roles = {}
+    for item in mapped:
+        role, sep, cluster_role = item.partition("=")
+        if not sep or not role or not cluster_role:
+            raise click.BadParameter(
+                f"{item!r} is not ROLE=CLUSTERROLE", param_hint="--cluster-role"
+            )
+        cluster_roles[role] = cluster_role
+    listed = call(server, ops.grants_list(destination=name)).items
+    docs = bindings(
+        name, [(g.role, g.resource) for g in listed], role_prefix=role_prefix,
+        cluster_roles=cluster_roles,
+    )  # fmt: skip
+    if not docs:
+        raise click.ClickException(f"no grants on {name!r}: nothing to bind")
+    click.echo(yaml.safe_dump_all(docs, sort_keys=False).rstrip("\n"))
 
 
 @destinations.command("remove")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, overload
@@ -114,8 +114,12 @@ def request_token(values: Sequence[str], *, optional: bool = False) -> str | Non
     return token
 
 
-def allowed(identity: Identity, require_grant: bool) -> Identity:
-    """``identity``, unless it holds no role here and a role is required (403)."""
+def allowed(identity: Identity, require_grant: bool, *, below: bool = False) -> Identity:
+    """``identity``, unless it holds no role here and a role is required (403). With
+    ``below``, a role on a sub-resource counts too (Kubernetes: a namespace's role; RBAC
+    then decides what it reaches)."""
+    if below and identity.scoped_roles:
+        return identity
     if require_grant and not identity.roles:
         raise ForbiddenError(f"{identity.subject} has no role here", error=NO_ROLE)
     return identity
@@ -298,7 +302,12 @@ class VerifierCore:
         return tuple(groups)  # The usual case: nothing to filter, no generator to run.
 
     @staticmethod
-    def identity(claims: dict[str, Any], groups: Iterable[str], roles: frozenset[str]) -> Identity:
+    def identity(
+        claims: dict[str, Any],
+        groups: Iterable[str],
+        roles: frozenset[str],
+        scoped_roles: Mapping[str, frozenset[str]] | None = None,
+    ) -> Identity:
         return Identity(
             subject=claims["sub"],
             name=claims.get("name") or claims["sub"],
@@ -307,6 +316,7 @@ class VerifierCore:
             token_id=claims["jti"],
             expires=Identity.expiry(claims["exp"]),
             claims=claims,
+            scoped_roles=scoped_roles or {},
         )
 
 

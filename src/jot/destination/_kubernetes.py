@@ -10,7 +10,7 @@ from jot.destination._core import RESERVED_NAME
 from jot.destination.errors import ForbiddenError
 from jot.destination.identity import Identity
 
-__all__ = ["KubernetesUser", "kubernetes_user"]
+__all__ = ["KubernetesUser", "kubernetes_user", "namespaced_groups"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,4 +38,18 @@ def kubernetes_user(
     groups = tuple(group_prefix + group for group in identity.groups)
     if role_prefix is not None:
         groups += tuple(role_prefix + role for role in sorted(identity.roles))
+        groups += namespaced_groups(identity, role_prefix)
     return KubernetesUser(identity.name, identity.subject, groups)
+
+
+def namespaced_groups(identity: Identity, role_prefix: str) -> tuple[str, ...]:
+    """``<prefix><role>:<namespace>`` for each role granted on ``<destination>.<namespace>``,
+    sorted: groups that a RoleBinding in that namespace (and only there) binds. A role held on
+    the whole destination is not repeated per namespace; grants deeper than a namespace
+    (``k8s.dev.x``) have no Kubernetes meaning and give nothing here."""
+    found: list[str] = []
+    for resource, roles in identity.scoped_roles.items():
+        namespace = resource.partition(".")[2]
+        if namespace and "." not in namespace:
+            found += (f"{role_prefix}{role}:{namespace}" for role in roles)
+    return tuple(sorted(found))

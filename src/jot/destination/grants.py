@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from jot.api.roles import Held, resource_chain, roles_on
+from jot.api.roles import Held, resource_chain, roles_below, roles_on
 
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
 
@@ -66,6 +66,13 @@ class GrantIndex:
 
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
         return roles_on(name, groups, resource, self._index)
+
+    def roles_below(
+        self, name: str, groups: Iterable[str], resource: str
+    ) -> dict[str, frozenset[str]]:
+        """Roles granted on each sub-resource below ``resource`` (namespaces, for
+        Kubernetes)."""
+        return roles_below(name, groups, resource, self._index)
 
 
 def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:

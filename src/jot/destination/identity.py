@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,9 @@ class Identity:
     token_id: str
     expires: datetime
     claims: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Roles granted on sub-resources below the one asked about, by sub-resource
+    #: (``{"k8s.dev": {"edit"}}``): a Kubernetes destination's namespaced roles.
+    scoped_roles: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
 
     @property
     def is_authenticated(self) -> bool:

@@ -260,7 +260,8 @@ class Proxy:
             values = [v.decode("latin-1") for k, v in request.headers if k == b"authorization"]
             identity = await self.verifier.verify(request_token(values))
             # ForbiddenError from render(): a name Kubernetes reserves.
-            return self.rendering.render(allowed(identity, self.require_grant))
+            below = self.rendering.kubernetes  # A namespace's role counts; RBAC decides.
+            return self.rendering.render(allowed(identity, self.require_grant, below=below))
         except REFUSED as exc:
             refusal = refuse(exc, self.verifier.settings.audience)
             refusal.log(log, "proxy")

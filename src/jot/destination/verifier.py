@@ -27,7 +27,7 @@ import httpx
 from jot.destination._core import VerifierCore, VerifierSettings, decryption_keys
 from jot.destination.cache import CachedToken, VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
-from jot.destination.grants import GrantSource
+from jot.destination.grants import GrantIndex, GrantSource
 from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
 from jot.destination.identity import Identity
 from jot.destination.jwks import AsyncJWKSClient, JWKSClient, JWKSPolicy, StaticJWKS
@@ -93,6 +93,16 @@ def _grants_now(grants: object) -> object:
     if grants is None:
         return _NO_GRANTS
     return getattr(grants, "index", None)
+
+
+def _below(grants: object, claims: dict[str, Any], resource: str) -> dict[str, frozenset[str]]:
+    """Roles on sub-resources below ``resource`` (a Kubernetes destination's namespaces), from
+    the source's current index; none from a source without one."""
+    index = getattr(grants, "index", None)
+    if not isinstance(index, GrantIndex):
+        return {}
+    name = claims.get("name") or claims["sub"]
+    return index.roles_below(name, claims.get("groups") or [], resource)
 
 
 def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
@@ -173,7 +183,8 @@ class Verifier(_Base):
             name = claims.get("name") or claims["sub"]
             roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
             granted = self.grants.mentioned_groups
-        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        below = _below(self.grants, claims, resource)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles, below)
         return self.core.remember(entry, resource, grants, identity)
 
 
@@ -244,7 +255,8 @@ class AsyncVerifier(_Base):
             return remembered
         roles = await self._roles(claims, claims.get("groups") or [], resource)
         granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
-        identity = self.core.identity(claims, self.core.groups(claims, granted), roles)
+        below = _below(self.grants, claims, resource)
+        identity = self.core.identity(claims, self.core.groups(claims, granted), roles, below)
         return self.core.remember(entry, resource, grants, identity)
 
     async def _roles(

@@ -73,7 +73,7 @@ async def _status(
     verifier: AsyncVerifier, token: str, names: KubernetesNames, require_grant: bool
 ) -> dict[str, Any]:
     try:
-        identity = allowed(await verifier.verify(token), require_grant)
+        identity = allowed(await verifier.verify(token), require_grant, below=True)
         user = kubernetes_user(identity, names.group_prefix, names.role_prefix)
     except (InvalidTokenError, ForbiddenError) as exc:
         return {"authenticated": False, "error": _refused(verifier, exc)}
