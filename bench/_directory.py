@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, create_engine, insert
+from sqlalchemy import Table, create_engine, insert, select
 
 from jot.api.identities import fold_name
 from jot.authority.credentials import hash_secret, new_access_key, new_id
@@ -37,12 +37,13 @@ class Directory:
     wide: list[str] = field(default_factory=list)
 
 
-def fill(url: str, users: int, *, sweep: bool = True) -> Directory:
+def fill(url: str, users: int, *, wide: int = 0) -> Directory:
     """Write ``users`` users with a key each (in group ``g0``) who may have tokens for
-    ``bench`` and, with ``sweep``, the sweep's destinations and a second pool of ``users``
-    users in ``WIDE`` groups; returns their access keys."""
+    ``bench`` (as may ``admin``) and, when ``wide``, the sweep's destinations and a second
+    pool of ``wide`` users in ``WIDE`` groups; returns their access keys."""
     engine = create_engine(url)
     now = datetime.now(UTC)
+    sweep = wide > 0
     try:
         with engine.begin() as db:
             group_ids = [new_id() for _ in range(GROUPS if sweep else 1)]
@@ -59,13 +60,22 @@ def fill(url: str, users: int, *, sweep: bool = True) -> Directory:
                 (_destination(dest_id, name, now) for name, dest_id in dest_ids.items()),
             )
             _put(db, Grant, _grants(dest_ids, group_ids, now, sweep))
+            admin = db.execute(select(Identity.id).where(Identity.name_key == "admin")).scalar()
+            _put(db, Grant, [_admin_grant(admin, dest_ids["bench"], now)])
             directory = Directory()
             directory.narrow = _users(db, "n", users, group_ids[:1], now)
             if sweep:
-                directory.wide = _users(db, "w", users, group_ids[:WIDE], now)
+                directory.wide = _users(db, "w", wide, group_ids[:WIDE], now)
     finally:
         engine.dispose()
     return directory
+
+
+def _admin_grant(admin: str, bench: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(), "identity_id": admin, "group_id": None, "role": "user",
+        "resource": "bench", "destination_id": bench, "created": now,
+    }  # fmt: skip
 
 
 def _idle(sweep: bool) -> list[str]:

@@ -11,7 +11,7 @@ applies to ``web.x`` and its own children, never to ``web``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -49,8 +49,19 @@ def subjects_of(name: str, groups: Iterable[str]) -> list[str]:
 
 
 def _held(name: str, groups: Iterable[str], grants: HeldGrants) -> Iterator[Held]:
-    for subject in subjects_of(name, groups):
-        yield from grants.get(subject, ())
+    """The grants of ``grants`` that ``name`` holds itself or through one of ``groups``."""
+    yield from grants.get("user:" + name, ())
+    listed = groups if isinstance(groups, Collection) else tuple(groups)
+    if len(grants) > len(listed):
+        for group in listed:
+            yield from grants.get("group:" + group, ())
+        return
+    # The authority passes only the caller's own grants (a few subjects), and a person may
+    # be in hundreds of groups: then the shorter side is walked (the same answer).
+    member = listed if isinstance(listed, (set, frozenset)) else set(listed)
+    for subject, held in grants.items():
+        if subject.startswith("group:") and subject[6:] in member:
+            yield from held
 
 
 def roles_on(name: str, groups: Iterable[str], resource: str, grants: HeldGrants) -> frozenset[str]:
@@ -93,8 +104,9 @@ def roles_within(
 def granting_groups(groups: Sequence[str], destination: str, grants: HeldGrants) -> tuple[str, ...]:
     """The ``groups`` (in their order) that hold a grant within ``destination``: a narrowed
     token carries only these."""
-    return tuple(
-        group
-        for group in groups
-        if any(_within(held.resource, destination) for held in grants.get("group:" + group, ()))
-    )
+    granting = {
+        subject[6:]
+        for subject, held in grants.items()
+        if subject.startswith("group:") and any(_within(h.resource, destination) for h in held)
+    }
+    return tuple(group for group in groups if group in granting)

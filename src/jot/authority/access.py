@@ -96,7 +96,7 @@ _GROUP_NAMES = (
 
 def group_names(session: Session, identity_id: str) -> list[str]:
     """The names of the identity's groups, sorted (Core: this runs on every key check)."""
-    return list(session.connection().execute(_GROUP_NAMES, {"me": identity_id}).scalars())
+    return list(session.connection().execute(_GROUP_NAMES, {"me": identity_id}).scalars().all())
 
 
 def held_by(identity_id: Any) -> ColumnElement[bool]:

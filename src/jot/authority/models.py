@@ -113,12 +113,14 @@ class Group(_Named, Base):
 
 class Membership(Base):
     __tablename__ = "memberships"
+    # Covering: an identity's groups are read on every key check without touching the rows.
+    __table_args__ = (Index("ix_memberships_identity_group", "identity_id", "group_id"),)
 
     group_id: Mapped[str] = mapped_column(
         ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
     )
     identity_id: Mapped[str] = mapped_column(
-        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
     )
 
 
