@@ -129,5 +129,6 @@ def test_index_answers_from_its_own_grants():
         expected = {"admin"} if number % 2 else frozenset()
         assert index.roles_for(f"u{number}", groups, "web") == expected
     assert index.index is index
+    assert len(index._answers) == 5  # Remembered per caller.
     # Another index (the grants changed) answers from its own grants, not from the old ones.
     assert GrantIndex([]).roles_for("u1", ["ops"], "web") == frozenset()

@@ -168,9 +168,16 @@ def query(
     kind: str | None = None,
     actor: str | None = None,
     limit: int = 100,
+    before: int | None = None,
+    after: int | None = None,
 ) -> list[AuditOut]:
-    """Newest first; ``kind`` matches exactly or as a prefix ending in ``.`` (``login.``)."""
+    """Newest first; ``kind`` matches exactly or as a prefix ending in ``.`` (``login.``);
+    ids below ``before`` and above ``after`` only (paging by id, never by offset)."""
     stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(AuditEvent.id < before)
+    if after is not None:
+        stmt = stmt.where(AuditEvent.id > after)
     if since is not None:
         stmt = stmt.where(AuditEvent.time >= since)
     if until is not None:

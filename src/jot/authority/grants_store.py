@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from jot.api import Grant as GrantOut
 from jot.api.identities import fold_name
+from jot.authority import paging
 from jot.authority.access import JOT_DESTINATION
 from jot.authority.context import Context, load_identity
 from jot.authority.errors import BadRequest, NotFound
@@ -62,8 +63,11 @@ def subject_of(session: Session, text: str) -> Subject | None:
     return None
 
 
-def listing(session: Session, *where: Any) -> list[GrantOut]:
-    """The grants that match ``where``, oldest first, with their subjects' current names."""
+def listing(
+    session: Session, *where: Any, page: tuple[str | None, int | None] | None = None
+) -> list[GrantOut]:
+    """The grants that match ``where``, oldest first, with their subjects' current names;
+    ``page`` (``after``, ``limit``) pages them by id instead (:mod:`jot.authority.paging`)."""
     stmt = (
         select(Grant, Identity.name, Group.name)
         .outerjoin(Identity, Identity.id == Grant.identity_id)
@@ -71,6 +75,8 @@ def listing(session: Session, *where: Any) -> list[GrantOut]:
         .where(*where)
         .order_by(Grant.created, Grant.id)
     )
+    if page is not None:
+        stmt = paging.keyed(stmt, Grant.id, after=page[0], limit=page[1])
     return [
         to_api(row, f"user:{user}" if user is not None else f"group:{group}")
         for row, user, group in session.execute(stmt)

@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from jot.destination._core import REFUSED, allowed, refuse, request_token
 from jot.destination.browser import PREFIX, BrowserSignIn
 from jot.destination.identity import Identity
+from jot.destination.settings import CACHE_SIZE
 from jot.destination.verifier import AsyncVerifier
 
 __all__ = ["IDENTITY_HEADERS", "ForwardAuth", "encode_header", "identity_headers"]
@@ -82,9 +83,11 @@ class ForwardAuth:
         self.realm = realm or verifier.settings.audience
         self.browser = browser
         # The same users come back again and again: their headers are encoded once. Sized
-        # like the verifier's cache (the one setting); a flood of identities starts it over.
+        # like the verifier's cache (the one setting; the default size when the token cache
+        # is off: encoding is a pure function); a flood of identities starts it over.
         self._encoded: dict[_IdentityKey, _Encoded] = {}
-        self._encoded_size = verifier.cache.max_entries if verifier.cache is not None else 0
+        cache = verifier.cache
+        self._encoded_size = cache.max_entries if cache is not None else CACHE_SIZE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -145,10 +148,9 @@ class ForwardAuth:
         headers = self._encoded.get(key)
         if headers is None:
             headers = _encode(identity)
-            if self._encoded_size:
-                if len(self._encoded) >= self._encoded_size:
-                    self._encoded.clear()
-                self._encoded[key] = headers
+            if len(self._encoded) >= self._encoded_size:
+                self._encoded.clear()
+            self._encoded[key] = headers
         return headers
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

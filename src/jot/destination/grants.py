@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import yaml
 
 from jot.api.roles import Held, resource_chain, roles_below, roles_on
+from jot.destination.settings import CACHE_SIZE
 
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
 
@@ -52,6 +53,9 @@ class GrantIndex:
         for grant in grants:
             index.setdefault(grant["subject"], []).append(Held(grant["resource"], grant["role"]))
         self._index = index
+        # Answers per caller, for tokens the verification cache does not hold (more callers
+        # than it holds, or --cache-size 0): the same users and groups ask again and again.
+        self._answers: dict[tuple[str, tuple[str, ...], str], frozenset[str]] = {}
         self.mentioned_groups = frozenset(
             subject.removeprefix("group:") for subject in index if subject.startswith("group:")
         )
@@ -65,7 +69,15 @@ class GrantIndex:
         return self
 
     def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
-        return roles_on(name, groups, resource, self._index)
+        groups = tuple(groups)
+        key = (name, groups, resource)
+        roles = self._answers.get(key)
+        if roles is None:
+            roles = roles_on(name, groups, resource, self._index)
+            if len(self._answers) >= CACHE_SIZE:
+                self._answers.clear()  # Bounded; many distinct callers just start it over.
+            self._answers[key] = roles
+        return roles
 
     def roles_below(
         self, name: str, groups: Iterable[str], resource: str

@@ -20,7 +20,19 @@ def list_audit(
     kind: str | None = Query(default=None, max_length=64),
     actor: str | None = Query(default=None, max_length=253),
     limit: int = Query(default=100, ge=1, le=1000),
+    before: int | None = Query(default=None, ge=1, description="older than this id"),
+    after: int | None = Query(default=None, ge=0, description="newer than this id"),
 ) -> AuditList:
-    """Newest first. ``kind`` is exact (``login.failed``) or a prefix ending in ``.``."""
-    items = audit.query(ctx.session, since=since, until=until, kind=kind, actor=actor, limit=limit)
+    """Newest first. ``kind`` is exact (``login.failed``) or a prefix ending in ``.``.
+    ``before`` (the last id seen) pages back; ``after`` (the newest id seen) follows."""
+    items = audit.query(
+        ctx.session,
+        since=since,
+        until=until,
+        kind=kind,
+        actor=actor,
+        limit=limit,
+        before=before,
+        after=after,
+    )
     return AuditList(items=items)

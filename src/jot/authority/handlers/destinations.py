@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from jot.api.destinations import Destination as DestinationOut
 from jot.api.destinations import DestinationCreate, DestinationList, DestinationUpdate
 from jot.api.openid import OidcClient, OidcClientSpec
-from jot.authority import access, grants_store
+from jot.authority import access, grants_store, paging
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
@@ -51,9 +51,12 @@ def _get(ctx: Context, name: str) -> Destination:
     return row
 
 
-def list_destinations(ctx: Context) -> DestinationList:
-    """Every destination; for a connector, the ones it is bound to."""
-    stmt = select(Destination).order_by(Destination.name)
+def list_destinations(
+    ctx: Context, q: str | None = None, after: str | None = None, limit: int | None = None
+) -> DestinationList:
+    """Every destination; for a connector, the ones it is bound to. By name; ``q``, ``after``
+    and ``limit`` page (:mod:`jot.authority.paging`)."""
+    stmt = paging.keyed(select(Destination), Destination.name, after=after, limit=limit, prefix=q)
     if not access.reads_everything(ctx.roles):
         mine = access.connector_destinations(ctx.session, ctx.me().id)
         stmt = stmt.where(Destination.name.in_(mine))

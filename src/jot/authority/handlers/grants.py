@@ -6,15 +6,16 @@ import asyncio
 import threading
 import time
 from datetime import datetime
+from typing import Any
 
 from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from jot.api import Grant as GrantOut
 from jot.api import GrantList
 from jot.api.session import GrantCreate
-from jot.authority import access, grants_store
+from jot.authority import access, grants_store, paging
 from jot.authority.context import Context, run
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
@@ -39,9 +40,23 @@ _DB_POLL = 0.5
 STOPPING = threading.Event()
 
 
-def _list(ctx: Context, destination: str | None, subject: str | None) -> GrantList:
+def list_grants(
+    ctx: Context,
+    destination: str | None,
+    subject: str | None,
+    role: str | None = None,
+    resource: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> GrantList:
+    """The grants, of one destination, subject, role or resource (and its sub-resources) when
+    named; with ``limit``, by id from after ``after`` (:mod:`jot.authority.paging`)."""
     access.check_destination(ctx.session, ctx.me().id, ctx.roles, destination)
-    where = []
+    where: list[Any] = []
+    if role:
+        where.append(Grant.role == role)
+    if resource:
+        where.append(or_(Grant.resource == resource, Grant.resource.startswith(f"{resource}.")))
     if destination is not None:
         row = ctx.session.scalars(
             select(Destination).where(Destination.name == destination)
@@ -54,7 +69,10 @@ def _list(ctx: Context, destination: str | None, subject: str | None) -> GrantLi
         if found is None:  # Nobody has that name now, so nobody holds grants under it.
             return GrantList(items=[], revision=grants_store.revision(ctx.session))
         where.append(found.where())
-    items = grants_store.listing(ctx.session, *where)
+    if limit is not None or after is not None:
+        items = grants_store.listing(ctx.session, *where, page=(after, limit))
+    else:
+        items = grants_store.listing(ctx.session, *where)
     return GrantList(items=items, revision=grants_store.revision(ctx.session))
 
 
@@ -63,6 +81,10 @@ async def watch_grants(
     response: Response,
     destination: str | None = Query(default=None, max_length=63),
     subject: str | None = Query(default=None, max_length=300),
+    role: str | None = Query(default=None, max_length=253),
+    resource: str | None = Query(default=None, max_length=300),
+    after: str | None = Query(default=None, max_length=32),
+    limit: int | None = Query(default=None, ge=1, le=paging.MAX_PAGE),
     wait: float = Query(default=0, ge=0, le=600, description="long-poll seconds"),
 ) -> GrantList | Response:
     """``GET /api/grants``: the grants, with an ETag; long-polls with ``If-None-Match``."""
@@ -72,7 +94,16 @@ async def watch_grants(
     while True:
         seen_local = authority.grants_changed.value
         grants = await run_in_threadpool(
-            run, request, access.Need.GRANTS, _list, destination, subject
+            run,
+            request,
+            access.Need.GRANTS,
+            list_grants,
+            destination,
+            subject,
+            role,
+            resource,
+            after,
+            limit,
         )
         tag = grants_store.etag(grants.revision)
         if wanted is None or not _matches(wanted, tag) or time.monotonic() >= deadline:

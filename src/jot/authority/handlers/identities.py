@@ -19,7 +19,7 @@ from jot.api.identities import (
 from jot.api.identities import (
     Identity as IdentityOut,
 )
-from jot.authority import access, grants_store, lineage
+from jot.authority import access, grants_store, lineage, paging
 from jot.authority.context import Context, load_identity
 from jot.authority.credentials import hash_password, new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
@@ -59,9 +59,19 @@ def _identity(ctx: Context, name: str) -> Identity:
     return row
 
 
-def list_identities(ctx: Context) -> IdentityList:
-    rows = ctx.session.scalars(select(Identity).order_by(Identity.name))
-    return IdentityList(items=[_identity_out(ctx, row) for row in rows])
+def list_identities(
+    ctx: Context, q: str | None = None, after: str | None = None, limit: int | None = None
+) -> IdentityList:
+    """By name; ``q`` keeps the names that start with it (case does not count), ``limit``
+    and ``after`` (the last name seen) page (:mod:`jot.authority.paging`)."""
+    stmt = paging.keyed(
+        select(Identity),
+        Identity.name_key,
+        after=fold_name(after) if after is not None else None,
+        limit=limit,
+        prefix=fold_name(q) if q else None,
+    )
+    return IdentityList(items=[_identity_out(ctx, row) for row in ctx.session.scalars(stmt)])
 
 
 def get_identity(ctx: Context, name: str) -> IdentityOut:
@@ -142,9 +152,18 @@ def _group(ctx: Context, name: str) -> Group:
     return row
 
 
-def list_groups(ctx: Context) -> GroupList:
-    rows = ctx.session.scalars(select(Group).order_by(Group.name))
-    return GroupList(items=[_group_out(ctx, row) for row in rows])
+def list_groups(
+    ctx: Context, q: str | None = None, after: str | None = None, limit: int | None = None
+) -> GroupList:
+    """By name; ``q``, ``after`` and ``limit`` as for identities."""
+    stmt = paging.keyed(
+        select(Group),
+        Group.name_key,
+        after=fold_name(after) if after is not None else None,
+        limit=limit,
+        prefix=fold_name(q) if q else None,
+    )
+    return GroupList(items=[_group_out(ctx, row) for row in ctx.session.scalars(stmt)])
 
 
 def get_group(ctx: Context, name: str) -> GroupOut:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from jot.api.identities import fold_name
 from jot.api.keys import AccessKey as AccessKeyOut
 from jot.api.keys import AccessKeyCreate, AccessKeyList, NewAccessKey, SigningKeyList
-from jot.authority import access, lineage
+from jot.authority import access, lineage, paging
 from jot.authority.context import Context, load_identity
 from jot.authority.credentials import hash_secret, new_access_key
 from jot.authority.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -42,8 +42,11 @@ def _out(row: AccessKey, identity: str) -> AccessKeyOut:
     )
 
 
-def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList:
-    """Everyone's keys for admins and viewers; one's own keys for everyone else."""
+def list_access_keys(
+    ctx: Context, identity: str | None = None, after: str | None = None, limit: int | None = None
+) -> AccessKeyList:
+    """Everyone's keys for admins and viewers; one's own keys for everyone else. With
+    ``limit``, by id, from after ``after`` (:mod:`jot.authority.paging`)."""
     me = ctx.me()
     stmt = select(AccessKey, Identity.name).join(Identity, Identity.id == AccessKey.identity_id)
     if not access.reads_everything(ctx.roles):
@@ -52,7 +55,10 @@ def list_access_keys(ctx: Context, identity: str | None = None) -> AccessKeyList
         identity = me.name
     if identity is not None:
         stmt = stmt.where(Identity.name_key == fold_name(identity))
-    rows = ctx.session.execute(stmt.order_by(Identity.name, AccessKey.created))
+    stmt = stmt.order_by(Identity.name, AccessKey.created)
+    if limit is not None or after is not None:
+        stmt = paging.keyed(stmt, AccessKey.id, after=after, limit=limit)
+    rows = ctx.session.execute(stmt)
     return AccessKeyList(items=[_out(key, name) for key, name in rows])
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from jot.authority.access import Need
+
 __all__ = ["HEADERS", "STATIC", "render"]
 
 STATIC = Path(__file__).parent / "static"
@@ -34,6 +36,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# Templates show links and buttons by the access rules' own names (every action is checked
+# again by its handler's rule).
+_env.globals["Need"] = Need
 
 
 def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:

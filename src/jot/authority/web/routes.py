@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from jot.authority.access import Need
-from jot.authority.web.pages import debug, home, signin
+from jot.authority.web.pages import admin, debug, home, insight, signin
 from jot.authority.web.render import STATIC
 from jot.authority.web.visit import PageFunction, endpoint
 
@@ -39,6 +39,34 @@ PAGES: list[Page] = [
     Page("GET", "/sign-in", signin.sign_in_form, Need.PUBLIC),
     Page("POST", "/sign-in", signin.sign_in, Need.PUBLIC),
     Page("POST", "/sign-out", signin.sign_out, Need.SELF),
+    # The admin console: reading needs view (or admin), changing needs admin, as in the API.
+    Page("GET", "/admin", admin.overview, Need.VIEW),
+    Page("GET", "/admin/users", admin.users, Need.VIEW),
+    Page("POST", "/admin/users", admin.user_create, Need.ADMIN),
+    Page("POST", "/admin/users/delete", admin.user_delete, Need.ADMIN),
+    Page("GET", "/admin/groups", admin.groups_page, Need.VIEW),
+    Page("POST", "/admin/groups", admin.group_create, Need.ADMIN),
+    Page("POST", "/admin/groups/delete", admin.group_delete, Need.ADMIN),
+    Page("POST", "/admin/groups/members", admin.group_member_add, Need.ADMIN),
+    Page("POST", "/admin/groups/members/remove", admin.group_member_remove, Need.ADMIN),
+    Page("GET", "/admin/destinations", admin.destinations_page, Need.VIEW),
+    Page("POST", "/admin/destinations", admin.destination_create, Need.ADMIN),
+    Page("POST", "/admin/destinations/delete", admin.destination_delete, Need.ADMIN),
+    Page("GET", "/admin/grants", admin.grants_page, Need.VIEW),
+    Page("POST", "/admin/grants", admin.grant_create, Need.ADMIN),
+    Page("POST", "/admin/grants/delete", admin.grant_delete, Need.ADMIN),
+    Page("GET", "/admin/explain", insight.explain_page, Need.VIEW),
+    # Issue 19: the access requests' page goes here (GET /admin/requests, Need.VIEW; its
+    # answers POST /admin/requests/answer through the API handler's approver rule).
+    Page("GET", "/admin/access-keys", admin.access_keys, Need.VIEW),
+    Page("POST", "/admin/access-keys/revoke", admin.key_revoke, Need.ADMIN),
+    Page("GET", "/admin/signing-keys", admin.signing_keys, Need.VIEW),
+    Page("POST", "/admin/signing-keys/rotate", admin.signing_keys_rotate, Need.ADMIN),
+    Page("GET", "/admin/providers", admin.providers_page, Need.VIEW),
+    Page("POST", "/admin/providers", admin.provider_create, Need.ADMIN),
+    Page("POST", "/admin/providers/delete", admin.provider_delete, Need.ADMIN),
+    Page("GET", "/admin/audit", insight.audit_page, Need.VIEW),
+    Page("GET", "/admin/audit/tail", insight.audit_tail, Need.VIEW),
 ]
 
 

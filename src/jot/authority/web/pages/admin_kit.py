@@ -1,0 +1,140 @@
+"""The parts every console page is made of: a table of rows with per-row actions, forms
+described as data, filters and "next page" links, and one way to answer a form (the API
+handler's own checks; its refusal shown on the page in one line, the input kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from jot.authority.errors import APIError
+from jot.authority.web.visit import Visit
+
+__all__ = [
+    "PAGE",
+    "SECTIONS",
+    "Action",
+    "Field",
+    "Form",
+    "Listing",
+    "Row",
+    "attempt",
+    "next_url",
+    "show",
+]
+
+#: Rows per console page.
+PAGE = 50
+
+#: The console's sections, in the order of its menu: (path, title).
+SECTIONS: list[tuple[str, str]] = [
+    ("/admin/users", "Users"),
+    ("/admin/groups", "Groups"),
+    ("/admin/destinations", "Destinations"),
+    ("/admin/grants", "Grants"),
+    ("/admin/explain", "Explain access"),
+    # Issue 19's access requests get their page here: ("/admin/requests", "Access requests").
+    ("/admin/access-keys", "Access keys"),
+    ("/admin/signing-keys", "Signing keys"),
+    ("/admin/providers", "Login providers"),
+    ("/admin/audit", "Audit log"),
+]
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    kind: str = "text"
+    options: list[str] | None = None
+    required: bool = True
+    value: str = ""
+    hint: str = ""
+
+
+@dataclass
+class Form:
+    action: str
+    title: str
+    fields: list[Field]
+    button: str
+    #: Asked in a browser dialog before the form is sent (the CLI's confirmation).
+    confirm: str | None = None
+    danger: bool = False
+
+
+@dataclass
+class Action:
+    """A one-button form on a row (remove, revoke)."""
+
+    action: str
+    label: str
+    values: dict[str, str]
+    confirm: str | None = None
+
+
+@dataclass
+class Row:
+    key: str
+    cells: list[Any]
+    actions: list[Action] = field(default_factory=list)
+    link: str | None = None
+
+
+@dataclass
+class Listing:
+    section: str
+    title: str
+    columns: list[str]
+    rows: list[Row]
+    forms: list[Form] = field(default_factory=list)
+    filters: list[Field] = field(default_factory=list)
+    next_url: str | None = None
+    intro: str = ""
+
+
+def next_url(
+    visit: Visit, items: list[Any], cursor: Callable[[Any], str], **keep: str
+) -> str | None:
+    """The link to the next page when this one is full (the key of its last item)."""
+    if len(items) < PAGE:
+        return None
+    query = {k: v for k, v in keep.items() if v}
+    query["after"] = cursor(items[-1])
+    return f"{visit.request.url.path}?{urlencode(query)}"
+
+
+def show(visit: Visit, listing: Listing, *, status: int = 200, error: str = "") -> Response:
+    done = visit.request.query_params.get("done", "")[:300]
+    return visit.page(
+        "admin.html",
+        status,
+        title=listing.title,
+        listing=listing,
+        sections=SECTIONS,
+        error=error,
+        done=done,
+    )
+
+
+def attempt(
+    visit: Visit, back: str, act: Callable[[], str], again: Callable[[int, str], Response]
+) -> Response:
+    """Run ``act`` (which calls an API handler and says what it did); then to ``back`` with
+    that message, or, refused, the page again with the reason (status as the API's)."""
+    try:
+        message = act()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return again(400, f"{where}: {first.get('msg', 'invalid')}" if where else "invalid input")
+    except APIError as exc:
+        if exc.status == 401:
+            raise
+        return again(exc.status, exc.message)
+    return visit.redirect(f"{back}?{urlencode({'done': message})}")
