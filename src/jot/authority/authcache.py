@@ -57,6 +57,8 @@ class TokenDecision:
     groups: tuple[str, ...]
     #: The destination's encryption key: its tokens are sealed to it (None: signed only).
     encrypt_to: Key | None = None
+    #: Whether ``groups`` were narrowed to those with grants on the destination.
+    narrowed: bool = False
 
 
 class AuthCache(Generic[V]):
