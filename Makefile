@@ -28,6 +28,7 @@ run: install
 test: install
 	scripts/install-nginx
 	scripts/install-chromium
+	scripts/install-axe
 	scripts/install-apache
 	scripts/check
 	scripts/test

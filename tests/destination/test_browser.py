@@ -17,11 +17,13 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+from starlette.responses import PlainTextResponse
 
 from jot.authority.app import Started, create_app
 from jot.authority.clock import FakeClock, to_datetime
 from jot.authority.models import Identity
 from jot.authority.openid import signin
+from jot.destination.asgi import JotAuthMiddleware
 from jot.destination.browser import BrowserSettings, BrowserSignIn
 from jot.destination.forward_auth import ForwardAuth
 from jot.destination.grants import FileGrants
@@ -254,6 +256,15 @@ async def test_return_addresses_elsewhere_are_refused(world: dict[str, Any], rd:
     assert b"not on this destination" in body
 
 
+@pytest.mark.parametrize("rd", ["%2Fa%E2%80%AEb", "%2Fa%0D%0ALocation:%20x", "%2F%C3%A9"])
+async def test_return_addresses_no_header_can_carry_are_refused(
+    world: dict[str, Any], rd: str
+) -> None:
+    status, headers, _body = await _call(world["app"], f"/.jot/signin?rd={rd}")
+    assert status == 400
+    assert b"location" not in dict(headers)
+
+
 async def test_a_return_address_on_our_origin_is_kept(world: dict[str, Any]) -> None:
     browser = Browser()
     callback = await _sign_in(world, browser, rd=quote(f"{ORIGIN}/a/b?c=d", safe=""))
@@ -296,3 +307,28 @@ async def test_redirect_mode_and_sign_out(world: dict[str, Any]) -> None:
     assert parse_qs(urlsplit(_location(headers)).query)["client_id"] == ["web"]
     signed.take(headers)
     assert signed.jar == {}
+
+
+async def test_the_middleware_signs_browsers_in(world: dict[str, Any]) -> None:
+    async def hello(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse(scope["user"].name)(scope, receive, send)
+
+    browser: BrowserSignIn = world["browser"]
+    app = JotAuthMiddleware(hello, verifier=browser.verifier, browser=browser)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as site:
+        first = await site.get("/page?a=1")
+        assert first.status_code == 302
+        assert first.headers["location"] == "/.jot/signin?rd=%2Fpage%3Fa%3D1"
+        assert (await site.post("/page")).status_code == 401
+        started = await site.get(first.headers["location"])
+        assert started.status_code == 302
+        answer = await world["http"].get(started.headers["location"])
+        done = await site.get(answer.headers["location"].removeprefix(ORIGIN))
+        assert done.status_code == 303
+        assert done.headers["location"] == f"{ORIGIN}/page?a=1"
+        page = await site.get("/page?a=1")
+        assert page.text == "alice@example.com"
+        bearer = await site.get("/page", headers={"Authorization": "Bearer x.y.z"})
+        assert bearer.status_code == 401
+        assert "location" not in bearer.headers

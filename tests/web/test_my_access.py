@@ -42,7 +42,7 @@ def test_a_user_gets_a_token_and_the_debugger_verifies_it(
     sign_in(page, server, granted)
     row = page.locator("#access tr[data-destination='web']")
     expect(row).to_contain_text("viewer on web through the group dev")
-    row.get_by_role("button", name="Get a token for web").click()
+    row.get_by_role("button", name="Get token for web").click()
     token = page.locator("#new-token").input_value()
     assert token.count(".") == 2
     sent: list[str] = []

@@ -27,6 +27,7 @@ from jot.authority.errors import install_error_handlers
 from jot.authority.keyring import Keyring
 from jot.authority.lapse import upkeep
 from jot.authority.limits import Limits
+from jot.authority.lockbook import LockBook
 from jot.authority.logs import AccessLog
 from jot.authority.middleware import BodyLimit, ClientAddress, Metrics, SecurityHeaders
 from jot.authority.ratelimit import FallbackLimiter, Limiter, MemoryLimiter, RedisLimiter
@@ -51,12 +52,13 @@ class Started:
     bootstrap_key: str | None
 
 
-def _limiter(settings: Settings, clock: Clock) -> Limiter:
+def _limiter(settings: Settings, clock: Clock, book: LockBook) -> Limiter:
     memory = MemoryLimiter(clock)
     if settings.redis_url is None:
         return memory
     redis = RedisLimiter(settings.redis_url.get_secret_value(), timeout=settings.redis_timeout)
-    return FallbackLimiter(redis, memory)
+    # Redis caches the locks; the database is their source (refilled after a restart).
+    return FallbackLimiter(redis, memory, refill=book.live)
 
 
 def open_authority(
@@ -78,7 +80,9 @@ def open_authority(
     keys_db = open_database(settings, pool_size=2)
     keyring = Keyring(keys_db, root, settings, clock)
     keyring.refresh(force=True)
-    limits = Limits(limiter or _limiter(settings, clock), settings)
+    book = LockBook(db, clock=clock)
+    limits = Limits(limiter or _limiter(settings, clock, book), settings, book)
+    limits.restore()
     forms = Forms(root.derive(b"csrf"), settings.issuer_url)
     authority = Authority(settings, db, keyring, limits, clock, forms)
     return Started(authority, key)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 
+from jot.authority.lockbook import LockBook
 from jot.authority.ratelimit import Limiter, LimiterPolicy
 from jot.authority.settings import Settings
 
@@ -33,8 +34,10 @@ _MAX_THROTTLED = 8
 
 
 class Limits:
-    def __init__(self, store: Limiter, settings: Settings) -> None:
+    def __init__(self, store: Limiter, settings: Settings, book: LockBook | None = None) -> None:
         self.store = store
+        #: Where the locks that must outlive Redis and restarts are written.
+        self.book = book
 
         def policy(max_failures: int) -> LimiterPolicy:
             return LimiterPolicy(
@@ -72,15 +75,17 @@ class Limits:
 
     def password_failed(self, name: str, client: str | None) -> None:
         pair, address, account = _password_keys(name, client)
-        self.store.count(pair, self._pair)
-        self.store.count(address, self._address)
-        self.store.count(account, self._account)
+        self._count(pair, self._pair)
+        self._count(address, self._address)
+        self._count(account, self._account)
 
     def password_ok(self, name: str, client: str | None) -> None:
         # The address counter stays: a spraying attacker's own account must not reset it.
         pair, _, account = _password_keys(name, client)
-        self.store.clear(pair)
-        self.store.clear(account)
+        for key in (pair, account):
+            self.store.clear(key)
+            if self.book is not None:
+                self.book.forget(key)
 
     # Access keys.
 
@@ -88,8 +93,8 @@ class Limits:
         """Count an invalid access key; seconds to answer 429 with, or 0 for a plain 401."""
         pair, address = f"key:{_addr(client)}|{key_id}", f"key-addr:{_addr(client)}"
         wait = max(self.store.retry_after(pair), self.store.retry_after(address))
-        self.store.count(pair, self._pair)
-        self.store.count(address, self._address)
+        self._count(pair, self._pair)
+        self._count(address, self._address)
         return wait
 
     # Device-flow user codes.
@@ -98,7 +103,20 @@ class Limits:
         return self.store.retry_after(f"code:{_addr(client)}")
 
     def user_code_failed(self, client: str | None) -> None:
-        self.store.count(f"code:{_addr(client)}", self._pair)
+        self._count(f"code:{_addr(client)}", self._pair)
+
+    def _count(self, key: str, policy: LimiterPolicy) -> None:
+        """Count a failure; a lock it sets is also written to the database (anonymous
+        starts are not: their locks are flood control, not worth a write)."""
+        locked = self.store.count(key, policy)
+        if locked > 0 and self.book is not None:
+            self.book.save(key, locked)
+
+    def restore(self) -> None:
+        """Load the live locks from the database (at start)."""
+        if self.book is not None:
+            for key, seconds in self.book.live():
+                self.store.lock(key, seconds)
 
     # Anonymous requests that write rows.
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +38,7 @@ __all__ = [
     "Grant",
     "Group",
     "Identity",
+    "LimitLock",
     "Membership",
     "Meta",
     "Revision",
@@ -275,6 +277,16 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(300))
     client: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class LimitLock(Base):
+    """A rate-limit lock that must outlive Redis and restarts (see authority/lockbook.py)."""
+
+    __tablename__ = "limit_locks"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    #: Unix time the lock ends.
+    until: Mapped[float] = mapped_column(Float)
 
 
 class Meta(Base):

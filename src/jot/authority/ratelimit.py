@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -46,8 +47,12 @@ class Limiter(Protocol):
     def retry_after(self, key: str) -> float:
         """Seconds until ``key`` may try again; 0 when it may now."""
 
-    def count(self, key: str, policy: LimiterPolicy) -> None:
-        """One more event (a failure, an anonymous start) against ``key``."""
+    def count(self, key: str, policy: LimiterPolicy) -> float:
+        """One more event (a failure, an anonymous start) against ``key``; the seconds it
+        locked ``key`` for (0: not locked)."""
+
+    def lock(self, key: str, seconds: float) -> None:
+        """Lock ``key`` for ``seconds`` (a lock restored from the database)."""
 
     def clear(self, key: str) -> None: ...
 
@@ -64,7 +69,7 @@ class MemoryLimiter:
             entry = self._state.get(key)
             return max(0.0, entry[2] - self._clock()) if entry else 0.0
 
-    def count(self, key: str, policy: LimiterPolicy) -> None:
+    def count(self, key: str, policy: LimiterPolicy) -> float:
         now = self._clock()
         with self._lock:
             events, first, _, _ = self._state.get(key, (0, now, 0.0, 0.0))
@@ -72,9 +77,17 @@ class MemoryLimiter:
                 events, first = 0, now
             events += 1
             horizon = policy.window + policy.cap
-            self._state[key] = (events, first, now + policy.lockout(events), horizon)
+            locked = policy.lockout(events)
+            self._state[key] = (events, first, now + locked, horizon)
             if len(self._state) > 100_000:
                 self._prune(now)
+        return locked
+
+    def lock(self, key: str, seconds: float) -> None:
+        now = self._clock()
+        with self._lock:
+            events, first, until, horizon = self._state.get(key, (0, now, 0.0, 0.0))
+            self._state[key] = (events, first, max(until, now + seconds), max(horizon, seconds))
 
     def clear(self, key: str) -> None:
         with self._lock:
@@ -110,7 +123,7 @@ class RedisLimiter:
         ttl_ms = int(self._redis.pttl(f"{self._prefix}lock:{key}"))
         return ttl_ms / 1000 if ttl_ms > 0 else 0.0
 
-    def count(self, key: str, policy: LimiterPolicy) -> None:
+    def count(self, key: str, policy: LimiterPolicy) -> float:
         count_key = f"{self._prefix}count:{key}"
         pipe = self._redis.pipeline()
         pipe.incr(count_key)
@@ -118,10 +131,30 @@ class RedisLimiter:
         events = int(pipe.execute()[0])
         lock = policy.lockout(events)
         if lock > 0:
-            self._redis.set(f"{self._prefix}lock:{key}", b"1", px=max(1, int(lock * 1000)))
+            self.lock(key, lock)
+        return lock
+
+    def lock(self, key: str, seconds: float) -> None:
+        self._redis.set(f"{self._prefix}lock:{key}", b"1", px=max(1, int(seconds * 1000)))
+
+    def locks(self, entries: list[tuple[str, float]]) -> None:
+        """Many :meth:`lock` calls in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for key, seconds in entries:
+            pipe.set(f"{self._prefix}lock:{key}", b"1", px=max(1, int(seconds * 1000)))
+        pipe.execute()
+
+    def epoch(self) -> bytes:
+        """Redis's marker of this data set: new after Redis restarted empty."""
+        marker = f"{self._prefix}epoch"
+        self._redis.set(marker, secrets.token_hex(8), nx=True)
+        return bytes(self._redis.get(marker) or b"")
 
     def clear(self, key: str) -> None:
         self._redis.delete(f"{self._prefix}count:{key}", f"{self._prefix}lock:{key}")
+
+    def ping(self) -> None:
+        self._redis.ping()
 
     def close(self) -> None:
         self._redis.close()
@@ -131,9 +164,15 @@ class FallbackLimiter:
     """Redis when it answers, the in-process counters when it does not.
 
     Every event is counted in process too, so a Redis outage starts from this process's own
-    counts rather than from nothing. After a Redis error the in-process counters answer alone
-    for ``retry_every`` seconds (a hung Redis costs one timeout per interval, not one per
-    request); the warning is logged at most once per ``warn_every`` seconds.
+    counts rather than from nothing, and a lock either knows refuses. After a Redis error the
+    in-process counters answer alone for ``retry_every`` seconds (a hung Redis costs one
+    timeout per interval, not one per request); the warning is logged at most once per
+    ``warn_every`` seconds.
+
+    Redis is a cache of the locks, whose source is ``refill`` (the database's live locks,
+    :mod:`jot.authority.lockbook`): every ``check_every`` seconds Redis's epoch marker is
+    read, and when it is new (Redis restarted empty, or this is the first look) every live
+    lock is written back.
     """
 
     def __init__(
@@ -143,6 +182,8 @@ class FallbackLimiter:
         *,
         retry_every: float = 5.0,
         warn_every: float = 60.0,
+        refill: Callable[[], list[tuple[str, float]]] | None = None,
+        check_every: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         import redis as redis_module
@@ -153,21 +194,61 @@ class FallbackLimiter:
         self._down_until = 0.0
         self._warned_at: float | None = None
         self._lock = threading.Lock()
+        self._refill, self._check_every = refill, check_every
+        self._epoch: bytes | None = None
+        self._next_check = 0.0
+        self._checking = threading.Lock()
 
     @property
     def redis_up(self) -> bool:
         return self._clock() >= self._down_until
 
     def retry_after(self, key: str) -> float:
-        return self._try(lambda: self.redis.retry_after(key), lambda: self.memory.retry_after(key))
+        if self._refill is not None and self._clock() >= self._next_check:
+            self._check_epoch()
+        mine = self.memory.retry_after(key)
+        return self._try(lambda: max(self.redis.retry_after(key), mine), lambda: mine)
 
-    def count(self, key: str, policy: LimiterPolicy) -> None:
-        self.memory.count(key, policy)
-        self._try(lambda: self.redis.count(key, policy), lambda: None)
+    def count(self, key: str, policy: LimiterPolicy) -> float:
+        mine = self.memory.count(key, policy)
+        return max(mine, self._try(lambda: self.redis.count(key, policy), lambda: 0.0))
+
+    def lock(self, key: str, seconds: float) -> None:
+        self.memory.lock(key, seconds)
+        self._try(lambda: self.redis.lock(key, seconds), lambda: None)
+
+    def _check_epoch(self) -> None:
+        """Write the live locks back when Redis's epoch marker is new (see the class doc)."""
+        if self._refill is None or not self._checking.acquire(blocking=False):
+            return
+        try:
+            self._next_check = self._clock() + self._check_every
+            epoch_of = getattr(self.redis, "epoch", None)
+            if epoch_of is None or not self.redis_up:
+                return
+            epoch = self._try(epoch_of, lambda: None)
+            if epoch is None or epoch == self._epoch:
+                return
+            entries = self._refill()
+            for key, seconds in entries:
+                self.memory.lock(key, seconds)
+            write = getattr(self.redis, "locks", None)
+            if write is None or not entries or self._try(lambda: write(entries) or 1, lambda: 0):
+                self._epoch = epoch  # Else the next check writes them again.
+        finally:
+            self._checking.release()
 
     def clear(self, key: str) -> None:
         self.memory.clear(key)
         self._try(lambda: self.redis.clear(key), lambda: None)
+
+    def health(self) -> str:
+        """``ok``, or ``unavailable`` while the in-process limits answer (a ping of at
+        most one Redis timeout, none while Redis is known to be down)."""
+        ping = getattr(self.redis, "ping", None)
+        if ping is None:
+            return "ok" if self.redis_up else "unavailable"
+        return "ok" if self._try(lambda: ping() or True, lambda: False) else "unavailable"
 
     def close(self) -> None:
         closer = getattr(self.redis, "close", None)

@@ -11,6 +11,11 @@ For every HTTP and WebSocket connection it verifies ``Authorization: Bearer <tok
 A bad token gets 401 with ``WWW-Authenticate: Bearer error="invalid_token"``; a valid one
 without any role here gets 403 (``require_grant=False`` lets it through); a request with two
 ``Authorization`` credentials gets 400. Other scopes pass.
+
+With ``browser=`` (:mod:`jot.destination.browser`), the app signs browsers in itself: an
+HTTP request without ``Authorization`` is decided by its session cookie (a renewed one is
+added to the app's answer), a GET without a session is redirected to ``/.jot/signin``
+(anything else gets 401), and the ``/.jot/`` endpoints are answered here.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jot.destination._core import REFUSED, allowed, refuse, request_token
+from jot.destination.browser import PREFIX, BrowserSignIn, sign_in_location
 from jot.destination.identity import Identity
 from jot.destination.verifier import AsyncVerifier
 
@@ -59,6 +65,7 @@ class JotAuthMiddleware:
         require_grant: bool = True,
         realm: str | None = None,
         on_error: ErrorHandler | None = None,
+        browser: BrowserSignIn | None = None,
     ) -> None:
         if not isinstance(verifier, AsyncVerifier):
             raise ValueError(
@@ -70,11 +77,22 @@ class JotAuthMiddleware:
         self.require_grant = require_grant
         self.realm = realm or verifier.settings.audience
         self.on_error = on_error or _default_error(self.realm)
+        self.browser = browser
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if self.browser is not None and scope["type"] == "http":
+            if scope["path"].startswith(PREFIX + "/"):
+                status, headers, body = await self.browser.endpoint(scope)
+                page = Response(body, status)
+                page.raw_headers += headers  # A list: a callback sets two cookies.
+                await page(scope, receive, send)
+                return
+            if not any(name == b"authorization" for name, _ in scope["headers"]):
+                await self._browser(scope, receive, send, self.browser)
+                return
         conn = HTTPConnection(scope)
         try:
             identity = await self._authenticate(conn)
@@ -90,6 +108,41 @@ class JotAuthMiddleware:
         else:
             scope["user"], scope["auth"] = identity, AuthCredentials(sorted(identity.roles))
         await self.app(scope, receive, send)
+
+    async def _browser(
+        self, scope: Scope, receive: Receive, send: Send, browser: BrowserSignIn
+    ) -> None:
+        """A request without a bearer token, decided by its session cookie."""
+        conn = HTTPConnection(scope)
+        try:
+            identity, cookies = await browser.identity(scope, None)
+            if identity is not None:
+                allowed(identity, self.require_grant)
+        except REFUSED as exc:
+            refuse(exc, self.realm).log(log, f"http {conn.url.path}")
+            await self.on_error(conn, exc)(scope, receive, send)
+            return
+        if identity is None and not self.optional:
+            if scope["method"] == "GET":
+                back = scope["path"] + (f"?{conn.url.query}" if conn.url.query else "")
+                response: Response = Response(status_code=302)
+                response.raw_headers += [(b"location", sign_in_location(back)), *cookies]
+            else:
+                response = PlainTextResponse("Sign in first.", 401)
+                response.raw_headers += cookies
+            await response(scope, receive, send)
+            return
+        if identity is None:
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+        else:
+            scope["user"], scope["auth"] = identity, AuthCredentials(sorted(identity.roles))
+
+        async def with_cookies(message: Any) -> None:
+            if message["type"] == "http.response.start" and cookies:
+                message["headers"] = [*message.get("headers", []), *cookies]
+            await send(message)
+
+        await self.app(scope, receive, with_cookies)
 
     async def _authenticate(self, conn: HTTPConnection) -> Identity | None:
         token = request_token(conn.headers.getlist("authorization"), optional=self.optional)

@@ -36,7 +36,14 @@ from jot.jose import jwt
 from jot.jose.errors import InvalidTokenError, JoseError
 from jot.jose.hazmat import decode_unverified
 
-__all__ = ["PREFIX", "RENEW_BEFORE", "SESSION_LIFE", "BrowserSettings", "BrowserSignIn"]
+__all__ = [
+    "PREFIX",
+    "RENEW_BEFORE",
+    "SESSION_LIFE",
+    "BrowserSettings",
+    "BrowserSignIn",
+    "sign_in_location",
+]
 
 log = logging.getLogger("jot.destination")
 
@@ -179,8 +186,7 @@ class BrowserSignIn:
         if not self.settings.redirect:
             return 401, [(b"www-authenticate", b'Bearer realm="jot"')]
         back = _header(scope, b"x-forwarded-uri") or _header(scope, b"x-original-uri") or "/"
-        location = f"{PREFIX}/signin?rd={quote(back, safe='')}"
-        return 302, [(b"location", location.encode("latin-1"))]
+        return 302, [(b"location", sign_in_location(back))]
 
     # -- the endpoints under /.jot/ ----------------------------------------------------------
 
@@ -212,7 +218,10 @@ class BrowserSignIn:
         raw = query[3:] if query.startswith("rd=") else "/"
         # nginx sends $request_uri as is (a path); proxies and links send it percent-encoded.
         back = raw if raw.startswith("/") else unquote(raw)
-        if back.startswith("/") and not back.startswith(("//", "/\\")) and back.isprintable():
+        if not (back.isascii() and back.isprintable()):
+            # A Location header carries ASCII only; the browser sent its address encoded.
+            raise _Refused("the return address has characters that no address carries")
+        if back.startswith("/") and not back.startswith(("//", "/\\")):
             return origin + back
         parts = urlsplit(back)
         if f"{parts.scheme}://{parts.netloc}" in {u.rstrip("/") for u in self.settings.public_urls}:
@@ -350,6 +359,11 @@ class BrowserSignIn:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def sign_in_location(back: str) -> bytes:
+    """The ``Location`` that starts a sign-in coming back to ``back`` (a path here)."""
+    return f"{PREFIX}/signin?rd={quote(back, safe='')}".encode("latin-1")
 
 
 def _s256(verifier: str) -> str:

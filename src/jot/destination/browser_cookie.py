@@ -22,6 +22,7 @@ from jot.jose.jwk import OctKey
 
 __all__ = [
     "MAX_COOKIE",
+    "OPENED_SIZE",
     "CookieJar",
     "Pending",
     "Session",
@@ -31,6 +32,11 @@ __all__ = [
 
 #: Browsers keep cookies up to 4096 bytes (name, value and attributes together).
 MAX_COOKIE = 4000
+#: Session cookies remembered once opened (bench/destination.py: a decryption costs four
+#: cached bearer decisions). A value maps to one plaintext under one key, so a hit answers
+#: exactly as opening it again would; expiry is checked at every use. Bounded: a flood of
+#: distinct cookies just starts it over.
+OPENED_SIZE = 4096
 _ALG, _ENC = "dir", "A256GCM"
 
 
@@ -71,6 +77,7 @@ class CookieJar:
     def __init__(self, key: OctKey, *, secure: bool) -> None:
         self._key = key
         self.secure = secure
+        self._opened: dict[str, Session] = {}
         prefix = "__Host-" if secure else ""
         #: The session cookie's name.
         self.session_name = prefix + "jot_session"
@@ -98,13 +105,19 @@ class CookieJar:
         return values if isinstance(values, dict) else None
 
     def session(self, value: str | None, now: float | None = None) -> Session | None:
-        found = self.open(value)
-        if found is None:
-            return None
-        try:
-            session = Session(str(found["t"]), str(found["r"]), float(found["e"]))
-        except (KeyError, TypeError, ValueError):
-            return None
+        """The session a cookie holds, unless it is foreign, changed or over at ``now``."""
+        session = self._opened.get(value) if value else None
+        if session is None:
+            found = self.open(value)
+            if found is None or value is None:
+                return None
+            try:
+                session = Session(str(found["t"]), str(found["r"]), float(found["e"]))
+            except (KeyError, TypeError, ValueError):
+                return None
+            if len(self._opened) >= OPENED_SIZE:
+                self._opened.clear()
+            self._opened[value] = session
         return session if session.ends > (time.time() if now is None else now) else None
 
     def seal_session(self, session: Session) -> str:

@@ -247,6 +247,8 @@ class Sealer:
     base: Mapping[str, Any]
     #: The encoded protected header, when the algorithm adds none (else empty).
     prefix: bytes
+    #: For ``dir`` (a direct algorithm whose header never changes): the key, which is the CEK.
+    cek: bytes | None
 
 
 _sealers: Cache[Sealer] = Cache()
@@ -264,19 +266,20 @@ def encrypt(plaintext: bytes, key: Key, alg: Any, enc: str) -> str | None:
         or type(plaintext) is not bytes
     ):
         return None
-    algorithm, content, prefix = sealer.algorithm, sealer.content, sealer.prefix
-    if prefix and algorithm.direct:  # dir: the checked key is the CEK.
-        cek, encrypted_key = key.crypto_key, b""
-    else:
+    content, cek, prefix = sealer.content, sealer.cek, sealer.prefix
+    wrapped = b""  # dir (cek set): the checked key is the CEK, and no key is encrypted.
+    if cek is None:
+        algorithm = sealer.algorithm
         header: dict[str, Any] = {} if prefix else dict(sealer.base)
         cek = None if algorithm.direct else urandom(content.key_size)
         cek, encrypted_key = algorithm.wrap(key, content, cek, header, ENTROPY)
         if not prefix:  # RFC 7516 §5.1 step 13: the header with this token's parameters.
             header["enc"] = content.name
             prefix = b64encode(_json.dumps(header))
+        if encrypted_key:
+            wrapped = b64encode(encrypted_key)
     iv = urandom(content.iv_size)
     ciphertext, tag = content.encrypt_sized(cek, iv, plaintext, prefix)
-    wrapped = b64encode(encrypted_key) if encrypted_key else b""
     parts = (prefix, wrapped, b64encode(iv), b64encode(ciphertext), b64encode(tag))
     return b".".join(parts).decode("ascii")
 
@@ -288,8 +291,10 @@ def remember_sealed(key: Key, alg: Any, enc: str, sealed: Sealed) -> None:
     content = get_content_encryption(enc)
     algorithm = check_recipient(Recipient(key, alg), content, 1)  # It passed: it returns.
     base = {"alg": algorithm.name, **({"kid": key.kid} if key.kid is not None else {})}
-    prefix = sealed.protected.encode("ascii") if algorithm.static_header else b""
-    _sealers.keep(Sealer(key, alg, enc, algorithm, content, base, prefix))
+    static = algorithm.static_header
+    prefix = sealed.protected.encode("ascii") if static else b""
+    cek = key.crypto_key if static and algorithm.direct else None
+    _sealers.keep(Sealer(key, alg, enc, algorithm, content, base, prefix, cek))
 
 
 # -- JWE: decrypting ------------------------------------------------------------------------
@@ -358,11 +363,13 @@ def decrypt(
         selection, plaintext = open_compact(token, keys, opener.limits, max_size)
         _keep_opening(opener, selection)
         return new_decrypted(DecryptedJWE, (selection.header, plaintext, selection.key, None))
-    wrapped = b64decode(encrypted_key) if encrypted_key else b""
-    iv_b, ciphertext_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
     content, algorithm, key = opening.content, opening.algorithm, opening.key
-    cek = key.crypto_key if algorithm is None else (
-        algorithm.unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c))  # fmt: skip
+    iv_b, ciphertext_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
+    if algorithm is None:  # dir: the key is the CEK (and the encrypted key is empty).
+        cek = key.crypto_key
+    else:
+        wrapped = b64decode(encrypted_key) if encrypted_key else b""
+        cek = algorithm.unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c)
     plaintext = content.decrypt_sized(cek, iv_b, ciphertext_b, tag_b, opening.aad)
     return new_decrypted(DecryptedJWE, (opening.header, plaintext, key, None))
 

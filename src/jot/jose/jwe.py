@@ -63,6 +63,7 @@ MAX_SIZE = 1024 * 1024
 MAX_INFLATED_SIZE = 1024 * 1024
 #: The content encryption used when the caller names none.
 DEFAULT_ENC = "A256GCM"
+_NO_CRIT: tuple[str, ...] = ()
 
 
 def password_key(
@@ -154,7 +155,7 @@ def decrypt_compact(
     *,
     algorithms: Collection[str | KeyManagement] | None = None,
     encryptions: Collection[str] | None = None,
-    crit: Collection[str] = (),
+    crit: Collection[str] = _NO_CRIT,
     max_size: int = MAX_SIZE,
     allow_zip: bool = False,
     max_inflated_size: int = MAX_INFLATED_SIZE,
@@ -170,12 +171,13 @@ def decrypt_compact(
     :param max_p2c: the largest PBES2 iteration count accepted.
     :raises InvalidTokenError: for anything wrong with the token.
     """
+    # The defaults, by identity (an equal value passed takes the general path, to the same end).
     usual = (
         encryptions is None
-        and not crit
+        and crit is _NO_CRIT
         and allow_zip is False
-        and max_inflated_size == MAX_INFLATED_SIZE
-        and max_p2c == MAX_P2C
+        and max_inflated_size is MAX_INFLATED_SIZE
+        and max_p2c is MAX_P2C
     )
     if usual:
         opened = _usual.decrypt(token, keys, algorithms, max_size)

@@ -37,22 +37,29 @@ _NOT_READY = OutageLog(log, "readiness check (/readyz)")
 READY_BUDGET = 3.0
 
 
-def _ready(authority: Authority) -> None:
+def _ready(authority: Authority) -> dict[str, str]:
     authority.db.ping()
     authority.keyring.signer()
+    body = {"status": "ready"}
+    # Redis is no dependency (in-process limits answer without it): reported, not required.
+    health = getattr(authority.limits.store, "health", None)
+    if health is not None:
+        body["redis"] = health()
+    return body
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers (within :data:`READY_BUDGET`) and a key can sign."""
+    """The database answers (within :data:`READY_BUDGET`) and a key can sign; the body says
+    whether Redis answers (``"redis": "ok"`` or ``"unavailable"``) when one is configured."""
     authority: Authority = request.app.state.authority
     try:
-        await asyncio.wait_for(run_in_threadpool(_ready, authority), READY_BUDGET)
+        body = await asyncio.wait_for(run_in_threadpool(_ready, authority), READY_BUDGET)
     except Exception as exc:  # Any failure means "not ready"; the log says why, once.
         reason = f"no answer within {READY_BUDGET:g} s" if isinstance(exc, TimeoutError) else exc
         _NOT_READY.failed(reason)
         return JSONResponse({"error": "unavailable", "message": "not ready"}, status_code=503)
     _NOT_READY.ok()
-    return JSONResponse({"status": "ready"})
+    return JSONResponse(body)
 
 
 def _exposition(_ctx: Context) -> bytes:

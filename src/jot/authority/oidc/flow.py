@@ -74,10 +74,12 @@ class Finished:
     mode: str
     identity: str
     groups: list[str]
-    #: The access key, for the browser mode's page only.
+    #: The access key, for the browser mode's page and the web console's session only.
     access_key: str | None
     #: Where to send the browser next (the CLI's loopback), if anywhere.
     redirect: str | None
+    identity_id: str = ""
+    key_id: str = ""
 
 
 def _now(authority: Authority) -> datetime:
@@ -378,8 +380,11 @@ def _complete(
         )
         name = identity.name
     redirect = f"{attempt.cli_redirect}?{urlencode({'code': handoff})}" if handoff else None
-    shown = issued.access_key if attempt.mode == "browser" else None
-    return Finished(attempt.mode, name, sorted(account.groups), shown, redirect)
+    # "web": the web console's sign-in, which starts a browser session with the key.
+    shown = issued.access_key if attempt.mode in ("browser", "web") else None
+    return Finished(
+        attempt.mode, name, sorted(account.groups), shown, redirect, identity.id, issued.key_id
+    )
 
 
 def _deliver(

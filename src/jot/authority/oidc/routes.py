@@ -29,6 +29,7 @@ from jot.authority.oidc import flow, handoff, pages, providers
 from jot.authority.oidc.errors import LoginRefused
 from jot.authority.oidc.models import DeviceRequest, Provider
 from jot.authority.state import Authority
+from jot.authority.web import sessions as web_sessions
 
 __all__ = ["RAW_RESPONSES", "RAW_ROUTES", "ROUTES"]
 
@@ -46,6 +47,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any], Need, int, str]] = [
 ]
 
 _COOKIE = "jot_oidc_"
+#: The console's page to land on after a web sign-in through the provider.
+_NEXT_COOKIE = "jot_oidc_next"
 _MAX_FORM = 4096
 # RFC 8252 §7.3: loopback redirects only, any port, for the CLI.
 _LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}(/[A-Za-z0-9/_-]*)?$")
@@ -88,11 +91,16 @@ def _redirect_with_cookie(authority: Authority, started: flow.Started) -> Respon
 
 
 def login(
-    request: Request, name: str, redirect_uri: str | None = None, code_challenge: str | None = None
+    request: Request,
+    name: str,
+    redirect_uri: str | None = None,
+    code_challenge: str | None = None,
+    next: str | None = None,
 ) -> Response:
-    """Start a login: from a browser, or for the CLI (loopback ``redirect_uri`` + PKCE)."""
+    """Start a login: from a browser, for the CLI (loopback ``redirect_uri`` + PKCE), or
+    for the web console (``next``: the console's page to land on, signed in)."""
     authority = _authority(request)
-    mode = "browser"
+    mode = "browser" if next is None else "web"
     if redirect_uri is not None or code_challenge is not None:
         if not redirect_uri or not _LOOPBACK.match(redirect_uri):
             return pages.page(
@@ -117,7 +125,18 @@ def login(
         )
     except LoginRefused as exc:
         return _refused(exc)
-    return _redirect_with_cookie(authority, started)
+    response = _redirect_with_cookie(authority, started)
+    if mode == "web":
+        response.set_cookie(
+            _NEXT_COOKIE,
+            web_sessions.local_path(next),
+            max_age=int(flow.ATTEMPT_TTL.total_seconds()),
+            path="/oidc/",
+            secure=authority.settings.issuer_url.startswith("https://"),
+            httponly=True,
+            samesite="lax",
+        )
+    return response
 
 
 def _too_many_starts(authority: Authority, client: str | None, target: str) -> Response | None:
@@ -145,8 +164,31 @@ def callback(request: Request, name: str) -> Response:
     except LoginRefused as exc:
         response = _refused(exc)
     else:
-        response = _finished(done)
+        response = _signed_in(request, done) if done.mode == "web" else _finished(done)
     response.delete_cookie(cookie, path="/oidc/")
+    return response
+
+
+def _signed_in(request: Request, done: flow.Finished) -> Response:
+    """The web console's sign-in: a browser session with the login's key, then the page the
+    person came for."""
+    authority = _authority(request)
+    if done.access_key is None:  # The web mode always hands the key over.
+        return pages.page("Login failed", "The login made no key; start it again.", status=500)
+    value = web_sessions.start(
+        authority,
+        identity_id=done.identity_id,
+        name=done.identity,
+        key_id=done.key_id,
+        key=done.access_key,
+        method="oidc",
+        client=_client(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    back = web_sessions.local_path(request.cookies.get(_NEXT_COOKIE))
+    response = RedirectResponse(back, status_code=303)
+    web_sessions.set_cookie(response, authority, value)
+    response.delete_cookie(_NEXT_COOKIE, path="/oidc/")
     return response
 
 

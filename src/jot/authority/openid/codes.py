@@ -9,8 +9,6 @@ redemption revokes what the first one produced (RFC 6749 §4.1.2: the code may h
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -19,6 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from jot.authority.oidc.flow import s256
+from jot.authority.oidc.flow import sha256 as digest
 from jot.authority.openid.errors import OAuthError
 from jot.authority.openid.models import AuthorizationCode, RefreshHandle
 
@@ -37,16 +37,6 @@ __all__ = [
 CODE_TTL = timedelta(seconds=60)
 #: The longest a refresh handle lives; it never outlives the browser session it came from.
 REFRESH_TTL = timedelta(hours=12)
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def s256(verifier: str) -> str:
-    """The PKCE S256 challenge of ``verifier`` (RFC 7636 §4.2)."""
-    raw = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)

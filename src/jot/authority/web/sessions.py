@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from jot.authority import audit, lineage
 from jot.authority.clock import to_datetime
@@ -26,7 +27,17 @@ from jot.authority.oidc.sealed import root_key
 from jot.authority.state import Authority
 from jot.authority.web.models import WebSession
 
-__all__ = ["KEY_NAME", "Active", "cookie_name", "end", "find", "live_until", "start"]
+__all__ = [
+    "KEY_NAME",
+    "Active",
+    "cookie_name",
+    "end",
+    "find",
+    "live_until",
+    "local_path",
+    "set_cookie",
+    "start",
+]
 
 #: The name of the access key a session acts with (as the key lists show it).
 KEY_NAME = "web session"
@@ -37,6 +48,25 @@ _TOUCH_EVERY = timedelta(seconds=60)
 
 def cookie_name(authority: Authority) -> str:
     return "__Host-jot_session" if _secure(authority) else "jot_session"
+
+
+def set_cookie(response: Response, authority: Authority, value: str) -> None:
+    """The session cookie, by the rules above (no ``Max-Age``: the server keeps the clock)."""
+    response.set_cookie(
+        cookie_name(authority),
+        value,
+        path="/",
+        secure=_secure(authority),
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site, else ``default`` (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
 
 
 def _secure(authority: Authority) -> bool:

@@ -44,7 +44,7 @@ MAX_FORM = 16 * 1024
 class Visit:
     request: Request
     authority: Authority
-    #: The page's access rule; forms of pages behind a sign-in are bound to the session.
+    #: The page's access rule.
     need: Need
     session: sessions.Active | None = None
     me: WhoAmI | None = None
@@ -78,9 +78,10 @@ class Visit:
         return run_as(self.request, bearer, need, handler, *args, **kwargs)
 
     def _action(self, action: str) -> str:
-        if self.need is Need.PUBLIC or self.session is None:
+        if self.session is None:
             return action
-        # Bound to the session too: a token seen before a sign-in is no good after it.
+        # Bound to the session too: a token seen before a sign-in is no good after it, nor
+        # one of another session.
         return f"{action}|{self.session.id}"
 
     def csrf(self, action: str) -> Markup:
@@ -116,11 +117,7 @@ class Visit:
 PageFunction = Callable[[Visit], Response]
 
 
-def local_path(value: str | None, default: str = "/") -> str:
-    """``value`` if it is a path on this site, else ``default`` (no open redirects)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return default
-    return value
+local_path = sessions.local_path
 
 
 async def read_form(request: Request) -> dict[str, str]:

@@ -7,6 +7,8 @@ outlives), and start a session with it (:mod:`jot.authority.web.sessions`).
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -17,6 +19,7 @@ from jot.authority.context import run_as
 from jot.authority.errors import APIError
 from jot.authority.handlers import keys
 from jot.authority.handlers import session as session_handlers
+from jot.authority.oidc import providers
 from jot.authority.web import sessions
 from jot.authority.web.visit import Visit, local_path
 
@@ -32,8 +35,15 @@ def sign_in_form(visit: Visit) -> Response:
 def _form(visit: Visit, message: str = "", status: int = 200, name: str = "") -> Response:
     nxt = local_path(visit.request.query_params.get("next") or visit.form.get("next"))
     notice = visit.request.query_params.get("signed_out") == "1"
+    names = visit.call(Need.PUBLIC, providers.provider_names).items
     return visit.page(
-        "sign_in.html", status, message=message, next=nxt, name=name, signed_out=notice
+        "sign_in.html",
+        status,
+        message=message,
+        next=nxt,
+        name=name,
+        signed_out=notice,
+        providers=[(n, f"/oidc/{quote(n)}/login?{urlencode({'next': nxt})}") for n in names],
     )
 
 
@@ -69,14 +79,7 @@ def sign_in(visit: Visit) -> Response:
     )
     visit.drop_cookie = False
     response = visit.redirect(local_path(visit.form.get("next")))
-    response.set_cookie(
-        sessions.cookie_name(visit.authority),
-        cookie,
-        path="/",
-        secure=visit.authority.settings.issuer_url.startswith("https://"),
-        httponly=True,
-        samesite="lax",
-    )
+    sessions.set_cookie(response, visit.authority, cookie)
     return response
 
 
