@@ -1,7 +1,7 @@
 """grant and membership indexes for token decisions
 
 Revision ID: gi01
-Revises: se01
+Revises: rl01
 Create Date: 2026-12-06 03:30:00
 
 Adds ``(destination_id, identity_id)`` and ``(destination_id, group_id)`` indexes on
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "gi01"
-down_revision = "se01"
+down_revision = "rl01"
 branch_labels = None
 depends_on = None
 
