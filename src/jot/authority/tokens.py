@@ -18,6 +18,7 @@ as from step 3. Whatever the step, the decision is :func:`decide` and the claims
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.claims import MAX_TOKEN_BYTES, build_claims
-from jot.api.roles import granting_groups, roles_within
+from jot.api.roles import expiry_of, granting_groups, roles_within
 from jot.authority import access, audit, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
@@ -83,35 +84,53 @@ class TokenTooLarge(APIError):
         )
 
 
-def decide(session: Session, caller: Caller, groups: Sequence[str], name: str) -> TokenDecision:
-    """Whether ``caller`` (in ``groups``) may have tokens for destination ``name``: 404, 403,
-    or with which lifetime and groups."""
-    return _decide(session, caller, groups, name)[0]
+def decide(
+    session: Session,
+    caller: Caller,
+    groups: Sequence[str],
+    name: str,
+    *,
+    now: float | None = None,
+) -> TokenDecision:
+    """Whether ``caller`` (in ``groups``) may have tokens for destination ``name`` at ``now``
+    (default: the system clock): 404, 403, or with which lifetime and groups."""
+    return _decide(session, caller, groups, name, now)[0]
 
 
 def _decide(
-    session: Session, caller: Caller, groups: Sequence[str], name: str
+    session: Session, caller: Caller, groups: Sequence[str], name: str, now: float | None = None
 ) -> tuple[TokenDecision, tuple[str, ...]]:
     """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
     destination = session.connection().execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
     grants = access.held_grants(session, caller.id, caller.name, destination.name)
-    if not roles_within(caller.name, groups, destination.name, grants):
+    now = time.time() if now is None else now
+    if not roles_within(caller.name, groups, destination.name, grants, now=now):
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
-    granting = granting_groups(groups, destination.name, grants)
+    granting = granting_groups(groups, destination.name, grants, now=now)
     narrowed = destination.group_narrowing == "grants"
     kept = granting if narrowed else tuple(groups)
     sealed = destination.encryption_key
     seal = signing.sealing_key(sealed) if sealed is not None else None
-    decision = TokenDecision(destination.name, destination.lifetime, kept, seal, narrowed)
+    until = expiry_of(caller.name, groups, grants, now=now)
+    decision = TokenDecision(
+        destination.name, destination.lifetime, kept, seal, until, narrowed=narrowed
+    )
     return decision, granting
 
 
-def granting(session: Session, caller: Caller, groups: Sequence[str], name: str) -> tuple[str, ...]:
+def granting(
+    session: Session,
+    caller: Caller,
+    groups: Sequence[str],
+    name: str,
+    *,
+    now: float | None = None,
+) -> tuple[str, ...]:
     """The ``groups`` that hold a grant on destination ``name`` (what an ID token and the
     userinfo answer carry); 404 or 403 as :func:`decide`."""
-    return _decide(session, caller, groups, name)[1]
+    return _decide(session, caller, groups, name, now)[1]
 
 
 def issue_for(
@@ -120,7 +139,7 @@ def issue_for(
     """A token for ``caller`` on destination ``name``, its grant checked now (no cache) and
     the issue audited: what the OpenID token endpoint hands out at every code and refresh.
     Also the groups that hold a grant there, which an ID token carries."""
-    decision, granting = _decide(ctx.session, caller, groups, name)
+    decision, granting = _decide(ctx.session, caller, groups, name, ctx.now.timestamp())
     token, claims = _sign(ctx.authority, caller, decision, ctx.now, ctx.authority.keyring.signer())
     ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=caller.id)
     count_token(decision.destination)
@@ -164,11 +183,17 @@ def _decision(ctx: Context, me: Caller, destination: str) -> TokenDecision:
     cache = ctx.authority.decisions
     cache_key = _decision_key(me.id, destination, ctx.groups)
     decision = cache.get(cache_key)
-    if decision is None:
+    now = ctx.now.timestamp()
+    if decision is None or not _holds(decision, now):
         generation = cache.generation
-        decision = decide(ctx.session, me, ctx.groups, destination)
+        decision = decide(ctx.session, me, ctx.groups, destination, now=now)
         cache.put(cache_key, decision, generation)
     return decision
+
+
+def _holds(decision: TokenDecision, now: float) -> bool:
+    """A cached decision holds until a time-bound grant behind it lapses."""
+    return decision.until is None or now < decision.until
 
 
 async def issue_cached(
@@ -187,7 +212,7 @@ async def issue_cached(
         return None
     decision = authority.decisions.get(_decision_key(me.id, body.destination, principal.groups))
     signer = authority.keyring.cached_signer()
-    if decision is None or signer is None:
+    if decision is None or signer is None or not _holds(decision, now.timestamp()):
         return None
     return await issue_checked(authority, Checked(me, decision, signer), client)
 

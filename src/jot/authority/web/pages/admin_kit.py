@@ -96,6 +96,8 @@ class Listing:
     filters: list[Field] = field(default_factory=list)
     next_url: str | None = None
     intro: str = ""
+    #: The label of the filter form's button.
+    search: str = "Filter"
 
 
 def next_url(
