@@ -41,3 +41,23 @@ def test_narrowing_keeps_the_groups_granted_within_the_destination_in_order() ->
     assert granting_groups(["x", "ops", "db"], "web", GRANTS) == ("ops",)
     assert granting_groups(["db", "ops"], "db", GRANTS) == ("db",)
     assert granting_groups([], "web", GRANTS) == ()
+
+
+def test_a_time_bound_grant_applies_until_its_end_not_at_it() -> None:
+    from jot.api.roles import expiry_of, roles_below
+
+    grants = {
+        "user:bob": [Held("web", "viewer", 1000.0), Held("web", "editor")],
+        "group:ops": [Held("k8s.dev", "edit", 2000.0), Held("web", "admin", 500.0)],
+    }
+    assert roles_on("bob", ["ops"], "web", grants, now=499) == {"viewer", "editor", "admin"}
+    assert roles_on("bob", ["ops"], "web", grants, now=500) == {"viewer", "editor"}
+    assert roles_on("bob", ["ops"], "web", grants, now=1000) == {"editor"}
+    assert roles_within("bob", ["ops"], "k8s", grants, now=1999) == {"edit"}
+    assert roles_within("bob", ["ops"], "k8s", grants, now=2000) == frozenset()
+    assert roles_below("bob", ["ops"], "k8s", grants, now=10) == {"k8s.dev": {"edit"}}
+    assert granting_groups(["ops"], "k8s", grants, now=2000) == ()
+    # The next lapse among what applies now: the bound of any cache of these answers.
+    assert expiry_of("bob", ["ops"], grants, now=0) == 500.0
+    assert expiry_of("bob", ["ops"], grants, now=500) == 1000.0
+    assert expiry_of("bob", [], grants, now=1000) is None

@@ -63,7 +63,9 @@ class FakeAuthority:
         claims = {k: v for k, v in claims.items() if v is not None}
         return jwt.encode(claims, key or self.signing_key, typ=typ)
 
-    def set_grants(self, grants: list[tuple[str, str, str]]) -> None:
+    def set_grants(self, grants: list[tuple[str, ...]]) -> None:
+        """Grants as ``(subject, role, resource)``, or with a fourth item: when it lapses
+        (ISO 8601)."""
         self.grants = [
             {
                 "id": f"g{i}",
@@ -71,8 +73,9 @@ class FakeAuthority:
                 "role": r,
                 "resource": res,
                 "created": "2026-01-01T00:00:00Z",
+                **({"expires": rest[0]} if rest else {}),
             }
-            for i, (s, r, res) in enumerate(grants)
+            for i, (s, r, res, *rest) in enumerate(grants)
         ]
         self.revision += 1
 

@@ -132,3 +132,18 @@ def test_index_answers_from_its_own_grants():
     assert len(index._answers) == 5  # Remembered per caller.
     # Another index (the grants changed) answers from its own grants, not from the old ones.
     assert GrantIndex([]).roles_for("u1", ["ops"], "web") == frozenset()
+
+
+def test_a_time_bound_grant_is_dropped_at_its_end_without_a_new_list():
+    index = GrantIndex(
+        [
+            {"subject": "user:bob", "role": "viewer", "resource": "web",
+             "expires": "2030-01-01T00:00:00+00:00"},
+            {"subject": "user:bob", "role": "editor", "resource": "web.docs"},
+        ]
+    )  # fmt: skip
+    end = 1893456000.0  # 2030-01-01T00:00:00Z
+    assert index.roles_for("bob", [], "web.docs", now=end - 1) == {"viewer", "editor"}
+    assert index.roles_for("bob", [], "web.docs", now=end) == {"editor"}
+    assert index.expiry_of("bob", [], now=end - 1) == end
+    assert index.expiry_of("bob", [], now=end) is None

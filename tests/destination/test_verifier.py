@@ -3,11 +3,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from jot.destination import errors
+from jot.destination._core import allowed
 from jot.destination.grants import GrantIndex
 from jot.destination.jwks import JWKSPolicy
 from jot.destination.stores import MemoryStore
@@ -365,3 +367,25 @@ def test_system_group_kept_when_a_grant_names_it(authority, clock):
     ident = v.verify(authority.token(groups=["ops", "system:masters", "system:nodes"]))
     assert ident.groups == ("ops", "system:masters")
     assert ident.roles == {"root", "admin"}
+
+
+def test_a_time_bound_grant_lapses_at_the_destination_on_its_own(authority, clock):
+    """Issue 19 item 2: the grant's end came with the list; at that moment the destination
+    drops it (also the decision remembered for a cached token), with no new list."""
+    end = clock.now + 120
+    authority.set_grants(
+        [("user:alice@example.com", "viewer", "web",
+          datetime.fromtimestamp(end, UTC).isoformat())]
+    )  # fmt: skip
+    v = make(authority, clock)
+    token = authority.token(now=int(clock.now), groups=[])
+    assert v.verify(token).roles == {"viewer"}
+    assert v.verify(token).roles == {"viewer"}  # Remembered with the cached token.
+    clock.now = end - 0.5
+    assert v.verify(token).roles == {"viewer"}
+    clock.now = end
+    assert v.verify(token).roles == frozenset()
+    lapsed = v.verify(token)
+    with pytest.raises(errors.ForbiddenError):
+        allowed(lapsed, True)
+    assert len(authority.grants) == 1  # The list never changed: the end came with it.

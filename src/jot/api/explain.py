@@ -3,6 +3,8 @@ the authority would issue it a token for the destination (and if not, why)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from jot.api._base import Response
@@ -17,8 +19,11 @@ class Source(Response):
     role: str
     resource: str
     #: Whether the grant applies to the resource asked about (a grant on ``web.a`` gives
-    #: nothing on ``web`` or ``web.b``, but still lets its holder have tokens for ``web``).
+    #: nothing on ``web`` or ``web.b``, but still lets its holder have tokens for ``web``;
+    #: a time-bound grant stops applying at ``expires``).
     applies: bool
+    #: When a time-bound grant lapses; None: until removed.
+    expires: datetime | None = None
 
 
 class Explanation(Response):

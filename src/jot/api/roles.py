@@ -6,17 +6,22 @@ held by those subjects, by subject (the authority reads only those from its data
 destination indexes its synced list).
 
 A grant on ``web`` applies to ``web`` and every sub-resource ``web.x``; a grant on ``web.x``
-applies to ``web.x`` and its own children, never to ``web``.
+applies to ``web.x`` and its own children, never to ``web``. A time-bound grant applies
+until its ``expires`` (epoch seconds), not at that instant or after: every function takes
+``now`` (default: the system clock), so that both sides drop it at the same moment without
+asking anyone. The rules, with examples, are in docs/destinations.md ("The decision").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 __all__ = [
     "Held",
     "HeldGrants",
+    "expiry_of",
     "granting_groups",
     "resource_chain",
     "roles_below",
@@ -31,6 +36,8 @@ class Held(NamedTuple):
 
     resource: str
     role: str
+    #: When a time-bound grant stops applying (epoch seconds); None: until it is removed.
+    expires: float | None = None
 
 
 #: Grants by subject (``user:<name>``, ``group:<name>``).
@@ -48,29 +55,50 @@ def subjects_of(name: str, groups: Iterable[str]) -> list[str]:
     return ["user:" + name, *("group:" + group for group in groups)]
 
 
-def _held(name: str, groups: Iterable[str], grants: HeldGrants) -> Iterator[Held]:
-    for subject in subjects_of(name, groups):
-        yield from grants.get(subject, ())
+def _live(held: Iterable[Held], now: float) -> Iterator[Held]:
+    """The grants of ``held`` that apply at ``now``: a time-bound one until its ``expires``."""
+    return (h for h in held if h.expires is None or now < h.expires)
 
 
-def roles_on(name: str, groups: Iterable[str], resource: str, grants: HeldGrants) -> frozenset[str]:
+def _held(
+    name: str, groups: Iterable[str], grants: HeldGrants, now: float | None
+) -> Iterator[Held]:
+    """The grants that apply now to ``name`` and its ``groups``."""
+    current = time.time() if now is None else now
+    yield from _live(grants.get("user:" + name, ()), current)
+    listed = groups if isinstance(groups, Collection) else tuple(groups)
+    if len(grants) > len(listed):
+        for group in listed:
+            yield from _live(grants.get("group:" + group, ()), current)
+        return
+    # The authority passes only the caller's own grants (a few subjects), and a person may
+    # be in hundreds of groups: then the shorter side is walked (the same answer).
+    member = listed if isinstance(listed, (set, frozenset)) else set(listed)
+    for subject, held in grants.items():
+        if subject.startswith("group:") and subject[6:] in member:
+            yield from _live(held, current)
+
+
+def roles_on(
+    name: str, groups: Iterable[str], resource: str, grants: HeldGrants, *, now: float | None = None
+) -> frozenset[str]:
     """The roles that ``name`` and its ``groups`` hold on ``resource``: the destination's
     answer at every request."""
     applicable = set(resource_chain(resource))
     return frozenset(
-        held.role for held in _held(name, groups, grants) if held.resource in applicable
+        held.role for held in _held(name, groups, grants, now) if held.resource in applicable
     )
 
 
 def roles_below(
-    name: str, groups: Iterable[str], resource: str, grants: HeldGrants
+    name: str, groups: Iterable[str], resource: str, grants: HeldGrants, *, now: float | None = None
 ) -> dict[str, frozenset[str]]:
     """The roles granted on each sub-resource strictly below ``resource`` (``k8s.dev`` →
     ``{"k8s.dev": …}`` for ``k8s``): what a Kubernetes destination turns into namespaced
     role groups. Roles held on ``resource`` itself are :func:`roles_on`'s, not repeated here."""
     prefix = resource + "."
     below: dict[str, set[str]] = {}
-    for held in _held(name, groups, grants):
+    for held in _held(name, groups, grants, now):
         if held.resource.startswith(prefix):
             below.setdefault(held.resource, set()).add(held.role)
     return {sub: frozenset(roles) for sub, roles in below.items()}
@@ -81,20 +109,42 @@ def _within(resource: str, destination: str) -> bool:
 
 
 def roles_within(
-    name: str, groups: Iterable[str], destination: str, grants: HeldGrants
+    name: str,
+    groups: Iterable[str],
+    destination: str,
+    grants: HeldGrants,
+    *,
+    now: float | None = None,
 ) -> frozenset[str]:
     """The roles held on ``destination`` or any of its sub-resources: the authority issues a
     token for ``destination`` only when there is one."""
     return frozenset(
-        held.role for held in _held(name, groups, grants) if _within(held.resource, destination)
+        held.role
+        for held in _held(name, groups, grants, now)
+        if _within(held.resource, destination)
     )
 
 
-def granting_groups(groups: Sequence[str], destination: str, grants: HeldGrants) -> tuple[str, ...]:
+def granting_groups(
+    groups: Sequence[str], destination: str, grants: HeldGrants, *, now: float | None = None
+) -> tuple[str, ...]:
     """The ``groups`` (in their order) that hold a grant within ``destination``: a narrowed
     token carries only these."""
-    return tuple(
-        group
-        for group in groups
-        if any(_within(held.resource, destination) for held in grants.get("group:" + group, ()))
-    )
+    current = time.time() if now is None else now
+    granting = {
+        subject[6:]
+        for subject, held in grants.items()
+        if subject.startswith("group:")
+        and any(_within(h.resource, destination) for h in _live(held, current))
+    }
+    return tuple(group for group in groups if group in granting)
+
+
+def expiry_of(
+    name: str, groups: Iterable[str], grants: HeldGrants, *, now: float | None = None
+) -> float | None:
+    """When the next of the grants that apply now to ``name`` and its ``groups`` lapses (None:
+    none is time-bound): an answer from :func:`roles_on` holds until then, so a cache of it
+    must not outlive it."""
+    ends = [held.expires for held in _held(name, groups, grants, now) if held.expires is not None]
+    return min(ends) if ends else None

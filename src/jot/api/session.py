@@ -56,6 +56,10 @@ class GrantCreate(Request):
     subject: Subject
     role: Role
     resource: Resource
+    #: A time-bound grant: it lapses this many seconds from now (``--for``) …
+    duration: int | None = Field(default=None, ge=1, le=366 * 86400)
+    #: … or at this time (``--until``). Neither: until removed.
+    expires: datetime | None = None
 
 
 class AuditEvent(Response):

@@ -46,6 +46,8 @@ class Principal:
     last_used: datetime
     groups: tuple[str, ...]
     roles: frozenset[str]
+    #: When the next time-bound grant behind ``roles`` lapses (None: none is time-bound).
+    roles_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class TokenDecision:
     groups: tuple[str, ...]
     #: The destination's encryption key: its tokens are sealed to it (None: signed only).
     encrypt_to: Key | None = None
+    #: When the next time-bound grant behind the decision lapses (None: none is time-bound):
+    #: a cached decision is not used from then on.
+    until: float | None = None
+    #: Whether ``groups`` were narrowed to those with grants on the destination.
+    narrowed: bool = False
 
 
 class AuthCache(Generic[V]):

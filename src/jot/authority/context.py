@@ -217,6 +217,8 @@ def still_valid(principal: Principal, now: datetime) -> bool:
     """A cached check holds while no expiry passed and no last-used touch is due."""
     if principal.expires is not None and principal.expires <= now:
         return False
+    if principal.roles_until is not None and principal.roles_until <= now.timestamp():
+        return False  # A time-bound grant behind its roles lapsed: check again.
     return now - principal.last_used < _TOUCH_EVERY
 
 
@@ -256,13 +258,17 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     if idle and key.last_used + timedelta(seconds=idle) <= ctx.now:
         raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
     groups = access.group_names(ctx.session, key.identity_id)
-    roles = access.jot_roles(ctx.session, key.identity_id, key.name, groups)
+    roles, roles_until = access.jot_roles(
+        ctx.session, key.identity_id, key.name, groups, now=ctx.now.timestamp()
+    )
     last_used = key.last_used
     if ctx.now - last_used >= _TOUCH_EVERY:
         _touch(ctx, key_id, write=write)
         last_used = ctx.now
     caller = Caller(key.identity_id, key.name, key.kind, key_id, key.origin_id or key_id)
-    return Principal(caller, key.expires, idle, last_used, tuple(groups), frozenset(roles))
+    return Principal(
+        caller, key.expires, idle, last_used, tuple(groups), frozenset(roles), roles_until
+    )
 
 
 def _touch(ctx: Context, key_id: str, *, write: bool) -> None:

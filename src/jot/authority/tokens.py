@@ -18,6 +18,7 @@ as from step 3. Whatever the step, the decision is :func:`decide` and the claims
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,21 +28,22 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
-from jot.api.claims import build_claims
-from jot.api.roles import granting_groups, roles_within
+from jot.api.claims import MAX_TOKEN_BYTES, build_claims
+from jot.api.roles import expiry_of, granting_groups, roles_within
 from jot.authority import access, audit, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context, reads_first, still_valid
-from jot.authority.errors import Forbidden, NotFound
+from jot.authority.errors import APIError, Forbidden, NotFound
 from jot.authority.middleware import count_token
-from jot.authority.models import Destination, Grant
+from jot.authority.models import Destination
 from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
 from jot.authority.state import Authority
 from jot.jose import Key
 
 __all__ = [
     "Checked",
+    "TokenTooLarge",
     "check_token",
     "decide",
     "granting",
@@ -59,38 +61,76 @@ _DESTINATION = select(
     Destination.group_narrowing,
     Destination.encryption_key,
 ).where(Destination.name == bindparam("name"))
-_HELD_ON = access.held_query(Grant.destination_id == bindparam("destination"))
 
 
-def decide(session: Session, caller: Caller, groups: Sequence[str], name: str) -> TokenDecision:
-    """Whether ``caller`` (in ``groups``) may have tokens for destination ``name``: 404, 403,
-    or with which lifetime and groups."""
-    return _decide(session, caller, groups, name)[0]
+class TokenTooLarge(APIError):
+    """The token would be longer than destinations accept (:data:`MAX_TOKEN_BYTES`): refused
+    here, with what to do, rather than handed out to be refused at the destination."""
+
+    status, error = 422, "token_too_large"
+
+    def __init__(self, me: Caller, decision: TokenDecision, size: int) -> None:
+        where = decision.destination
+        if decision.narrowed:
+            fix = f"fewer of {me.name}'s groups could hold grants on {where!r}"
+        else:
+            fix = (
+                f"an admin can narrow its groups to those with grants there "
+                f"(jot destinations update {where} --groups grants)"
+            )
+        super().__init__(
+            f"a token for {where!r} would be {size:,} bytes, over the {MAX_TOKEN_BYTES:,} "
+            f"that destinations accept: it names {len(decision.groups)} groups; {fix}"
+        )
+
+
+def decide(
+    session: Session,
+    caller: Caller,
+    groups: Sequence[str],
+    name: str,
+    *,
+    now: float | None = None,
+) -> TokenDecision:
+    """Whether ``caller`` (in ``groups``) may have tokens for destination ``name`` at ``now``
+    (default: the system clock): 404, 403, or with which lifetime and groups."""
+    return _decide(session, caller, groups, name, now)[0]
 
 
 def _decide(
-    session: Session, caller: Caller, groups: Sequence[str], name: str
+    session: Session, caller: Caller, groups: Sequence[str], name: str, now: float | None = None
 ) -> tuple[TokenDecision, tuple[str, ...]]:
     """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
     destination = session.connection().execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
-    grants = access.held_grants(
-        session, _HELD_ON, caller.name, me=caller.id, destination=destination.id
-    )
-    if not roles_within(caller.name, groups, destination.name, grants):
+    grants = access.held_grants(session, caller.id, caller.name, destination.name)
+    now = time.time() if now is None else now
+    if not roles_within(caller.name, groups, destination.name, grants, now=now):
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
-    granting = granting_groups(groups, destination.name, grants)
-    kept = granting if destination.group_narrowing == "grants" else tuple(groups)
+    granting = granting_groups(groups, destination.name, grants, now=now)
+    narrowed = destination.group_narrowing == "grants"
+    kept = granting if narrowed else tuple(groups)
     sealed = destination.encryption_key
     seal = signing.sealing_key(sealed) if sealed is not None else None
-    return TokenDecision(destination.name, destination.lifetime, kept, seal), granting
+    until = expiry_of(caller.name, groups, grants, now=now)
+    decision = TokenDecision(
+        destination.name, destination.lifetime, kept, seal, until, narrowed=narrowed
+    )
+    return decision, granting
 
 
-def granting(session: Session, caller: Caller, groups: Sequence[str], name: str) -> tuple[str, ...]:
+def granting(
+    session: Session,
+    caller: Caller,
+    groups: Sequence[str],
+    name: str,
+    *,
+    now: float | None = None,
+) -> tuple[str, ...]:
     """The ``groups`` that hold a grant on destination ``name`` (what an ID token and the
     userinfo answer carry); 404 or 403 as :func:`decide`."""
-    return _decide(session, caller, groups, name)[1]
+    return _decide(session, caller, groups, name, now)[1]
 
 
 def issue_for(
@@ -99,7 +139,7 @@ def issue_for(
     """A token for ``caller`` on destination ``name``, its grant checked now (no cache) and
     the issue audited: what the OpenID token endpoint hands out at every code and refresh.
     Also the groups that hold a grant there, which an ID token carries."""
-    decision, granting = _decide(ctx.session, caller, groups, name)
+    decision, granting = _decide(ctx.session, caller, groups, name, ctx.now.timestamp())
     token, claims = _sign(ctx.authority, caller, decision, ctx.now, ctx.authority.keyring.signer())
     ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=caller.id)
     count_token(decision.destination)
@@ -143,11 +183,17 @@ def _decision(ctx: Context, me: Caller, destination: str) -> TokenDecision:
     cache = ctx.authority.decisions
     cache_key = _decision_key(me.id, destination, ctx.groups)
     decision = cache.get(cache_key)
-    if decision is None:
+    now = ctx.now.timestamp()
+    if decision is None or not _holds(decision, now):
         generation = cache.generation
-        decision = decide(ctx.session, me, ctx.groups, destination)
+        decision = decide(ctx.session, me, ctx.groups, destination, now=now)
         cache.put(cache_key, decision, generation)
     return decision
+
+
+def _holds(decision: TokenDecision, now: float) -> bool:
+    """A cached decision holds until a time-bound grant behind it lapses."""
+    return decision.until is None or now < decision.until
 
 
 async def issue_cached(
@@ -166,7 +212,7 @@ async def issue_cached(
         return None
     decision = authority.decisions.get(_decision_key(me.id, body.destination, principal.groups))
     signer = authority.keyring.cached_signer()
-    if decision is None or signer is None:
+    if decision is None or signer is None or not _holds(decision, now.timestamp()):
         return None
     return await issue_checked(authority, Checked(me, decision, signer), client)
 
@@ -212,4 +258,7 @@ def _sign(
         lifetime=decision.lifetime,
         skew=settings.clock_skew,
     )
-    return signing.sign(claims, key, decision.encrypt_to), claims
+    token = signing.sign(claims, key, decision.encrypt_to)
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenTooLarge(me, decision, len(token))
+    return token, claims

@@ -3,6 +3,7 @@ a table (``--json`` for scripts); a removal that takes other things with it asks
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.session import GrantCreate
-from jot.cli._duration import Duration
+from jot.cli._duration import Duration, spoken
 from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
 from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import cell, print_items, print_json, print_table, say
@@ -28,7 +29,7 @@ from jot.destination.settings import ROLE_PREFIX
 
 __all__ = ["destinations", "grants", "groups", "users"]
 
-_GRANT_HEADERS = ["id", "subject", "role", "resource", "created"]
+_GRANT_HEADERS = ["id", "subject", "role", "resource", "created", "expires"]
 
 
 def _done(as_json: bool, message: str, result: Any = None) -> None:
@@ -39,7 +40,31 @@ def _done(as_json: bool, message: str, result: Any = None) -> None:
 
 
 def _grant_row(grant: Any) -> list[Any]:
-    return [grant.id, grant.subject, grant.role, grant.resource, grant.created]
+    return [grant.id, grant.subject, grant.role, grant.resource, grant.created, _ends(grant)]
+
+
+def _ends(grant: Any) -> str:
+    """When a time-bound grant lapses, and how long that is from now; ``-`` for none."""
+    if grant.expires is None:
+        return "-"
+    left = (grant.expires - datetime.now(UTC)).total_seconds()
+    if left >= 300:  # To the minute: the seconds of a long time left are noise.
+        left = round(left / 60) * 60
+    return f"{cell(grant.expires)} ({spoken(left)} left)" if left > 0 else cell(grant.expires)
+
+
+def _until(value: str | None) -> datetime | None:
+    """``--until``: an ISO 8601 time; without a zone, it is this machine's local time."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            "use an ISO time such as 2026-01-15T18:00 (local) or 2026-01-15T17:00Z",
+            param_hint="--until",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.astimezone()
 
 
 def _show_one(fields: dict[str, Any], grants: Any, as_json: bool) -> None:
@@ -228,13 +253,33 @@ def grants_list(
 @click.argument("subject")
 @click.argument("role")
 @click.argument("resource")
+@click.option(
+    "--for", "duration", type=Duration(1, 366 * 86400), help="Only for this long (2h, 30m, 7d)."
+)
+@click.option("--until", help="Only until this time (ISO 8601; local time without a zone).")
 @server_option
 @json_option
-def grants_add(subject: str, role: str, resource: str, server: str | None, as_json: bool) -> None:
-    """Grant ROLE on RESOURCE (destination[.sub]) to SUBJECT (user:NAME or group:NAME)."""
+def grants_add(
+    subject: str,
+    role: str,
+    resource: str,
+    duration: int | None,
+    until: str | None,
+    server: str | None,
+    as_json: bool,
+) -> None:
+    """Grant ROLE on RESOURCE (destination[.sub]) to SUBJECT (user:NAME or group:NAME), for
+    good or, with --for or --until, for a while (it lapses by itself; an existing time-bound
+    grant runs on to the later end)."""
+    if duration is not None and until is not None:
+        raise click.UsageError("give --for or --until, not both")
     checked(GrantCreate, subject=subject, role=role, resource=resource)
-    result = call(server, ops.grant_create(subject, role, resource))
-    _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id})", result)
+    result = call(
+        server,
+        ops.grant_create(subject, role, resource, duration=duration, expires=_until(until)),
+    )
+    ends = f" until {_ends(result)}" if result.expires else ""
+    _done(as_json, f"granted {role} on {resource} to {subject} (id {result.id}){ends}", result)
 
 
 @grants.command("check")

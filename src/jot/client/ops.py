@@ -290,13 +290,20 @@ def grants_watch(
     )
 
 
-def grant_create(subject: str, role: str, resource: str) -> Call[GrantOut]:
-    return Call(
-        "POST",
-        "/api/grants",
-        _model(GrantOut),
-        json=body_of(GrantCreate, subject=subject, role=role, resource=resource),
-    )
+def grant_create(
+    subject: str,
+    role: str,
+    resource: str,
+    *,
+    duration: int | None = None,
+    expires: datetime | None = None,
+) -> Call[GrantOut]:
+    """A grant; time-bound with ``duration`` (seconds from now) or ``expires``."""
+    body = body_of(
+        GrantCreate, subject=subject, role=role, resource=resource, duration=duration,
+        expires=expires,
+    )  # fmt: skip
+    return Call("POST", "/api/grants", _model(GrantOut), json=body)
 
 
 def grant_delete(grant_id: str) -> Call[None]:

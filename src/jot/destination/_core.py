@@ -266,26 +266,36 @@ class VerifierCore:
             self.cache.put(digest, entry, now)
         return entry
 
-    def remembered(self, entry: CachedToken, resource: str, grants: object) -> Identity | None:
+    def remembered(
+        self, entry: CachedToken, resource: str, grants: object, now: float
+    ) -> Identity | None:
         """The identity decided for this token before, if the grants (the very same index
-        object; None: not known) and the resource are the same now."""
+        object; None: not known) and the resource are the same now, and no time-bound grant
+        behind it has lapsed since."""
         decision = entry.decision
         if (
             decision is not None
             and grants is not None
             and decision.grants is grants
             and decision.resource == resource
+            and (decision.until is None or now < decision.until)
         ):
             return decision.identity
         return None
 
     def remember(
-        self, entry: CachedToken, resource: str, grants: object, identity: Identity
+        self,
+        entry: CachedToken,
+        resource: str,
+        grants: object,
+        identity: Identity,
+        until: float | None = None,
     ) -> Identity:
         """Keep ``identity`` with a cached token, decided under ``grants`` (read before the
-        roles were: a change meanwhile makes the next request decide again)."""
+        roles were: a change meanwhile makes the next request decide again) until ``until``
+        (when a time-bound grant behind it lapses)."""
         if grants is not None and self.cache is not None:
-            entry.decision = Decision(grants, resource, identity)
+            entry.decision = Decision(grants, resource, identity, until)
         return identity
 
     def groups(self, claims: dict[str, Any], granted: Collection[str] = ()) -> tuple[str, ...]:

@@ -44,6 +44,8 @@ class Decision:
     grants: object
     resource: str
     identity: Identity
+    #: When a time-bound grant behind it lapses (None: none is time-bound): not used after.
+    until: float | None = None
 
 
 @dataclass(slots=True)

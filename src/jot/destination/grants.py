@@ -17,12 +17,13 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
-from jot.api.roles import Held, resource_chain, roles_below, roles_on
+from jot.api.roles import Held, expiry_of, resource_chain, roles_below, roles_on
 from jot.destination.settings import CACHE_SIZE
 
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
@@ -51,11 +52,14 @@ class GrantIndex:
     def __init__(self, grants: Iterable[Mapping[str, Any]] = ()) -> None:
         index: dict[str, list[Held]] = {}
         for grant in grants:
-            index.setdefault(grant["subject"], []).append(Held(grant["resource"], grant["role"]))
+            held = Held(grant["resource"], grant["role"], _epoch(grant.get("expires")))
+            index.setdefault(grant["subject"], []).append(held)
         self._index = index
         # Answers per caller, for tokens the verification cache does not hold (more callers
         # than it holds, or --cache-size 0): the same users and groups ask again and again.
-        self._answers: dict[tuple[str, tuple[str, ...], str], frozenset[str]] = {}
+        self._answers: dict[
+            tuple[str, tuple[str, ...], str], tuple[frozenset[str], float | None]
+        ] = {}
         self.mentioned_groups = frozenset(
             subject.removeprefix("group:") for subject in index if subject.startswith("group:")
         )
@@ -68,23 +72,46 @@ class GrantIndex:
         """Itself: the grants never change (see :class:`GrantSource`)."""
         return self
 
-    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+    def roles_for(
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
+    ) -> frozenset[str]:
+        """The roles at ``resource`` at ``now`` (default: the system clock): a time-bound
+        grant stops applying at its end here too, without a new list from the authority."""
+        current = time.time() if now is None else now
         groups = tuple(groups)
         key = (name, groups, resource)
-        roles = self._answers.get(key)
-        if roles is None:
-            roles = roles_on(name, groups, resource, self._index)
-            if len(self._answers) >= CACHE_SIZE:
-                self._answers.clear()  # Bounded; many distinct callers just start it over.
-            self._answers[key] = roles
+        found = self._answers.get(key)
+        if found is not None and (found[1] is None or current < found[1]):
+            return found[0]
+        roles = roles_on(name, groups, resource, self._index, now=current)
+        if len(self._answers) >= CACHE_SIZE:
+            self._answers.clear()  # Bounded; many distinct callers just start it over.
+        # Kept until the next of the caller's grants lapses: then it is decided again.
+        self._answers[key] = (roles, expiry_of(name, groups, self._index, now=current))
         return roles
 
     def roles_below(
-        self, name: str, groups: Iterable[str], resource: str
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
     ) -> dict[str, frozenset[str]]:
         """Roles granted on each sub-resource below ``resource`` (namespaces, for
         Kubernetes)."""
-        return roles_below(name, groups, resource, self._index)
+        return roles_below(name, groups, resource, self._index, now=now)
+
+    def expiry_of(
+        self, name: str, groups: Iterable[str], *, now: float | None = None
+    ) -> float | None:
+        """When the next grant that applies to the caller lapses (None: none is time-bound):
+        a decision remembered for a token must not outlive it."""
+        return expiry_of(name, groups, self._index, now=now)
+
+
+def _epoch(value: Any) -> float | None:
+    """A grant's ``expires`` (a datetime from the authority's list, or ISO text) as epoch
+    seconds."""
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.timestamp()
 
 
 def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:
@@ -160,8 +187,10 @@ class FileGrants:
         except (OSError, ValueError):
             pass  # Keep the last good grants; the next check tries again.
 
-    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
-        return self.index.roles_for(name, groups, resource)
+    def roles_for(
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
+    ) -> frozenset[str]:
+        return self.index.roles_for(name, groups, resource, now=now)
 
     @property
     def mentioned_groups(self) -> frozenset[str]:

@@ -93,10 +93,12 @@ class GrantsPoll:
     def mentioned_groups(self) -> frozenset[str]:
         return self.index.mentioned_groups if self.index is not None else frozenset()
 
-    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+    def roles_for(
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
+    ) -> frozenset[str]:
         if self.index is None:
             raise UnavailableError("no grants from the authority yet")
-        return self.index.roles_for(name, groups, resource)
+        return self.index.roles_for(name, groups, resource, now=now)
 
 
 def _refusal(response: httpx.Response) -> str:
@@ -173,7 +175,9 @@ class AuthorityGrants:
     def refresh(self, wait: float = 0.0) -> bool:
         return drive(self._http, self.poll.flow(wait, self._clock()), MAX_GRANTS_BYTES)
 
-    def roles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+    def roles_for(
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
+    ) -> frozenset[str]:
         if self.poll.index is None:
             # Taken even when no load is due: a first load in flight (a cold start) is waited
             # for, not answered 503 (its rate limit counts it from its start).
@@ -183,7 +187,7 @@ class AuthorityGrants:
         if self._background and self._thread is None and self.poll.index is not None:
             with self._lock:
                 self.start()  # Keep the grants fresh from now on.
-        return self.poll.roles_for(name, groups, resource)
+        return self.poll.roles_for(name, groups, resource, now=now)
 
     @property
     def mentioned_groups(self) -> frozenset[str]:
@@ -253,7 +257,9 @@ class AsyncAuthorityGrants:
         flow = self.poll.flow(wait, self._clock())
         return await drive_async(self._http, flow, MAX_GRANTS_BYTES)
 
-    async def aroles_for(self, name: str, groups: Iterable[str], resource: str) -> frozenset[str]:
+    async def aroles_for(
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
+    ) -> frozenset[str]:
         if self.poll.index is None:
             async with self._lock:  # As in AuthorityGrants.roles_for.
                 if self.poll.due_for_first_load(self._clock()):
@@ -263,7 +269,7 @@ class AsyncAuthorityGrants:
                         log.warning("grants refresh failed: %s", exc)
         if self._background and self._task is None and self.poll.index is not None:
             self._task = asyncio.get_running_loop().create_task(self._run())
-        return self.poll.roles_for(name, groups, resource)
+        return self.poll.roles_for(name, groups, resource, now=now)
 
     @property
     def mentioned_groups(self) -> frozenset[str]:

@@ -27,7 +27,7 @@ import httpx
 from jot.destination._core import VerifierCore, VerifierSettings, decryption_keys
 from jot.destination.cache import CachedToken, VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
-from jot.destination.grants import GrantIndex, GrantSource
+from jot.destination.grants import FileGrants, GrantIndex, GrantSource
 from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
 from jot.destination.identity import Identity
 from jot.destination.jwks import AsyncJWKSClient, JWKSClient, JWKSPolicy, StaticJWKS
@@ -95,14 +95,32 @@ def _grants_now(grants: object) -> object:
     return getattr(grants, "index", None)
 
 
-def _below(grants: object, claims: dict[str, Any], resource: str) -> dict[str, frozenset[str]]:
-    """Roles on sub-resources below ``resource`` (a Kubernetes destination's namespaces), from
-    the source's current index; none from a source without one."""
+#: The sources that take the time (``now=``) from the verifier's clock.
+_TIMED = (GrantIndex, FileGrants, AuthorityGrants, AsyncAuthorityGrants)
+
+
+def _roles_for(
+    source: GrantSource, name: str, groups: list[str], resource: str, now: float
+) -> frozenset[str]:
+    """The source's roles at ``now`` (the verifier's clock); a source of one's own, whose
+    ``roles_for`` takes no time, at its own."""
+    if isinstance(source, _TIMED):
+        return source.roles_for(name, groups, resource, now=now)
+    return source.roles_for(name, groups, resource)
+
+
+def _below(
+    grants: object, claims: dict[str, Any], resource: str, now: float
+) -> tuple[dict[str, frozenset[str]], float | None]:
+    """Roles on sub-resources below ``resource`` (a Kubernetes destination's namespaces), and
+    when the next of the caller's time-bound grants lapses, from the source's current index;
+    nothing from a source without one."""
     index = getattr(grants, "index", None)
     if not isinstance(index, GrantIndex):
-        return {}
-    name = claims.get("name") or claims["sub"]
-    return index.roles_below(name, claims.get("groups") or [], resource)
+        return {}, None
+    name, groups = claims.get("name") or claims["sub"], claims.get("groups") or []
+    below = index.roles_below(name, groups, resource, now=now)
+    return below, index.expiry_of(name, groups, now=now)
 
 
 def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
@@ -172,7 +190,7 @@ class Verifier(_Base):
         if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
             raise ReplayedTokenError("the token has been used before")
         grants = _grants_now(self.grants)
-        remembered = self.core.remembered(entry, resource, grants)
+        remembered = self.core.remembered(entry, resource, grants, now)
         if remembered is not None:
             return remembered
         # Roles come from every group of the token: a grant that names a system: group is
@@ -181,11 +199,11 @@ class Verifier(_Base):
         granted: frozenset[str] = frozenset()
         if self.grants is not None:
             name = claims.get("name") or claims["sub"]
-            roles = self.grants.roles_for(name, claims.get("groups") or [], resource)
+            roles = _roles_for(self.grants, name, claims.get("groups") or [], resource, now)
             granted = self.grants.mentioned_groups
-        below = _below(self.grants, claims, resource)
+        below, until = _below(self.grants, claims, resource, now)
         identity = self.core.identity(claims, self.core.groups(claims, granted), roles, below)
-        return self.core.remember(entry, resource, grants, identity)
+        return self.core.remember(entry, resource, grants, identity, until)
 
 
 async def _maybe(value: Awaitable[bool] | bool) -> bool:
@@ -250,23 +268,23 @@ class AsyncVerifier(_Base):
         ):
             raise ReplayedTokenError("the token has been used before")
         grants = _grants_now(self.grants)
-        remembered = self.core.remembered(entry, resource, grants)
+        remembered = self.core.remembered(entry, resource, grants, now)
         if remembered is not None:
             return remembered
-        roles = await self._roles(claims, claims.get("groups") or [], resource)
+        roles = await self._roles(claims, claims.get("groups") or [], resource, now)
         granted = self.grants.mentioned_groups if self.grants is not None else frozenset()
-        below = _below(self.grants, claims, resource)
+        below, until = _below(self.grants, claims, resource, now)
         identity = self.core.identity(claims, self.core.groups(claims, granted), roles, below)
-        return self.core.remember(entry, resource, grants, identity)
+        return self.core.remember(entry, resource, grants, identity, until)
 
     async def _roles(
-        self, claims: dict[str, Any], groups: list[str], resource: str
+        self, claims: dict[str, Any], groups: list[str], resource: str, now: float
     ) -> frozenset[str]:
         name = claims.get("name") or claims["sub"]
         if isinstance(self.grants, AsyncAuthorityGrants):
-            return await self.grants.aroles_for(name, groups, resource)
+            return await self.grants.aroles_for(name, groups, resource, now=now)
         if self.grants is not None:
-            return self.grants.roles_for(name, groups, resource)
+            return _roles_for(self.grants, name, groups, resource, now)
         return frozenset()
 
     async def aclose(self) -> None:

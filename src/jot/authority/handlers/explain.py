@@ -11,6 +11,7 @@ they read, so that a person can see why.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from jot.api.identities import fold_name
 from jot.api.roles import Held, resource_chain, roles_on, roles_within, subjects_of
 from jot.authority import access, tokens
 from jot.authority.authcache import Caller
+from jot.authority.clock import to_datetime
 from jot.authority.context import Context, load_identity
 from jot.authority.errors import APIError, BadRequest, NotFound
 from jot.authority.models import Destination, Grant, Group
@@ -30,7 +32,7 @@ __all__ = ["explain", "my_access"]
 
 # Each grant with its destination's name and, for a group's grant, the group's name.
 _GRANTS = (
-    select(Grant.resource, Grant.role, Group.name, Destination.name)
+    select(Grant.resource, Grant.role, Group.name, Destination.name, Grant.expires)
     .outerjoin(Group, Group.id == Grant.group_id)
     .join(Destination, Destination.id == Grant.destination_id)
     .order_by(Grant.resource, Grant.role)
@@ -41,11 +43,15 @@ _SUBJECT: TypeAdapter[str] = TypeAdapter(Subject)
 _RESOURCE: TypeAdapter[str] = TypeAdapter(Resource)
 
 
-def _held(rows: Sequence[tuple[str, str, str | None, str]], name: str) -> dict[str, list[Held]]:
+_Row = tuple[str, str, str | None, str, datetime | None]
+
+
+def _held(rows: Sequence[_Row], name: str) -> dict[str, list[Held]]:
     grants: dict[str, list[Held]] = {}
-    for resource, role, group, _destination in rows:
+    for resource, role, group, _destination, expires in rows:
         subject = "user:" + name if group is None else "group:" + group
-        grants.setdefault(subject, []).append(Held(resource, role))
+        ends = None if expires is None else expires.timestamp()
+        grants.setdefault(subject, []).append(Held(resource, role, ends))
     return grants
 
 
@@ -55,7 +61,8 @@ def _explained(
     caller: Caller | None,
     groups: Sequence[str],
     resource: str,
-    rows: Sequence[tuple[str, str, str | None, str]],
+    rows: Sequence[_Row],
+    now: float,
 ) -> Explanation:
     """The explanation for ``caller`` (``None``: a group, named in ``groups``) at
     ``resource``, from ``rows``, its grants on that resource's destination."""
@@ -64,24 +71,28 @@ def _explained(
     grants = _held(rows, name)
     chain = set(resource_chain(resource))
     sources = [
-        Source(subject=who, role=held.role, resource=held.resource, applies=held.resource in chain)
+        Source(
+            subject=who, role=held.role, resource=held.resource,
+            applies=held.resource in chain and (held.expires is None or now < held.expires),
+            expires=None if held.expires is None else to_datetime(held.expires),
+        )
         for who in subjects_of(name, groups)
         if caller is not None or who.startswith("group:")
         for held in grants.get(who, ())
-    ]
+    ]  # fmt: skip
     out = Explanation(
         subject=subject,
         destination=destination,
         resource=resource,
         token=False,
-        roles=sorted(roles_on(name, groups, resource, grants)),
+        roles=sorted(roles_on(name, groups, resource, grants, now=now)),
         sources=sources,
     )
     try:
         if caller is not None:
-            decision = tokens.decide(session, caller, groups, destination)
+            decision = tokens.decide(session, caller, groups, destination, now=now)
             out.lifetime, out.token_groups = decision.lifetime, list(decision.groups)
-        elif not roles_within(name, groups, destination, grants):
+        elif not roles_within(name, groups, destination, grants, now=now):
             raise NotFound(f"{subject} holds no grant on {destination!r}")
     except APIError as exc:
         out.reason = exc.message
@@ -106,6 +117,7 @@ def explain(ctx: Context, subject: str, resource: str) -> Explanation:
     if found.first() is None:
         raise NotFound(f"no destination named {destination!r}")
     kind, _, name = subject.partition(":")
+    now = ctx.now.timestamp()
     on_destination = _GRANTS.where(Destination.name == destination)
     if kind == "user":
         identity = load_identity(ctx.session, name)
@@ -115,13 +127,15 @@ def explain(ctx: Context, subject: str, resource: str) -> Explanation:
         groups = access.group_names(ctx.session, identity.id)
         rows = ctx.session.execute(on_destination.where(access.held_by(identity.id))).all()
         return _explained(
-            ctx.session, f"user:{identity.name}", caller, groups, resource, list(rows)
+            ctx.session, f"user:{identity.name}", caller, groups, resource, list(rows), now
         )
     group = ctx.session.scalars(select(Group).where(Group.name_key == fold_name(name))).first()
     if group is None:
         raise NotFound(f"no group named {name!r}")
     rows = ctx.session.execute(on_destination.where(Grant.group_id == group.id)).all()
-    return _explained(ctx.session, f"group:{group.name}", None, [group.name], resource, list(rows))
+    return _explained(
+        ctx.session, f"group:{group.name}", None, [group.name], resource, list(rows), now
+    )
 
 
 def my_access(ctx: Context) -> AccessList:
@@ -129,14 +143,16 @@ def my_access(ctx: Context) -> AccessList:
     grant, the roles there, from which grant, and the token the authority issues for it."""
     me = ctx.me()
     rows = ctx.session.execute(_GRANTS.where(access.held_by(me.id))).all()
-    by_destination: dict[str, list[tuple[str, str, str | None, str]]] = {}
+    by_destination: dict[str, list[_Row]] = {}
     for row in rows:
         by_destination.setdefault(row[3], []).append(tuple(row))  # type: ignore[arg-type]
     caller = Caller(me.id, me.name, me.kind)
     if not by_destination:
         return AccessList(items=[])
     items = [
-        _explained(ctx.session, f"user:{me.name}", caller, ctx.groups, name, grants)
+        _explained(
+            ctx.session, f"user:{me.name}", caller, ctx.groups, name, grants, ctx.now.timestamp()
+        )
         for name, grants in sorted(by_destination.items())
     ]
     return AccessList(items=items)

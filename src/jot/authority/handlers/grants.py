@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Query, Request, Response
@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 
 from jot.api import Grant as GrantOut
 from jot.api import GrantList
+from jot.api.requests import MAX_GRANT_DURATION
 from jot.api.session import GrantCreate
 from jot.authority import access, grants_store, paging
 from jot.authority.context import Context, run
@@ -170,11 +171,33 @@ def create_grant(ctx: Context, body: GrantCreate) -> GrantOut:
     if destination.name == access.JOT_DESTINATION:
         check_jot_grant(ctx, body.role, body.resource)
     subject = grants_store.require_subject(ctx.session, body.subject)
-    row, outcome = put_grant(ctx, subject, body.role, body.resource, destination, expires=None)
-    if outcome != "created":
-        raise Conflict("that grant already exists")
-    ctx.audit("grant.created", body.resource, subject=subject.text, role=body.role, id=row.id)
+    until = _until(ctx, body)
+    row, outcome = put_grant(ctx, subject, body.role, body.resource, destination, expires=until)
+    if outcome == "held":
+        raise Conflict(
+            "that grant already exists" + (f" until {row.expires}" if row.expires else "")
+        )
+    ends = {"expires": row.expires.isoformat()} if row.expires else {}
+    event = "grant.created" if outcome == "created" else "grant.extended"
+    ctx.audit(event, body.resource, subject=subject.text, role=body.role, id=row.id, **ends)
     return grants_store.to_api(row, subject.text)
+
+
+def _until(ctx: Context, body: GrantCreate) -> datetime | None:
+    """When a time-bound grant lapses: ``duration`` from now, or ``expires``."""
+    if body.duration is not None and body.expires is not None:
+        raise BadRequest("give duration or expires, not both")
+    if body.duration is not None:
+        return ctx.now + timedelta(seconds=body.duration)
+    if body.expires is None:
+        return None
+    if body.expires.tzinfo is None:
+        raise BadRequest("expires needs a time zone (2026-01-15T18:00:00+01:00, or Z for UTC)")
+    if body.expires <= ctx.now:
+        raise BadRequest("expires is in the past")
+    if body.expires > ctx.now + timedelta(seconds=MAX_GRANT_DURATION):
+        raise BadRequest("expires is more than a year away")
+    return body.expires
 
 
 def put_grant(
@@ -187,12 +210,13 @@ def put_grant(
     expires: datetime | None,
 ) -> tuple[Grant, str]:
     """The grant ``(subject, role, resource)``, made now (``"created"``), or the one there is:
-    a time-bound one runs on to ``expires`` if that is later (``"extended"``); otherwise it
-    stays as it is (``"held"``). Destinations learn of any change through the revision."""
+    a time-bound one runs on to ``expires`` if that is later, or for good when ``expires`` is
+    None (``"extended"``); otherwise it stays as it is (``"held"``). Destinations learn of any
+    change through the revision."""
     stmt = select(Grant).where(subject.where(), Grant.role == role, Grant.resource == resource)
     row = ctx.session.scalars(stmt).first()
     if row is not None:
-        if row.expires is None or expires is None or row.expires >= expires:
+        if row.expires is None or (expires is not None and row.expires >= expires):
             return row, "held"
         row.expires = expires
         grants_store.bump(ctx)

@@ -142,7 +142,7 @@ def _visible(ctx: Context) -> ColumnElement[bool]:
     if access.reads_everything(ctx.roles):
         return ~false()
     me = ctx.me()
-    scopes = access.approver_scopes(ctx.session, me.id)
+    scopes = access.approver_scopes(ctx.session, me.id, ctx.now)
     below = [
         or_(AccessRequest.resource == scope, AccessRequest.resource.startswith(f"{scope}."))
         for scope in sorted(scopes)
@@ -184,7 +184,7 @@ def get_request(ctx: Context, request_id: str) -> RequestOut:
 
 
 def _may_answer(ctx: Context, row: AccessRequest) -> bool:
-    return access.may_approve(ctx.session, ctx.me().id, ctx.roles, row.resource)
+    return access.may_approve(ctx.session, ctx.me().id, ctx.roles, row.resource, ctx.now)
 
 
 def _answerable(ctx: Context, request_id: str) -> tuple[AccessRequest, str]:

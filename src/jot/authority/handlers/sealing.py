@@ -44,7 +44,8 @@ def apply(ctx: Context, row: Destination, data: Any) -> None:
 def _mine(ctx: Context, name: str) -> Destination:
     """The destination, if the caller is an admin or that destination's connector (a viewer
     reads keys but sets none)."""
-    mine = "admin" in ctx.roles or name in access.connector_destinations(ctx.session, ctx.me().id)
+    connected = access.connector_destinations(ctx.session, ctx.me().id, ctx.now)
+    mine = "admin" in ctx.roles or name in connected
     if not mine:
         raise Forbidden(
             f"setting {name!r}'s encryption key needs admin, or the connector role on jot.{name}"
