@@ -1,90 +1,133 @@
-"""Benchmark of the authority: token issuance and JWKS against a bare endpoint on the same
-stack (FastAPI + uvicorn, one worker, no access log on either), plus the wall time of a
-cached `jot token`.
+"""Benchmark of the authority: token issuance in real use, against a bare endpoint on the same
+stack (FastAPI + uvicorn, no access log on either), plus the wall time of a cached `jot token`.
+
+Rows (each a kind of load on a real ``jot server``, started here on free loopback ports):
+
+* ``tokens, same key``: one access key asking again and again (the caches answer);
+* ``tokens, cache miss``: N users' keys round-robin, N large enough that no key repeats within
+  the caches' life (1 s): every request checks a key and decides in the database;
+* ``tokens, same key, 2 workers``: ``jot server --workers 2``;
+* ``PostgreSQL`` rows: a database of its own, made from ``JOT_TEST_POSTGRES_URL`` and dropped
+  after; with the Redis limiter (``JOT_TEST_REDIS_URL``) on a second server of that database;
+* ``sweep`` rows (cache misses, group narrowing on): destinations with 10, 1,000 and 50,000
+  grants, and users in 200 of 2,000 groups, among 5,000 destinations;
+* ``JWKS``.
 
 The load generator is a raw keep-alive HTTP/1.1 client in a separate process. On a shared
-machine throughput moves with other jobs' load, so the endpoints are loaded in interleaved
-rounds (the ratio is the median of per-round ratios), and the server processes' CPU time
-per request is measured too (from /proc: it does not depend on how busy the machine is).
+machine throughput moves with other jobs' load, so the rows are loaded in interleaved rounds
+(a ratio is the median of per-round ratios) and the server processes' CPU time per request is
+read from /proc too (it depends much less on the machine's load). Targets (issue 14) are
+printed with ✓/✗; ``--check`` exits 1 on a miss or on a target that could not be measured.
 
-Usage: ``.venv/bin/python bench/authority.py [--seconds 5] [--connections 32] [--rounds 3]``.
-It starts every server itself on free loopback ports (SQLite in a temporary directory) and
-loads them from a separate process, then prints one table.
+Usage: ``.venv/bin/python bench/authority.py [--seconds 5] [--rounds 3] [--check]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
+import _directory
+import _servers
 
-HELLO_APP = """
-import uvicorn
-from fastapi import FastAPI
-
-app = FastAPI()
+#: Users per pool of the miss rows: at the rates of this machine, a key comes back after
+#: several seconds, long after its cache entries (1 s) expired.
+USERS = 3_000
 
 
-@app.get("/hello")
-async def hello() -> dict[str, str]:
-    return {"hello": "world"}
+@dataclass
+class Row:
+    name: str
+    server: str
+    method: str = "POST"
+    path: str = "/api/tokens"
+    destination: str | None = "bench"
+    keys: list[str] = field(default_factory=list)
 
 
-uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
-"""
+@dataclass(frozen=True)
+class Target:
+    """``row`` against ``base``: ``rps`` ratio at least ``at_least``, or ``cpu`` ratio at most
+    ``at_most``."""
 
-JOT = [sys.executable, "-c", "from jot.cli.entry import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
+    label: str
+    row: str
+    base: str
+    kind: str  # "rps" or "cpu"
+    bound: float
 
 
-def _request_bytes(
-    method: str, url: str, body: dict | None, headers: dict
-) -> tuple[str, int, bytes]:
-    parsed = urlsplit(url)
-    payload = json.dumps(body).encode() if body is not None else b""
-    lines = [f"{method} {parsed.path} HTTP/1.1", f"Host: {parsed.netloc}", "Connection: keep-alive"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    if body is not None:
+TARGETS = [
+    Target("same key ≥ 0.4× bare", "tokens, same key", "bare GET /hello", "rps", 0.4),
+    Target("cache miss ≥ 0.15× bare", "tokens, cache miss", "bare GET /hello", "rps", 0.15),
+    Target(
+        "2 workers ≥ 1.6× one worker",
+        "tokens, same key, 2 workers",
+        "tokens, same key",
+        "rps",
+        1.6,
+    ),
+    Target(
+        "Redis limiter within 1.2× of in-memory",
+        "PostgreSQL + Redis, same key",
+        "PostgreSQL, same key",
+        "rps",
+        1 / 1.2,
+    ),
+    Target(
+        "50,000 grants within 1.2× of 10 (CPU)",
+        "sweep: 50,000 grants",
+        "sweep: 10 grants",
+        "cpu",
+        1.2,
+    ),
+    Target(
+        "200 groups ≤ 1.5× of 1 (CPU)",
+        "sweep: 200 groups",
+        "sweep: 10 grants",
+        "cpu",
+        1.5,
+    ),
+    Target("JWKS ≥ 0.8× bare", "GET /.well-known/jwks.json", "bare GET /hello", "rps", 0.8),
+]
+
+
+# The load generator (a child process: it must not share the parent's core budget).
+
+
+def _request(row: dict, key: str | None) -> bytes:
+    lines = [f"{row['method']} {row['path']} HTTP/1.1", f"Host: {row['host']}"]
+    if key is not None:
+        lines.append(f"Authorization: Bearer {key}")
+    payload = b""
+    if row["destination"] is not None:
+        payload = json.dumps({"destination": row["destination"]}).encode()
         lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-    raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
-    return parsed.hostname or "127.0.0.1", parsed.port or 80, raw
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
 async def _connection(
-    host: str, port: int, raw: bytes, stop: float, latencies: list[float]
+    host: str, port: int, raws: list[bytes], stop: float, latencies: list[float]
 ) -> None:
-    """One keep-alive connection sending requests back to back (a raw HTTP/1.1 client: an
-    httpx-based generator would measure itself rather than the server)."""
+    """One keep-alive connection sending requests back to back, cycling through ``raws`` (a
+    raw client: an httpx-based generator would measure itself rather than the server)."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while time.perf_counter() < stop:
+        for raw in itertools.cycle(raws):
+            if time.perf_counter() >= stop:
+                break
             start = time.perf_counter()
             writer.write(raw)
             await writer.drain()
@@ -102,214 +145,193 @@ async def _connection(
         writer.close()
 
 
-async def _load(
-    method: str, url: str, body: dict | None, headers: dict, seconds: float, connections: int
-) -> list[float]:
-    host, port, raw = _request_bytes(method, url, body, headers)
+async def _load(spec: dict) -> list[float]:
+    host, _, port = spec["host"].partition(":")
+    keys = spec["keys"] or [None]
+    raws = [_request(spec, key) for key in keys]
+    conns = spec["connections"]
     latencies: list[float] = []
-    stop = time.perf_counter() + seconds
-    await asyncio.gather(
-        *(_connection(host, port, raw, stop, latencies) for _ in range(connections))
-    )
+    stop = time.perf_counter() + spec["seconds"]
+    # Connection i takes keys i, i + conns, …: together they go round the whole pool.
+    shares = [raws[i::conns] or raws for i in range(conns)]
+    await asyncio.gather(*(_connection(host, int(port), s, stop, latencies) for s in shares))
     return latencies
 
 
-def load_in_child(spec: dict) -> dict:
-    """Run the load generator in its own process, so it does not share a core budget with
-    the parent (the servers are separate processes too)."""
+def child(spec_file: str) -> None:
+    spec = json.loads(Path(spec_file).read_text())
+    latencies = sorted(asyncio.run(_load(spec)))
+    count = len(latencies)
+    print(
+        json.dumps(
+            {
+                "count": count,
+                "p50": latencies[count // 2] * 1000,
+                "p99": latencies[min(count - 1, int(count * 0.99))] * 1000,
+            }
+        )
+    )
+
+
+def load_in_child(spec: dict, work: Path) -> dict:
+    spec_file = work / "spec.json"
+    spec_file.write_text(json.dumps(spec))
     result = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
+        [sys.executable, __file__, "--child", str(spec_file)], capture_output=True, text=True
     )
     if result.returncode != 0:
         raise SystemExit(f"load generator failed: {result.stderr[-2000:]}")
     return json.loads(result.stdout)
 
 
-def summarise(latencies: list[float], seconds: float) -> dict:
-    ordered = sorted(latencies)
-    return {
-        "count": len(ordered),
-        "rps": len(ordered) / seconds,
-        "p50": ordered[len(ordered) // 2] * 1000,
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-    }
+# Measurement.
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux /proc), 0 elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def measure(
+    rows: list[Row], servers: dict[str, _servers.Server], args: argparse.Namespace, work: Path
+) -> dict[str, dict]:
+    """Load each row in turn, ``rounds`` times; per row: rps and CPU µs per request of each
+    round, and the median p50/p99."""
+    out: dict[str, dict] = {row.name: {"rps": [], "cpu": [], "p50": [], "p99": []} for row in rows}
+    for _ in range(args.rounds):
+        for row in rows:
+            server = servers[row.server]
+            spec = {
+                "host": server.host, "method": row.method, "path": row.path,
+                "destination": row.destination, "keys": row.keys,
+                "seconds": args.seconds, "connections": args.connections,
+            }  # fmt: skip
+            before = server.cpu_seconds()
+            result = load_in_child(spec, work)
+            cpu = server.cpu_seconds() - before
+            entry = out[row.name]
+            entry["rps"].append(result["count"] / args.seconds)
+            entry["cpu"].append(cpu / max(result["count"], 1) * 1e6)
+            entry["p50"].append(result["p50"])
+            entry["p99"].append(result["p99"])
+    return out
 
 
-def measure(specs: dict[str, tuple[int, dict]], rounds: int) -> dict[str, dict]:
-    """Load each endpoint in turn, ``rounds`` times; per endpoint: overall rps, median p50
-    and p99 of the rounds, server CPU µs per request, and each round's rps."""
-    out: dict[str, dict] = {
-        name: {"count": 0, "seconds": 0.0, "cpu": 0.0, "p50": [], "p99": [], "rounds": []}
-        for name in specs
-    }
-    for _ in range(rounds):
-        for name, (pid, spec) in specs.items():
-            before = cpu_seconds(pid)
-            row = load_in_child(spec)
-            entry = out[name]
-            entry["cpu"] += cpu_seconds(pid) - before
-            entry["count"] += row["count"]
-            entry["seconds"] += spec["seconds"]
-            entry["p50"].append(row["p50"])
-            entry["p99"].append(row["p99"])
-            entry["rounds"].append(row["rps"])
-    return {
-        name: {
-            "rps": entry["count"] / entry["seconds"],
-            "p50": statistics.median(entry["p50"]),
-            "p99": statistics.median(entry["p99"]),
-            "cpu_us": entry["cpu"] / max(entry["count"], 1) * 1e6,
-            "rounds": entry["rounds"],
-        }
-        for name, entry in out.items()
-    }
+def ratio(results: dict[str, dict], row: str, base: str, kind: str) -> float:
+    """Median over rounds of row ÷ base (throughput, or CPU per request)."""
+    mine, theirs = results[row][kind], results[base][kind]
+    return statistics.median(a / b for a, b in zip(mine, theirs, strict=True) if b)
 
 
-def cached_token_time(env: dict[str, str], runs: int = 21) -> tuple[float, float]:
-    def median(args: list[str]) -> float:
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            subprocess.run(args, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times) * 1000
+def report(results: dict[str, dict], missing: list[str]) -> int:
+    """Print the table and the targets; the number of targets missed or not measured."""
+    bare = "bare GET /hello"
+    print("| row | req/s | p50 ms | p99 ms | vs bare | CPU µs/req |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, entry in results.items():
+        print(
+            f"| {name} | {statistics.median(entry['rps']):,.0f} | "
+            f"{statistics.median(entry['p50']):.1f} | {statistics.median(entry['p99']):.1f} | "
+            f"{ratio(results, name, bare, 'rps'):.2f}× | {statistics.median(entry['cpu']):,.0f} |"
+        )
+    for name in missing:
+        print(f"| {name} | not run | | | | |")
+    print()
+    missed = 0
+    for target in TARGETS:
+        if target.row not in results or target.base not in results:
+            print(f"- ✗ {target.label}: not measured")
+            missed += 1
+            continue
+        value = ratio(results, target.row, target.base, target.kind)
+        ok = value >= target.bound if target.kind == "rps" else value <= target.bound
+        missed += not ok
+        shown = f"{value:.2f}× (throughput)" if target.kind == "rps" else f"{value:.2f}× (CPU)"
+        print(f"- {'✓' if ok else '✗'} {target.label}: {shown}")
+    return missed
 
-    return median([*JOT, "token", "--for", "bench"]), median([sys.executable, "-c", "pass"])
+
+# The servers and the rows.
+
+
+@contextlib.contextmanager
+def started(args: argparse.Namespace, work: Path) -> Iterator[tuple[dict, list[Row], list[str]]]:
+    wanted = set(args.rows.split(",")) if args.rows else None
+    servers: dict[str, _servers.Server] = {}
+    rows: list[Row] = []
+    missing: list[str] = []
+    with contextlib.ExitStack() as stack:
+        servers["hello"] = stack.enter_context(_servers.hello(work))
+        sqlite = stack.enter_context(_servers.jot(work / "sqlite", args.env))
+        servers["sqlite"] = sqlite
+        sweep = wanted is None or any(name.startswith("sweep") for name in wanted)
+        pool = _directory.fill(
+            sqlite.database_url, args.users, wide=args.users // 3 if sweep else 0
+        )
+        rows += [
+            Row("bare GET /hello", "hello", "GET", "/hello", None),
+            Row("tokens, same key", "sqlite", keys=[sqlite.admin_key]),
+            Row("tokens, cache miss", "sqlite", keys=pool.narrow),
+            Row("GET /.well-known/jwks.json", "sqlite", "GET", "/.well-known/jwks.json", None),
+            Row("sweep: 10 grants", "sqlite", destination="g10", keys=pool.narrow),
+            Row("sweep: 1,000 grants", "sqlite", destination="g1k", keys=pool.narrow),
+            Row("sweep: 50,000 grants", "sqlite", destination="g50k", keys=pool.narrow),
+            Row("sweep: 200 groups", "sqlite", destination="g10", keys=pool.wide),
+        ]
+        if wanted is None or "tokens, same key, 2 workers" in wanted:
+            two = stack.enter_context(_servers.jot(work / "two", args.env, workers=2))
+            _directory.fill(two.database_url, 0)
+            servers["two"] = two
+            rows.append(Row("tokens, same key, 2 workers", "two", keys=[two.admin_key]))
+        postgres = os.environ.get("JOT_TEST_POSTGRES_URL")
+        redis = os.environ.get("JOT_TEST_REDIS_URL")
+        pg_rows = ["PostgreSQL, same key", "PostgreSQL, cache miss", "PostgreSQL + Redis, same key"]
+        if postgres and (wanted is None or wanted & set(pg_rows)):
+            url = stack.enter_context(_servers.postgres_database(postgres))
+            env = {**args.env, "JOT_DATABASE_URL": url}
+            pg = stack.enter_context(_servers.jot(work / "pg", env))
+            pg_pool = _directory.fill(url, args.users, wide=0)
+            servers["pg"] = pg
+            rows += [
+                Row("PostgreSQL, same key", "pg", keys=[pg.admin_key]),
+                Row("PostgreSQL, cache miss", "pg", keys=pg_pool.narrow),
+            ]
+            if redis:
+                # The same database and data directory (one root key): a second replica.
+                env = {**env, "JOT_REDIS_URL": redis}
+                servers["pg_redis"] = stack.enter_context(_servers.jot(work / "pg", env))
+                rows.append(Row("PostgreSQL + Redis, same key", "pg_redis", keys=[pg.admin_key]))
+            else:
+                missing.append("PostgreSQL + Redis, same key (set JOT_TEST_REDIS_URL)")
+        elif not postgres:
+            missing += [f"{name} (set JOT_TEST_POSTGRES_URL)" for name in pg_rows]
+        if wanted is not None:
+            rows = [row for row in rows if row.name in wanted or row.name == "bare GET /hello"]
+        yield servers, rows, missing
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per row")
+    parser.add_argument("--users", type=int, default=USERS, help="keys per miss pool")
+    parser.add_argument("--rows", help="comma-separated row names (default: all)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        latencies = asyncio.run(
-            _load(
-                spec["method"],
-                spec["url"],
-                spec["body"],
-                spec["headers"],
-                spec["seconds"],
-                spec["connections"],
-            )
-        )
-        print(json.dumps(summarise(latencies, spec["seconds"])))
+        child(args.child)
         return
-
     work = Path(tempfile.mkdtemp(prefix="jot-bench-"))
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(work / "config"),
-        "XDG_CACHE_HOME": str(work / "cache"),
-    }
-    # Installed packages have bytecode; measure with it (the first run writes what is missing).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    jot_port, hello_port = free_port(), free_port()
-    jot_url, hello_url = f"http://127.0.0.1:{jot_port}", f"http://127.0.0.1:{hello_port}"
-    log = (work / "server.log").open("w")
-    processes = [
-        subprocess.Popen(
-            [*JOT, "server", "--data-dir", str(work / "data"), "--listen", f"127.0.0.1:{jot_port}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        ),
-        subprocess.Popen(
-            [sys.executable, "-c", HELLO_APP.replace("{port}", str(hello_port))], env=env
-        ),
-    ]
-    try:
-        wait_up(f"{jot_url}/healthz")
-        wait_up(f"{hello_url}/hello")
-        # The server's output is no terminal: the bootstrap key is in a 0600 file.
-        key = (work / "data" / "admin.key").read_text().strip()
-        auth = {"Authorization": f"Bearer {key}"}
-        httpx.post(
-            f"{jot_url}/api/destinations", json={"name": "bench"}, headers=auth
-        ).raise_for_status()
-        httpx.post(
-            f"{jot_url}/api/grants",
-            json={"subject": "user:admin", "role": "r", "resource": "bench"},
-            headers=auth,
-        ).raise_for_status()
-        # The cached `jot token` first, while nothing else of this run loads the machine.
-        subprocess.run(
-            [*JOT, "login", jot_url, "--key-stdin"],
-            input=key + "\n",
-            text=True,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run([*JOT, "token", "--for", "bench"], env=env, check=True, capture_output=True)
-        cached, bare_python = cached_token_time(env)
-        common = {"seconds": args.seconds, "connections": args.connections}
-        jot_pid, hello_pid = processes[0].pid, processes[1].pid
-        specs = {
-            "bare GET /hello": (
-                hello_pid,
-                {"method": "GET", "url": f"{hello_url}/hello", "body": None, "headers": {}},
-            ),
-            "POST /api/tokens": (
-                jot_pid,
-                {
-                    "method": "POST",
-                    "url": f"{jot_url}/api/tokens",
-                    "body": {"destination": "bench"},
-                    "headers": auth,
-                },
-            ),
-            "GET /.well-known/jwks.json": (
-                jot_pid,
-                {
-                    "method": "GET",
-                    "url": f"{jot_url}/.well-known/jwks.json",
-                    "body": None,
-                    "headers": {},
-                },
-            ),
-        }
-        rows = measure(
-            {name: (pid, {**spec, **common}) for name, (pid, spec) in specs.items()}, args.rounds
-        )
-    finally:
-        for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
-    bare = rows["bare GET /hello"]
-    head = f"{'endpoint':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}"
-    print(f"{head} {'CPU µs/req':>11} {'CPU vs bare':>12}")
-    for name, row in rows.items():
-        # Median of the per-round ratios: each round loads both within seconds of each other.
-        ratio = statistics.median(
-            mine / theirs for mine, theirs in zip(row["rounds"], bare["rounds"], strict=True)
-        )
-        cpu_ratio = bare["cpu_us"] / row["cpu_us"] if row["cpu_us"] else 0.0
-        print(
-            f"{name:<28} {row['rps']:>8.0f} {row['p50']:>8.1f} {row['p99']:>8.1f} {ratio:>7.2f}x"
-            f" {row['cpu_us']:>11.0f} {cpu_ratio:>11.2f}x"
-        )
-    print(f"\ncached `jot token`: {cached:.0f} ms median (python -c pass: {bare_python:.0f} ms)")
+    args.env = _servers.environment(work)
+    with started(args, work) as (servers, rows, missing):
+        cached = _servers.cached_token_time(servers["sqlite"], args.env)
+        results = measure(rows, servers, args, work)
+    load = os.getloadavg()
+    print(f"Load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
+    missed = report(results, missing)
+    token, python = cached
+    print(f"\ncached `jot token`: {token:.0f} ms median (python -c pass: {python:.0f} ms)")
     setup = f"{args.connections} connections, {args.rounds} rounds of {args.seconds:g} s each"
-    print(f"({setup}, one worker, SQLite, {os.cpu_count()} CPUs)")
+    print(f"({setup}, {args.users} keys per miss pool, {os.cpu_count()} CPUs)")
+    if args.check and missed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

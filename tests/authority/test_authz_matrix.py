@@ -238,6 +238,8 @@ async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict
 CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/"): [page("/")],
     ("POST", "/token"): [page("/token", {"destination": "web"})],
+    ("POST", "/keys/revoke"): [page("/keys/revoke", {"id": "x"})],
+    ("POST", "/password"): [page("/password", {"current": "x", "new": "short"})],
     ("GET", "/debug"): [page("/debug")],
     ("GET", "/sign-in"): [page("/sign-in")],
     ("POST", "/sign-in"): [_sign_in],

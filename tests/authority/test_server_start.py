@@ -174,3 +174,18 @@ def test_the_banner_names_the_config_file_and_the_database(
         "  database: postgresql+psycopg://jot:***@db.internal/jot",
         "  console:  http://127.0.0.1:8080/ (the web console; the token debugger is at /debug)",
     ]
+
+
+def test_the_workers_shared_socket_hands_tcp_nodelay_to_its_connections() -> None:
+    """Without it every keep-alive response of a worker waited ~40 ms for a delayed ACK."""
+    from jot.authority.server import _Config
+
+    listener = _Config("x:y", host="127.0.0.1", port=0, workers=2).bind_socket()
+    try:
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as _client:
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()

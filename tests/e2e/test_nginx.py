@@ -248,3 +248,36 @@ def test_a_smuggling_attempt_through_nginx_reaches_nothing(stack):
     time.sleep(0.1)
     assert [headers[":path"] for headers in seen[count:]] in ([], ["/hello"])
     assert all(headers["x-jot-user"] == "alice@example.com" for headers in seen[count:])
+
+
+def _token_at_the_limit(authority: FakeAuthority) -> tuple[str, list[str]]:
+    """A token as large as destinations accept (within a few bytes of MAX_TOKEN_BYTES),
+    made large by its groups: what the authority may issue at most."""
+    from jot.api.claims import MAX_TOKEN_BYTES
+
+    groups = ["ops"]
+    while len(authority.token(groups=[*groups, "g" * 200])) <= MAX_TOKEN_BYTES:
+        groups.append(f"team-{len(groups):03d}-" + "x" * 192)
+    low, high = 1, 200  # The last group's length, found by bisection.
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(authority.token(groups=[*groups, "y" * middle])) <= MAX_TOKEN_BYTES:
+            low = middle
+        else:
+            high = middle - 1
+    groups.append("y" * low)
+    token = authority.token(groups=groups)
+    assert MAX_TOKEN_BYTES - 8 <= len(token) <= MAX_TOKEN_BYTES
+    return token, groups
+
+
+def test_a_token_at_the_documented_limit_gets_through(stack):
+    """The shipped example's header buffers hold the largest token the authority issues, and
+    the identity headers made from it (nginx's defaults refused such a token with 400, and
+    forward auth's answer with a 500 from about 160 groups)."""
+    url, authority, seen = stack
+    token, groups = _token_at_the_limit(authority)
+    response = get(url, token)
+    assert response.status_code == 200, response.text
+    assert seen[-1]["x-jot-groups"].split(",") == groups
+    assert seen[-1]["x-jot-roles"] == "admin"

@@ -67,7 +67,7 @@ def test_an_admin_sets_up_access_that_a_user_then_has(page: Page, server: Runnin
     page.get_by_role("link", name="Explain access").click()
     page.get_by_label("Subject (user:NAME or group:NAME)").fill(f"user:{user}")
     page.get_by_label("At (destination or destination.sub-resource)").fill(f"{dest}.prod")
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Explain").click()
     expect(page.locator("#verdict-token")).to_contain_text(f"Gets tokens for {dest}")
     expect(page.locator("#roles")).to_have_text("deployer")
     expect(page.locator("#sources")).to_contain_text(f"group:{group}")

@@ -15,7 +15,7 @@ asking anyone. The rules, with examples, are in docs/destinations.md ("The decis
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -65,8 +65,18 @@ def _held(
 ) -> Iterator[Held]:
     """The grants that apply now to ``name`` and its ``groups``."""
     current = time.time() if now is None else now
-    for subject in subjects_of(name, groups):
-        yield from _live(grants.get(subject, ()), current)
+    yield from _live(grants.get("user:" + name, ()), current)
+    listed = groups if isinstance(groups, Collection) else tuple(groups)
+    if len(grants) > len(listed):
+        for group in listed:
+            yield from _live(grants.get("group:" + group, ()), current)
+        return
+    # The authority passes only the caller's own grants (a few subjects), and a person may
+    # be in hundreds of groups: then the shorter side is walked (the same answer).
+    member = listed if isinstance(listed, (set, frozenset)) else set(listed)
+    for subject, held in grants.items():
+        if subject.startswith("group:") and subject[6:] in member:
+            yield from _live(held, current)
 
 
 def roles_on(
@@ -121,14 +131,13 @@ def granting_groups(
     """The ``groups`` (in their order) that hold a grant within ``destination``: a narrowed
     token carries only these."""
     current = time.time() if now is None else now
-    return tuple(
-        group
-        for group in groups
-        if any(
-            _within(held.resource, destination)
-            for held in _live(grants.get("group:" + group, ()), current)
-        )
-    )
+    granting = {
+        subject[6:]
+        for subject, held in grants.items()
+        if subject.startswith("group:")
+        and any(_within(h.resource, destination) for h in _live(held, current))
+    }
+    return tuple(group for group in groups if group in granting)
 
 
 def expiry_of(

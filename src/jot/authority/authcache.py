@@ -62,6 +62,8 @@ class TokenDecision:
     #: When the next time-bound grant behind the decision lapses (None: none is time-bound):
     #: a cached decision is not used from then on.
     until: float | None = None
+    #: Whether ``groups`` were narrowed to those with grants on the destination.
+    narrowed: bool = False
 
 
 class AuthCache(Generic[V]):

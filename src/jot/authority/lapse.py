@@ -16,6 +16,7 @@ import logging
 
 from sqlalchemy import delete, select, update
 
+from jot._outage import OutageLog
 from jot.authority import grants_store, revocations
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context
@@ -97,9 +98,13 @@ def _expire(ctx: Context, request_id: str) -> bool:
 
 async def upkeep(authority: Authority, interval: float = SWEEP_INTERVAL) -> None:
     """Sweep forever (a task of the app's lifespan)."""
+    # Said once per outage (the database down makes every round fail), not once a second.
+    outage = OutageLog(log, "lapse sweep")
     while True:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(sweep, authority)
-        except Exception:  # The next round retries; the log says what went wrong.
-            log.exception("lapse sweep failed")
+        except Exception as exc:  # The next round retries; the log says what went wrong.
+            outage.failed(exc)
+        else:
+            outage.ok()

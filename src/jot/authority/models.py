@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -115,12 +116,14 @@ class Group(_Named, Base):
 
 class Membership(Base):
     __tablename__ = "memberships"
+    # Covering: an identity's groups are read on every key check without touching the rows.
+    __table_args__ = (Index("ix_memberships_identity_group", "identity_id", "group_id"),)
 
     group_id: Mapped[str] = mapped_column(
         ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
     )
     identity_id: Mapped[str] = mapped_column(
-        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
     )
 
 
@@ -181,6 +184,10 @@ class Grant(Base):
         CheckConstraint(
             "(identity_id IS NULL) <> (group_id IS NULL)", name="ck_grants_one_subject"
         ),
+        # A token decision reads one caller's grants on one destination: by these, its cost
+        # follows the caller's grants, not the destination's (jot.authority.access).
+        Index("ix_grants_destination_identity", "destination_id", "identity_id"),
+        Index("ix_grants_destination_group", "destination_id", "group_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -28,21 +28,22 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
-from jot.api.claims import build_claims
+from jot.api.claims import MAX_TOKEN_BYTES, build_claims
 from jot.api.roles import expiry_of, granting_groups, roles_within
 from jot.authority import access, audit, revocations, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context, reads_first, still_valid
-from jot.authority.errors import Forbidden, NotFound
+from jot.authority.errors import APIError, Forbidden, NotFound
 from jot.authority.middleware import count_token
-from jot.authority.models import Destination, Grant
+from jot.authority.models import Destination
 from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
 from jot.authority.state import Authority
 from jot.jose import Key
 
 __all__ = [
     "Checked",
+    "TokenTooLarge",
     "check_token",
     "decide",
     "granting",
@@ -60,7 +61,27 @@ _DESTINATION = select(
     Destination.group_narrowing,
     Destination.encryption_key,
 ).where(Destination.name == bindparam("name"))
-_HELD_ON = access.held_query(Grant.destination_id == bindparam("destination"))
+
+
+class TokenTooLarge(APIError):
+    """The token would be longer than destinations accept (:data:`MAX_TOKEN_BYTES`): refused
+    here, with what to do, rather than handed out to be refused at the destination."""
+
+    status, error = 422, "token_too_large"
+
+    def __init__(self, me: Caller, decision: TokenDecision, size: int) -> None:
+        where = decision.destination
+        if decision.narrowed:
+            fix = f"fewer of {me.name}'s groups could hold grants on {where!r}"
+        else:
+            fix = (
+                f"an admin can narrow its groups to those with grants there "
+                f"(jot destinations update {where} --groups grants)"
+            )
+        super().__init__(
+            f"a token for {where!r} would be {size:,} bytes, over the {MAX_TOKEN_BYTES:,} "
+            f"that destinations accept: it names {len(decision.groups)} groups; {fix}"
+        )
 
 
 def decide(
@@ -83,9 +104,7 @@ def _decide(
     destination = session.connection().execute(_DESTINATION, {"name": name}).first()
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
-    grants = access.held_grants(
-        session, _HELD_ON, caller.name, me=caller.id, destination=destination.id
-    )
+    grants = access.held_grants(session, caller.id, caller.name, destination.name)
     now = time.time() if now is None else now
     revoked = revocations.subject_revoked(session, caller.id, to_datetime(now))
     if revoked is not None:
@@ -93,11 +112,14 @@ def _decide(
     if not roles_within(caller.name, groups, destination.name, grants, now=now):
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
     granting = granting_groups(groups, destination.name, grants, now=now)
-    kept = granting if destination.group_narrowing == "grants" else tuple(groups)
+    narrowed = destination.group_narrowing == "grants"
+    kept = granting if narrowed else tuple(groups)
     sealed = destination.encryption_key
     seal = signing.sealing_key(sealed) if sealed is not None else None
     until = expiry_of(caller.name, groups, grants, now=now)
-    decision = TokenDecision(destination.name, destination.lifetime, kept, seal, until)
+    decision = TokenDecision(
+        destination.name, destination.lifetime, kept, seal, until, narrowed=narrowed
+    )
     return decision, granting
 
 
@@ -239,4 +261,7 @@ def _sign(
         lifetime=decision.lifetime,
         skew=settings.clock_skew,
     )
-    return signing.sign(claims, key, decision.encrypt_to), claims
+    token = signing.sign(claims, key, decision.encrypt_to)
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenTooLarge(me, decision, len(token))
+    return token, claims

@@ -1,7 +1,7 @@
 """revocations: deny entries pushed to destinations
 
 Revision ID: rv01
-Revises: rl01
+Revises: gi01
 Create Date: 2026-12-06 03:10:00
 
 Adds the ``revocations`` table (subjects and tokens refused everywhere until their last
@@ -16,7 +16,7 @@ from alembic import op
 import jot.authority.models
 
 revision = "rv01"
-down_revision = "rl01"
+down_revision = "gi01"
 branch_labels = None
 depends_on = None
 

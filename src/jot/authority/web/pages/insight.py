@@ -101,6 +101,7 @@ def explain_page(visit: Visit) -> Response:
         ],
         intro="Would the destination accept them there, with which roles, and if not, why: "
         "the answer of the token endpoint's own decision.",
+        search="Explain",
     )
     return visit.page(
         "explain.html",
