@@ -346,6 +346,9 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/api/access-requests/{request_id}/cancel"): [
         on("request", "/api/access-requests/{}/cancel")
     ],
+    ("GET", "/api/revocations"): [fixed("/api/revocations")],
+    ("POST", "/api/revocations"): [fixed("/api/revocations", json={"token": "matrix-jti"})],
+    ("DELETE", "/api/revocations/{revocation_id}"): [fixed("/api/revocations/nope")],
     ("GET", "/api/access-keys"): [_own_keys],
     ("POST", "/api/access-keys"): [_new_key],
     ("DELETE", "/api/access-keys/{key_id}"): [_own_key],
