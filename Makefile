@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export JOT_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export JOT_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test check lint types pytest bench clean
+.PHONY: run test faults check lint types pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test: install
 	scripts/install-apache
 	scripts/check
 	scripts/test
+
+# The fault suite with longer faults (the authority down for a minute) and the soak-only
+# scenarios; the figures of docs/reliability.md's table go to faults-report.json.
+faults: install
+	scripts/install-nginx
+	JOT_FAULTS_SOAK=1 JOT_FAULTS_REPORT=$(CURDIR)/faults-report.json \
+		$(VENV)/bin/pytest -n 2 -s tests/faults
 
 bench: install
 	$(VENV)/bin/python bench/jose.py

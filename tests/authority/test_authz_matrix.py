@@ -238,6 +238,8 @@ async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict
 CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/"): [page("/")],
     ("POST", "/token"): [page("/token", {"destination": "web"})],
+    ("POST", "/keys/revoke"): [page("/keys/revoke", {"id": "x"})],
+    ("POST", "/password"): [page("/password", {"current": "x", "new": "short"})],
     ("GET", "/debug"): [page("/debug")],
     ("GET", "/sign-in"): [page("/sign-in")],
     ("POST", "/sign-in"): [_sign_in],
@@ -344,6 +346,9 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/api/access-requests/{request_id}/cancel"): [
         on("request", "/api/access-requests/{}/cancel")
     ],
+    ("GET", "/api/revocations"): [fixed("/api/revocations")],
+    ("POST", "/api/revocations"): [fixed("/api/revocations", json={"token": "matrix-jti"})],
+    ("DELETE", "/api/revocations/{revocation_id}"): [fixed("/api/revocations/nope")],
     ("GET", "/api/access-keys"): [_own_keys],
     ("POST", "/api/access-keys"): [_new_key],
     ("DELETE", "/api/access-keys/{key_id}"): [_own_key],

@@ -37,6 +37,8 @@ class FakeAuthority:
     jwks_body: bytes | None = None  # Overrides the JWKS body (size-cap tests).
     requests: list[str] = field(default_factory=list)
     revision: int = 1
+    #: Deny entries sent with the grants (``kind``, ``value``, ``until``).
+    revoked: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def signing_key(self) -> Key:
@@ -120,7 +122,7 @@ class FakeAuthority:
             items = [
                 g for g in self.grants if g["resource"].split(".")[0] == query.get("destination")
             ]
-            body = {"items": items, "revision": self.revision}
+            body = {"items": items, "revision": self.revision, "revoked": self.revoked}
             return (
                 200,
                 {"etag": etag, "content-type": "application/json"},

@@ -389,3 +389,21 @@ def test_a_time_bound_grant_lapses_at_the_destination_on_its_own(authority, cloc
     with pytest.raises(errors.ForbiddenError):
         allowed(lapsed, True)
     assert len(authority.grants) == 1  # The list never changed: the end came with it.
+
+
+def test_a_revocation_from_the_authority_refuses_at_once_and_ages_out(authority, clock):
+    """Issue 19 item 4: deny entries come with the grants; the subject's every token, or the
+    one token named, is refused until the entry's end, then accepted again."""
+    v = make(authority, clock)
+    token = authority.token(now=int(clock.now))
+    other = authority.token(now=int(clock.now), sub="u_bob", name="bob@example.com")
+    assert v.verify(token).roles == {"admin"}
+    until = datetime.fromtimestamp(clock.now + 60, UTC).isoformat()
+    authority.revoked = [{"kind": "subject", "value": "u_alice", "until": until}]
+    authority.set_grants([("group:ops", "admin", "web")])
+    v.grants.refresh()
+    with pytest.raises(errors.RevokedTokenError):
+        v.verify(token)  # Also the cached token: the check runs at every request.
+    assert v.verify(other).roles == {"admin"}
+    clock.now += 60
+    assert v.verify(token).roles == {"admin"}

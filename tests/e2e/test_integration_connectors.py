@@ -5,8 +5,10 @@ kubeconfig written by ``jot kubeconfig``) as its credential plugin."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -219,3 +221,44 @@ def test_real_kubectl_with_a_namespace_grant(stack: Stack) -> None:
             assert seen.all("impersonate-group") == ["jot:role:edit:dev"]
     finally:
         stack.world.jot("admin", "grants", "remove", f"user:{CAROL}", "edit", "k8s.dev")
+
+
+def _refused_within(stack: Stack, checks: dict[str, object], limit: float) -> dict[str, float]:
+    """Seconds until each check (a callable answering a status code) is refused (401)."""
+    began, seen = time.monotonic(), {}
+    while len(seen) < len(checks) and time.monotonic() - began < limit + 3:
+        for name, check in checks.items():
+            if name not in seen and check() == 401:  # type: ignore[operator]
+                seen[name] = time.monotonic() - began
+        time.sleep(0.02)
+    return seen
+
+
+def test_revocation_reaches_forward_auth_and_the_proxy_within_2_s(stack: Stack) -> None:
+    """Issue 19 item 4: `jot revoke` pushes a deny entry through the grants long-poll; both
+    connectors refuse within 2 s of the authority's answer (measured), with no restart."""
+    admin = {"Authorization": f"Bearer {stack.world.server.admin_key()}"}
+    web, k8s = stack.world.token(ALICE, "web"), stack.world.token(ALICE, "k8s")
+    ca = ssl.create_default_context(cafile=str(stack.proxy_ca))
+
+    def via_proxy(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        url = stack.proxy_url + "/api"
+        return httpx.get(url, headers=headers, verify=ca, timeout=10).status_code
+
+    checks = {"forward-auth": lambda: get(stack, web).status_code, "proxy": lambda: via_proxy(k8s)}
+    assert {name: check() for name, check in checks.items()} == {"forward-auth": 200, "proxy": 200}
+    # One token: only it is refused.
+    with httpx.Client(base_url=stack.world.url, headers=admin, timeout=10) as api:
+        jti = stack.world.jot(ALICE, "decode", "--json", web).stdout
+        made = api.post("/api/revocations", json={"token": json.loads(jti)["payload"]["jti"]})
+        assert made.status_code == 201, made.text
+        took = _refused_within(stack, {"forward-auth": checks["forward-auth"]}, 2)
+        assert took.get("forward-auth", 99) < 2, took
+        assert via_proxy(k8s) == 200
+        # The user: every token, at both.
+        made = api.post("/api/revocations", json={"subject": f"user:{ALICE}"})
+        assert made.status_code == 201, made.text
+        took = _refused_within(stack, {"proxy": checks["proxy"]}, 2)
+    assert took.get("proxy", 99) < 2, took
+    assert get(stack, web).status_code == 401

@@ -97,5 +97,6 @@ def test_a_frozen_database_gives_quick_503s_then_recovers(tmp_path: Path) -> Non
     _outage(tmp_path, "freeze")
 
 
+@pytest.mark.soak  # make test: phase D of test_cluster.py stops PostgreSQL under load.
 def test_a_stopped_database_gives_quick_503s_then_recovers(tmp_path: Path) -> None:
     _outage(tmp_path, "stop")

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from jot.jose import jwk as jose_jwk
 from tests.oidc.oidc_harness import Running
 
-from .conftest import new_user, sign_in
+from .conftest import PASSWORD, new_user, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,30 @@ def test_the_debugger_checks_every_family_with_a_pasted_key(page: Page, server: 
     expect(page.locator("#verdict")).to_have_text(
         "Not valid: a signed token has 3 parts separated by dots; this has 1"
     )
+
+
+def test_own_keys_and_password(page: Page, server: Running) -> None:
+    name = new_user(server)
+    with server.api() as api:
+        made = api.post("/api/access-keys", json={"identity": name, "name": "laptop"}).json()
+    key_id = made["key"]["id"]
+    sign_in(page, server, name)
+    row = page.locator(f"#keys tr[data-key='{key_id}']")
+    expect(row).to_contain_text("laptop")
+    expect(page.locator("#keys")).to_contain_text("(this browser)")
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name=f"Revoke {key_id}").click()
+    expect(page.locator("#done")).to_have_text(f"revoked {key_id}")
+    expect(page.locator(f"#keys tr[data-key='{key_id}']")).to_have_count(0)
+
+    page.get_by_label("Current password").fill("not it")
+    page.get_by_label("New password (at least 8 characters)").fill("a new horse battery")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#token-error")).to_have_text("the current password is wrong")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password (at least 8 characters)").fill("a new horse battery")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator("#done")).to_have_text("your password was changed")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, name, "a new horse battery")
+    expect(page.locator("#me-name")).to_have_text(name)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "DEFAULT_LIFETIME",
+    "MAX_LEEWAY",
     "MAX_LIFETIME",
     "MAX_TOKEN_BYTES",
     "MIN_LIFETIME",
@@ -36,6 +37,10 @@ TOKEN_TYPE = "jot+jwt"
 MIN_LIFETIME = 60
 DEFAULT_LIFETIME = 300
 MAX_LIFETIME = 3600
+
+#: The most clock skew (seconds) a destination may tolerate past a token's ``exp``: a deny
+#: entry lasts until every token it concerns is past its ``exp`` by this much.
+MAX_LEEWAY = 600
 
 #: The largest token (compact serialisation, in bytes) a destination accepts: larger ones
 #: are refused before any parsing, and the authority never issues one.

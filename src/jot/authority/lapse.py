@@ -3,9 +3,10 @@
 :func:`sweep` records both: it deletes each lapsed grant (moving the grants revision, so that
 watching destinations get the new list at once) with a ``grant.lapsed`` audit record, and
 marks each overdue request ``expired`` with an ``access_request.expired`` record (and a
-webhook notification). Every authority process sweeps every :data:`SWEEP_INTERVAL`
-seconds; of two processes that sweep one row at once, the one whose delete or update hit
-it records it. An overdue request cannot be approved before the sweep either.
+webhook notification); it deletes deny entries that aged out. Every authority process
+sweeps every :data:`SWEEP_INTERVAL` seconds; of two processes that sweep one row at once,
+the one whose delete or update hit it records it. An overdue request cannot be approved
+before the sweep either.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from jot.authority import grants_store
+from jot._outage import OutageLog
+from jot.authority import grants_store, revocations
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context
 from jot.authority.handlers import requests
-from jot.authority.models import AccessRequest, Grant, Identity
+from jot.authority.models import AccessRequest, Grant, Identity, Revocation
 from jot.authority.state import Authority
 
 __all__ = ["SWEEP_INTERVAL", "sweep", "upkeep"]
@@ -42,13 +44,15 @@ def sweep(authority: Authority) -> int:
             AccessRequest.state == "pending", AccessRequest.expires <= now
         )
         pending = list(session.scalars(overdue.limit(_BATCH)))
-    if not grants and not pending:
+        aged = session.scalar(select(Revocation.id).where(Revocation.until <= now).limit(1))
+    if not grants and not pending and aged is None:
         return 0  # The usual case: one read, no write turn taken.
     done = 0
     with authority.db.transaction(write=True) as session:
         ctx = Context(authority, session, now, None)
         done += sum(_lapse(ctx, grant_id) for grant_id in grants)
         done += sum(_expire(ctx, request_id) for request_id in pending)
+        revocations.prune(session, now)  # Aged out: every token they concerned has expired.
     authority.auth_cache.clear()
     authority.decisions.clear()
     for hook in ctx.after_commit:
@@ -94,9 +98,13 @@ def _expire(ctx: Context, request_id: str) -> bool:
 
 async def upkeep(authority: Authority, interval: float = SWEEP_INTERVAL) -> None:
     """Sweep forever (a task of the app's lifespan)."""
+    # Said once per outage (the database down makes every round fail), not once a second.
+    outage = OutageLog(log, "lapse sweep")
     while True:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(sweep, authority)
-        except Exception:  # The next round retries; the log says what went wrong.
-            log.exception("lapse sweep failed")
+        except Exception as exc:  # The next round retries; the log says what went wrong.
+            outage.failed(exc)
+        else:
+            outage.ok()

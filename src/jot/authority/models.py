@@ -42,6 +42,7 @@ __all__ = [
     "Membership",
     "Meta",
     "Revision",
+    "Revocation",
     "SigningKey",
     "UTCDateTime",
 ]
@@ -236,6 +237,29 @@ class AccessRequest(Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     grant_id: Mapped[str | None] = mapped_column(String(32), default=None)
     grant_expires: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Revocation(Base):
+    """A deny entry: every token of a subject (``kind="subject"``, ``value`` its identity id)
+    or one token (``kind="token"``, ``value`` its ``jti``) is refused everywhere until
+    ``until``, when the last token it could concern has expired. Destinations get the live
+    entries with their grants."""
+
+    __tablename__ = "revocations"
+    __table_args__ = (
+        UniqueConstraint("kind", "value"),
+        CheckConstraint("kind IN ('subject', 'token')", name="ck_revocations_kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(300))
+    #: Who it concerns, as shown (``user:NAME``, or the token's jti).
+    target: Mapped[str] = mapped_column(String(300))
+    until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str | None] = mapped_column(String(253))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Revision(Base):

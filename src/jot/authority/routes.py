@@ -28,6 +28,7 @@ from jot.authority.handlers import (
     identities,
     keys,
     requests,
+    revocations,
     sealing,
     session,
 )
@@ -84,6 +85,15 @@ ROUTES: list[Route] = [
     Route("POST", f"{_REQUEST}/approve", requests.approve_request, Need.SELF, tag="requests"),
     Route("POST", f"{_REQUEST}/deny", requests.deny_request, Need.SELF, tag="requests"),
     Route("POST", f"{_REQUEST}/cancel", requests.cancel_request, Need.SELF, tag="requests"),
+    Route("GET", "/api/revocations", revocations.list_revocations, Need.VIEW),
+    Route("POST", "/api/revocations", revocations.create_revocation, Need.ADMIN, 201),
+    Route(
+        "DELETE",
+        "/api/revocations/{revocation_id}",
+        revocations.delete_revocation,
+        Need.ADMIN,
+        204,
+    ),
     Route("GET", "/api/access-keys", keys.list_access_keys, Need.SELF),
     Route("POST", "/api/access-keys", keys.create_access_key, Need.SELF, 201),
     Route("DELETE", "/api/access-keys/{key_id}", keys.revoke_access_key, Need.SELF, 204),

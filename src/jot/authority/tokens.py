@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from jot.api import TokenRequest, TokenResponse
 from jot.api.claims import MAX_TOKEN_BYTES, build_claims
 from jot.api.roles import expiry_of, granting_groups, roles_within
-from jot.authority import access, audit, signing
+from jot.authority import access, audit, revocations, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context, reads_first, still_valid
@@ -106,6 +106,9 @@ def _decide(
         raise NotFound(f"no destination named {name!r}")
     grants = access.held_grants(session, caller.id, caller.name, destination.name)
     now = time.time() if now is None else now
+    revoked = revocations.subject_revoked(session, caller.id, to_datetime(now))
+    if revoked is not None:
+        raise Forbidden(f"{caller.name} is revoked until {revoked.isoformat()}; ask an admin")
     if not roles_within(caller.name, groups, destination.name, grants, now=now):
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
     granting = granting_groups(groups, destination.name, grants, now=now)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from jot.api.claims import MAX_LEEWAY
 from jot.cli._browser import browser_options, build_browser
 from jot.cli._duration import Duration
 from jot.cli._options import deprecated
@@ -106,7 +107,7 @@ def _with_verifier_options(func: F, listen: str) -> F:
         ),
         click.option(
             "--leeway",
-            type=Duration(0, 600),
+            type=Duration(0, MAX_LEEWAY),
             default=f"{MAX_CLOCK_SKEW}s",
             show_default=True,
             help="Allowed clock skew (30s, 2m).",

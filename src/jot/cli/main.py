@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "grants": "jot.cli.admin:grants",
     "destinations": "jot.cli.admin:destinations",
     "requests": "jot.cli.requests:requests",
+    "revoke": "jot.cli.revoke:revoke",
     "access-keys": "jot.cli.keys:access_keys",
     "signing-keys": "jot.cli.keys:signing_keys",
     "audit": "jot.cli.audit:audit",

@@ -35,6 +35,7 @@ from jot.api.identities import (
 )
 from jot.api.keys import AccessKeyCreate, AccessKeyList, NewAccessKey, SigningKeyList
 from jot.api.requests import AccessRequest, AccessRequestCreate, AccessRequestList, Answer
+from jot.api.revocations import Revocation, RevocationCreate, RevocationList
 from jot.api.session import (
     AuditList,
     GrantCreate,
@@ -76,6 +77,9 @@ __all__ = [
     "login",
     "logout",
     "my_access",
+    "revocation_create",
+    "revocation_delete",
+    "revocations_list",
     "signing_keys_list",
     "signing_keys_rotate",
     "token",
@@ -338,6 +342,22 @@ def access_request_answer(
 
 def access_request_cancel(request_id: str) -> Call[AccessRequest]:
     return Call("POST", f"/api/access-requests/{_q(request_id)}/cancel", _model(AccessRequest))
+
+
+def revocation_create(
+    *, subject: str | None = None, token: str | None = None, reason: str | None = None
+) -> Call[Revocation]:
+    """Revoke ``subject`` (``user:NAME``) or ``token`` (a jti) at every destination."""
+    body = body_of(RevocationCreate, subject=subject, token=token, reason=reason)
+    return Call("POST", "/api/revocations", _model(Revocation), json=body)
+
+
+def revocations_list() -> Call[RevocationList]:
+    return Call("GET", "/api/revocations", _model(RevocationList))
+
+
+def revocation_delete(revocation_id: str) -> Call[None]:
+    return Call("DELETE", f"/api/revocations/{_q(revocation_id)}", _none)
 
 
 def access_keys_list(*, identity: str | None = None) -> Call[AccessKeyList]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, overload
 
-from jot.api.claims import MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
+from jot.api.claims import MAX_LEEWAY, MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
 from jot.destination.cache import CachedToken, Decision, VerificationCache, token_digest
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
@@ -196,8 +196,8 @@ class VerifierSettings:
             raise ValueError("the destination needs a name (the required audience)")
         if not self.algorithms or "none" in self.algorithms:
             raise ValueError("algorithms must be a non-empty list without 'none'")
-        if not 0 <= self.leeway <= 600:
-            raise ValueError("leeway must be between 0 and 600 seconds")
+        if not 0 <= self.leeway <= MAX_LEEWAY:
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
 
     def resource(self, resource: str | None) -> str:
         """``resource`` checked to be this destination or one of its sub-resources."""

@@ -49,7 +49,17 @@ class GrantIndex:
     """Grants indexed by subject; immutable once built (a change of grants builds a new index,
     so a decision remembered with one never outlives the grants it came from)."""
 
-    def __init__(self, grants: Iterable[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, grants: Iterable[Mapping[str, Any]] = (), revoked: Iterable[Any] = ()
+    ) -> None:
+        """``grants`` as the authority lists them (or a file); ``revoked``: its deny entries
+        (:class:`jot.api.grants.Revoked`, or mappings of ``kind``, ``value``, ``until``)."""
+        self._denied: dict[tuple[str, str], float] = {}
+        for entry in revoked:
+            found = entry if isinstance(entry, Mapping) else entry.model_dump()
+            until = _epoch(found["until"])
+            if until is not None:
+                self._denied[(found["kind"], found["value"])] = until
         index: dict[str, list[Held]] = {}
         for grant in grants:
             held = Held(grant["resource"], grant["role"], _epoch(grant.get("expires")))
@@ -96,6 +106,18 @@ class GrantIndex:
         """Roles granted on each sub-resource below ``resource`` (namespaces, for
         Kubernetes)."""
         return roles_below(name, groups, resource, self._index, now=now)
+
+    def revoked(self, subject: str, jti: str, *, now: float | None = None) -> bool:
+        """Whether the authority revoked this subject (its ``sub``) or this token (its
+        ``jti``), in an entry that has not aged out at ``now``."""
+        if not self._denied:
+            return False  # The usual case: nothing revoked.
+        current = time.time() if now is None else now
+        for key in (("subject", subject), ("token", jti)):
+            until = self._denied.get(key)
+            if until is not None and current < until:
+                return True
+        return False
 
     def expiry_of(
         self, name: str, groups: Iterable[str], *, now: float | None = None

@@ -84,7 +84,7 @@ class GrantsPoll:
             grants = GrantList.model_validate_json(response.content)
         except ValidationError as exc:
             raise UnavailableError("grants: not a GrantList") from exc
-        self.index = GrantIndex(g.model_dump() for g in grants.items)
+        self.index = GrantIndex((g.model_dump() for g in grants.items), grants.revoked)
         self.etag = response.headers.get("etag")
         self.revision = grants.revision
         return True

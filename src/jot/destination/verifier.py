@@ -95,6 +95,14 @@ def _grants_now(grants: object) -> object:
     return getattr(grants, "index", None)
 
 
+def _check_revoked(grants: object, claims: dict[str, Any], now: float) -> None:
+    """Refuse a token that the authority revoked (``jot revoke``): the deny entries come with
+    the grants, so every destination has them as soon as its long-poll answers."""
+    index = getattr(grants, "index", None)
+    if isinstance(index, GrantIndex) and index.revoked(claims["sub"], claims["jti"], now=now):
+        raise RevokedTokenError("the token has been revoked at the authority")
+
+
 #: The sources that take the time (``now=``) from the verifier's clock.
 _TIMED = (GrantIndex, FileGrants, AuthorityGrants, AsyncAuthorityGrants)
 
@@ -187,6 +195,7 @@ class Verifier(_Base):
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
+        _check_revoked(self.grants, claims, now)
         if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
             raise ReplayedTokenError("the token has been used before")
         grants = _grants_now(self.grants)
@@ -263,6 +272,7 @@ class AsyncVerifier(_Base):
             self.deny_list.is_denied(claims["jti"], claims["sub"])
         ):
             raise RevokedTokenError("the token has been revoked")
+        _check_revoked(self.grants, claims, now)
         if self.replay is not None and not await _maybe(
             self.replay.first_use(claims["jti"], entry.exp)
         ):

@@ -16,7 +16,7 @@ from jot.api import Grant as GrantOut
 from jot.api import GrantList
 from jot.api.requests import MAX_GRANT_DURATION
 from jot.api.session import GrantCreate
-from jot.authority import access, grants_store, paging
+from jot.authority import access, grants_store, paging, revocations
 from jot.authority.context import Context, run
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
@@ -68,13 +68,17 @@ def list_grants(
     if subject is not None:
         found = grants_store.subject_of(ctx.session, subject)
         if found is None:  # Nobody has that name now, so nobody holds grants under it.
-            return GrantList(items=[], revision=grants_store.revision(ctx.session))
+            return GrantList(
+                items=[], revision=grants_store.revision(ctx.session),
+                revoked=revocations.live(ctx.session, ctx.now),
+            )  # fmt: skip
         where.append(found.where())
     if limit is not None or after is not None:
         items = grants_store.listing(ctx.session, *where, page=(after, limit))
     else:
         items = grants_store.listing(ctx.session, *where)
-    return GrantList(items=items, revision=grants_store.revision(ctx.session))
+    revoked = revocations.live(ctx.session, ctx.now)
+    return GrantList(items=items, revision=grants_store.revision(ctx.session), revoked=revoked)
 
 
 async def watch_grants(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, select
 
 from jot.api.identities import (
@@ -64,14 +66,21 @@ def list_identities(
 ) -> IdentityList:
     """By name; ``q`` keeps the names that start with it (case does not count), ``limit``
     and ``after`` (the last name seen) page (:mod:`jot.authority.paging`)."""
-    stmt = paging.keyed(
-        select(Identity),
-        Identity.name_key,
+    rows = ctx.session.scalars(_by_name(Identity, q, after, limit))
+    return IdentityList(items=[_identity_out(ctx, row) for row in rows])
+
+
+def _by_name(
+    model: type[Identity] | type[Group], q: str | None, after: str | None, limit: int | None
+) -> Any:
+    """Identities or groups by name (case does not count), paged (:mod:`jot.authority.paging`)."""
+    return paging.keyed(
+        select(model),
+        model.name_key,
         after=fold_name(after) if after is not None else None,
         limit=limit,
         prefix=fold_name(q) if q else None,
     )
-    return IdentityList(items=[_identity_out(ctx, row) for row in ctx.session.scalars(stmt)])
 
 
 def get_identity(ctx: Context, name: str) -> IdentityOut:
@@ -156,14 +165,8 @@ def list_groups(
     ctx: Context, q: str | None = None, after: str | None = None, limit: int | None = None
 ) -> GroupList:
     """By name; ``q``, ``after`` and ``limit`` as for identities."""
-    stmt = paging.keyed(
-        select(Group),
-        Group.name_key,
-        after=fold_name(after) if after is not None else None,
-        limit=limit,
-        prefix=fold_name(q) if q else None,
-    )
-    return GroupList(items=[_group_out(ctx, row) for row in ctx.session.scalars(stmt)])
+    rows = ctx.session.scalars(_by_name(Group, q, after, limit))
+    return GroupList(items=[_group_out(ctx, row) for row in rows])
 
 
 def get_group(ctx: Context, name: str) -> GroupOut:

@@ -78,16 +78,21 @@ def _refused(exc: LoginRefused) -> Response:
 def _redirect_with_cookie(authority: Authority, started: flow.Started) -> Response:
     state = dict(parse_qsl(urlsplit(started.url).query)).get("state", "")
     response = RedirectResponse(started.url, status_code=303)
+    _login_cookie(response, authority, _COOKIE + flow.sha256(state)[:16], started.browser_secret)
+    return response
+
+
+def _login_cookie(response: Response, authority: Authority, name: str, value: str) -> None:
+    """A cookie that lives as long as a login attempt, sent back to the callback only."""
     response.set_cookie(
-        _COOKIE + flow.sha256(state)[:16],
-        started.browser_secret,
+        name,
+        value,
         max_age=int(flow.ATTEMPT_TTL.total_seconds()),
         path="/oidc/",
         secure=authority.settings.issuer_url.startswith("https://"),
         httponly=True,
         samesite="lax",
     )
-    return response
 
 
 def login(
@@ -127,15 +132,7 @@ def login(
         return _refused(exc)
     response = _redirect_with_cookie(authority, started)
     if mode == "web":
-        response.set_cookie(
-            _NEXT_COOKIE,
-            web_sessions.local_path(next),
-            max_age=int(flow.ATTEMPT_TTL.total_seconds()),
-            path="/oidc/",
-            secure=authority.settings.issuer_url.startswith("https://"),
-            httponly=True,
-            samesite="lax",
-        )
+        _login_cookie(response, authority, _NEXT_COOKIE, web_sessions.local_path(next))
     return response
 
 

@@ -35,6 +35,8 @@ class Page:
 PAGES: list[Page] = [
     Page("GET", "/", home.home, Need.SELF),
     Page("POST", "/token", home.get_token, Need.SELF),
+    Page("POST", "/keys/revoke", home.revoke_key, Need.SELF),
+    Page("POST", "/password", home.change_password, Need.SELF),
     Page("GET", "/debug", debug.debugger, Need.PUBLIC),
     Page("GET", "/sign-in", signin.sign_in_form, Need.PUBLIC),
     Page("POST", "/sign-in", signin.sign_in, Need.PUBLIC),

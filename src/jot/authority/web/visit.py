@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 from markupsafe import Markup
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -32,7 +33,7 @@ from jot.authority.state import Authority
 from jot.authority.web import sessions
 from jot.authority.web.render import HEADERS, render
 
-__all__ = ["PageFunction", "Visit", "endpoint", "local_path", "read_form"]
+__all__ = ["PageFunction", "Visit", "endpoint", "invalid", "local_path", "read_form"]
 
 T = TypeVar("T")
 
@@ -118,6 +119,13 @@ PageFunction = Callable[[Visit], Response]
 
 
 local_path = sessions.local_path
+
+
+def invalid(exc: ValidationError) -> str:
+    """A refused form field in one line: ``where: what is wrong``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first.get('msg', 'invalid')}" if where else "invalid input"
 
 
 async def read_form(request: Request) -> dict[str, str]:

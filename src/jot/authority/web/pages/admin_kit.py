@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from jot.authority.errors import APIError
-from jot.authority.web.visit import Visit
+from jot.authority.web.visit import Visit, invalid
 
 __all__ = [
     "PAGE",
@@ -132,9 +132,7 @@ def attempt(
     try:
         message = act()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return again(400, f"{where}: {first.get('msg', 'invalid')}" if where else "invalid input")
+        return again(400, invalid(exc))
     except APIError as exc:
         if exc.status == 401:
             raise

@@ -3,22 +3,39 @@ from which grant, and a token on request (through the token endpoint's own handl
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from jot.api import TokenRequest
 from jot.api.explain import AccessList
+from jot.api.session import PasswordChange
 from jot.authority import tokens
 from jot.authority.access import Need
 from jot.authority.errors import APIError
-from jot.authority.handlers import explain
-from jot.authority.web.visit import Visit
+from jot.authority.handlers import explain, keys, session
+from jot.authority.web.visit import Visit, invalid
 
-__all__ = ["get_token", "home"]
+__all__ = ["change_password", "get_token", "home", "revoke_key"]
 
 
 def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
     mine: AccessList = visit.call(Need.SELF, explain.my_access)
-    return visit.page("home.html", status, access=mine.items, **extra)
+    me = visit.me.name if visit.me is not None else None
+    own = visit.call(Need.SELF, keys.list_access_keys, me, after=None, limit=None).items
+    live = [k for k in own if k.revoked is None]
+    session_key = visit.me.access_key if visit.me is not None else ""
+    done = visit.request.query_params.get("done", "")[:200]
+    return visit.page(
+        "home.html",
+        status,
+        access=mine.items,
+        keys=live,
+        session_key=session_key,
+        done=done,
+        **extra,
+    )
 
 
 def home(visit: Visit) -> Response:
@@ -33,3 +50,35 @@ def get_token(visit: Visit) -> Response:
     except APIError as exc:
         return _page(visit, exc.status, message=exc.message)
     return _page(visit, 201, token=issued.token, token_for=destination, expires=issued.expires)
+
+
+def revoke_key(visit: Visit) -> Response:
+    """Revoke one of one's own access keys (and every key made from it)."""
+    key_id = visit.form.get("id", "")[:64]
+    try:
+        visit.call(Need.SELF, keys.revoke_access_key, key_id)
+    except APIError as exc:
+        if exc.status == 401:
+            raise
+        return _page(visit, exc.status, message=exc.message)
+    return visit.redirect(f"/?{urlencode({'done': f'revoked {key_id}'})}")
+
+
+def change_password(visit: Visit) -> Response:
+    """The API's own password change: the current password, wrong guesses limited."""
+    try:
+        body = PasswordChange.model_validate(
+            {
+                "current": visit.form.get("current", ""),
+                "new": visit.form.get("new", ""),
+                "revoke_other_keys": visit.form.get("revoke_other_keys") == "yes",
+            }
+        )
+        visit.call(Need.SELF, session.change_password, body)
+    except ValidationError as exc:
+        return _page(visit, 400, message=invalid(exc))
+    except APIError as exc:
+        if exc.status == 401:
+            raise
+        return _page(visit, exc.status, message=exc.message)
+    return visit.redirect(f"/?{urlencode({'done': 'your password was changed'})}")

@@ -21,7 +21,7 @@ from jot.authority.handlers import keys
 from jot.authority.handlers import session as session_handlers
 from jot.authority.oidc import providers
 from jot.authority.web import sessions
-from jot.authority.web.visit import Visit, local_path
+from jot.authority.web.visit import Visit, invalid, local_path
 
 __all__ = ["sign_in", "sign_in_form", "sign_out"]
 
@@ -60,9 +60,7 @@ def sign_in(visit: Visit) -> Response:
         else:
             return _form(visit, "Choose how to sign in.", 400)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return _form(visit, f"{where}: {first.get('msg', 'invalid')}", 400, name)
+        return _form(visit, invalid(exc), 400, name)
     except APIError as exc:
         response = _form(visit, exc.message, exc.status, name)
         response.headers.update({k: v for k, v in exc.headers.items() if k == "Retry-After"})

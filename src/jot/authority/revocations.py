@@ -1,0 +1,62 @@
+"""Deny entries (``jot revoke``): which subjects and tokens are refused, and until when.
+
+An entry lasts until the last token it could concern has expired: ``now`` plus the longest
+token lifetime of any destination, plus the most leeway a destination may give past ``exp``
+(:data:`jot.api.claims.MAX_LEEWAY`). Destinations get the live entries with their grants
+(:func:`live`); the token decision refuses a revoked subject (:func:`subject_revoked`); the
+lapse sweep deletes entries that aged out (:func:`prune`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import Session
+
+from jot.api.claims import MAX_LEEWAY
+from jot.api.grants import Revoked
+from jot.authority.models import Destination, Revocation
+
+__all__ = ["ends", "live", "prune", "subject_revoked"]
+
+_SUBJECT = (
+    select(Revocation.until)
+    .where(
+        Revocation.kind == "subject",
+        Revocation.value == bindparam("me"),
+        Revocation.until > bindparam("now"),
+    )
+    .limit(1)
+)
+
+
+def ends(session: Session, now: datetime) -> datetime:
+    """When a deny entry made ``now`` ages out: every token issued before then has expired
+    (the longest lifetime any destination sets), even at the most lenient destination."""
+    longest = session.scalar(select(func.max(Destination.lifetime))) or 0
+    return now + timedelta(seconds=int(longest) + MAX_LEEWAY)
+
+
+def live(session: Session, now: datetime) -> list[Revoked]:
+    """The entries in force at ``now``, as destinations get them."""
+    stmt = (
+        select(Revocation.kind, Revocation.value, Revocation.until)
+        .where(Revocation.until > now)
+        .order_by(Revocation.kind, Revocation.value)
+    )
+    return [
+        Revoked(kind=kind, value=value, until=until) for kind, value, until in session.execute(stmt)
+    ]
+
+
+def subject_revoked(session: Session, identity_id: str, now: datetime) -> datetime | None:
+    """Until when the identity is revoked (None: it is not): no token is issued for it."""
+    until = session.connection().execute(_SUBJECT, {"me": identity_id, "now": now}).scalar()
+    return until if isinstance(until, datetime) else None
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Delete the entries that aged out; how many."""
+    result = session.execute(delete(Revocation).where(Revocation.until <= now))
+    return int(getattr(result, "rowcount", 0) or 0)
