@@ -20,46 +20,36 @@ from pathlib import Path
 import httpx
 
 from tests.destination.servers import JOT, free_port, stop, wait_for_port
+from tests.e2e.test_nginx import NGINX_MAIN as NGINX_E2E
 from tests.e2e.test_nginx import nginx_binary
 
 from .procs import OwnPostgres, OwnRedis, own_postgres, own_redis
 
 _ALNUM = string.ascii_letters + string.digits
 
-NGINX = """
-worker_processes 1;
-{user}
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log error;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    upstream jot_authority {{
-        server 127.0.0.1:{one} max_fails=1 fail_timeout=2s;
-        server 127.0.0.1:{two} max_fails=1 fail_timeout=2s;
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://jot_authority;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 90s;
-            # A replica that is gone (killed, restarting): the other one. POSTs too: jot's
-            # writes are safe to repeat (a second create is a 409, a second token or key is
-            # one more that nobody uses). A 503 (the database is down) is passed on: the
-            # other replica shares that database, and marking both failed would turn the
-            # next answers into nginx's own 502s.
-            proxy_next_upstream error timeout non_idempotent;
-            proxy_next_upstream_tries 2;
-        }}
+# The balancer: test_nginx.py's main file, with room for the load, and this server block.
+NGINX_MAIN = NGINX_E2E.replace("worker_connections 64;", "worker_connections 1024;")
+BALANCER = """
+upstream jot_authority {{
+    server 127.0.0.1:{one} max_fails=1 fail_timeout=2s;
+    server 127.0.0.1:{two} max_fails=1 fail_timeout=2s;
+    keepalive 32;
+}}
+server {{
+    listen 127.0.0.1:{port};
+    location / {{
+        proxy_pass http://jot_authority;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_connect_timeout 1s;
+        proxy_read_timeout 90s;
+        # A replica that is gone (killed, restarting): the other one. POSTs too: jot's
+        # writes are safe to repeat (a second create is a 409, a second token or key is one
+        # more that nobody uses). A 503 (the database is down) is passed on: the other
+        # replica shares that database, and marking both failed would turn the next answers
+        # into nginx's own 502s.
+        proxy_next_upstream error timeout non_idempotent;
+        proxy_next_upstream_tries 2;
     }}
 }}
 """
@@ -144,8 +134,8 @@ def _nginx(prefix: Path, one: int, two: int) -> tuple[subprocess.Popen[bytes], s
     (prefix / "tmp").mkdir(parents=True)
     port = free_port()
     user = "user root;" if os.geteuid() == 0 else ""
-    conf = NGINX.format(prefix=prefix, user=user, one=one, two=two, port=port)
-    (prefix / "nginx.conf").write_text(conf)
+    (prefix / "nginx.conf").write_text(NGINX_MAIN.format(prefix=prefix, user=user))
+    (prefix / "jot.conf").write_text(BALANCER.format(one=one, two=two, port=port))
     process = subprocess.Popen(
         [nginx_binary(), "-p", str(prefix), "-e", str(prefix / "error.log"),
          "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],

@@ -13,6 +13,7 @@ figures go to ``$JOT_FAULTS_REPORT`` when set (docs/reliability.md's table).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -181,10 +182,31 @@ def _database_stopped(c: Cluster, tokens: Tokens, acknowledged: list[str], f: di
     assert f["recovery_s"] < RECOVERY, after[:40]
 
 
+def _revoked_token(c: Cluster, f: dict) -> str:
+    """A token revoked at the authority (the database is the deny-list's source); when
+    forward auth refuses it."""
+    with httpx.Client(timeout=10) as http:
+        headers = {"Authorization": f"Bearer {c.user_key}"}
+        token = http.post(c.lb + "/api/tokens", json={"destination": "web"}, headers=headers)
+        denied = token.json()["token"]
+        claims = json.loads(base64.urlsafe_b64decode(denied.split(".")[1] + "=="))
+        assert _decide(http, c, denied).status_code == 200
+        with c.admin() as api:
+            assert api.post("/api/revocations", json={"token": claims["jti"]}).status_code == 201
+        revoked = time.monotonic()
+        while _decide(http, c, denied).status_code != 401:
+            assert time.monotonic() - revoked < 10, "the revocation never arrived"
+            time.sleep(0.05)
+    f["revocation_reached_forward_auth_s"] = round(time.monotonic() - revoked, 2)
+    return denied
+
+
 def _authority_down(c: Cluster, tokens: Tokens, f: dict) -> None:
+    denied = _revoked_token(c, f)
     # Only forward auth is under load: with both replicas gone, nginx itself answers 502.
     load = Load("", pause=0.01)
     load.add("decide", lambda http, n: _decide(http, c, tokens.pick(n)), threads=2)
+    load.add("denied", lambda http, _n: _decide(http, c, denied))
     time.sleep(1.0)
     for replica in c.replicas:
         replica.kill()
@@ -210,6 +232,9 @@ def _authority_down(c: Cluster, tokens: Tokens, f: dict) -> None:
     f["grant_change_after_return_s"] = round(time.monotonic() - changed, 2)
     load.stop()
     _check(load, {"E": f}, "E")
+    # The revoked token stayed refused throughout: before, during and after the outage.
+    f["revoked_token_accepted"] = sum(o.status != 401 for o in load.of("denied"))
+    assert f["revoked_token_accepted"] == 0
     assert f["grant_change_after_return_s"] < RECOVERY
 
 

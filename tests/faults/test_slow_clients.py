@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from jot.jose import jwk
-from tests.destination.servers import JOT, free_port
+from tests.destination.servers import JOT, free_port, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -71,12 +71,7 @@ def _server(kind: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             time.sleep(0.1)
         yield url, log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def _connect(url: str) -> socket.socket:

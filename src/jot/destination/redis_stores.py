@@ -123,6 +123,17 @@ class _Core:
         """Entries to write back: all of the last known list."""
         return list(self.known.denied().items())
 
+    def queue_writes(self, pipe: Any, entries: list[tuple[str, float]]) -> None:
+        """Each entry's key (with its TTL) and its index member, onto a pipeline (sync or
+        async: queueing does no I/O)."""
+        now = self.clock()
+        for entry, until in entries:
+            if math.isinf(until):
+                pipe.set(self.key(entry), b"1")
+            else:
+                pipe.set(self.key(entry), b"1", px=_ttl_ms(until, now))
+            pipe.zadd(self.index, {entry: until})
+
     def learn(self, members: list[tuple[bytes, float]]) -> None:
         for member, score in members:
             self.known.deny(member.decode(), score)
@@ -187,14 +198,8 @@ class RedisStore:
             self._write([(entry, expiry)])
 
     def _write(self, entries: list[tuple[str, float]]) -> None:
-        now = self._core.clock()
         pipe = self._redis.pipeline(transaction=False)
-        for entry, until in entries:
-            if math.isinf(until):
-                pipe.set(self._core.key(entry), b"1")
-            else:
-                pipe.set(self._core.key(entry), b"1", px=_ttl_ms(until, now))
-            pipe.zadd(self._core.index, {entry: until})
+        self._core.queue_writes(pipe, entries)
         pipe.execute()
 
     def is_denied(self, token_id: str, subject: str) -> bool:
@@ -311,14 +316,8 @@ class AsyncRedisStore:
                 await self._write([(entry, expiry)])
 
     async def _write(self, entries: list[tuple[str, float]]) -> None:
-        now = self._core.clock()
         pipe = self._redis.pipeline(transaction=False)
-        for entry, until in entries:
-            if math.isinf(until):
-                pipe.set(self._core.key(entry), b"1")
-            else:
-                pipe.set(self._core.key(entry), b"1", px=_ttl_ms(until, now))
-            pipe.zadd(self._core.index, {entry: until})
+        self._core.queue_writes(pipe, entries)
         await self._call(pipe.execute())
 
     async def is_denied(self, token_id: str, subject: str) -> bool:
