@@ -105,7 +105,7 @@ def free_port() -> int:
 
 
 def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # Workers import everything: slow on a busy machine.
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{url}: the server exited with {process.returncode}")

@@ -251,7 +251,7 @@ def report(results: dict[str, dict], missing: list[str]) -> int:
 
 @contextlib.contextmanager
 def started(args: argparse.Namespace, work: Path) -> Iterator[tuple[dict, list[Row], list[str]]]:
-    wanted = set(args.rows.split(",")) if args.rows else None
+    wanted = set(args.rows.split(";")) if args.rows else None
     servers: dict[str, _servers.Server] = {}
     rows: list[Row] = []
     missing: list[str] = []
@@ -311,7 +311,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per row")
     parser.add_argument("--users", type=int, default=USERS, help="keys per miss pool")
-    parser.add_argument("--rows", help="comma-separated row names (default: all)")
+    parser.add_argument("--rows", help="row names separated by ; (default: all)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--child")
     args = parser.parse_args()

@@ -72,8 +72,12 @@ def serve(settings: Settings, *, out: TextIO = sys.stderr) -> None:
             secret = getattr(value, "get_secret_value", None)
             os.environ[f"JOT_{name.upper()}"] = str(secret() if secret else value)
     config = _Config(
-        "jot.authority.server:worker_app", factory=True, workers=settings.workers, **common
-    )
+        "jot.authority.server:worker_app", factory=True, workers=settings.workers,
+        # uvicorn kills a worker that does not answer its supervisor's ping within this many
+        # seconds (default 5) and starts another: on a busy machine, a worker still importing
+        # the app missed it again and again, and the server never came up.
+        timeout_worker_healthcheck=30, **common,
+    )  # fmt: skip
     with _shared_metrics(), contextlib.suppress(KeyboardInterrupt):  # As uvicorn.run does.
         Multiprocess(config, sockets=[config.bind_socket()]).run()
 
