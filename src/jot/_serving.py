@@ -34,6 +34,7 @@ __all__ = [
     "SLOW",
     "GuardedHTTP",
     "RateLimitedLog",
+    "ServingConfigError",
     "connection_cap",
     "quiet_accept_errors",
     "raise_fd_limit",
@@ -67,6 +68,10 @@ def connection_cap(fd_limit: int) -> int:
     return max(16, fd_limit - max(64, fd_limit // 8))
 
 
+class ServingConfigError(ValueError):
+    """A ``JOT_*`` serving variable with a bad value (said in one line by the CLI)."""
+
+
 def _env_number(name: str, default: float) -> float:
     value = os.environ.get(name)
     if value is None:
@@ -74,9 +79,9 @@ def _env_number(name: str, default: float) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds or connections: {value!r}") from None
-    if number <= 0:
-        raise ValueError(f"{name} must be positive: {value!r}")
+        raise ServingConfigError(f"{name} must be a positive number: {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise ServingConfigError(f"{name} must be a positive number: {value!r}")
     return number
 
 

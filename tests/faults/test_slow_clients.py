@@ -170,3 +170,18 @@ def test_slow_idle_and_too_many_clients(kind: str, tmp_path: Path) -> None:
     assert "Too many open files" not in text
     assert "Traceback" not in text
     assert len(text) < 20_000
+
+
+def test_a_bad_limit_is_one_line(tmp_path: Path) -> None:
+    jwks, grants = tmp_path / "jwks.json", tmp_path / "grants.toml"
+    jwks.write_text(json.dumps({"keys": [jwk.generate("Ed25519").public().to_dict()]}))
+    grants.write_text("grants = []\n")
+    result = subprocess.run(
+        [JOT, "connector", "forward-auth", "--name", "web", "--jwks-file", str(jwks),
+         "--grants-file", str(grants), "--listen", "127.0.0.1:0"],
+        env={**os.environ, "JOT_HEADER_TIMEOUT": "soon"}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "JOT_HEADER_TIMEOUT must be a positive number: 'soon'" in result.stderr
+    assert "Traceback" not in result.stderr

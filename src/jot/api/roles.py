@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = [
+    "Decision",
+    "Denied",
     "Held",
     "HeldGrants",
+    "decide",
     "expiry_of",
     "granting_groups",
     "resource_chain",
+    "revoked",
     "roles_below",
     "roles_on",
     "roles_within",
@@ -42,6 +47,84 @@ class Held(NamedTuple):
 
 #: Grants by subject (``user:<name>``, ``group:<name>``).
 HeldGrants = Mapping[str, Sequence[Held]]
+
+#: Deny entries (``jot revoke``): ``("subject", <sub>)`` or ``("token", <jti>)`` → until when
+#: (epoch seconds) it is refused.
+Denied = Mapping[tuple[str, str], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What grants and deny entries say about one caller, at one resource, at one time."""
+
+    #: The roles held on the resource (and above it): what a destination gives.
+    roles: frozenset[str]
+    #: The roles held on the resource's destination or anywhere below it.
+    within: frozenset[str]
+    #: The subject or the token is revoked: nothing is given, no token is issued.
+    revoked: bool
+    #: When the next of the grants behind this answer lapses (None: none is time-bound): an
+    #: answer kept in a cache holds until then.
+    until: float | None
+
+    @property
+    def token(self) -> bool:
+        """Whether the authority issues a token for the destination: some role within it,
+        and no deny entry."""
+        return bool(self.within) and not self.revoked
+
+
+def revoked(denied: Denied, subject: str, jti: str | None = None, *, now: float) -> bool:
+    """Whether a deny entry in force at ``now`` names the subject (its ``sub``) or the token
+    (its ``jti``)."""
+    for key in (("subject", subject), ("token", jti or "")):
+        until = denied.get(key)
+        if until is not None and now < until:
+            return True
+    return False
+
+
+def decide(
+    name: str,
+    groups: Iterable[str],
+    resource: str,
+    grants: HeldGrants,
+    *,
+    subject: str = "",
+    jti: str | None = None,
+    denied: Denied | None = None,
+    now: float | None = None,
+) -> Decision:
+    """The one decision, for the token endpoint, every destination, the console and
+    ``jot grants check``: subject and groups, resource hierarchy, expiry, revocation.
+
+    :param name: the caller's name (the token's ``name``): its grants are ``user:<name>``.
+    :param groups: its groups: their grants are ``group:<group>``.
+    :param resource: ``destination[.sub-resource]`` asked about.
+    :param grants: the grants by subject (the caller's own suffice).
+    :param subject: the caller's ``sub`` (identity id), which a subject deny entry names.
+    :param jti: the token's id, which a token deny entry names.
+    :param denied: the deny entries; None: none.
+    :param now: epoch seconds; default: the system clock.
+    """
+    current = time.time() if now is None else now
+    chain = set(resource_chain(resource))
+    destination = resource.partition(".")[0]
+    roles: set[str] = set()
+    within: set[str] = set()
+    ends: list[float] = []
+    for held in _held(name, groups, grants, current):
+        if held.resource in chain:
+            roles.add(held.role)
+        if _within(held.resource, destination):
+            within.add(held.role)
+            if held.expires is not None:
+                ends.append(held.expires)
+    denial = bool(denied) and revoked(denied or {}, subject, jti, now=current)
+    until = min(ends) if ends else None
+    if denial:
+        return Decision(frozenset(), frozenset(), True, until)
+    return Decision(frozenset(roles), frozenset(within), False, until)
 
 
 def resource_chain(resource: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import OperationalError
 
+from jot._serving import ServingConfigError
 from jot.authority import logs, maintenance
 from jot.authority.bootstrap import BootstrapError, preflight
 from jot.authority.rootkey import RootKeyError
@@ -69,7 +70,10 @@ def _check_can_listen(settings: Settings) -> None:
             ) from None
 
 
-_ERRORS = (RootKeyError, BootstrapError, maintenance.LockError, OperationalError, OSError)
+_ERRORS = (
+    RootKeyError, BootstrapError, maintenance.LockError, OperationalError, OSError,
+    ServingConfigError,
+)  # fmt: skip
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

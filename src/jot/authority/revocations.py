@@ -3,7 +3,7 @@
 An entry lasts until the last token it could concern has expired: ``now`` plus the longest
 token lifetime of any destination, plus the most leeway a destination may give past ``exp``
 (:data:`jot.api.claims.MAX_LEEWAY`). Destinations get the live entries with their grants
-(:func:`live`); the token decision refuses a revoked subject (:func:`subject_revoked`); the
+(:func:`live`); the token decision reads a subject's (:func:`of_subject`); the
 lapse sweep deletes entries that aged out (:func:`prune`).
 """
 
@@ -18,7 +18,7 @@ from jot.api.claims import MAX_LEEWAY
 from jot.api.grants import Revoked
 from jot.authority.models import Destination, Revocation
 
-__all__ = ["ends", "live", "prune", "subject_revoked"]
+__all__ = ["ends", "live", "of_subject", "prune"]
 
 _SUBJECT = (
     select(Revocation.until)
@@ -50,10 +50,13 @@ def live(session: Session, now: datetime) -> list[Revoked]:
     ]
 
 
-def subject_revoked(session: Session, identity_id: str, now: datetime) -> datetime | None:
-    """Until when the identity is revoked (None: it is not): no token is issued for it."""
+def of_subject(session: Session, identity_id: str, now: datetime) -> dict[tuple[str, str], float]:
+    """The deny entry in force for the identity, as :func:`jot.api.roles.decide` reads deny
+    entries (empty: none)."""
     until = session.connection().execute(_SUBJECT, {"me": identity_id, "now": now}).scalar()
-    return until if isinstance(until, datetime) else None
+    if not isinstance(until, datetime):
+        return {}
+    return {("subject", identity_id): until.timestamp()}
 
 
 def prune(session: Session, now: datetime) -> int:

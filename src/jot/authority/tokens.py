@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
 from jot.api.claims import MAX_TOKEN_BYTES, build_claims
-from jot.api.roles import expiry_of, granting_groups, roles_within
+from jot.api.roles import decide as decide_roles
+from jot.api.roles import granting_groups
 from jot.authority import access, audit, revocations, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
@@ -106,19 +107,23 @@ def _decide(
         raise NotFound(f"no destination named {name!r}")
     grants = access.held_grants(session, caller.id, caller.name, destination.name)
     now = time.time() if now is None else now
-    revoked = revocations.subject_revoked(session, caller.id, to_datetime(now))
-    if revoked is not None:
-        raise Forbidden(f"{caller.name} is revoked until {revoked.isoformat()}; ask an admin")
-    if not roles_within(caller.name, groups, destination.name, grants, now=now):
+    denied = revocations.of_subject(session, caller.id, to_datetime(now))
+    # The one decision (jot.api.roles.decide), as every destination makes it.
+    verdict = decide_roles(
+        caller.name, groups, destination.name, grants, subject=caller.id, denied=denied, now=now
+    )
+    if verdict.revoked:
+        until = to_datetime(denied[("subject", caller.id)]).isoformat()
+        raise Forbidden(f"{caller.name} is revoked until {until}; ask an admin")
+    if not verdict.token:
         raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
     granting = granting_groups(groups, destination.name, grants, now=now)
     narrowed = destination.group_narrowing == "grants"
     kept = granting if narrowed else tuple(groups)
     sealed = destination.encryption_key
     seal = signing.sealing_key(sealed) if sealed is not None else None
-    until = expiry_of(caller.name, groups, grants, now=now)
     decision = TokenDecision(
-        destination.name, destination.lifetime, kept, seal, until, narrowed=narrowed
+        destination.name, destination.lifetime, kept, seal, verdict.until, narrowed=narrowed
     )
     return decision, granting
 

@@ -330,10 +330,14 @@ def forward_auth(**opts: Any) -> None:
 
 
 def _run(start: Callable[[], None]) -> None:
+    from jot._serving import ServingConfigError
+
     try:
         start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen: {exc.strerror or exc}") from None
+    except ServingConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _tls_options(func: F) -> F:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from jot.api.roles import Held, expiry_of, resource_chain, roles_below, roles_on
+from jot.api.roles import Held, decide, expiry_of, resource_chain, revoked, roles_below
 from jot.destination.settings import CACHE_SIZE
 
 __all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
@@ -93,12 +93,13 @@ class GrantIndex:
         found = self._answers.get(key)
         if found is not None and (found[1] is None or current < found[1]):
             return found[0]
-        roles = roles_on(name, groups, resource, self._index, now=current)
+        # The one decision (jot.api.roles.decide), as the authority's token endpoint makes it.
+        decision = decide(name, groups, resource, self._index, now=current)
         if len(self._answers) >= CACHE_SIZE:
             self._answers.clear()  # Bounded; many distinct callers just start it over.
         # Kept until the next of the caller's grants lapses: then it is decided again.
-        self._answers[key] = (roles, expiry_of(name, groups, self._index, now=current))
-        return roles
+        self._answers[key] = (decision.roles, decision.until)
+        return decision.roles
 
     def roles_below(
         self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
@@ -112,12 +113,7 @@ class GrantIndex:
         ``jti``), in an entry that has not aged out at ``now``."""
         if not self._denied:
             return False  # The usual case: nothing revoked.
-        current = time.time() if now is None else now
-        for key in (("subject", subject), ("token", jti)):
-            until = self._denied.get(key)
-            if until is not None and current < until:
-                return True
-        return False
+        return revoked(self._denied, subject, jti, now=time.time() if now is None else now)
 
     def expiry_of(
         self, name: str, groups: Iterable[str], *, now: float | None = None

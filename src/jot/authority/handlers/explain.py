@@ -4,7 +4,7 @@ destination ("My access", ``GET /api/my-access``).
 
 Nothing here decides anything of its own: whether a token is issued is
 :func:`jot.authority.tokens.decide`, the token endpoint's decision, and the roles are
-:func:`jot.api.roles.roles_on`, the destinations' rule; this module only lists the grants
+:func:`jot.api.roles.decide`, the destinations' rule; this module only lists the grants
 they read, so that a person can see why.
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from jot.api._base import Resource, Subject
 from jot.api.explain import AccessList, Explanation, Source
 from jot.api.identities import fold_name
-from jot.api.roles import Held, resource_chain, roles_on, roles_within, subjects_of
-from jot.authority import access, tokens
+from jot.api.roles import Held, decide, resource_chain, subjects_of
+from jot.authority import access, revocations, tokens
 from jot.authority.authcache import Caller
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context, load_identity
@@ -69,6 +69,8 @@ def _explained(
     destination = resource.partition(".")[0]
     name = caller.name if caller is not None else ""
     grants = _held(rows, name)
+    me = caller.id if caller is not None else ""
+    denied = revocations.of_subject(session, me, to_datetime(now)) if caller is not None else {}
     chain = set(resource_chain(resource))
     sources = [
         Source(
@@ -85,14 +87,16 @@ def _explained(
         destination=destination,
         resource=resource,
         token=False,
-        roles=sorted(roles_on(name, groups, resource, grants, now=now)),
+        roles=sorted(
+            decide(name, groups, resource, grants, subject=me, denied=denied, now=now).roles
+        ),
         sources=sources,
     )
     try:
         if caller is not None:
             decision = tokens.decide(session, caller, groups, destination, now=now)
             out.lifetime, out.token_groups = decision.lifetime, list(decision.groups)
-        elif not roles_within(name, groups, destination, grants, now=now):
+        elif not decide(name, groups, destination, grants, now=now).token:
             raise NotFound(f"{subject} holds no grant on {destination!r}")
     except APIError as exc:
         out.reason = exc.message
