@@ -144,9 +144,9 @@ async def test_cached_tokens_are_audited_before_the_answer(
     grouped: list[dict[str, Any]] = []
     write = authority.audit_log.write
 
-    async def spy(values: dict[str, Any]) -> None:
+    async def spy(values: dict[str, Any], **also: Any) -> None:
         grouped.append(values)
-        await write(values)
+        await write(values, **also)
 
     monkeypatch.setattr(authority.audit_log, "write", spy)
     for _ in range(3):
@@ -176,9 +176,9 @@ async def test_concurrent_cached_tokens_share_commits(
     batches: list[int] = []
     insert = authority.audit_log._insert
 
-    def counting(rows: list[dict[str, Any]]) -> None:
+    def counting(rows: list[dict[str, Any]], *updates: Any) -> None:
         batches.append(len(rows))
-        insert(rows)
+        insert(rows, *updates)
 
     monkeypatch.setattr(authority.audit_log, "_insert", counting)
     answers = await asyncio.gather(
@@ -241,3 +241,35 @@ async def test_waiters_of_a_failed_check_get_its_answer(
     )
     assert [answer.status_code for answer in answers] == [404] * 5
     assert {answer.json()["error"] for answer in answers} == {"not_found"}
+
+
+async def test_a_due_last_used_touch_is_committed_with_the_audit_row(
+    client: httpx.AsyncClient, started: Started, admin_key: str, clock: Any
+) -> None:
+    """A read-only token check hands the key's last-used write to the group commit."""
+    from sqlalchemy import select
+
+    from jot.authority.credentials import parse_access_key
+    from jot.authority.models import AccessKey
+
+    auth = bearer(admin_key)
+    assert (await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)).is_success
+    clock.advance(120)  # The touch is due again, and the cached check has expired.
+    started.authority.auth_cache.clear()
+    started.authority.decisions.clear()
+    grouped: list[Any] = []
+    write = started.authority.audit_log.write
+
+    async def spy(values: dict[str, Any], *, also: Any = None) -> None:
+        grouped.append(also)
+        await write(values, also=also)
+
+    started.authority.audit_log.write = spy  # type: ignore[method-assign]
+    assert (await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)).is_success
+    assert grouped
+    assert grouped[0] is not None
+    key_id = parse_access_key(admin_key)[0]  # type: ignore[index]
+    with started.authority.db.transaction(write=False) as session:
+        last_used = session.scalar(select(AccessKey.last_used).where(AccessKey.id == key_id))
+    assert last_used is not None
+    assert abs(last_used.timestamp() - started.authority.clock()) < 1

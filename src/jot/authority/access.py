@@ -163,17 +163,22 @@ def live(now: datetime) -> ColumnElement[bool]:
     return or_(Grant.expires.is_(None), Grant.expires > now)
 
 
-def connector_destinations(
-    session: Session, identity_id: str, now: datetime | None = None
-) -> set[str]:
-    """The destinations whose grants the identity reads as their connector."""
+def _jot_scopes(session: Session, identity_id: str, role: str, now: datetime | None) -> set[str]:
+    """What the identity's live ``role`` grants on ``jot.<x>`` name: the ``x`` of each."""
     stmt = select(Grant.resource).where(
-        Grant.role == CONNECTOR,
+        Grant.role == role,
         Grant.resource.startswith(_CONNECTOR_PREFIX),
         held_by(identity_id),
         live(now or _now()),
     )
     return {resource.removeprefix(_CONNECTOR_PREFIX) for resource in session.scalars(stmt)}
+
+
+def connector_destinations(
+    session: Session, identity_id: str, now: datetime | None = None
+) -> set[str]:
+    """The destinations whose grants the identity reads as their connector."""
+    return _jot_scopes(session, identity_id, CONNECTOR, now)
 
 
 def _now() -> datetime:
@@ -202,13 +207,7 @@ def check_destination(
 def approver_scopes(session: Session, identity_id: str, now: datetime | None = None) -> set[str]:
     """The resources the identity answers access requests for (its ``approver`` grants on
     ``jot.<resource>``, without the prefix)."""
-    stmt = select(Grant.resource).where(
-        Grant.role == APPROVER,
-        Grant.resource.startswith(_CONNECTOR_PREFIX),
-        held_by(identity_id),
-        live(now or _now()),
-    )
-    return {resource.removeprefix(_CONNECTOR_PREFIX) for resource in session.scalars(stmt)}
+    return _jot_scopes(session, identity_id, APPROVER, now)
 
 
 def may_approve(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Update, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -107,11 +108,16 @@ class GroupCommit:
         self._db = db
         self._connection: Connection | None = None
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._touches: list[Update] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, values: dict[str, Any]) -> None:
+    async def write(self, values: dict[str, Any], *, also: Update | None = None) -> None:
+        """Commit ``values`` (and the small update ``also``: an access key's ``last_used``,
+        due once a minute per key) with the batch of concurrent requests."""
         done = asyncio.get_running_loop().create_future()
         self._pending.append((values, done))
+        if also is not None:
+            self._touches.append(also)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -121,9 +127,10 @@ class GroupCommit:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
+                touches, self._touches = self._touches, []
                 error: Exception | None = None
                 try:
-                    await run_in_threadpool(self._insert, [values for values, _ in batch])
+                    await run_in_threadpool(self._insert, [values for values, _ in batch], touches)
                 except Exception as exc:
                     error = exc
                 for _, done in batch:
@@ -139,9 +146,9 @@ class GroupCommit:
             # Cancelled (the loop is shutting down): nobody waits in vain.
             for _, done in batch + self._pending:
                 done.cancel()
-            self._pending = []
+            self._pending, self._touches = [], []
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[dict[str, Any]], updates: Sequence[Update] = ()) -> None:
         # One connection kept across batches, Core only: a pool checkout and an ORM session
         # per batch cost more than the rows themselves. A connection that failed is dropped.
         with self._db.writer_turn():
@@ -149,6 +156,8 @@ class GroupCommit:
             try:
                 with connection.begin():
                     connection.execute(_INSERT, rows)
+                    for update in updates:
+                        connection.execute(update)
             except BaseException:
                 connection.close()
                 raise

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from jot.api.identities import fold_name
@@ -36,6 +36,7 @@ __all__ = [
     "run",
     "run_as",
     "still_valid",
+    "touch_statement",
 ]
 
 T = TypeVar("T")
@@ -69,6 +70,9 @@ class Context:
     keeps_auth_cache: bool = False
     #: Whether ``session`` may write (else :meth:`writing` opens a transaction that may).
     writes: bool = True
+    #: An access key whose ``last_used`` is due to be written (by a read-only request: after
+    #: its transaction, unless the handler takes it over, as token issuance does).
+    touch_due: str | None = None
 
     @property
     def actor(self) -> str | None:
@@ -149,16 +153,21 @@ def run_as(
     changes = request.method not in ("GET", "HEAD")
     write = changes and not handler.__dict__.get("jot_reads_first", False)
     deferred: CommitThenRaise | None = None
-    with authority.db.transaction(write=write) as session:
-        ctx = Context(authority, session, to_datetime(authority.clock()), client, writes=write)
-        if bearer is not None:
-            _authenticate(ctx, bearer, write=write)
-            request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
-        access.check(need, ctx.roles)
-        try:
-            result = handler(ctx, *args, **kwargs)
-        except CommitThenRaise as exc:
-            deferred = exc
+    ctx: Context | None = None
+    try:
+        with authority.db.transaction(write=write) as session:
+            ctx = Context(authority, session, to_datetime(authority.clock()), client, writes=write)
+            if bearer is not None:
+                _authenticate(ctx, bearer, write=write)
+                request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
+            access.check(need, ctx.roles)
+            try:
+                result = handler(ctx, *args, **kwargs)
+            except CommitThenRaise as exc:
+                deferred = exc
+    finally:
+        if ctx is not None and ctx.touch_due is not None:
+            _touch_apart(authority, ctx.touch_due, ctx.now)
     if changes and not ctx.keeps_auth_cache:
         authority.auth_cache.clear()
         authority.decisions.clear()
@@ -263,7 +272,12 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     )
     last_used = key.last_used
     if ctx.now - last_used >= _TOUCH_EVERY:
-        _touch(ctx, key_id, write=write)
+        if write:
+            ctx.session.execute(touch_statement(key_id, ctx.now))
+        else:
+            # A read-only request must not upgrade its snapshot to a writer (SQLite would
+            # refuse with "database is locked"): the touch is written after it.
+            ctx.touch_due = key_id
         last_used = ctx.now
     caller = Caller(key.identity_id, key.name, key.kind, key_id, key.origin_id or key_id)
     return Principal(
@@ -271,15 +285,14 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     )
 
 
-def _touch(ctx: Context, key_id: str, *, write: bool) -> None:
-    stmt = update(AccessKey).where(AccessKey.id == key_id).values(last_used=ctx.now)
-    if write:
-        ctx.session.execute(stmt)
-        return
-    # A read-only request must not upgrade its snapshot to a writer (SQLite would refuse
-    # with "database is locked"); the rare touch goes into its own short transaction.
-    with ctx.authority.db.transaction(write=True) as session:
-        session.execute(stmt)
+def touch_statement(key_id: str, now: datetime) -> Update:
+    """The write of an access key's ``last_used`` (at most every minute per key)."""
+    return update(AccessKey).where(AccessKey.id == key_id).values(last_used=now)
+
+
+def _touch_apart(authority: Authority, key_id: str, now: datetime) -> None:
+    with authority.db.transaction(write=True) as session:
+        session.execute(touch_statement(key_id, now))
 
 
 def load_identity(session: Session, name: str) -> Identity | None:

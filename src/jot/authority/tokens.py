@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Update, bindparam, select
 from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
@@ -34,7 +34,7 @@ from jot.api.roles import granting_groups
 from jot.authority import access, audit, revocations, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
-from jot.authority.context import Context, reads_first, still_valid
+from jot.authority.context import Context, reads_first, still_valid, touch_statement
 from jot.authority.errors import APIError, Forbidden, NotFound
 from jot.authority.middleware import count_token
 from jot.authority.models import Destination
@@ -161,6 +161,8 @@ class Checked:
     caller: Caller
     decision: TokenDecision
     key: Key
+    #: The key's ``last_used`` write when it is due: committed with the audit row.
+    touch: Update | None = None
 
 
 @reads_first
@@ -171,7 +173,9 @@ def check_token(ctx: Context, body: TokenRequest) -> Checked | None:
     ctx.keeps_auth_cache = True  # Nothing here changes what a key check reads.
     if not without_provider(ctx):
         return None
-    return Checked(me, _decision(ctx, me, body.destination), ctx.authority.keyring.signer())
+    decision, key = _decision(ctx, me, body.destination), ctx.authority.keyring.signer()
+    touch, ctx.touch_due = ctx.touch_due, None  # Taken over: see issue_checked.
+    return Checked(me, decision, key, touch_statement(touch, ctx.now) if touch else None)
 
 
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
@@ -242,7 +246,7 @@ async def issue_checked(
         client=client,
         detail=detail,
     )
-    await authority.audit_log.write(row)
+    await authority.audit_log.write(row, also=checked.touch)
     count_token(decision.destination)
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
 
