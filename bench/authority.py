@@ -79,12 +79,14 @@ TARGETS = [
         "rps",
         1.6,
     ),
+    # CPU, not throughput: a valid key never reaches the limiter, so the two servers do the
+    # same work, and on a busy machine their throughputs differ by the neighbours' load.
     Target(
-        "Redis limiter within 1.2× of in-memory",
+        "Redis limiter within 1.2× of in-memory (CPU)",
         "PostgreSQL + Redis, same key",
         "PostgreSQL, same key",
-        "rps",
-        1 / 1.2,
+        "cpu",
+        1.2,
     ),
     Target(
         "50,000 grants within 1.2× of 10 (CPU)",
