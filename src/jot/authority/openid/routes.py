@@ -26,6 +26,10 @@ _OAUTH_ERROR: dict[str, Any] = {
     "description": "An RFC 6749 §5.2 error (invalid_grant, invalid_client, …)",
     "content": {"application/json": {"schema": {"type": "object"}}},
 }
+_BEARER_ERROR: dict[str, Any] = {
+    "description": "An RFC 6750 §3.1 error (invalid_token)",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 _TOKENS: dict[str, Any] = {
     "description": "Access token (a jot for the client's destination), ID token, refresh token",
     "content": {"application/json": {"schema": {"type": "object"}}},
@@ -42,5 +46,8 @@ RAW_RESPONSES: dict[str, dict[int | str, dict[str, Any]]] = {
     },
     paths.END_SESSION: {200: _HTML, 303: {"description": "To the client, signed out"}, 403: _HTML},
     paths.TOKEN: {200: _TOKENS, 400: _OAUTH_ERROR, 401: _OAUTH_ERROR},
-    paths.USERINFO: {200: {"description": "The jot profile: sub, name, groups"}},
+    paths.USERINFO: {
+        200: {"description": "The jot profile: sub, name, groups"},
+        401: _BEARER_ERROR,
+    },
 }
