@@ -285,3 +285,27 @@ async def test_time_bound_admin_grants_never_count_as_the_last_admin(
     clock.advance(7200)
     assert lapse.sweep(started.authority) == 1
     assert (await admin.get("/api/users", headers=who[BOB])).status_code == 403
+
+
+async def test_an_approver_through_a_group_until_the_grant_lapses(
+    admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Approvers hold their role through groups too, and only while the grant runs: the same
+    rule (:mod:`jot.api.roles`) as every other role."""
+    who = await _world(admin)
+    await _ok(admin, "POST", "/api/groups", json={"name": "oncall"})
+    await _ok(admin, "POST", "/api/groups/oncall/members", json={"name": CAROL})
+    grant = {"subject": "group:oncall", "role": "approver", "resource": "jot.db", "duration": 600}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    first = (
+        await admin.post("/api/access-requests", json=_ask(resource="db"), headers=who[ALICE])
+    ).json()
+    listed = (await admin.get("/api/access-requests", headers=who[CAROL])).json()["items"]
+    assert first["id"] in {r["id"] for r in listed}
+    clock.advance(600)  # The group's approver grant lapsed: db's requests are not carol's.
+    late = await admin.post(
+        f"/api/access-requests/{first['id']}/approve", json={}, headers=who[CAROL]
+    )
+    assert late.status_code == 404, late.text
+    listed = (await admin.get("/api/access-requests", headers=who[CAROL])).json()["items"]
+    assert first["id"] not in {r["id"] for r in listed}

@@ -116,3 +116,23 @@ async def test_mistakes(admin: httpx.AsyncClient) -> None:
         if message:
             assert response.json()["message"].startswith(message)
     assert (await admin.delete("/api/revocations/nope")).status_code == 404
+
+
+async def test_a_revoked_admin_holds_no_role_here_even_with_a_new_key(
+    admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """A new login (here: a new key) after ``jot revoke`` gives no role on the authority's own
+    API while the entry lasts: the decision that refuses its tokens refuses its roles too."""
+    await _ok(admin, "POST", "/api/users", json={"name": "eve", "kind": "machine"})
+    grant = {"subject": "user:eve", "role": "admin", "resource": "jot"}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    await _ok(admin, "POST", "/api/revocations", json={"subject": "user:eve"})
+    fresh = await _ok(admin, "POST", "/api/access-keys", json={"identity": "eve"})
+    eve = bearer(fresh.json()["access_key"])
+    refused = await admin.get("/api/users", headers=eve)
+    assert refused.status_code == 403, refused.text
+    lift = await admin.post("/api/revocations", json={"subject": "user:admin"}, headers=eve)
+    assert lift.status_code == 403
+    assert (await admin.get("/api/whoami", headers=eve)).status_code == 200  # Its own: still.
+    clock.advance(300 + MAX_LEEWAY)  # Aged out: an admin again.
+    assert (await admin.get("/api/users", headers=eve)).status_code == 200

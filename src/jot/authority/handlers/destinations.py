@@ -60,7 +60,7 @@ def list_destinations(
     and ``limit`` page (:mod:`jot.authority.paging`)."""
     stmt = paging.keyed(select(Destination), Destination.name, after=after, limit=limit, prefix=q)
     if not access.reads_everything(ctx.roles):
-        mine = access.connector_destinations(ctx.session, ctx.me().id)
+        mine = access.connector_destinations(ctx.session, ctx.me().id, ctx.now)
         stmt = stmt.where(Destination.name.in_(mine))
     rows = list(ctx.session.scalars(stmt))
     registered = {
@@ -80,7 +80,7 @@ def list_destinations(
 
 
 def get_destination(ctx: Context, name: str) -> DestinationOut:
-    access.check_destination(ctx.session, ctx.me().id, ctx.roles, name)
+    access.check_destination(ctx.session, ctx.me().id, ctx.roles, name, ctx.now)
     row = _get(ctx, name)
     return _out(row, _oidc(ctx, row))
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from jot.api._base import Resource, Subject
 from jot.api.explain import AccessList, Explanation, Source
 from jot.api.identities import fold_name
-from jot.api.roles import Held, decide, resource_chain, subjects_of
+from jot.api.roles import Held, applies, decide, subjects_of
 from jot.authority import access, revocations, tokens
 from jot.authority.authcache import Caller
 from jot.authority.clock import to_datetime
@@ -72,11 +72,10 @@ def _explained(
     grants = _held(rows, name)
     me = caller.id if caller is not None else ""
     denied = revocations.of_subject(session, me, to_datetime(now)) if caller is not None else {}
-    chain = set(resource_chain(resource))
     sources = [
         Source(
             subject=who, role=held.role, resource=held.resource,
-            applies=held.resource in chain and (held.expires is None or now < held.expires),
+            applies=applies(held, resource, now),
             expires=None if held.expires is None else to_datetime(held.expires),
         )
         for who in subjects_of(name, groups)
