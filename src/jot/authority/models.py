@@ -167,6 +167,10 @@ class Destination(Base):
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     #: The public JWK that tokens for this destination are sealed to (None: signed only).
     encryption_key: Mapped[str | None] = mapped_column(Text, default=None)
+    #: A Kubernetes destination's API server (or jot proxy) URL and its CA's PEM, for the
+    #: kubeconfigs people download (None: not told).
+    cluster_server: Mapped[str | None] = mapped_column(String(2048), default=None)
+    cluster_ca: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Grant(Base):

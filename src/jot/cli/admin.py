@@ -383,6 +383,9 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
         fields["tokens"] = (
             f"sealed to {sealed.get('kid')} ({sealed.get('alg')})" if sealed else "signed only"
         )
+        if found.cluster_server is not None:
+            ca = " (own CA)" if found.cluster_ca else ""
+            fields["cluster server"] = found.cluster_server + ca
     _show_one(fields, grants_on, as_json)
 
 
@@ -401,12 +404,36 @@ _encryption = click.option(
 )
 
 
+_cluster_server = click.option(
+    "--cluster-server",
+    metavar="URL",
+    help="Kind kubernetes: the API server (or jot proxy) kubectl talks to; `jot kubeconfig` "
+    "and the web console's kubeconfig download point there.",
+)
+_cluster_ca = click.option(
+    "--cluster-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The PEM file of the CA that signed the --cluster-server's certificate.",
+)
+
+
+def _pem(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--cluster-ca") from None
+
+
 @destinations.command("add")
 @click.argument("name")
 @click.option("--kind", default="http", show_default=True, help="What it is (http, kubernetes, …).")
 @_lifetime
 @_narrowing
 @_encryption
+@_cluster_server
+@_cluster_ca
 @oidc_options
 @server_option
 @json_option
@@ -416,20 +443,26 @@ def destinations_add(
     lifetime: int | None,
     narrowing: str | None,
     encryption_key: Path | None,
+    cluster_server: str | None,
+    cluster_ca: Path | None,
     server: str | None,
     as_json: bool,
     **registration: Any,
 ) -> None:
     """Add a destination: a service that accepts jot tokens for NAME (with --redirect-uri, also
     an OpenID Connect client that signs people in through jot)."""
-    checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
+    pem = _pem(cluster_ca)
+    checked(
+        DestinationCreate, name=name, kind=kind, lifetime=lifetime,
+        cluster_server=cluster_server, cluster_ca=pem,
+    )  # fmt: skip
     oidc = oidc_spec(**registration)
     sealed = public_key_file(encryption_key) if encryption_key is not None else None
     result = call(
         server,
         ops.destination_create(
             name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc,
-            encryption_key=sealed,
+            encryption_key=sealed, cluster_server=cluster_server, cluster_ca=pem,
         ),
     )  # fmt: skip
     _done(as_json, f"added destination {name}", result)
@@ -449,6 +482,9 @@ def destinations_add(
 @click.option(
     "--no-encryption-key", "unsealed", is_flag=True, help="Tokens for NAME are signed only again."
 )
+@_cluster_server
+@_cluster_ca
+@click.option("--no-cluster", is_flag=True, help="Forget the cluster server and CA.")
 @server_option
 @json_option
 def destinations_update(
@@ -460,12 +496,15 @@ def destinations_update(
     remove_oidc: bool,
     encryption_key: Path | None,
     unsealed: bool,
+    cluster_server: str | None,
+    cluster_ca: Path | None,
+    no_cluster: bool,
     server: str | None,
     as_json: bool,
     **registration: Any,
 ) -> None:
-    """Change the kind, token lifetime, group narrowing, OpenID registration or encryption key
-    of NAME (--redirect-uri replaces every registered redirect URI)."""
+    """Change the kind, token lifetime, group narrowing, OpenID registration, encryption key
+    or cluster server of NAME (--redirect-uri replaces every registered redirect URI)."""
     if encryption_key is not None and unsealed:
         raise click.UsageError("give --encryption-key or --no-encryption-key, not both")
     if encryption_key is not None or unsealed:
@@ -476,7 +515,8 @@ def destinations_update(
         ops.destination_update(
             name, kind=kind, lifetime=lifetime, group_narrowing=narrowing,
             oidc=oidc_spec(**registration), new_client_secret=new_client_secret or None,
-            remove_oidc=remove_oidc or None,
+            remove_oidc=remove_oidc or None, cluster_server=cluster_server,
+            cluster_ca=_pem(cluster_ca), remove_cluster=no_cluster or None,
         ),
     )  # fmt: skip
     _done(as_json, f"updated destination {name}", result)

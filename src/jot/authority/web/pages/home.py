@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import yaml
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from jot.api import TokenRequest
 from jot.api.explain import AccessList
+from jot.api.kubeconfig import entries, merge
 from jot.api.session import PasswordChange
 from jot.authority import tokens
 from jot.authority.access import Need
 from jot.authority.errors import APIError
-from jot.authority.handlers import explain, keys, session
+from jot.authority.handlers import clusters, explain, keys, session
 from jot.authority.web.visit import Visit, invalid
 
-__all__ = ["change_password", "get_token", "home", "revoke_key"]
+__all__ = ["change_password", "get_token", "home", "kubeconfig", "revoke_key"]
 
 
 def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
@@ -50,6 +52,29 @@ def get_token(visit: Visit) -> Response:
     except APIError as exc:
         return _page(visit, exc.status, message=exc.message)
     return _page(visit, 201, token=issued.token, token_for=destination, expires=issued.expires)
+
+
+def kubeconfig(visit: Visit) -> Response:
+    """A kubeconfig for one Kubernetes destination: its cluster, and ``jot token`` as kubectl's
+    exec credential plugin (the entries ``jot kubeconfig`` writes; ``jot`` from ``PATH``)."""
+    destination = visit.request.query_params.get("destination", "")[:63]
+    try:
+        named = visit.call(Need.SELF, clusters.cluster, destination)
+    except APIError as exc:
+        if exc.status == 401:
+            raise
+        return _page(visit, exc.status, message=exc.message)
+    issuer = visit.authority.settings.issuer_url
+    config = merge({}, entries(named.destination, named.entry(), issuer, "jot"))
+    config["current-context"] = f"jot-{named.destination}"
+    response = Response(
+        yaml.safe_dump(config, sort_keys=False),
+        media_type="application/yaml",
+        headers={
+            "Content-Disposition": f'attachment; filename="jot-{named.destination}.kubeconfig"'
+        },
+    )
+    return visit.finish(response)
 
 
 def revoke_key(visit: Visit) -> Response:
