@@ -12,6 +12,7 @@ import click
 from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
+from jot.api.requests import MAX_GRANT_DURATION
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration, spoken
 from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
@@ -254,7 +255,10 @@ def grants_list(
 @click.argument("role")
 @click.argument("resource")
 @click.option(
-    "--for", "duration", type=Duration(1, 366 * 86400), help="Only for this long (2h, 30m, 7d)."
+    "--for",
+    "duration",
+    type=Duration(1, MAX_GRANT_DURATION),
+    help="Only for this long (2h, 30m, 7d).",
 )
 @click.option("--until", help="Only until this time (ISO 8601; local time without a zone).")
 @server_option
