@@ -356,6 +356,7 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/signing-keys"): [fixed("/api/signing-keys")],
     ("POST", "/api/signing-keys/rotate"): [fixed("/api/signing-keys/rotate")],
     ("GET", "/api/audit"): [fixed("/api/audit")],
+    ("GET", "/api/my-audit"): [fixed("/api/my-audit")],
     ("GET", "/api/my-access"): [fixed("/api/my-access")],
     ("GET", "/api/clusters/{name}"): [fixed("/api/clusters/web")],
     ("GET", "/api/explain"): [fixed("/api/explain?subject=user:bot&resource=web")],

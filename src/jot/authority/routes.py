@@ -101,6 +101,7 @@ ROUTES: list[Route] = [
     Route("GET", "/api/signing-keys", keys.list_signing_keys, Need.VIEW),
     Route("POST", "/api/signing-keys/rotate", keys.rotate_signing_key, Need.ADMIN),
     Route("GET", "/api/audit", audit.list_audit, Need.VIEW),
+    Route("GET", "/api/my-audit", audit.my_audit, Need.SELF, tag="session"),
     Route("GET", "/api/my-access", explain.my_access, Need.SELF, tag="session"),
     Route("GET", "/api/clusters/{name}", clusters.cluster, Need.SELF, tag="session"),
     Route("GET", "/api/explain", explain.explain, Need.VIEW),

@@ -16,10 +16,13 @@ from jot.api.session import PasswordChange
 from jot.authority import tokens
 from jot.authority.access import Need
 from jot.authority.errors import APIError
-from jot.authority.handlers import clusters, explain, keys, session
+from jot.authority.handlers import audit, clusters, explain, keys, session
 from jot.authority.web.visit import Visit, invalid
 
 __all__ = ["change_password", "get_token", "home", "kubeconfig", "revoke_key"]
+
+#: One's own recent events shown per page.
+EVENTS = 10
 
 
 def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
@@ -28,7 +31,15 @@ def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
     own = visit.call(Need.SELF, keys.list_access_keys, me, after=None, limit=None).items
     live = [k for k in own if k.revoked is None]
     session_key = visit.me.access_key if visit.me is not None else ""
-    done = visit.request.query_params.get("done", "")[:200]
+    query = visit.request.query_params
+    done = query.get("done", "")[:200]
+    before = query.get("before", "")
+    events = visit.call(
+        Need.SELF,
+        audit.my_audit,
+        limit=EVENTS,
+        before=int(before) if before.isdigit() and len(before) < 19 else None,
+    ).items
     return visit.page(
         "home.html",
         status,
@@ -36,6 +47,8 @@ def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
         keys=live,
         session_key=session_key,
         done=done,
+        events=events,
+        older=events[-1].id if len(events) == EVENTS else None,
         **extra,
     )
 
