@@ -26,6 +26,7 @@ from jot.authority.authcache import Caller
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context, load_identity
 from jot.authority.errors import APIError, BadRequest, NotFound
+from jot.authority.handlers import clusters
 from jot.authority.models import Destination, Grant, Group
 
 __all__ = ["explain", "my_access"]
@@ -158,4 +159,10 @@ def my_access(ctx: Context) -> AccessList:
         )
         for name, grants in sorted(by_destination.items())
     ]
+    named = select(Destination.name, Destination.cluster_server).where(
+        Destination.name.in_(by_destination), Destination.kind == clusters.KUBERNETES
+    )
+    servers: dict[str, str | None] = dict(ctx.session.execute(named).all())
+    for item in items:
+        item.cluster_server = servers.get(item.destination) if item.token else None
     return AccessList(items=items)
