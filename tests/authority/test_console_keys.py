@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -60,7 +61,8 @@ async def test_with_the_password_a_key_outlives_the_session(
     key = _shown(made)
     (row,) = [k for k in await _keys(people, "alice") if k["name"] == "laptop"]
     assert row["parent"] is None  # A login's key: a line of its own.
-    assert (row["expires"] is not None) and row["expires"] > row["created"]
+    lived = datetime.fromisoformat(row["expires"]) - datetime.fromisoformat(row["created"])
+    assert lived == timedelta(seconds=WEEK)
     page = await browser.get("/")
     out = await browser.post("/sign-out", data={"csrf_token": form_token(page.text, "/sign-out")})
     assert out.status_code == 303
