@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, create_engine, insert, select
@@ -22,7 +22,10 @@ from jot.authority.models import AccessKey, Destination, Grant, Group, Identity,
 __all__ = ["Directory", "fill"]
 
 #: Destinations of the sweep: name → how many grants it holds (one of them is the users').
-SWEEP = {"g10": 10, "g1k": 1_000, "g50k": 50_000}
+SWEEP = {"g10": 10, "g1k": 1_000, "g50k": 50_000, "g50kt": 50_000}
+#: The sweep's destinations where every other one of the others' grants is time-bound (issue
+#: 19: the decision cost must not grow with them either); half of those lapsed already.
+TIME_BOUND = {"g50kt"}
 #: Groups in all; the users of the second pool are members of the first ``WIDE`` of them.
 GROUPS, WIDE = 2_000, 200
 #: Destinations in all (the sweep's and idle ones).
@@ -112,7 +115,7 @@ def _grants(
     def grant(group: str, role: str, name: str) -> dict[str, Any]:
         return {
             "id": new_id(), "identity_id": None, "group_id": group, "role": role,
-            "resource": name, "destination_id": dest_ids[name], "created": now,
+            "resource": name, "destination_id": dest_ids[name], "created": now, "expires": None,
         }  # fmt: skip
 
     yield grant(group_ids[0], "user", "bench")
@@ -121,7 +124,10 @@ def _grants(
         # The others' grants: every group but g0, a role per pass (unique per group).
         others = group_ids[1:]
         for i in range(count - 1):
-            yield grant(others[i % len(others)], f"r{i // len(others)}", name)
+            row = grant(others[i % len(others)], f"r{i // len(others)}", name)
+            if name in TIME_BOUND and i % 2 == 0:
+                row["expires"] = now + timedelta(hours=1 if i % 4 == 0 else -1)
+            yield row
 
 
 def _users(db: Any, prefix: str, count: int, groups: list[str], now: datetime) -> list[str]:

@@ -61,3 +61,17 @@ def test_a_time_bound_grant_applies_until_its_end_not_at_it() -> None:
     assert expiry_of("bob", ["ops"], grants, now=0) == 500.0
     assert expiry_of("bob", ["ops"], grants, now=500) == 1000.0
     assert expiry_of("bob", [], grants, now=1000) is None
+
+
+def test_applies_is_the_rule_decide_reads() -> None:
+    """What an explanation marks as applying is exactly what gives the decision's roles."""
+    from jot.api.roles import applies, decide
+
+    grants = {"user:bob": [Held("web", "a", 100.0), Held("web.x", "b"), Held("webx", "c")]}
+    for resource in ("web", "web.x", "web.x.y", "web.y", "webx"):
+        for now in (99.0, 100.0):
+            held = [h for h in grants["user:bob"] if applies(h, resource, now)]
+            assert {h.role for h in held} == decide("bob", [], resource, grants, now=now).roles
+    assert applies(Held("web", "a", 100.0), "web.x", 99.9)
+    assert not applies(Held("web", "a", 100.0), "web.x", 100.0)
+    assert not applies(Held("web.x", "b"), "web", 0.0)

@@ -285,3 +285,109 @@ async def test_time_bound_admin_grants_never_count_as_the_last_admin(
     clock.advance(7200)
     assert lapse.sweep(started.authority) == 1
     assert (await admin.get("/api/users", headers=who[BOB])).status_code == 403
+
+
+async def test_an_approver_through_a_group_until_the_grant_lapses(
+    admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Approvers hold their role through groups too, and only while the grant runs: the same
+    rule (:mod:`jot.api.roles`) as every other role."""
+    who = await _world(admin)
+    await _ok(admin, "POST", "/api/groups", json={"name": "oncall"})
+    await _ok(admin, "POST", "/api/groups/oncall/members", json={"name": CAROL})
+    grant = {"subject": "group:oncall", "role": "approver", "resource": "jot.db", "duration": 600}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    first = (
+        await admin.post("/api/access-requests", json=_ask(resource="db"), headers=who[ALICE])
+    ).json()
+    listed = (await admin.get("/api/access-requests", headers=who[CAROL])).json()["items"]
+    assert first["id"] in {r["id"] for r in listed}
+    clock.advance(600)  # The group's approver grant lapsed: db's requests are not carol's.
+    late = await admin.post(
+        f"/api/access-requests/{first['id']}/approve", json={}, headers=who[CAROL]
+    )
+    assert late.status_code == 404, late.text
+    listed = (await admin.get("/api/access-requests", headers=who[CAROL])).json()["items"]
+    assert first["id"] not in {r["id"] for r in listed}
+
+
+async def test_one_person_cannot_flood_the_approvers(
+    admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Each request notifies the approvers: one person has at most MAX_PENDING waiting."""
+    from jot.api.requests import MAX_PENDING
+
+    who = await _world(admin)
+    made = [
+        await _ok(admin, "POST", "/api/access-requests", json=_ask(f"r{n}"), headers=who[ALICE])
+        for n in range(MAX_PENDING)
+    ]
+    flood = await admin.post("/api/access-requests", json=_ask("one-more"), headers=who[ALICE])
+    assert flood.status_code == 429, flood.text
+    assert flood.json()["message"] == (
+        f"you have {MAX_PENDING} requests waiting for an answer; cancel one or wait"
+    )
+    assert int(flood.headers["Retry-After"]) == 3600  # When the oldest expires unanswered.
+    # Others are not held up by it; one answered (or cancelled) makes room.
+    other = await admin.post("/api/access-requests", json=_ask(), headers=who[CAROL])
+    assert other.status_code == 201
+    first = made[0].json()["id"]
+    await _ok(admin, "POST", f"/api/access-requests/{first}/cancel", headers=who[ALICE])
+    again = await admin.post("/api/access-requests", json=_ask("one-more"), headers=who[ALICE])
+    assert again.status_code == 201
+    clock.advance(3600)  # All expired unanswered: room again.
+    later = await admin.post("/api/access-requests", json=_ask("x"), headers=who[ALICE])
+    assert later.status_code == 201
+
+
+async def test_an_approval_never_grants_past_the_current_cap(
+    admin: httpx.AsyncClient, started: Started
+) -> None:
+    """A request made under a longer cap (the operator lowered it since) is not approved for
+    its old duration."""
+    from sqlalchemy import update
+
+    from jot.authority.models import AccessRequest
+
+    who = await _world(admin)
+    asked = (await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])).json()
+    longest = started.authority.settings.access_request_max_duration
+    with started.authority.db.transaction() as session:
+        session.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id == asked["id"])
+            .values(duration=longest + 60)
+        )
+    answer = f"/api/access-requests/{asked['id']}/approve"
+    refused = await admin.post(answer, json={}, headers=who[BOB])
+    assert refused.status_code == 409, refused.text
+    assert "longer than the 168 h this authority now grants" in refused.json()["message"]
+    shown = (await admin.get(f"/api/access-requests/{asked['id']}", headers=who[ALICE])).json()
+    assert (shown["state"], shown["grant"]) == ("pending", None)
+    assert await _token(admin, who[ALICE], "web") == 403
+
+
+def test_chat_text_cannot_ping_or_dress_up_links() -> None:
+    """A reason with Slack/Mattermost control sequences reaches the chat as plain text; the
+    structured request keeps it as it was typed."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from jot.api.requests import AccessRequest as Shown
+    from jot.authority.handlers.requests import notify
+
+    sent: list[tuple[str, dict]] = []
+    notifier = SimpleNamespace(send=lambda event, payload: sent.append((event, payload)))
+    reason = "<!channel> approve fast: <https://evil.example|https://jot.example/approve> & go"
+    now = datetime.now(UTC)
+    shown = Shown(
+        id="r1", requester="alice", role="viewer", resource="web", duration=3600,
+        reason=reason, state="pending", created=now, expires=now,
+    )  # fmt: skip
+    notify(SimpleNamespace(notifier=notifier), "access_request.created", shown, None)  # type: ignore[arg-type]
+    ((_event, payload),) = sent
+    assert "<" not in payload["text"]
+    assert ">" not in payload["text"]
+    assert "&lt;!channel&gt;" in payload["text"]
+    assert "&amp; go" in payload["text"]
+    assert payload["request"]["reason"] == reason

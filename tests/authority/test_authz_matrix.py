@@ -238,6 +238,7 @@ async def _sign_in(world: World, _who: str, _key: str | None) -> tuple[str, dict
 CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/"): [page("/")],
     ("POST", "/token"): [page("/token", {"destination": "web"})],
+    ("GET", "/kubeconfig"): [page("/kubeconfig?destination=web")],
     ("POST", "/keys/revoke"): [page("/keys/revoke", {"id": "x"})],
     ("POST", "/password"): [page("/password", {"current": "x", "new": "short"})],
     ("GET", "/debug"): [page("/debug")],
@@ -355,7 +356,9 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/api/signing-keys"): [fixed("/api/signing-keys")],
     ("POST", "/api/signing-keys/rotate"): [fixed("/api/signing-keys/rotate")],
     ("GET", "/api/audit"): [fixed("/api/audit")],
+    ("GET", "/api/my-audit"): [fixed("/api/my-audit")],
     ("GET", "/api/my-access"): [fixed("/api/my-access")],
+    ("GET", "/api/clusters/{name}"): [fixed("/api/clusters/web")],
     ("GET", "/api/explain"): [fixed("/api/explain?subject=user:bot&resource=web")],
     ("GET", "/api/providers"): [fixed("/api/providers")],
     ("POST", "/api/providers"): [

@@ -163,3 +163,55 @@ def test_lc01_moves_grants_to_ids_and_reports_what_it_cannot_carry(
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grants")).scalar() == 5
     db.dispose()
+
+
+def test_issue_19_migrations_carry_rows_both_ways(db_url: str) -> None:
+    """ar01 (time-bound grants, access requests), se01 (encryption keys) and rv01 (deny
+    entries) on a database with rows: up, down to op01 and up again. Down, a time-bound grant
+    is deleted, never kept without its end (older code would hold it for good)."""
+    db = Database(db_url)
+    _alembic(db, "oidc01")
+    _insert_old_rows(db)
+    _alembic(db, "op01")
+    migrate(db)
+    later = _T.replace(year=2027)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE grants SET expires = :e WHERE role = 'viewer' AND resource = 'web'"),
+            {"e": later},
+        )
+        conn.execute(text("UPDATE destinations SET encryption_key = '{}' WHERE id = 'd-web'"))
+        conn.execute(
+            text(
+                "INSERT INTO revocations (id, kind, value, target, until, created) "
+                "VALUES ('rv', 'subject', 'i-admin', 'user:admin', :u, :c)"
+            ),
+            {"u": later, "c": _T},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO access_requests (id, identity_id, role, resource, destination_id, "
+                "duration, reason, state, created, expires) VALUES ('ar', 'i-admin', 'viewer', "
+                "'web', 'd-web', 3600, 'why', 'pending', :c, :u)"
+            ),
+            {"u": later, "c": _T},
+        )
+        grants = conn.execute(text("SELECT role, resource, expires FROM grants")).all()
+    ends = {(role, resource): end is not None for role, resource, end in grants}
+    assert ends[("admin", "jot")] is False
+    assert ends[("viewer", "web")] is True
+    _alembic(db, "op01", down=True)
+    with db.engine.connect() as conn:
+        kept = set(conn.execute(text("SELECT role, resource FROM grants")).all())
+    assert ("admin", "jot") in kept
+    assert ("viewer", "web") not in kept
+    assert len(kept) == len(grants) - 1
+    migrate(db)
+    with db.engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM grants WHERE expires IS NOT NULL")).scalar()
+            == 0
+        )
+        assert conn.execute(text("SELECT count(*) FROM revocations")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM grants")).scalar() == len(kept)
+    db.dispose()

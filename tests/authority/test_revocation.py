@@ -116,3 +116,48 @@ async def test_mistakes(admin: httpx.AsyncClient) -> None:
         if message:
             assert response.json()["message"].startswith(message)
     assert (await admin.delete("/api/revocations/nope")).status_code == 404
+
+
+async def test_a_revoked_admin_holds_no_role_here_even_with_a_new_key(
+    admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """A new login (here: a new key) after ``jot revoke`` gives no role on the authority's own
+    API while the entry lasts: the decision that refuses its tokens refuses its roles too."""
+    await _ok(admin, "POST", "/api/users", json={"name": "eve", "kind": "machine"})
+    grant = {"subject": "user:eve", "role": "admin", "resource": "jot"}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    await _ok(admin, "POST", "/api/revocations", json={"subject": "user:eve"})
+    fresh = await _ok(admin, "POST", "/api/access-keys", json={"identity": "eve"})
+    eve = bearer(fresh.json()["access_key"])
+    refused = await admin.get("/api/users", headers=eve)
+    assert refused.status_code == 403, refused.text
+    lift = await admin.post("/api/revocations", json={"subject": "user:admin"}, headers=eve)
+    assert lift.status_code == 403
+    assert (await admin.get("/api/whoami", headers=eve)).status_code == 200  # Its own: still.
+    clock.advance(300 + MAX_LEEWAY)  # Aged out: an admin again.
+    assert (await admin.get("/api/users", headers=eve)).status_code == 200
+
+
+async def test_a_new_user_with_a_revoked_name_is_someone_else(admin: httpx.AsyncClient) -> None:
+    """The entry names the identity's id: bob deleted and a new bob made (any spelling of the
+    name) is not refused, at the authority nor at a destination; the old bob's tokens are."""
+    from jot.destination.grants import GrantIndex
+
+    _old, old_id = await _world(admin)
+    await _ok(admin, "POST", "/api/revocations", json={"subject": "user:BOB"})  # Any case.
+    await _ok(admin, "DELETE", "/api/users/bob")
+    made = await _ok(admin, "POST", "/api/users", json={"name": "Bob", "kind": "machine"})
+    new_id = made.json()["id"]
+    assert new_id != old_id
+    grant = {"subject": "user:Bob", "role": "viewer", "resource": "web"}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    key = await _ok(admin, "POST", "/api/access-keys", json={"identity": "Bob"})
+    issued = await admin.post(
+        "/api/tokens", json={"destination": "web"}, headers=bearer(key.json()["access_key"])
+    )
+    assert issued.status_code == 201, issued.text
+    listed = (await _ok(admin, "GET", "/api/grants", params={"destination": "web"})).json()
+    index = GrantIndex(listed["items"], listed["revoked"])
+    assert index.revoked(old_id, "any-jti")
+    assert not index.revoked(new_id, "any-jti")
+    assert index.roles_for("Bob", [], "web") == {"viewer"}

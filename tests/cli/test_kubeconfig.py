@@ -4,6 +4,7 @@ kubectl's current context."""
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 
@@ -72,7 +73,6 @@ def test_the_old_spellings_work_for_one_release_with_a_notice(home: Path) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "Error: give --cluster-server URL (the Kubernetes API server)"),
         (
             ["--cluster-server", "https://k", "--server", SERVER, "--authority", OTHER],
             "Error: give the jot server once, with --server",
@@ -117,3 +117,32 @@ def test_the_current_context_changes_only_when_there_is_none_or_asked(home: Path
     output, config = run(home, "--cluster-server", "https://k", "--switch")
     assert config["current-context"] == "jot-prod"
     assert "kubectl's current context is now jot-prod (it was work" in output
+
+
+def test_without_cluster_server_the_destination_names_the_cluster(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jot destinations add --cluster-server/--cluster-ca`` is where kubeconfigs point."""
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "jot"), "kubeconfig"])
+    ca = Path(__file__).parent / "testdata" / "ca.pem"
+    cli("destinations", "add", "k8s", "--kind", "kubernetes", "--cluster-server",
+        "https://proxy.example", "--cluster-ca", str(ca))  # fmt: skip
+    cli("destinations", "add", "bare", "--kind", "kubernetes")
+    assert "cluster server: https://proxy.example (own CA)\n" in cli("destinations", "show", "k8s")
+    for name in ("k8s", "bare"):
+        cli("grants", "add", "user:admin", "view", name)
+    path = tmp_path / "kube" / "config"
+    cli("kubeconfig", "k8s", "--kubeconfig", str(path))
+    (cluster,) = yaml.safe_load(path.read_text())["clusters"]
+    data = base64.b64encode(ca.read_bytes()).decode()
+    assert cluster["cluster"] == {
+        "server": "https://proxy.example",
+        "certificate-authority-data": data,
+    }
+    out = cli("kubeconfig", "bare", "--kubeconfig", str(path), code=1)
+    assert out == (
+        "Error: 'bare' names no Kubernetes cluster server; ask an admin; "
+        "give --cluster-server URL (the Kubernetes API server)\n"
+    )
+    out = cli("destinations", "add", "web", "--cluster-server", "https://x", code=1)
+    assert "only a destination of kind 'kubernetes' names a cluster server" in out

@@ -35,3 +35,8 @@ def test_mistakes(cli: Any) -> None:
                code=1) == "Error: expires is in the past\n"  # fmt: skip
     assert "is not a duration" in cli("grants", "add", "user:bob", "r", "web", "--for", "x",
                                       code=2)  # fmt: skip
+    # Huge, infinite or not-a-number: one line, never a traceback.
+    for huge in ("400d", "inf", "nan", "1e400", "9" * 400 + "d"):
+        out = cli("grants", "add", "user:bob", "r", "web", "--for", huge, code=2)
+        assert "Traceback" not in out
+        assert "not a duration" in out or "is not between 1 and 31622400 seconds" in out

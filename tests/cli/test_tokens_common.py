@@ -26,7 +26,10 @@ def test_parse_duration(text, seconds):
     assert parse_duration(text, option="--x") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "m", "5 m", "5w", "1h-5m", "soon", "5m5"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "m", "5 m", "5w", "1h-5m", "soon", "5m5", "inf", "-inf", "nan", "1e400", "9" * 400 + "d"],
+)
 def test_parse_duration_rejects(text):
     with pytest.raises(CommandError, match="--x"):
         parse_duration(text, option="--x")

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 import httpx
 import pytest
 from starlette.responses import PlainTextResponse
@@ -24,10 +27,11 @@ from jot.authority.clock import FakeClock, to_datetime
 from jot.authority.models import Identity
 from jot.authority.openid import signin
 from jot.destination.asgi import JotAuthMiddleware
-from jot.destination.browser import BrowserSettings, BrowserSignIn
+from jot.destination.browser import AsyncBrowserSignIn, BrowserSettings, BrowserSignIn
 from jot.destination.forward_auth import ForwardAuth
 from jot.destination.grants import FileGrants
-from jot.destination.verifier import AsyncVerifier
+from jot.destination.verifier import AsyncVerifier, Verifier
+from jot.destination.wsgi import JotWSGIMiddleware
 from tests.authority.conftest import (  # noqa: F401  (fixtures)
     admin,
     admin_key,
@@ -114,7 +118,7 @@ async def world(
     verifier = AsyncVerifier(
         LOCAL, audience="web", grants=FileGrants(grants), http=http, clock=clock
     )
-    browser = BrowserSignIn(
+    browser = AsyncBrowserSignIn(
         BrowserSettings(LOCAL, "web", secret, (ORIGIN,)), verifier, http=http, clock=clock
     )
     return {
@@ -288,10 +292,10 @@ async def test_a_changed_or_foreign_cookie_is_no_session(world: dict[str, Any]) 
 
 
 async def test_redirect_mode_and_sign_out(world: dict[str, Any]) -> None:
-    browser: BrowserSignIn = world["browser"]
+    browser: AsyncBrowserSignIn = world["browser"]
     redirecting = ForwardAuth(
         browser.verifier,
-        browser=BrowserSignIn(
+        browser=AsyncBrowserSignIn(
             BrowserSettings(LOCAL, "web", world["secret"], (ORIGIN,), redirect=True),
             browser.verifier,
             http=world["http"],
@@ -313,7 +317,7 @@ async def test_the_middleware_signs_browsers_in(world: dict[str, Any]) -> None:
     async def hello(scope: Any, receive: Any, send: Any) -> None:
         await PlainTextResponse(scope["user"].name)(scope, receive, send)
 
-    browser: BrowserSignIn = world["browser"]
+    browser: AsyncBrowserSignIn = world["browser"]
     app = JotAuthMiddleware(hello, verifier=browser.verifier, browser=browser)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as site:
@@ -332,3 +336,74 @@ async def test_the_middleware_signs_browsers_in(world: dict[str, Any]) -> None:
         bearer = await site.get("/page", headers={"Authorization": "Bearer x.y.z"})
         assert bearer.status_code == 401
         assert "location" not in bearer.headers
+
+
+class _Bridge(httpx.BaseTransport):
+    """A sync transport into the authority's ASGI app, for the sync twin in a worker thread:
+    each request runs on the test's event loop (anyio.from_thread)."""
+
+    def __init__(self, transport: httpx.ASGITransport) -> None:
+        self.asgi = transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def exchange() -> httpx.Response:
+            answer = await self.asgi.handle_async_request(request)
+            content = b"".join([part async for part in answer.stream])  # type: ignore[union-attr]
+            return httpx.Response(answer.status_code, headers=answer.headers, content=content)
+
+        return anyio.from_thread.run(exchange)
+
+
+async def test_the_wsgi_middleware_signs_browsers_in_and_renews(
+    world: dict[str, Any], clock: FakeClock, tmp_path: Path
+) -> None:
+    """The sync twin drives the same flows: sign-in, renewal on time, the end of the grant."""
+    transport = world["http"]._transport
+    grants = tmp_path / "grants.toml"
+
+    def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["REMOTE_USER"].encode()]
+
+    def in_thread() -> None:
+        authority = httpx.Client(transport=_Bridge(transport), base_url=LOCAL)
+        verifier = Verifier(
+            LOCAL, audience="web", grants=FileGrants(grants), http=authority, clock=clock
+        )
+        browser = BrowserSignIn(
+            BrowserSettings(LOCAL, "web", world["secret"], (ORIGIN,)),
+            verifier,
+            http=authority,
+            clock=clock,
+        )
+        app = JotWSGIMiddleware(hello, verifier=verifier, browser=browser)
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=ORIGIN) as site:
+            first = site.get("/page?a=1")
+            assert first.status_code == 302
+            assert first.headers["location"] == "/.jot/signin?rd=%2Fpage%3Fa%3D1"
+            assert site.post("/page").status_code == 401
+            started = site.get(first.headers["location"])
+            answer = authority.get(started.headers["location"])
+            done = site.get(answer.headers["location"].removeprefix(ORIGIN))
+            assert done.status_code == 303
+            assert done.headers["location"] == f"{ORIGIN}/page?a=1"
+            assert site.get("/page?a=1").text == "alice@example.com"
+            before = site.cookies["__Host-jot_session"]
+            clock.advance(250)  # Less than a minute left: renewed through the authority.
+            renewed = site.get("/page")
+            assert renewed.text == "alice@example.com"
+            assert "__Host-jot_session=" in renewed.headers["set-cookie"]
+            assert site.cookies["__Host-jot_session"] != before
+            bearer = site.get("/page", headers={"Authorization": "Bearer x.y.z"})
+            assert bearer.status_code == 401
+            assert "location" not in bearer.headers
+            # The grant goes at the authority: the next renewal is refused.
+            listed = authority.get("/api/grants", params={"destination": "web"}, headers=admin)
+            authority.delete(f"/api/grants/{listed.json()['items'][0]['id']}", headers=admin)
+            clock.advance(300)
+            ended = site.get("/page")
+            assert ended.status_code == 302
+            assert "Max-Age=0" in ended.headers["set-cookie"]
+
+    admin = dict(world["admin"].headers)
+    await anyio.to_thread.run_sync(in_thread)

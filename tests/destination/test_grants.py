@@ -147,3 +147,39 @@ def test_a_time_bound_grant_is_dropped_at_its_end_without_a_new_list():
     assert index.roles_for("bob", [], "web.docs", now=end) == {"editor"}
     assert index.expiry_of("bob", [], now=end - 1) == end
     assert index.expiry_of("bob", [], now=end) is None
+
+
+def test_a_file_grant_with_an_end_lapses_at_it(tmp_path):
+    """``expires`` in a grants file makes the grant time-bound (it used to be dropped: the
+    grant held for good); without a zone, or not a time, the file is refused."""
+    from datetime import UTC, datetime
+
+    end = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+    toml = tmp_path / "grants.toml"
+    toml.write_text(
+        '[[grants]]\nsubject = "user:bob"\nrole = "oncall"\nresource = "web"\n'
+        "expires = 2030-01-01T00:00:00Z\n"
+    )
+    yml = tmp_path / "grants.yaml"
+    yml.write_text(
+        "grants:\n- {subject: 'user:bob', role: oncall, resource: web,\n"
+        "   expires: 2030-01-01T01:00:00+01:00}\n"
+        "- {subject: 'user:bob', role: viewer, resource: web,\n"
+        "   expires: '2030-01-01T00:00:00+00:00'}\n"
+    )
+    for path, roles in ((toml, {"oncall"}), (yml, {"oncall", "viewer"})):
+        source = FileGrants(path)
+        assert source.roles_for("bob", [], "web", now=end - 1) == roles
+        assert source.roles_for("bob", [], "web", now=end) == frozenset()
+    for bad in ("2030-01-01T00:00:00", "2030-01-01", "soon", "3"):
+        with pytest.raises(ValueError, match="grant #1: expires must be a time with its zone"):
+            parse_grants(
+                {"grants": [{"subject": "user:a", "role": "r", "resource": "w", "expires": bad}]}
+            )
+    naive = tmp_path / "naive.toml"
+    naive.write_text(
+        '[[grants]]\nsubject = "user:a"\nrole = "r"\nresource = "w"\n'
+        "expires = 2030-01-01T00:00:00\n"
+    )
+    with pytest.raises(ValueError, match="expires must be a time with its zone"):
+        FileGrants(naive)

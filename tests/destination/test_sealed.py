@@ -131,3 +131,45 @@ def test_decryption_keys_must_be_private_encryption_keys() -> None:
         )[1]
         == signer.kid
     )
+
+
+def test_forgeries_in_a_sealed_envelope_are_refused(authority) -> None:
+    """Anyone may seal to a destination (its key is public): what is inside must still be a
+    jot signed by the authority, for this destination. Unsigned claims, another signer,
+    ``alg: none``, a second envelope, another audience, or compressed content: refused."""
+    import base64
+    import json
+
+    clock, key = Clock(), jwk.generate("X25519")
+    verifier = _verifier(authority, clock, decrypt_with=key)
+    now = int(clock.now)
+
+    def sealed(inner: bytes, **kwargs) -> str:
+        return jwe.encrypt_compact(inner, key.public(), headers={"cty": "JWT"}, **kwargs)
+
+    def b64(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    payload = authority.token(now=now).split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    unsigned = f"{b64({'alg': 'none', 'typ': 'jot+jwt'})}.{b64(dict(claims))}."
+    forgeries = {
+        "bare claims": json.dumps(dict(claims)).encode(),
+        "alg none": unsigned.encode(),
+        "another signer": authority.token(now=now, key=jwk.generate("Ed25519")).encode(),
+        "sealed twice": sealed(authority.token(now=now).encode()).encode(),
+        "for another destination": authority.token(now=now, aud="db").encode(),
+    }
+    try:
+        for what, inner in forgeries.items():
+            try:
+                verifier.verify(sealed(inner))
+            except jose_errors.InvalidTokenError:
+                continue
+            pytest.fail(f"{what}: accepted")
+        with pytest.raises(jose_errors.InvalidTokenError):
+            verifier.verify(sealed(authority.token(now=now).encode(), zip="DEF"))
+        # The genuine one still opens: the refusals above were about what was inside.
+        assert verifier.verify(sealed(authority.token(now=now).encode())).roles == {"admin"}
+    finally:
+        verifier.close()

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,31 @@ def sign_in(page: Page, server: oidc_harness.Running, name: str, password: str =
     form.get_by_label("Name").fill(name)
     form.get_by_label("Password").fill(password)
     form.get_by_role("button", name="Sign in").click()
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A destination registered as an OpenID client, with a machine that reads its grants."""
+
+    secret: str
+    access_key: str
+
+
+def register_destination(
+    server: oidc_harness.Running, name: str, redirect_uri: str, group: str = "staff"
+) -> Registered:
+    """Destination ``name`` (an OpenID client with ``redirect_uri``), ``viewer`` for
+    ``group``, and a machine with the connector grant on it (its access key)."""
+    with server.api() as api:
+        made = api.post(
+            "/api/destinations", json={"name": name, "oidc": {"redirect_uris": [redirect_uri]}}
+        )
+        assert made.status_code == 201, made.text
+        grant = {"subject": f"group:{group}", "role": "viewer", "resource": name}
+        assert api.post("/api/grants", json=grant).status_code == 201
+        machine = f"{name}-connector"
+        api.post("/api/users", json={"name": machine, "kind": "machine"})
+        grant = {"subject": f"user:{machine}", "role": "connector", "resource": f"jot.{name}"}
+        assert api.post("/api/grants", json=grant).status_code == 201
+        key = api.post("/api/access-keys", json={"identity": machine}).json()["access_key"]
+    return Registered(made.json()["oidc"]["client_secret"], key)

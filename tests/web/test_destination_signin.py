@@ -33,7 +33,7 @@ from tests.destination.servers import free_port, jot_process, serve_in_thread, s
 from tests.e2e.test_nginx import NGINX_MAIN, nginx_binary
 from tests.oidc.oidc_harness import Running
 
-from .conftest import PASSWORD, new_user
+from .conftest import PASSWORD, new_user, register_destination
 
 pytestmark = pytest.mark.e2e
 
@@ -127,25 +127,9 @@ def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         for name, host in hosts.items():
             port = free_port()
             url = f"https://{host}:{port}"
-            made = api.post(
-                "/api/destinations",
-                json={"name": name, "oidc": {"redirect_uris": [f"{url}/.jot/callback"]}},
-            )
-            assert made.status_code == 201, made.text
-            secret = made.json()["oidc"]["client_secret"]
-            api.post(
-                "/api/grants", json={"subject": "group:staff", "role": "viewer", "resource": name}
-            )
-            machine = f"{name}-connector"
-            api.post("/api/users", json={"name": machine, "kind": "machine"})
-            api.post(
-                "/api/grants",
-                json={"subject": f"user:{machine}", "role": "connector", "resource": f"jot.{name}"},
-            )
-            access_key = api.post("/api/access-keys", json={"identity": machine}).json()[
-                "access_key"
-            ]
-            (tmp / f"{name}.key").write_text(access_key)
+            registered = register_destination(server, name, f"{url}/.jot/callback")
+            secret = registered.secret
+            (tmp / f"{name}.key").write_text(registered.access_key)
             (tmp / f"{name}.secret").write_text(secret)
             auth_url = stack.enter_context(
                 jot_process(

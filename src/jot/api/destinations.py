@@ -9,6 +9,7 @@ from pydantic import Field
 
 from jot.api._base import DestinationName, Request, Response
 from jot.api.claims import DEFAULT_LIFETIME, MAX_LIFETIME, MIN_LIFETIME
+from jot.api.kubeconfig import ClusterServer
 from jot.api.openid import OidcClient, OidcClientSpec
 
 __all__ = [
@@ -24,6 +25,8 @@ Lifetime = Annotated[
     int, Field(ge=MIN_LIFETIME, le=MAX_LIFETIME, description="token lifetime in seconds")
 ]
 Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9-]*$")]
+#: PEM certificates: the CA a Kubernetes destination's cluster server is signed by.
+ClusterCA = Annotated[str, Field(min_length=1, max_length=65536)]
 #: ``all``: every group of the identity; ``grants``: only groups its grants here mention.
 Narrowing = Literal["all", "grants"]
 
@@ -40,6 +43,10 @@ class Destination(Response):
     oidc: OidcClient | None = None
     #: The public JWK its tokens are sealed to (signed, then encrypted); None: signed only.
     encryption_key: dict[str, Any] | None = None
+    #: A Kubernetes destination's API server (or jot proxy) address, for kubeconfigs.
+    cluster_server: str | None = None
+    #: The PEM of the CA that signed ``cluster_server``'s certificate (None: a public one).
+    cluster_ca: str | None = None
 
 
 class DestinationList(Response):
@@ -54,6 +61,9 @@ class DestinationCreate(Request):
     oidc: OidcClientSpec | None = None
     #: A public JWK: its tokens are then sealed to it.
     encryption_key: dict[str, Any] | None = None
+    #: Kubernetes destinations: the address kubectl talks to, and the CA that signed it.
+    cluster_server: ClusterServer | None = None
+    cluster_ca: ClusterCA | None = None
 
 
 class DestinationUpdate(Request):
@@ -66,6 +76,11 @@ class DestinationUpdate(Request):
     new_client_secret: bool = False
     #: Remove the OIDC registration: its codes and refresh handles stop working.
     remove_oidc: bool = False
+    #: A new cluster address (and CA) for a Kubernetes destination.
+    cluster_server: ClusterServer | None = None
+    cluster_ca: ClusterCA | None = None
+    #: Forget the cluster address and CA.
+    remove_cluster: bool = False
 
 
 class EncryptionKey(Request):

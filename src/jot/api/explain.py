@@ -40,6 +40,9 @@ class Explanation(Response):
     #: The token's lifetime (seconds) and the groups it carries, when one is issued.
     lifetime: int | None = None
     token_groups: list[str] = Field(default_factory=list)
+    #: "My access", a Kubernetes destination that names its cluster: the address kubectl
+    #: talks to (``GET /api/clusters/{destination}`` has what a kubeconfig needs).
+    cluster_server: str | None = None
 
 
 class AccessList(Response):

@@ -17,6 +17,7 @@ from jot.api._base import CONTROL, Request, Resource, Response, Role
 
 __all__ = [
     "MAX_GRANT_DURATION",
+    "MAX_PENDING",
     "AccessRequest",
     "AccessRequestCreate",
     "AccessRequestList",
@@ -27,6 +28,10 @@ __all__ = [
 #: The longest a time-bound grant may run: a year. Requests are bounded lower by the
 #: authority's ``access_request_max_duration`` setting.
 MAX_GRANT_DURATION = 366 * 86400
+
+#: Requests one person may have waiting for an answer at once: each one notifies the
+#: approvers (and the webhook), so one person cannot flood them.
+MAX_PENDING = 10
 
 RequestState = Literal["pending", "approved", "denied", "cancelled", "expired"]
 

@@ -24,6 +24,7 @@ __all__ = [
     "Denied",
     "Held",
     "HeldGrants",
+    "applies",
     "decide",
     "expiry_of",
     "granting_groups",
@@ -72,6 +73,12 @@ class Decision:
         """Whether the authority issues a token for the destination: some role within it,
         and no deny entry."""
         return bool(self.within) and not self.revoked
+
+
+def applies(held: Held, resource: str, now: float) -> bool:
+    """Whether ``held`` gives its role at ``resource`` at ``now``: a grant on ``resource`` or
+    above it, not lapsed. What :func:`decide` reads, and what an explanation shows."""
+    return _current(held, now) and held.resource in resource_chain(resource)
 
 
 def revoked(denied: Denied, subject: str, jti: str | None = None, *, now: float) -> bool:
@@ -138,9 +145,14 @@ def subjects_of(name: str, groups: Iterable[str]) -> list[str]:
     return ["user:" + name, *("group:" + group for group in groups)]
 
 
+def _current(held: Held, now: float) -> bool:
+    """Rule 3 (expiry): a time-bound grant applies until its ``expires``, not at that instant."""
+    return held.expires is None or now < held.expires
+
+
 def _live(held: Iterable[Held], now: float) -> Iterator[Held]:
-    """The grants of ``held`` that apply at ``now``: a time-bound one until its ``expires``."""
-    return (h for h in held if h.expires is None or now < h.expires)
+    """The grants of ``held`` that apply at ``now``."""
+    return (h for h in held if _current(h, now))
 
 
 def _held(

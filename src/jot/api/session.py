@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, SecretStr
 
 from jot.api._base import Name, Request, Resource, Response, Role, Subject
+from jot.api.requests import MAX_GRANT_DURATION
 
 __all__ = [
     "AuditEvent",
@@ -57,7 +58,7 @@ class GrantCreate(Request):
     role: Role
     resource: Resource
     #: A time-bound grant: it lapses this many seconds from now (``--for``) …
-    duration: int | None = Field(default=None, ge=1, le=366 * 86400)
+    duration: int | None = Field(default=None, ge=1, le=MAX_GRANT_DURATION)
     #: … or at this time (``--until``). Neither: until removed.
     expires: datetime | None = None
 

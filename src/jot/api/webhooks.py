@@ -43,7 +43,14 @@ def signature(secret: bytes, timestamp: int, body: bytes) -> str:
 def check_signature(
     secret: bytes, timestamp: str, signed: str, body: bytes, *, now: float, max_age: int = MAX_AGE
 ) -> bool:
-    """Whether a received notification is genuine and fresh (constant-time comparison)."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > max_age:
+    """Whether a received notification is genuine and fresh (constant-time comparison).
+    Whatever the headers hold, the answer is a bool: a receiver never fails on them."""
+    # str.isdigit() is true for "²" and Arabic-Indic digits, which int() refuses or reads;
+    # and int() refuses 4,300 digits: ASCII digits, and few of them.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
-    return hmac.compare_digest(signature(secret, int(timestamp), body), signed)
+    if abs(now - int(timestamp)) > max_age:
+        return False
+    # compare_digest refuses str with non-ASCII characters (TypeError): compare bytes.
+    expected = signature(secret, int(timestamp), body).encode()
+    return hmac.compare_digest(expected, signed.encode("utf-8", "surrogateescape"))

@@ -25,7 +25,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from jot.api.roles import Held, expiry_of, resource_chain, roles_on, roles_within
+from jot.api.roles import Held, decide, resource_chain, roles_below
+from jot.authority import revocations
+from jot.authority.clock import to_datetime
 from jot.authority.errors import Forbidden
 from jot.authority.models import Destination, Grant, Group, Membership
 from jot.authority.prepared import Prepared
@@ -44,7 +46,6 @@ __all__ = [
     "held_by",
     "held_grants",
     "jot_roles",
-    "live",
     "may_approve",
     "reads_everything",
 ]
@@ -152,29 +153,27 @@ def jot_roles(
     """The roles that decide access to this API: those held on ``jot`` itself, plus
     ``connector`` when a connector grant on some ``jot.<destination>`` is held (which
     destinations it reads is :func:`check_destination`'s question); and when the next
-    time-bound grant among them lapses (a cached answer must not outlive it)."""
+    time-bound grant among them lapses (a cached answer must not outlive it). A revoked
+    identity holds none while its entry lasts, even with a key from a new login."""
     grants = held_grants(session, identity_id, name, JOT_DESTINATION)
-    roles = set(roles_on(name, groups, JOT_DESTINATION, grants, now=now))
-    if CONNECTOR in roles_within(name, groups, JOT_DESTINATION, grants, now=now):
+    denied = revocations.of_subject(session, identity_id, to_datetime(now))
+    decision = decide(
+        name, groups, JOT_DESTINATION, grants, subject=identity_id, denied=denied, now=now
+    )
+    roles = set(decision.roles)
+    if CONNECTOR in decision.within:
         roles.add(CONNECTOR)
-    return roles, expiry_of(name, groups, grants, now=now)
-
-
-def live(now: datetime) -> ColumnElement[bool]:
-    """Grants that apply at ``now``: without an end, or ending later (see
-    :mod:`jot.api.roles`; the few checks that stay in SQL use this)."""
-    return or_(Grant.expires.is_(None), Grant.expires > now)
+    return roles, decision.until
 
 
 def _jot_scopes(session: Session, identity_id: str, role: str, now: datetime | None) -> set[str]:
-    """What the identity's live ``role`` grants on ``jot.<x>`` name: the ``x`` of each."""
-    stmt = select(Grant.resource).where(
-        Grant.role == role,
-        Grant.resource.startswith(_CONNECTOR_PREFIX),
-        held_by(identity_id),
-        live(now or _now()),
-    )
-    return {resource.removeprefix(_CONNECTOR_PREFIX) for resource in session.scalars(stmt)}
+    """What the identity's ``role`` grants on ``jot.<x>`` that apply at ``now`` name: the
+    ``x`` of each (its own grants and its groups', by the rule of :mod:`jot.api.roles`)."""
+    grants = held_grants(session, identity_id, identity_id, JOT_DESTINATION)
+    groups = [subject[6:] for subject in grants if subject.startswith("group:")]
+    when = (now or _now()).timestamp()
+    below = roles_below(identity_id, groups, JOT_DESTINATION, grants, now=when)
+    return {scope.removeprefix(_CONNECTOR_PREFIX) for scope, held in below.items() if role in held}
 
 
 def connector_destinations(
@@ -191,7 +190,11 @@ def _now() -> datetime:
 
 
 def check_destination(
-    session: Session, identity_id: str, roles: Iterable[str], destination: str | None
+    session: Session,
+    identity_id: str,
+    roles: Iterable[str],
+    destination: str | None,
+    now: datetime | None = None,
 ) -> None:
     """Raise :class:`Forbidden` unless the caller may read ``destination`` and its grants
     (``None``: every destination). A connector reads only the destinations it is bound to,
@@ -200,7 +203,7 @@ def check_destination(
         return
     if destination is None:
         raise Forbidden("a connector reads only its own destination: name it (?destination=)")
-    if destination not in connector_destinations(session, identity_id):
+    if destination not in connector_destinations(session, identity_id, now):
         raise Forbidden(
             f"this connector is not bound to {destination!r} "
             f"(that needs the connector role on {_CONNECTOR_PREFIX}{destination})"

@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from jot.api.session import AuditEvent as AuditOut
 from jot.authority.db import Database
-from jot.authority.models import AuditEvent
+from jot.authority.models import TOKEN_ISSUED, AuditEvent
 
-__all__ = ["GroupCommit", "Refusals", "query", "record", "row"]
+__all__ = ["GroupCommit", "Refusals", "own", "query", "record", "row"]
 
 
 _INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
@@ -208,15 +208,40 @@ def query(
         )
     if actor:
         stmt = stmt.where(AuditEvent.actor == actor)
-    return [
-        AuditOut(
-            id=row.id,
-            time=row.time,
-            kind=row.kind,
-            actor=row.actor,
-            target=row.target,
-            client=row.client,
-            detail=json.loads(row.detail),
+    return [_out(row) for row in session.scalars(stmt)]
+
+
+def _out(row: AuditEvent) -> AuditOut:
+    return AuditOut(
+        id=row.id,
+        time=row.time,
+        kind=row.kind,
+        actor=row.actor,
+        target=row.target,
+        client=row.client,
+        detail=json.loads(row.detail),
+    )
+
+
+def own(
+    session: Session, name: str, since: datetime, *, limit: int, before: int | None = None
+) -> list[AuditOut]:
+    """The events of the identity ``name`` (created at ``since``): those it made (actor) and
+    those made to it (target), newest first, below id ``before``; never a token issue.
+
+    ``since`` keeps the events of an earlier identity of the same name out. Each side is one
+    range of its partial index (the ``kind`` term repeats the indexes' own condition, which
+    is what lets the planners use them), merged here.
+    """
+    found: dict[int, AuditEvent] = {}
+    for column in (AuditEvent.actor, AuditEvent.target):
+        stmt = (
+            select(AuditEvent)
+            .where(column == name, AuditEvent.kind != TOKEN_ISSUED, AuditEvent.time >= since)
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
         )
-        for row in session.scalars(stmt)
-    ]
+        if before is not None:
+            stmt = stmt.where(AuditEvent.id < before)
+        found.update((row.id, row) for row in session.scalars(stmt))
+    return [_out(found[key]) for key in sorted(found, reverse=True)[:limit]]

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
@@ -30,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from jot.api.identities import fold_name
 
 __all__ = [
+    "TOKEN_ISSUED",
     "AccessKey",
     "AccessRequest",
     "AuditEvent",
@@ -167,6 +169,10 @@ class Destination(Base):
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     #: The public JWK that tokens for this destination are sealed to (None: signed only).
     encryption_key: Mapped[str | None] = mapped_column(Text, default=None)
+    #: A Kubernetes destination's API server (or jot proxy) URL and its CA's PEM, for the
+    #: kubeconfigs people download (None: not told).
+    cluster_server: Mapped[str | None] = mapped_column(String(2048), default=None)
+    cluster_ca: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Grant(Base):
@@ -289,10 +295,26 @@ class SigningKey(Base):
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+#: The one event kind the token path writes, at every token: the indexes that "My access"
+#: reads one identity's events by leave it out, so that issuing pays for none of them.
+TOKEN_ISSUED = "token.issued"
+_NOT_TOKENS = text(f"kind <> '{TOKEN_ISSUED}'")
+
+
 class AuditEvent(Base):
     """Append-only: rows are inserted, never updated or deleted by the application."""
 
     __tablename__ = "audit"
+    __table_args__ = (
+        Index(
+            "ix_audit_actor_id", "actor", "id",
+            sqlite_where=_NOT_TOKENS, postgresql_where=_NOT_TOKENS,
+        ),
+        Index(
+            "ix_audit_target_id", "target", "id",
+            sqlite_where=_NOT_TOKENS, postgresql_where=_NOT_TOKENS,
+        ),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

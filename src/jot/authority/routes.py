@@ -21,6 +21,7 @@ from jot.authority.access import Need
 from jot.authority.context import run
 from jot.authority.handlers import (
     audit,
+    clusters,
     destinations,
     explain,
     grants,
@@ -100,7 +101,9 @@ ROUTES: list[Route] = [
     Route("GET", "/api/signing-keys", keys.list_signing_keys, Need.VIEW),
     Route("POST", "/api/signing-keys/rotate", keys.rotate_signing_key, Need.ADMIN),
     Route("GET", "/api/audit", audit.list_audit, Need.VIEW),
+    Route("GET", "/api/my-audit", audit.my_audit, Need.SELF, tag="session"),
     Route("GET", "/api/my-access", explain.my_access, Need.SELF, tag="session"),
+    Route("GET", "/api/clusters/{name}", clusters.cluster, Need.SELF, tag="session"),
     Route("GET", "/api/explain", explain.explain, Need.VIEW),
     *(Route(*spec) for spec in oidc_routes.ROUTES),
 ]

@@ -23,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from jot.api.requests import MAX_GRANT_DURATION
+
 __all__ = [
     "Settings",
     "config_file_in_use",
@@ -95,7 +97,7 @@ class Settings(BaseSettings):
     #: A pending access request expires after this many seconds unanswered.
     access_request_ttl: int = Field(default=86400, ge=60, le=30 * 86400)
     #: The longest grant an access request may ask for.
-    access_request_max_duration: int = Field(default=7 * 86400, ge=60, le=366 * 86400)
+    access_request_max_duration: int = Field(default=7 * 86400, ge=60, le=MAX_GRANT_DURATION)
     #: Where to POST access-request events (a chat or ticket system); signed with the secret.
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -37,7 +37,7 @@ from jot.authority.clock import to_datetime
 from jot.authority.context import TOUCH, Context, reads_first, still_valid, touch_values
 from jot.authority.errors import APIError, Forbidden, NotFound
 from jot.authority.middleware import count_token
-from jot.authority.models import Destination
+from jot.authority.models import TOKEN_ISSUED, Destination
 from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
 from jot.authority.prepared import Prepared
 from jot.authority.state import Authority
@@ -149,7 +149,7 @@ def issue_for(
     Also the groups that hold a grant there, which an ID token carries."""
     decision, granting = _decide(ctx.session, caller, groups, name, ctx.now.timestamp())
     token, claims = _sign(ctx.authority, caller, decision, ctx.now, ctx.authority.keyring.signer())
-    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=caller.id)
+    ctx.audit(TOKEN_ISSUED, decision.destination, jti=claims["jti"], sub=caller.id)
     count_token(decision.destination)
     return token, claims, granting
 
@@ -186,7 +186,7 @@ def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
     revalidate(ctx)  # Clears keeps_auth_cache when it revokes keys or changes groups.
     decision = _decision(ctx, me, body.destination)
     token, claims = _sign(ctx.authority, me, decision, ctx.now, ctx.authority.keyring.signer())
-    ctx.audit("token.issued", decision.destination, jti=claims["jti"], sub=me.id)
+    ctx.audit(TOKEN_ISSUED, decision.destination, jti=claims["jti"], sub=me.id)
     count_token(decision.destination)
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
 
@@ -241,7 +241,7 @@ async def issue_checked(
     detail = {"jti": claims["jti"], "sub": me.id}
     row = audit.row(
         now,
-        "token.issued",
+        TOKEN_ISSUED,
         actor=me.name,
         target=decision.destination,
         client=client,

@@ -1,5 +1,5 @@
-"""``jot connector forward-auth`` options for browser sign-in (``--public-url``,
-``--client-secret-file``, ``--signin-redirect``) and the object they build."""
+"""``jot connector forward-auth`` and ``proxy`` options for browser sign-in (``--public-url``,
+``--client-secret-file``, forward auth's ``--signin-redirect``) and the object they build."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from jot.destination.browser import BrowserSignIn
+    from jot.destination.browser import AsyncBrowserSignIn
     from jot.destination.verifier import AsyncVerifier
 
 __all__ = ["browser_options", "build_browser"]
@@ -19,7 +19,7 @@ __all__ = ["browser_options", "build_browser"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def browser_options(func: F) -> F:
+def browser_options(func: F, *, forward_auth: bool = True) -> F:
     options = [
         click.option(
             "--public-url",
@@ -41,6 +41,9 @@ def browser_options(func: F) -> F:
             "instead of 401 (nginx error_page).",
         ),
     ]
+    if not forward_auth:
+        # The proxy answers the browser itself: it always redirects a GET to sign in.
+        options.pop()
     for option in reversed(options):
         func = option(func)
     return func
@@ -65,15 +68,15 @@ def _secret(path: Path | None) -> str:
 
 def build_browser(
     opts: dict[str, Any], issuer: str | None, audience: str, verifier: AsyncVerifier
-) -> BrowserSignIn | None:
+) -> AsyncBrowserSignIn | None:
     """The browser sign-in of ``--public-url``, or ``None`` without it."""
     if not opts["public_urls"]:
-        if opts["client_secret_file"] or opts["signin_redirect"]:
+        if opts["client_secret_file"] or opts.get("signin_redirect"):
             raise click.UsageError("--client-secret-file and --signin-redirect need --public-url")
         return None
     if issuer is None:
         raise click.UsageError("browser sign-in needs --issuer (the authority signs people in)")
-    from jot.destination.browser import BrowserSettings, BrowserSignIn
+    from jot.destination.browser import AsyncBrowserSignIn, BrowserSettings
 
     try:
         settings = BrowserSettings(
@@ -81,8 +84,8 @@ def build_browser(
             audience,
             _secret(opts["client_secret_file"]),
             tuple(opts["public_urls"]),
-            redirect=opts["signin_redirect"],
+            redirect=opts.get("signin_redirect", False),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--public-url") from None
-    return BrowserSignIn(settings, verifier)
+    return AsyncBrowserSignIn(settings, verifier)

@@ -12,6 +12,7 @@ import click
 from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
+from jot.api.requests import MAX_GRANT_DURATION
 from jot.api.session import GrantCreate
 from jot.cli._duration import Duration, spoken
 from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
@@ -254,7 +255,10 @@ def grants_list(
 @click.argument("role")
 @click.argument("resource")
 @click.option(
-    "--for", "duration", type=Duration(1, 366 * 86400), help="Only for this long (2h, 30m, 7d)."
+    "--for",
+    "duration",
+    type=Duration(1, MAX_GRANT_DURATION),
+    help="Only for this long (2h, 30m, 7d).",
 )
 @click.option("--until", help="Only until this time (ISO 8601; local time without a zone).")
 @server_option
@@ -379,6 +383,9 @@ def destinations_show(name: str, server: str | None, as_json: bool) -> None:
         fields["tokens"] = (
             f"sealed to {sealed.get('kid')} ({sealed.get('alg')})" if sealed else "signed only"
         )
+        if found.cluster_server is not None:
+            ca = " (own CA)" if found.cluster_ca else ""
+            fields["cluster server"] = found.cluster_server + ca
     _show_one(fields, grants_on, as_json)
 
 
@@ -397,12 +404,36 @@ _encryption = click.option(
 )
 
 
+_cluster_server = click.option(
+    "--cluster-server",
+    metavar="URL",
+    help="Kind kubernetes: the API server (or jot proxy) kubectl talks to; `jot kubeconfig` "
+    "and the web console's kubeconfig download point there.",
+)
+_cluster_ca = click.option(
+    "--cluster-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The PEM file of the CA that signed the --cluster-server's certificate.",
+)
+
+
+def _pem(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--cluster-ca") from None
+
+
 @destinations.command("add")
 @click.argument("name")
 @click.option("--kind", default="http", show_default=True, help="What it is (http, kubernetes, …).")
 @_lifetime
 @_narrowing
 @_encryption
+@_cluster_server
+@_cluster_ca
 @oidc_options
 @server_option
 @json_option
@@ -412,20 +443,26 @@ def destinations_add(
     lifetime: int | None,
     narrowing: str | None,
     encryption_key: Path | None,
+    cluster_server: str | None,
+    cluster_ca: Path | None,
     server: str | None,
     as_json: bool,
     **registration: Any,
 ) -> None:
     """Add a destination: a service that accepts jot tokens for NAME (with --redirect-uri, also
     an OpenID Connect client that signs people in through jot)."""
-    checked(DestinationCreate, name=name, kind=kind, lifetime=lifetime)
+    pem = _pem(cluster_ca)
+    checked(
+        DestinationCreate, name=name, kind=kind, lifetime=lifetime,
+        cluster_server=cluster_server, cluster_ca=pem,
+    )  # fmt: skip
     oidc = oidc_spec(**registration)
     sealed = public_key_file(encryption_key) if encryption_key is not None else None
     result = call(
         server,
         ops.destination_create(
             name, kind=kind, lifetime=lifetime, group_narrowing=narrowing, oidc=oidc,
-            encryption_key=sealed,
+            encryption_key=sealed, cluster_server=cluster_server, cluster_ca=pem,
         ),
     )  # fmt: skip
     _done(as_json, f"added destination {name}", result)
@@ -445,6 +482,9 @@ def destinations_add(
 @click.option(
     "--no-encryption-key", "unsealed", is_flag=True, help="Tokens for NAME are signed only again."
 )
+@_cluster_server
+@_cluster_ca
+@click.option("--no-cluster", is_flag=True, help="Forget the cluster server and CA.")
 @server_option
 @json_option
 def destinations_update(
@@ -456,12 +496,15 @@ def destinations_update(
     remove_oidc: bool,
     encryption_key: Path | None,
     unsealed: bool,
+    cluster_server: str | None,
+    cluster_ca: Path | None,
+    no_cluster: bool,
     server: str | None,
     as_json: bool,
     **registration: Any,
 ) -> None:
-    """Change the kind, token lifetime, group narrowing, OpenID registration or encryption key
-    of NAME (--redirect-uri replaces every registered redirect URI)."""
+    """Change the kind, token lifetime, group narrowing, OpenID registration, encryption key
+    or cluster server of NAME (--redirect-uri replaces every registered redirect URI)."""
     if encryption_key is not None and unsealed:
         raise click.UsageError("give --encryption-key or --no-encryption-key, not both")
     if encryption_key is not None or unsealed:
@@ -472,7 +515,8 @@ def destinations_update(
         ops.destination_update(
             name, kind=kind, lifetime=lifetime, group_narrowing=narrowing,
             oidc=oidc_spec(**registration), new_client_secret=new_client_secret or None,
-            remove_oidc=remove_oidc or None,
+            remove_oidc=remove_oidc or None, cluster_server=cluster_server,
+            cluster_ca=_pem(cluster_ca), remove_cluster=no_cluster or None,
         ),
     )  # fmt: skip
     _done(as_json, f"updated destination {name}", result)

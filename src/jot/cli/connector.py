@@ -11,6 +11,7 @@ run side by side.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -490,6 +491,7 @@ def webhook(**opts: Any) -> None:
     help="The private key of --upstream-client-cert (PEM).",
 )
 @click.option("--upstream-insecure", is_flag=True, help="Do not verify the upstream's TLS.")
+@functools.partial(browser_options, forward_auth=False)
 @click.option(
     "--strip-header",
     multiple=True,
@@ -503,7 +505,8 @@ def webhook(**opts: Any) -> None:
     help="Also allow this Upgrade protocol (repeatable; websocket and SPDY/3.1 always are).",
 )
 def proxy(**opts: Any) -> None:
-    """A TLS reverse proxy that verifies jot tokens (and impersonates, for Kubernetes)."""
+    """A TLS reverse proxy that verifies jot tokens (and impersonates, for Kubernetes; with
+    --public-url, signs browsers in through the authority)."""
     import asyncio
 
     from jot.destination.proxy import CredentialFile, Proxy
@@ -528,9 +531,11 @@ def proxy(**opts: Any) -> None:
             role_prefix=names.role_prefix,
         )  # fmt: skip
         rules = HeaderRules.of(opts["strip_header"], opts["allow_upgrade"])
+        browser = build_browser(opts, settings.issuer, settings.audience, verifier)
         app = Proxy(
             verifier, opts["upstream"], rendering=rendering, upstream_tls=upstream_tls,
             credential=credential, require_grant=settings.require_grant, rules=rules,
+            browser=browser,
         )  # fmt: skip
         host, port = _address(opts)
         cert, key = _server_tls(_ServerTLS.of(opts), settings.audience, host, "proxy")

@@ -231,7 +231,8 @@ def _fetch(found: tuple[str, str], destination: str) -> dict[str, Any]:
 @click.option(
     "--cluster-server",
     metavar="URL",
-    help="The Kubernetes API server (or the jot proxy in front of it) kubectl talks to.",
+    help="The Kubernetes API server (or the jot proxy in front of it) kubectl talks to "
+    "(default: the one the destination names, `jot destinations add --cluster-server`).",
 )
 @click.option(
     "--certificate-authority",
@@ -265,6 +266,7 @@ def kubeconfig(
 
     cluster_server, server = _kubeconfig_servers(cluster_server, server, authority)
     found = _need(server)
+    cluster = _cluster(found, destination, cluster_server, certificate_authority)
     target = Path(
         path
         or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
@@ -277,7 +279,7 @@ def kubeconfig(
     config = config or {}
     previous = config.get("current-context") or None
     command = _jot_command()
-    config = _merge(config, destination, cluster_server, certificate_authority, found[0], command)
+    config = _merge(config, destination, cluster, found[0], command)
     name = f"jot-{destination}"
     if switch or (switch is None and previous is None):
         config["current-context"] = name
@@ -288,7 +290,7 @@ def kubeconfig(
 
 def _kubeconfig_servers(
     cluster: str | None, server: str | None, authority: str | None
-) -> tuple[str, str | None]:
+) -> tuple[str | None, str | None]:
     """``(Kubernetes API server, jot server)`` from the options, old spellings included:
     ``--authority`` for the jot server, and ``--server`` for the API server when
     ``--cluster-server`` is not given (the command's options before 0.2)."""
@@ -298,14 +300,35 @@ def _kubeconfig_servers(
             "use --cluster-server URL; --server names the jot server, as in every command",
         )
         cluster, server = server, None
-    if cluster is None:
-        raise click.UsageError("give --cluster-server URL (the Kubernetes API server)")
     if authority is not None:
         deprecated("--authority", "use --server URL")
         if server is not None and server != authority:
             raise click.UsageError("give the jot server once, with --server")
         server = authority
     return cluster, server
+
+
+def _cluster(
+    found: tuple[str, str], destination: str, url: str | None, ca: str | None
+) -> dict[str, Any]:
+    """The kubeconfig ``cluster``: the options', else the one the destination names."""
+    from jot.client import ClientError, ops
+
+    if url is None:
+        with _client(*found) as client:
+            try:
+                named = client.call(ops.cluster(destination))
+            except ClientError as exc:
+                raise click.ClickException(
+                    f"{printable(str(exc))}; give --cluster-server URL (the Kubernetes API server)"
+                ) from None
+        if ca is None:
+            return named.entry()
+        url = named.server
+    cluster: dict[str, Any] = {"server": url}
+    if ca:
+        cluster["certificate-authority"] = str(Path(ca).resolve())
+    return cluster
 
 
 def _jot_command() -> str:
@@ -359,28 +382,8 @@ def _write_kubeconfig(target: Path, config: dict[str, Any]) -> None:
 
 
 def _merge(
-    config: dict[str, Any], dest: str, url: str, ca: str | None, server: str, command: str
+    config: dict[str, Any], dest: str, cluster: dict[str, Any], server: str, command: str
 ) -> dict[str, Any]:
-    name = f"jot-{dest}"
-    cluster: dict[str, Any] = {"server": url}
-    if ca:
-        cluster["certificate-authority"] = str(Path(ca).resolve())
-    user = {
-        "exec": {
-            "apiVersion": "client.authentication.k8s.io/v1",
-            "command": command,
-            "args": ["token", "--for", dest, "--format", "exec-credential", "--server", server],
-            "interactiveMode": "Never",
-            "provideClusterInfo": False,
-        }
-    }
-    config.setdefault("apiVersion", "v1")
-    config.setdefault("kind", "Config")
-    for section, entry in (
-        ("clusters", {"name": name, "cluster": cluster}),
-        ("users", {"name": name, "user": user}),
-        ("contexts", {"name": name, "context": {"cluster": name, "user": name}}),
-    ):
-        items = [item for item in config.get(section) or [] if item.get("name") != name]
-        config[section] = [*items, entry]
-    return config
+    from jot.api.kubeconfig import entries, merge
+
+    return merge(config, entries(dest, cluster, server, command))

@@ -34,6 +34,7 @@ from jot.api.identities import (
     MemberChange,
 )
 from jot.api.keys import AccessKeyCreate, AccessKeyList, NewAccessKey, SigningKeyList
+from jot.api.kubeconfig import Cluster
 from jot.api.requests import AccessRequest, AccessRequestCreate, AccessRequestList, Answer
 from jot.api.revocations import Revocation, RevocationCreate, RevocationList
 from jot.api.session import (
@@ -56,6 +57,7 @@ __all__ = [
     "access_request_get",
     "access_requests_list",
     "audit",
+    "cluster",
     "destination_create",
     "destination_delete",
     "destination_encryption_key",
@@ -216,9 +218,12 @@ def destination_create(
     group_narrowing: str | None = None,
     oidc: dict[str, Any] | None = None,
     encryption_key: dict[str, Any] | None = None,
+    cluster_server: str | None = None,
+    cluster_ca: str | None = None,
 ) -> Call[Destination]:
     """``oidc`` registers the destination as an OpenID client (see ``OidcClientSpec``);
-    ``encryption_key`` (a public JWK) seals its tokens."""
+    ``encryption_key`` (a public JWK) seals its tokens; ``cluster_server`` (and the PEM
+    ``cluster_ca``) is where a Kubernetes destination's kubeconfigs point."""
     body = body_of(
         DestinationCreate,
         name=name,
@@ -227,6 +232,8 @@ def destination_create(
         group_narrowing=group_narrowing,
         oidc=oidc,
         encryption_key=encryption_key,
+        cluster_server=cluster_server,
+        cluster_ca=cluster_ca,
     )
     return Call("POST", "/api/destinations", _model(Destination), json=body)
 
@@ -242,6 +249,11 @@ def destination_encryption_key(name: str, key: dict[str, Any] | None) -> Call[An
     if key is None:
         return Call("DELETE", path, _none)
     return Call("PUT", path, _json, json={"key": key})
+
+
+def cluster(destination: str) -> Call[Cluster]:
+    """The Kubernetes cluster that ``destination`` names, for a kubeconfig."""
+    return Call("GET", f"/api/clusters/{_q(destination)}", _model(Cluster))
 
 
 def destination_delete(name: str) -> Call[None]:

@@ -33,7 +33,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jot.destination._core import REFUSED, allowed, refuse, request_token
-from jot.destination.browser import PREFIX, BrowserSignIn, sign_in_location
+from jot.destination.browser import AsyncBrowserSignIn
 from jot.destination.identity import Identity
 from jot.destination.verifier import AsyncVerifier
 
@@ -65,7 +65,7 @@ class JotAuthMiddleware:
         require_grant: bool = True,
         realm: str | None = None,
         on_error: ErrorHandler | None = None,
-        browser: BrowserSignIn | None = None,
+        browser: AsyncBrowserSignIn | None = None,
     ) -> None:
         if not isinstance(verifier, AsyncVerifier):
             raise ValueError(
@@ -83,16 +83,9 @@ class JotAuthMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self.browser is not None and scope["type"] == "http":
-            if scope["path"].startswith(PREFIX + "/"):
-                status, headers, body = await self.browser.endpoint(scope)
-                page = Response(body, status)
-                page.raw_headers += headers  # A list: a callback sets two cookies.
-                await page(scope, receive, send)
-                return
-            if not any(name == b"authorization" for name, _ in scope["headers"]):
-                await self._browser(scope, receive, send, self.browser)
-                return
+        browser = self.browser if scope["type"] == "http" else None
+        if browser is not None and await self._browser(scope, receive, send, browser):
+            return
         conn = HTTPConnection(scope)
         try:
             identity = await self._authenticate(conn)
@@ -103,39 +96,32 @@ class JotAuthMiddleware:
                 return
             await self.on_error(conn, exc)(scope, receive, send)
             return
-        if identity is None:
-            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-        else:
-            scope["user"], scope["auth"] = identity, AuthCredentials(sorted(identity.roles))
+        _set_user(scope, identity)
         await self.app(scope, receive, send)
 
     async def _browser(
-        self, scope: Scope, receive: Receive, send: Send, browser: BrowserSignIn
-    ) -> None:
-        """A request without a bearer token, decided by its session cookie."""
-        conn = HTTPConnection(scope)
+        self, scope: Scope, receive: Receive, send: Send, browser: AsyncBrowserSignIn
+    ) -> bool:
+        """A request decided by browser sign-in (``False``: it carries a bearer token)."""
         try:
-            identity, cookies = await browser.identity(scope, None)
-            if identity is not None:
-                allowed(identity, self.require_grant)
+            gate = await browser.gate(scope, optional=self.optional)
+            if gate is not None and gate.identity is not None:
+                allowed(gate.identity, self.require_grant)
         except REFUSED as exc:
+            conn = HTTPConnection(scope)
             refuse(exc, self.realm).log(log, f"http {conn.url.path}")
             await self.on_error(conn, exc)(scope, receive, send)
-            return
-        if identity is None and not self.optional:
-            if scope["method"] == "GET":
-                back = scope["path"] + (f"?{conn.url.query}" if conn.url.query else "")
-                response: Response = Response(status_code=302)
-                response.raw_headers += [(b"location", sign_in_location(back)), *cookies]
-            else:
-                response = PlainTextResponse("Sign in first.", 401)
-                response.raw_headers += cookies
-            await response(scope, receive, send)
-            return
-        if identity is None:
-            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
-        else:
-            scope["user"], scope["auth"] = identity, AuthCredentials(sorted(identity.roles))
+            return True
+        if gate is None:
+            return False
+        if gate.answer is not None:
+            status, headers, body = gate.answer
+            page = Response(body, status)
+            page.raw_headers += headers  # A list: a callback sets two cookies.
+            await page(scope, receive, send)
+            return True
+        _set_user(scope, gate.identity)
+        cookies = gate.cookies or []
 
         async def with_cookies(message: Any) -> None:
             if message["type"] == "http.response.start" and cookies:
@@ -143,12 +129,20 @@ class JotAuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_cookies)
+        return True
 
     async def _authenticate(self, conn: HTTPConnection) -> Identity | None:
         token = request_token(conn.headers.getlist("authorization"), optional=self.optional)
         if token is None:
             return None
         return allowed(await self.verifier.verify(token), self.require_grant)
+
+
+def _set_user(scope: Scope, identity: Identity | None) -> None:
+    if identity is None:
+        scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+    else:
+        scope["user"], scope["auth"] = identity, AuthCredentials(sorted(identity.roles))
 
 
 def current_identity(conn: HTTPConnection) -> Identity | None:

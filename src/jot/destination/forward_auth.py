@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote
 from starlette.types import Receive, Scope, Send
 
 from jot.destination._core import REFUSED, allowed, refuse, request_token
-from jot.destination.browser import PREFIX, BrowserSignIn
+from jot.destination.browser import PREFIX, AsyncBrowserSignIn
 from jot.destination.identity import Identity
 from jot.destination.settings import CACHE_SIZE
 from jot.destination.verifier import AsyncVerifier
@@ -76,7 +76,7 @@ class ForwardAuth:
         *,
         require_grant: bool = True,
         realm: str | None = None,
-        browser: BrowserSignIn | None = None,
+        browser: AsyncBrowserSignIn | None = None,
     ) -> None:
         self.verifier = verifier
         self.require_grant = require_grant

@@ -133,8 +133,9 @@ def _epoch(value: Any) -> float | None:
 
 
 def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:
-    """Validate ``{"grants": [{"subject", "role", "resource"}, …]}`` (also the ``items`` of a
-    ``GrantList``); raises :class:`ValueError` with one line naming the bad entry."""
+    """Validate ``{"grants": [{"subject", "role", "resource"[, "expires"]}, …]}`` (also the
+    ``items`` of a ``GrantList``); raises :class:`ValueError` with one line naming the bad
+    entry. ``expires`` (a time with its zone) makes a grant time-bound, as the authority's."""
     if not isinstance(data, Mapping):
         raise ValueError(f"{origin}: expected a table/mapping at the top")
     items = data.get("grants", data.get("items"))
@@ -150,8 +151,24 @@ def parse_grants(data: Any, origin: str = "grants") -> list[dict[str, str]]:
             raise ValueError(f"{origin}: grant #{number} needs string subject, role and resource")
         if not fields["subject"].startswith(("user:", "group:")):  # type: ignore[union-attr]
             raise ValueError(f"{origin}: grant #{number}: subject must start with user: or group:")
-        grants.append({k: str(v) for k, v in fields.items()})
+        grant = {k: str(v) for k, v in fields.items()}
+        if isinstance(item, Mapping) and item.get("expires") is not None:
+            grant["expires"] = _file_expiry(item["expires"], f"{origin}: grant #{number}")
+        grants.append(grant)
     return grants
+
+
+def _file_expiry(value: Any, where: str) -> str:
+    """A file grant's ``expires`` as ISO text with its zone. A grant written with an end must
+    never be read as one without (it would hold for good), nor in this machine's zone."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"{where}: expires must be a time with its zone (2026-01-15T18:00:00Z)")
+    return value.isoformat()
 
 
 def _load(path: Path) -> GrantIndex:

@@ -5,6 +5,11 @@ HTTP/1.1 with h11 on both sides, so that bodies stream both ways (``kubectl … 
 byte pipe once the upstream answers ``101 Switching Protocols``. In Kubernetes mode the
 upstream is an API server: the proxy authenticates with its own credential and sends
 ``Impersonate-User``/``Impersonate-Group``; see :mod:`jot.destination.proxy_headers`.
+
+With ``browser=`` (:mod:`jot.destination.browser`) it signs browsers in as the middleware
+does: the ``/.jot/`` endpoints are answered here, a request without ``Authorization`` is
+decided by its session cookie (a renewed one is added to the upstream's answer), and a GET
+without a session is redirected to ``/.jot/signin``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import ssl
 from collections.abc import Sequence
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import h11
 
@@ -31,6 +36,7 @@ from jot._serving import (
     server_limits,
 )
 from jot.destination._core import REFUSED, allowed, refuse, request_token
+from jot.destination.browser import AsyncBrowserSignIn
 from jot.destination.proxy_headers import (
     HeaderRules,
     Headers,
@@ -117,6 +123,7 @@ class Proxy:
         credential: CredentialFile | None = None,
         require_grant: bool = True,
         rules: HeaderRules | None = None,
+        browser: AsyncBrowserSignIn | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -133,6 +140,10 @@ class Proxy:
         self.credential = credential
         self.require_grant = require_grant
         self.rules = rules or HeaderRules()
+        if browser is not None and self.rendering.kubernetes:
+            # kubectl sends bearer tokens; a cookie that impersonates is a CSRF target.
+            raise ValueError("browser sign-in is for web apps, not the Kubernetes mode")
+        self.browser = browser
         # Until serve() reads the limits: no cap, the default timeouts.
         self._open, self._cap = 0, 1 << 30
         self._header_timeout, self._idle_timeout = DEFAULT_HEADER_TIMEOUT, 120.0
@@ -223,9 +234,10 @@ class Proxy:
             log.info("jot proxy: 400 %s", problem)
             await _error(conn, writer, 400)
             return False
-        ours = await self._identity(conn, request, writer)
-        if ours is None:
+        decided = await self._identity(conn, request, writer)
+        if decided is None:
             return False
+        ours, cookies = decided
         credential = self.credential.read() if self.credential is not None else None
         headers = request_headers(
             client_headers, ours, host=self.host_header, credential=credential, rules=self.rules
@@ -248,24 +260,36 @@ class Proxy:
             if upgrade_of(client_headers) is not None:
                 return await self._upgrade(conn, up, reader, writer, up_reader, up_writer)
             await self._request_body(conn, up, reader, up_writer, writer)
-            return await self._response(conn, up, writer, up_reader)
+            return await self._response(conn, up, writer, up_reader, cookies)
         finally:
             up_writer.close()
 
     async def _identity(
         self, conn: h11.Connection, request: h11.Request, writer: asyncio.StreamWriter
-    ) -> Headers | None:
-        """Our identity headers for this request, or None when it was refused (answered)."""
+    ) -> tuple[Headers, Headers] | None:
+        """Our identity headers for this request and the cookies to add to its answer, or
+        None when it was answered here (refused, or a browser sign-in step)."""
+        cookies: Headers = []
         try:
-            values = [v.decode("latin-1") for k, v in request.headers if k == b"authorization"]
-            identity = await self.verifier.verify(request_token(values))
+            gate = await self.browser.gate(_scope(request)) if self.browser else None
+            if gate is None:
+                values = [v.decode("latin-1") for k, v in request.headers if k == b"authorization"]
+                identity = await self.verifier.verify(request_token(values))
+            elif gate.identity is None or gate.answer is not None:
+                status, headers, body = gate.answer or (401, [], b"")
+                await _error(conn, writer, status, headers, body)
+                return None
+            else:
+                identity, cookies = gate.identity, gate.cookies or []
             # ForbiddenError from render(): a name Kubernetes reserves.
             below = self.rendering.kubernetes  # A namespace's role counts; RBAC decides.
-            return self.rendering.render(allowed(identity, self.require_grant, below=below))
+            return self.rendering.render(
+                allowed(identity, self.require_grant, below=below)
+            ), cookies
         except REFUSED as exc:
             refusal = refuse(exc, self.verifier.settings.audience)
             refusal.log(log, "proxy")
-            await _error(conn, writer, refusal.status, refusal.headers)
+            await _error(conn, writer, refusal.status, [*refusal.headers, *cookies])
         return None
 
     @staticmethod
@@ -296,13 +320,14 @@ class Proxy:
         up: h11.Connection,
         writer: asyncio.StreamWriter,
         up_reader: asyncio.StreamReader,
+        cookies: Headers,
     ) -> bool:
         while True:
             event = await _upstream_event(up, up_reader)
             if isinstance(event, h11.InformationalResponse):
                 continue  # 100 Continue and friends: h11 already sent the body.
             if isinstance(event, h11.Response):
-                headers = response_headers(list(event.headers))
+                headers = [*response_headers(list(event.headers)), *cookies]
                 writer.write(
                     conn.send(
                         h11.Response(
@@ -392,12 +417,15 @@ async def _error(
     writer: asyncio.StreamWriter,
     status: int,
     headers: Sequence[tuple[bytes, bytes]] = (),
+    body: bytes | None = None,
 ) -> None:
     # The request body (if any) was not read: close the connection after this answer.
-    body = HTTPStatus(status).phrase.encode()
+    if body is None:
+        body = HTTPStatus(status).phrase.encode()
+        headers = [*headers, (b"content-type", b"text/plain")]
     all_headers = [
         *headers,
-        (b"content-type", b"text/plain"),
+        (b"cache-control", b"no-store"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
@@ -405,6 +433,19 @@ async def _error(
     writer.write(conn.send(h11.Data(data=body)))
     writer.write(conn.send(h11.EndOfMessage()))
     await writer.drain()
+
+
+def _scope(request: h11.Request) -> dict[str, object]:
+    """What browser sign-in reads of a request, in the shape of an ASGI scope."""
+    raw_path, _, query = request.target.partition(b"?")
+    return {
+        "type": "http",
+        "method": request.method.decode("ascii"),
+        "path": unquote(raw_path.decode("latin-1")),
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": list(request.headers),
+    }
 
 
 async def _refuse(conn: h11.Connection, writer: asyncio.StreamWriter, status: int) -> None:

@@ -11,7 +11,7 @@ from jot.authority import access, grants_store, paging
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
-from jot.authority.handlers import sealing
+from jot.authority.handlers import clusters, sealing
 from jot.authority.models import Destination, Grant
 from jot.authority.openid import clients
 from jot.authority.openid.models import OidcClientRow
@@ -36,6 +36,8 @@ def _out(row: Destination, oidc: OidcClient | None = None) -> DestinationOut:
         updated=row.updated,
         oidc=oidc,
         encryption_key=sealing.shown(row),
+        cluster_server=row.cluster_server,
+        cluster_ca=row.cluster_ca,
     )
 
 
@@ -58,7 +60,7 @@ def list_destinations(
     and ``limit`` page (:mod:`jot.authority.paging`)."""
     stmt = paging.keyed(select(Destination), Destination.name, after=after, limit=limit, prefix=q)
     if not access.reads_everything(ctx.roles):
-        mine = access.connector_destinations(ctx.session, ctx.me().id)
+        mine = access.connector_destinations(ctx.session, ctx.me().id, ctx.now)
         stmt = stmt.where(Destination.name.in_(mine))
     rows = list(ctx.session.scalars(stmt))
     registered = {
@@ -78,7 +80,7 @@ def list_destinations(
 
 
 def get_destination(ctx: Context, name: str) -> DestinationOut:
-    access.check_destination(ctx.session, ctx.me().id, ctx.roles, name)
+    access.check_destination(ctx.session, ctx.me().id, ctx.roles, name, ctx.now)
     row = _get(ctx, name)
     return _out(row, _oidc(ctx, row))
 
@@ -96,12 +98,16 @@ def create_destination(ctx: Context, body: DestinationCreate) -> DestinationOut:
         created=ctx.now,
         updated=ctx.now,
     )
+    clusters.apply(row, body.cluster_server, body.cluster_ca)
     ctx.session.add(row)
     ctx.session.flush()
     oidc = _register(ctx, row, body.oidc) if body.oidc is not None else None
     if body.encryption_key is not None:
         sealing.apply(ctx, row, body.encryption_key)
-    ctx.audit("destination.created", body.name, kind=body.kind, lifetime=body.lifetime)
+    ctx.audit(
+        "destination.created", body.name, kind=body.kind, lifetime=body.lifetime,
+        cluster_server=row.cluster_server,
+    )  # fmt: skip
     return _out(row, oidc)
 
 
@@ -119,12 +125,18 @@ def _register(ctx: Context, row: Destination, spec: OidcClientSpec) -> OidcClien
 def update_destination(ctx: Context, name: str, body: DestinationUpdate) -> DestinationOut:
     row = _get(ctx, name)
     changes = body.model_dump(
-        exclude_none=True, exclude={"oidc", "new_client_secret", "remove_oidc"}
-    )
+        exclude_none=True,
+        exclude={"oidc", "new_client_secret", "remove_oidc", "cluster_server", "cluster_ca",
+                 "remove_cluster"},
+    )  # fmt: skip
     if name == access.JOT_DESTINATION and "kind" in changes:
         raise BadRequest("the kind of the 'jot' destination cannot change")
     for field, value in changes.items():
         setattr(row, field, value)
+    clusters.apply(row, body.cluster_server, body.cluster_ca, remove=body.remove_cluster)
+    if body.cluster_server is not None or body.cluster_ca is not None or body.remove_cluster:
+        changes["cluster_server"] = row.cluster_server
+        changes["cluster_ca"] = row.cluster_ca is not None
     row.updated = ctx.now
     ctx.audit("destination.updated", name, **changes)
     return _out(row, _update_oidc(ctx, row, body))

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 from jot.api._base import Resource, Subject
 from jot.api.explain import AccessList, Explanation, Source
 from jot.api.identities import fold_name
-from jot.api.roles import Held, decide, resource_chain, subjects_of
+from jot.api.roles import Held, applies, decide, subjects_of
 from jot.authority import access, revocations, tokens
 from jot.authority.authcache import Caller
 from jot.authority.clock import to_datetime
 from jot.authority.context import Context, load_identity
 from jot.authority.errors import APIError, BadRequest, NotFound
+from jot.authority.handlers import clusters
 from jot.authority.models import Destination, Grant, Group
 
 __all__ = ["explain", "my_access"]
@@ -71,11 +72,10 @@ def _explained(
     grants = _held(rows, name)
     me = caller.id if caller is not None else ""
     denied = revocations.of_subject(session, me, to_datetime(now)) if caller is not None else {}
-    chain = set(resource_chain(resource))
     sources = [
         Source(
             subject=who, role=held.role, resource=held.resource,
-            applies=held.resource in chain and (held.expires is None or now < held.expires),
+            applies=applies(held, resource, now),
             expires=None if held.expires is None else to_datetime(held.expires),
         )
         for who in subjects_of(name, groups)
@@ -159,4 +159,10 @@ def my_access(ctx: Context) -> AccessList:
         )
         for name, grants in sorted(by_destination.items())
     ]
+    named = select(Destination.name, Destination.cluster_server).where(
+        Destination.name.in_(by_destination), Destination.kind == clusters.KUBERNETES
+    )
+    servers: dict[str, str | None] = dict(ctx.session.execute(named).all())
+    for item in items:
+        item.cluster_server = servers.get(item.destination) if item.token else None
     return AccessList(items=items)

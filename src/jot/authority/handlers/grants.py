@@ -52,7 +52,7 @@ def list_grants(
 ) -> GrantList:
     """The grants, of one destination, subject, role or resource (and its sub-resources) when
     named; with ``limit``, by id from after ``after`` (:mod:`jot.authority.paging`)."""
-    access.check_destination(ctx.session, ctx.me().id, ctx.roles, destination)
+    access.check_destination(ctx.session, ctx.me().id, ctx.roles, destination, ctx.now)
     where: list[Any] = []
     if role:
         where.append(Grant.role == role)

@@ -11,14 +11,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Query
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, false, func, or_, select, update
 
+from jot.api.requests import (
+    MAX_PENDING,
+    AccessRequestCreate,
+    AccessRequestList,
+    Answer,
+    RequestState,
+)
 from jot.api.requests import AccessRequest as RequestOut
-from jot.api.requests import AccessRequestCreate, AccessRequestList, Answer, RequestState
 from jot.authority import access, grants_store
 from jot.authority.context import Context
 from jot.authority.credentials import new_id
-from jot.authority.errors import BadRequest, Conflict, Forbidden, NotFound
+from jot.authority.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 from jot.authority.handlers.grants import check_jot_grant, destination_of, put_grant
 from jot.authority.models import AccessRequest, Grant, Identity
 from jot.authority.state import Authority
@@ -68,8 +74,15 @@ def notify(authority: Authority, event: str, shown: RequestOut, by: str | None) 
         "access_request.cancelled": f"{shown.requester} cancelled their request for {what}",
         "access_request.expired": f"{shown.requester}'s request for {what} expired unanswered",
     }
-    text = f"{lines[event]} (request {shown.id})"
+    text = _chat(f"{lines[event]} (request {shown.id})")
     authority.notifier.send(event, {"text": text, "request": shown.model_dump(mode="json")})
+
+
+def _chat(line: str) -> str:
+    """``line`` as chat text: a requester's reason such as ``<!channel>`` or ``<https://x|a
+    link>`` must not ping everyone or dress a link up in the approvers' channel (Slack's
+    three control characters, escaped as Slack and Mattermost read them)."""
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _load(ctx: Context, request_id: str) -> tuple[AccessRequest, str]:
@@ -103,6 +116,7 @@ def create_request(ctx: Context, body: AccessRequestCreate) -> RequestOut:
     destination = destination_of(ctx, body.resource)
     if destination.name == access.JOT_DESTINATION:
         check_jot_grant(ctx, body.role, body.resource)
+    _not_flooding(ctx, me.id)
     held = select(Grant.expires).where(
         Grant.identity_id == me.id, Grant.role == body.role, Grant.resource == body.resource
     )
@@ -135,6 +149,22 @@ def create_request(ctx: Context, body: AccessRequestCreate) -> RequestOut:
     return _step(
         ctx, "access_request.created", row, me.name, duration=body.duration, reason=body.reason
     )
+
+
+def _not_flooding(ctx: Context, identity_id: str) -> None:
+    """At most :data:`MAX_PENDING` requests of one person wait at once (429 until the oldest
+    is answered, cancelled or expires)."""
+    waiting = (
+        select(func.count(), func.min(AccessRequest.expires))
+        .where(AccessRequest.identity_id == identity_id)
+        .where(AccessRequest.state == "pending", AccessRequest.expires > ctx.now)
+    )
+    count, first_end = ctx.session.execute(waiting).one()
+    if count >= MAX_PENDING:
+        raise TooManyRequests(
+            f"you have {count} requests waiting for an answer; cancel one or wait",
+            (first_end - ctx.now).total_seconds(),
+        )
 
 
 def _visible(ctx: Context) -> ColumnElement[bool]:
@@ -215,6 +245,13 @@ def _still_pending(ctx: Context, row: AccessRequest) -> None:
 def approve_request(ctx: Context, request_id: str, body: Answer) -> RequestOut:
     """Approve: the requester holds the role until ``duration`` seconds from now."""
     row, requester = _answerable(ctx, request_id)
+    longest = ctx.authority.settings.access_request_max_duration
+    if row.duration > longest:
+        # The cap was lowered after the request: approving must not grant past it.
+        raise Conflict(
+            f"request {row.id} asks for longer than the {longest / 3600:g} h this authority "
+            "now grants on request; deny it and ask for less"
+        )
     _decide(ctx, row, "approved", body.note)
     destination = destination_of(ctx, row.resource)
     subject = grants_store.Subject(row.identity_id, None, f"user:{requester}")

@@ -104,14 +104,19 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 def parse_duration(text: str, *, option: str) -> float:
     """Seconds from ``"300"``, ``"90s"``, ``"5m"``, ``"1h30m"`` or ``"2d"``."""
     value = text.strip().lower()
+    bad = CommandError(f"{option}: {text!r} is not a duration like 300, 90s, 5m or 1h30m")
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not value or "".join(number + unit for number, unit in parts) != value:
-        raise CommandError(f"{option}: {text!r} is not a duration like 300, 90s, 5m or 1h30m")
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+        parts = _DURATION.findall(value)
+        if not value or "".join(number + unit for number, unit in parts) != value:
+            raise bad from None
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    # float() also reads "inf", "nan" and "1e400" (and 400 digits are infinite too): no
+    # duration, and a traceback wherever it is rounded.
+    if not math.isfinite(seconds):
+        raise bad
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

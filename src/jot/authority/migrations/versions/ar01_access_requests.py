@@ -6,9 +6,14 @@ Create Date: 2026-12-06 01:40:00
 
 Adds ``grants.expires`` (``NULL``: until removed, as every grant so far) and the
 ``access_requests`` table. Existing rows are untouched.
+
+Down, time-bound grants are deleted, not kept without their end: the older code would hold
+them for good (a rollback must not turn two hours of access into forever).
 """
 
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,6 +24,8 @@ revision = "ar01"
 down_revision = "op01"
 branch_labels = None
 depends_on = None
+
+log = logging.getLogger("jot.authority.migrations")
 
 
 def upgrade() -> None:
@@ -71,6 +78,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("access_requests")
+    # Amended after release (downgrade only, the schema is the same): it used to drop the
+    # column and so make every time-bound grant permanent.
+    dropped = op.get_bind().execute(sa.text("DELETE FROM grants WHERE expires IS NOT NULL"))
+    if dropped.rowcount:
+        log.warning(
+            "migration: %d time-bound grants deleted (older jot cannot end them)", dropped.rowcount
+        )
     with op.batch_alter_table("grants", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grants_expires"))
         batch_op.drop_column("expires")

@@ -242,7 +242,7 @@ def _destinations(visit: Visit, status: int = 200, error: str = "") -> Response:
     rows = [
         Row(
             d.name,
-            [d.name, d.kind, f"{d.lifetime} s", d.group_narrowing],
+            [d.name, d.kind, f"{d.lifetime} s", d.group_narrowing, d.cluster_server or "—"],
             [
                 Action(
                     "/admin/destinations/delete",
@@ -263,13 +263,20 @@ def _destinations(visit: Visit, status: int = 200, error: str = "") -> Response:
             Field("kind", "Kind", value="http", hint="http, kubernetes, or a name of your own"),
             Field("lifetime", "Token lifetime (seconds, 60–3600)", "number", value="300"),
             Field("group_narrowing", "Groups in its tokens", options=["all", "grants"]),
+            Field(
+                "cluster_server",
+                "Cluster server (kubernetes)",
+                "url",
+                required=False,
+                hint="the API server or jot proxy URL kubectl talks to, for kubeconfig downloads",
+            ),
         ],
         "Add",
     )
     listing = Listing(
         "/admin/destinations",
         "Destinations",
-        ["Name", "Kind", "Token lifetime", "Groups in tokens"],
+        ["Name", "Kind", "Token lifetime", "Groups in tokens", "Cluster server"],
         rows,
         [form],
         [Field("q", "Name starts with", value=q)],
@@ -290,6 +297,7 @@ def destination_create(visit: Visit) -> Response:
                 "kind": _f(visit, "kind") or "http",
                 "lifetime": _f(visit, "lifetime") or 300,
                 "group_narrowing": _f(visit, "group_narrowing") or "all",
+                "cluster_server": _f(visit, "cluster_server") or None,
             }
         )
         made = visit.call(Need.ADMIN, destinations.create_destination, body)

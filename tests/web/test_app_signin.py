@@ -1,0 +1,239 @@
+"""Browser sign-in where the app's own front door signs browsers in (issue 18), for real: the
+generic proxy (``jot connector proxy --public-url``, a real process, TLS) in front of a small
+app, and a WSGI app behind ``JotWSGIMiddleware(browser=BrowserSignIn(…))`` served by wsgiref;
+a real authority and a real Chromium. Both sign in through the same flows as forward auth
+(:mod:`jot.destination.browser_flow`).
+
+For each: open → the authority's sign-in → back at the page asked for, the identity seen by
+the app; bearer API clients are answered as before; a return address elsewhere is refused; a
+removed grant ends access; sign-out ends the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socketserver
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from jot.destination.browser import BrowserSettings, BrowserSignIn
+from jot.destination.tls import write_self_signed
+from jot.destination.verifier import Verifier
+from jot.destination.wsgi import JotWSGIMiddleware, wsgi_identity
+from tests.destination.servers import free_port, jot_process, serve_in_thread
+from tests.oidc.oidc_harness import Running
+
+from .conftest import PASSWORD, new_user, register_destination
+from .test_destination_signin import _upstream
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass(frozen=True)
+class Front:
+    name: str
+    url: str
+    #: The session cookie's name (``__Host-`` only on https).
+    cookie: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    server: Running
+    fronts: dict[str, Front]
+    user: str
+
+
+def _echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    identity = wsgi_identity(environ)
+    body = json.dumps(
+        {
+            "path": environ["PATH_INFO"],
+            "query": environ.get("QUERY_STRING", ""),
+            "user": environ.get("REMOTE_USER"),
+            "roles": ",".join(sorted(identity.roles)) if identity else None,
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@contextlib.contextmanager
+def _wsgi(server: Running, tmp: Path) -> Iterator[Front]:
+    """The WSGI app ``notes`` on http://127.0.0.1 (loopback: no TLS needed)."""
+    httpd = make_server(
+        "127.0.0.1", 0, lambda e, s: [], server_class=_ThreadingServer, handler_class=_Quiet
+    )
+    url = f"http://127.0.0.1:{httpd.server_port}"
+    registered = register_destination(server, "notes", f"{url}/.jot/callback")
+    verifier = Verifier(server.url, audience="notes", access_key=registered.access_key)
+    browser = BrowserSignIn(
+        BrowserSettings(server.url, "notes", registered.secret, (url,)), verifier
+    )
+    httpd.set_app(JotWSGIMiddleware(_echo, verifier=verifier, browser=browser))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Front("notes", url, "jot_session")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        browser.close()
+        verifier.close()
+
+
+@contextlib.contextmanager
+def _proxy(server: Running, tmp: Path, upstream: str) -> Iterator[Front]:
+    """``jot connector proxy`` for ``shop`` on https://localhost, in front of ``upstream``."""
+    cert, key = write_self_signed(["127.0.0.1", "localhost"], tmp)
+    port = free_port()
+    url = f"https://localhost:{port}"
+    registered = register_destination(server, "shop", f"{url}/.jot/callback")
+    (tmp / "shop.key").write_text(registered.access_key)
+    (tmp / "shop.secret").write_text(registered.secret)
+    with jot_process(
+        "connector", "proxy", "--issuer", server.url, "--name", "shop",
+        "--access-key-file", str(tmp / "shop.key"),
+        "--client-secret-file", str(tmp / "shop.secret"), "--public-url", url,
+        "--upstream", upstream, "--tls-cert", str(cert), "--tls-key", str(key),
+        "--listen", f"127.0.0.1:{port}",
+    ):  # fmt: skip
+        yield Front("shop", url, "__Host-jot_session")
+
+
+@pytest.fixture(scope="module")
+def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("fronts")
+    user = new_user(server)
+    with server.api() as api:
+        api.post("/api/groups", json={"name": "staff"})
+        api.post("/api/groups/staff/members", json={"name": user})
+    with contextlib.ExitStack() as stack:
+        upstream = stack.enter_context(serve_in_thread(_upstream([])))
+        fronts = {
+            "proxy": stack.enter_context(_proxy(server, tmp, upstream)),
+            "wsgi": stack.enter_context(_wsgi(server, tmp)),
+        }
+        yield Stack(server, fronts, user)
+
+
+@pytest.fixture
+def page(chromium, stack: Stack) -> Iterator[Page]:
+    context = chromium.new_context(ignore_https_errors=True)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+FRONTS = pytest.mark.parametrize("kind", ["proxy", "wsgi"])
+
+
+def _shown(page: Page) -> dict[str, str]:
+    return json.loads(page.locator("body").inner_text())
+
+
+def _sign_in(page: Page, stack: Stack, start: str, name: str) -> None:
+    page.goto(start)
+    assert page.url.startswith(f"{stack.server.url}/sign-in"), page.url
+    form = page.locator("form", has=page.get_by_label("Password"))
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(start)
+
+
+@FRONTS
+def test_sign_in_and_back_at_the_page(page: Page, stack: Stack, kind: str) -> None:
+    front = stack.fronts[kind]
+    _sign_in(page, stack, f"{front.url}/reports/today?x=1&y=2", stack.user)
+    assert _shown(page) == {
+        "path": "/reports/today",
+        "query": "x=1&y=2",
+        "user": stack.user,
+        "roles": "viewer",
+    }
+    cookies = [c for c in page.context.cookies() if c["name"] == front.cookie]
+    assert len(cookies) == 1
+    assert cookies[0]["httpOnly"]
+    assert cookies[0]["sameSite"] == "Lax"
+    assert cookies[0]["secure"] == front.url.startswith("https://")
+    assert stack.user not in cookies[0]["value"]
+
+
+@FRONTS
+def test_bearer_clients_and_return_addresses(page: Page, stack: Stack, kind: str) -> None:
+    front = stack.fronts[kind]
+    with stack.server.api() as api:
+        key = api.post("/api/access-keys", json={"identity": stack.user}).json()["access_key"]
+    with httpx.Client(base_url=stack.server.url, timeout=10) as authority:
+        made = authority.post(
+            "/api/tokens",
+            json={"destination": front.name},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert made.status_code == 201, made.text
+    token = made.json()["token"]
+    with httpx.Client(base_url=front.url, verify=False, timeout=10) as http:
+        answer = http.get("/api/x", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        assert answer.json()["user"] == stack.user
+        refused = http.get("/api/x", headers={"Authorization": "Bearer not.a.token"})
+        assert refused.status_code == 401
+        assert "location" not in refused.headers
+        browser = http.get("/api/x?a=1")
+        assert browser.status_code == 302
+        assert browser.headers["location"] == "/.jot/signin?rd=%2Fapi%2Fx%3Fa%3D1"
+        assert http.post("/api/x").status_code == 401
+    for rd in ("https://evil.example/", "//evil.example/", "https%3A%2F%2Fevil.example%2F"):
+        response = page.goto(f"{front.url}/.jot/signin?rd={rd}")
+        assert response is not None
+        assert response.status == 400
+        assert "not on this destination" in page.content()
+
+
+@FRONTS
+def test_a_removed_grant_and_sign_out_end_access(page: Page, stack: Stack, kind: str) -> None:
+    front = stack.fronts[kind]
+    user = new_user(stack.server)
+    with stack.server.api() as api:
+        grant = {"subject": f"user:{user}", "role": "editor", "resource": front.name}
+        made = api.post("/api/grants", json=grant)
+        assert made.status_code == 201
+    _sign_in(page, stack, f"{front.url}/page", user)
+    assert _shown(page)["roles"] == "editor"
+    with stack.server.api() as api:
+        assert api.delete(f"/api/grants/{made.json()['id']}").status_code == 204
+    # The destination follows its grants (long-poll): a request soon is refused.
+    for _ in range(50):
+        response = page.goto(f"{front.url}/page")
+        if response is not None and response.status == 403:
+            break
+        page.wait_for_timeout(200)
+    assert response is not None
+    assert response.status == 403
+    # Sign out: the cookie goes here, and the authority's session ends after one click.
+    page.goto(f"{front.url}/.jot/signout")
+    assert page.url.startswith(f"{stack.server.url}/oidc/logout")
+    assert not [c for c in page.context.cookies() if c["name"] == front.cookie]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("h1")).to_have_text("Signed out")
+    page.goto(f"{front.url}/page")
+    assert page.url.startswith(f"{stack.server.url}/sign-in"), page.url
