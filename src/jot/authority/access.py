@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, bindparam, null, or_, select, union_all
+from sqlalchemy import ColumnElement, bindparam, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from jot.api.roles import Held, decide, resource_chain, roles_below
@@ -30,6 +30,7 @@ from jot.authority import revocations
 from jot.authority.clock import to_datetime
 from jot.authority.errors import Forbidden
 from jot.authority.models import Destination, Grant, Group, Membership
+from jot.authority.prepared import Prepared
 
 __all__ = [
     "APPROVER",
@@ -89,7 +90,7 @@ def reads_everything(roles: Iterable[str]) -> bool:
     return not _READ_ALL.isdisjoint(roles)
 
 
-_GROUP_NAMES = (
+_GROUP_NAMES = Prepared(
     select(Group.name)
     .join(Membership, Membership.group_id == Group.id)
     .where(Membership.identity_id == bindparam("me"))
@@ -99,7 +100,7 @@ _GROUP_NAMES = (
 
 def group_names(session: Session, identity_id: str) -> list[str]:
     """The names of the identity's groups, sorted (Core: this runs on every key check)."""
-    return list(session.connection().execute(_GROUP_NAMES, {"me": identity_id}).scalars().all())
+    return [name for (name,) in _GROUP_NAMES.rows(session, {"me": identity_id})]
 
 
 def held_by(identity_id: Any) -> ColumnElement[bool]:
@@ -119,13 +120,15 @@ _DESTINATION_ID = (
     select(Destination.id).where(Destination.name == bindparam("destination")).scalar_subquery()
 )
 _MY_GROUPS = select(Membership.group_id).where(Membership.identity_id == bindparam("me"))
-_HELD: CompoundSelect[str, str, str | None, datetime | None] = union_all(
-    select(Grant.resource, Grant.role, null().label("group"), Grant.expires).where(
-        Grant.destination_id == _DESTINATION_ID, Grant.identity_id == bindparam("me")
-    ),
-    select(Grant.resource, Grant.role, Group.name, Grant.expires)
-    .join(Group, Group.id == Grant.group_id)
-    .where(Grant.destination_id == _DESTINATION_ID, Grant.group_id.in_(_MY_GROUPS)),
+_HELD = Prepared(
+    union_all(
+        select(Grant.resource, Grant.role, null().label("group"), Grant.expires).where(
+            Grant.destination_id == _DESTINATION_ID, Grant.identity_id == bindparam("me")
+        ),
+        select(Grant.resource, Grant.role, Group.name, Grant.expires)
+        .join(Group, Group.id == Grant.group_id)
+        .where(Grant.destination_id == _DESTINATION_ID, Grant.group_id.in_(_MY_GROUPS)),
+    )
 )
 
 
@@ -137,7 +140,7 @@ def held_grants(
     :mod:`jot.api.roles` reads them."""
     grants: dict[str, list[Held]] = {}
     params = {"me": identity_id, "destination": destination}
-    for resource, role, group, expires in session.connection().execute(_HELD, params):
+    for resource, role, group, expires in _HELD.rows(session, params):
         subject = "user:" + name if group is None else "group:" + group
         ends = None if expires is None else expires.timestamp()
         grants.setdefault(subject, []).append(Held(resource, role, ends))

@@ -108,12 +108,15 @@ class GroupCommit:
         self._db = db
         self._connection: Connection | None = None
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._touches: list[Update] = []
+        self._touches: list[tuple[Update, dict[str, Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, values: dict[str, Any], *, also: Update | None = None) -> None:
-        """Commit ``values`` (and the small update ``also``: an access key's ``last_used``,
-        due once a minute per key) with the batch of concurrent requests."""
+    async def write(
+        self, values: dict[str, Any], *, also: tuple[Update, dict[str, Any]] | None = None
+    ) -> None:
+        """Commit ``values`` (and the small update ``also``, a prebuilt statement and its
+        values: an access key's ``last_used``, due once a minute per key) with the batch of
+        concurrent requests."""
         done = asyncio.get_running_loop().create_future()
         self._pending.append((values, done))
         if also is not None:
@@ -148,7 +151,9 @@ class GroupCommit:
                 done.cancel()
             self._pending, self._touches = [], []
 
-    def _insert(self, rows: list[dict[str, Any]], updates: Sequence[Update] = ()) -> None:
+    def _insert(
+        self, rows: list[dict[str, Any]], updates: Sequence[tuple[Update, dict[str, Any]]] = ()
+    ) -> None:
         # One connection kept across batches, Core only: a pool checkout and an ORM session
         # per batch cost more than the rows themselves. A connection that failed is dropped.
         with self._db.writer_turn():
@@ -156,8 +161,12 @@ class GroupCommit:
             try:
                 with connection.begin():
                     connection.execute(_INSERT, rows)
-                    for update in updates:
-                        connection.execute(update)
+                    # One executemany per statement (the same prebuilt one, in practice).
+                    by_statement: dict[Update, list[dict[str, Any]]] = {}
+                    for update, values in updates:
+                        by_statement.setdefault(update, []).append(values)
+                    for update, many in by_statement.items():
+                        connection.execute(update, many)
             except BaseException:
                 connection.close()
                 raise

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from jot.api.identities import fold_name
@@ -24,9 +24,11 @@ from jot.authority.credentials import parse_access_key, secret_matches
 from jot.authority.errors import APIError, TooManyRequests, Unauthorized
 from jot.authority.logs import IDENTITY_SCOPE_KEY
 from jot.authority.models import AccessKey, Identity
+from jot.authority.prepared import Prepared
 from jot.authority.state import Authority
 
 __all__ = [
+    "TOUCH",
     "CommitThenRaise",
     "Context",
     "bearer_of",
@@ -36,7 +38,7 @@ __all__ = [
     "run",
     "run_as",
     "still_valid",
-    "touch_statement",
+    "touch_values",
 ]
 
 T = TypeVar("T")
@@ -234,7 +236,7 @@ def still_valid(principal: Principal, now: datetime) -> bool:
 # One Core statement for the key and its identity (an inner join: a deleted identity's keys
 # cascade away, so a key without one is a race, refused like an unknown key). Built once, and
 # no ORM objects: on a token request that misses the caches, the ORM cost more than the SQL.
-_KEY = (
+_KEY = Prepared(
     select(
         AccessKey.secret_hash,
         AccessKey.revoked,
@@ -256,43 +258,47 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     if parsed is None:
         raise _reject(ctx, "a valid access key is required")
     key_id, secret = parsed
-    key = ctx.session.connection().execute(_KEY, {"key": key_id}).first()
-    if key is None or not secret_matches(secret, key.secret_hash):
+    key = _KEY.first(ctx.session, {"key": key_id})
+    if key is None or not secret_matches(secret, key[0]):
         raise _reject(ctx, "a valid access key is required", key_id)
-    if key.revoked is not None:
+    _, revoked, expires, idle, last_used, origin_id, identity_id, name, kind = key
+    if revoked is not None:
         raise _reject(ctx, "this access key was revoked; log in again", key_id)
-    if key.expires is not None and key.expires <= ctx.now:
+    if expires is not None and expires <= ctx.now:
         raise _reject(ctx, "this access key has expired; log in again", key_id)
-    idle = key.inactivity_timeout
-    if idle and key.last_used + timedelta(seconds=idle) <= ctx.now:
+    if idle and last_used + timedelta(seconds=idle) <= ctx.now:
         raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
-    groups = access.group_names(ctx.session, key.identity_id)
+    groups = access.group_names(ctx.session, identity_id)
     roles, roles_until = access.jot_roles(
-        ctx.session, key.identity_id, key.name, groups, now=ctx.now.timestamp()
+        ctx.session, identity_id, name, groups, now=ctx.now.timestamp()
     )
-    last_used = key.last_used
     if ctx.now - last_used >= _TOUCH_EVERY:
         if write:
-            ctx.session.execute(touch_statement(key_id, ctx.now))
+            ctx.session.connection().execute(TOUCH, touch_values(key_id, ctx.now))
         else:
             # A read-only request must not upgrade its snapshot to a writer (SQLite would
             # refuse with "database is locked"): the touch is written after it.
             ctx.touch_due = key_id
         last_used = ctx.now
-    caller = Caller(key.identity_id, key.name, key.kind, key_id, key.origin_id or key_id)
-    return Principal(
-        caller, key.expires, idle, last_used, tuple(groups), frozenset(roles), roles_until
-    )
+    caller = Caller(identity_id, name, kind, key_id, origin_id or key_id)
+    return Principal(caller, expires, idle, last_used, tuple(groups), frozenset(roles), roles_until)
 
 
-def touch_statement(key_id: str, now: datetime) -> Update:
-    """The write of an access key's ``last_used`` (at most every minute per key)."""
-    return update(AccessKey).where(AccessKey.id == key_id).values(last_used=now)
+#: The write of an access key's ``last_used`` (at most every minute per key), built once:
+#: building an update per request cost more than running it.
+TOUCH = (
+    update(AccessKey).where(AccessKey.id == bindparam("key")).values(last_used=bindparam("used"))
+)
+
+
+def touch_values(key_id: str, now: datetime) -> dict[str, Any]:
+    """The values of :data:`TOUCH` for one key."""
+    return {"key": key_id, "used": now}
 
 
 def _touch_apart(authority: Authority, key_id: str, now: datetime) -> None:
     with authority.db.transaction(write=True) as session:
-        session.execute(touch_statement(key_id, now))
+        session.connection().execute(TOUCH, touch_values(key_id, now))
 
 
 def load_identity(session: Session, name: str) -> Identity | None:

@@ -9,7 +9,7 @@ request the lean route does not take):
   anything else is replayed to the FastAPI route, so errors read exactly as before;
 - it asks :func:`jot.authority.tokens.issue_cached` first, on the event loop: when the key
   check and the token decision are cached, the token comes without a request transaction;
-- otherwise the checks run in the thread pool through the same
+- otherwise the checks run in the authority's few token-check threads through the same
   :func:`jot.authority.context.run` as every route (authentication, access check, one read
   transaction), which also fills the caches for the next requests; requests with the same
   key and destination that arrive meanwhile wait for it and then use the caches;
@@ -21,6 +21,8 @@ What is issued, and when, is :mod:`jot.authority.tokens`' business; this module 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -135,7 +137,11 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
             done.set_result(None)
 
     async def in_thread(request: Request, payload: TokenRequest) -> TokenResponse:
-        checked = await run_in_threadpool(run, request, need, check_token, body=payload)
+        authority: Authority = request.app.state.authority
+        check = functools.partial(run, request, need, check_token, body=payload)
+        checked = await asyncio.get_running_loop().run_in_executor(
+            authority.checks, contextvars.copy_context().run, check
+        )
         if checked is not None:
             client = request.client.host if request.client else None
             return await issue_checked(request.app.state.authority, checked, client)

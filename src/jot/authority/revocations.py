@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from jot.api.claims import MAX_LEEWAY
 from jot.api.grants import Revoked
 from jot.authority.models import Destination, Revocation
+from jot.authority.prepared import Prepared
 
 __all__ = ["ends", "live", "of_subject", "prune"]
 
-_SUBJECT = (
+_SUBJECT = Prepared(
     select(Revocation.until)
     .where(
         Revocation.kind == "subject",
@@ -53,10 +54,10 @@ def live(session: Session, now: datetime) -> list[Revoked]:
 def of_subject(session: Session, identity_id: str, now: datetime) -> dict[tuple[str, str], float]:
     """The deny entry in force for the identity, as :func:`jot.api.roles.decide` reads deny
     entries (empty: none)."""
-    until = session.connection().execute(_SUBJECT, {"me": identity_id, "now": now}).scalar()
-    if not isinstance(until, datetime):
+    row = _SUBJECT.first(session, {"me": identity_id, "now": now})
+    if row is None:
         return {}
-    return {("subject", identity_id): until.timestamp()}
+    return {("subject", identity_id): row[0].timestamp()}
 
 
 def prune(session: Session, now: datetime) -> int:

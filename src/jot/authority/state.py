@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from jot.authority.audit import GroupCommit, Refusals
@@ -16,6 +17,9 @@ from jot.authority.notify import Notifier
 from jot.authority.settings import Settings
 
 __all__ = ["Authority", "ChangeCounter"]
+
+# Threads of token checks (measured with bench/authority.py's cache-miss row).
+_CHECK_THREADS_SQLITE, _CHECK_THREADS = 2, 8
 
 
 class ChangeCounter:
@@ -50,9 +54,16 @@ class Authority:
     audit_log: GroupCommit = field(init=False)
     #: Access-request events go to ``webhook_url`` when it is set.
     notifier: Notifier | None = field(init=False)
+    #: The threads of token checks that miss the caches (:mod:`jot.authority.fastpath`): a
+    #: few of their own, since handing each check to anyio's pool of 40 threads cost more CPU
+    #: (GIL hand-offs, its limiter's bookkeeping) than the check. SQLite's reads need the GIL
+    #: anyway; PostgreSQL's wait on the network, so more of them overlap.
+    checks: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit_log = GroupCommit(self.db)
+        workers = _CHECK_THREADS_SQLITE if self.db.is_sqlite else _CHECK_THREADS
+        self.checks = ThreadPoolExecutor(workers, thread_name_prefix="jot-token-check")
         url, secret = self.settings.webhook_url, self.settings.webhook_secret
         self.notifier = None
         if url is not None and secret is not None:
@@ -61,6 +72,7 @@ class Authority:
     def close(self) -> None:
         """Release database connections (and the Redis client, if any)."""
         self.audit_log.close()
+        self.checks.shutdown(wait=False)
         if self.notifier is not None:
             self.notifier.close()
         self.db.dispose()

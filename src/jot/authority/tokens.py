@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from jot.api import TokenRequest, TokenResponse
@@ -34,11 +34,12 @@ from jot.api.roles import granting_groups
 from jot.authority import access, audit, revocations, signing
 from jot.authority.authcache import Caller, Principal, TokenDecision
 from jot.authority.clock import to_datetime
-from jot.authority.context import Context, reads_first, still_valid, touch_statement
+from jot.authority.context import TOUCH, Context, reads_first, still_valid, touch_values
 from jot.authority.errors import APIError, Forbidden, NotFound
 from jot.authority.middleware import count_token
 from jot.authority.models import TOKEN_ISSUED, Destination
 from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
+from jot.authority.prepared import Prepared
 from jot.authority.state import Authority
 from jot.jose import Key
 
@@ -55,13 +56,14 @@ __all__ = [
 ]
 
 # Built once: statement construction is a measurable part of a token request.
-_DESTINATION = select(
-    Destination.id,
-    Destination.name,
-    Destination.lifetime,
-    Destination.group_narrowing,
-    Destination.encryption_key,
-).where(Destination.name == bindparam("name"))
+_DESTINATION = Prepared(
+    select(
+        Destination.name,
+        Destination.lifetime,
+        Destination.group_narrowing,
+        Destination.encryption_key,
+    ).where(Destination.name == bindparam("name"))
+)
 
 
 class TokenTooLarge(APIError):
@@ -102,29 +104,27 @@ def _decide(
     session: Session, caller: Caller, groups: Sequence[str], name: str, now: float | None = None
 ) -> tuple[TokenDecision, tuple[str, ...]]:
     """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
-    destination = session.connection().execute(_DESTINATION, {"name": name}).first()
+    destination = _DESTINATION.first(session, {"name": name})
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
-    grants = access.held_grants(session, caller.id, caller.name, destination.name)
+    name, lifetime, narrowing, sealed = destination
+    grants = access.held_grants(session, caller.id, caller.name, name)
     now = time.time() if now is None else now
     denied = revocations.of_subject(session, caller.id, to_datetime(now))
     # The one decision (jot.api.roles.decide), as every destination makes it.
     verdict = decide_roles(
-        caller.name, groups, destination.name, grants, subject=caller.id, denied=denied, now=now
+        caller.name, groups, name, grants, subject=caller.id, denied=denied, now=now
     )
     if verdict.revoked:
         until = to_datetime(denied[("subject", caller.id)]).isoformat()
         raise Forbidden(f"{caller.name} is revoked until {until}; ask an admin")
     if not verdict.token:
-        raise Forbidden(f"{caller.name} has no grant on {destination.name!r}; ask an admin for one")
-    granting = granting_groups(groups, destination.name, grants, now=now)
-    narrowed = destination.group_narrowing == "grants"
+        raise Forbidden(f"{caller.name} has no grant on {name!r}; ask an admin for one")
+    granting = granting_groups(groups, name, grants, now=now)
+    narrowed = narrowing == "grants"
     kept = granting if narrowed else tuple(groups)
-    sealed = destination.encryption_key
     seal = signing.sealing_key(sealed) if sealed is not None else None
-    decision = TokenDecision(
-        destination.name, destination.lifetime, kept, seal, verdict.until, narrowed=narrowed
-    )
+    decision = TokenDecision(name, lifetime, kept, seal, verdict.until, narrowed=narrowed)
     return decision, granting
 
 
@@ -161,8 +161,9 @@ class Checked:
     caller: Caller
     decision: TokenDecision
     key: Key
-    #: The key's ``last_used`` write when it is due: committed with the audit row.
-    touch: Update | None = None
+    #: The values of the key's ``last_used`` write when it is due: committed with the audit
+    #: row.
+    touch: dict[str, Any] | None = None
 
 
 @reads_first
@@ -175,7 +176,7 @@ def check_token(ctx: Context, body: TokenRequest) -> Checked | None:
         return None
     decision, key = _decision(ctx, me, body.destination), ctx.authority.keyring.signer()
     touch, ctx.touch_due = ctx.touch_due, None  # Taken over: see issue_checked.
-    return Checked(me, decision, key, touch_statement(touch, ctx.now) if touch else None)
+    return Checked(me, decision, key, touch_values(touch, ctx.now) if touch else None)
 
 
 def issue_token(ctx: Context, body: TokenRequest) -> TokenResponse:
@@ -246,7 +247,8 @@ async def issue_checked(
         client=client,
         detail=detail,
     )
-    await authority.audit_log.write(row, also=checked.touch)
+    touch = None if checked.touch is None else (TOUCH, checked.touch)
+    await authority.audit_log.write(row, also=touch)
     count_token(decision.destination)
     return TokenResponse(token=token, expires=to_datetime(claims["exp"]))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from jot.authority import access
 from jot.authority.authcache import Caller
 from jot.authority.context import CommitThenRaise, Context
@@ -22,6 +24,7 @@ from jot.authority.oidc.http import client as http_client
 from jot.authority.oidc.models import Provider, ProviderSession
 from jot.authority.oidc.providers import client_secret
 from jot.authority.oidc.sealed import open_secret, seal, session_where
+from jot.authority.prepared import Prepared
 
 __all__ = ["ProviderDown", "is_plain", "revalidate", "without_provider"]
 
@@ -32,6 +35,10 @@ __all__ = ["ProviderDown", "is_plain", "revalidate", "without_provider"]
 # password and machine keys.
 _PLAIN_KEYS: set[str] = set()
 _PLAIN_MAX = 100_000
+# Whether a key has a provider login: asked once per key line (no ORM object for a no).
+_PROVIDER_SESSION = Prepared(
+    select(ProviderSession.access_key_id).where(ProviderSession.access_key_id == bindparam("key"))
+)
 
 
 def _remember_plain(key_id: str) -> None:
@@ -70,7 +77,7 @@ def without_provider(ctx: Context) -> bool:
     me = ctx.caller
     if me is None or me.origin_id is None or me.origin_id in _PLAIN_KEYS:
         return True
-    if ctx.session.get(ProviderSession, me.origin_id) is None:
+    if _PROVIDER_SESSION.first(ctx.session, {"key": me.origin_id}) is None:
         _remember_plain(me.origin_id)
         return True
     return False
