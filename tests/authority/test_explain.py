@@ -100,3 +100,23 @@ async def test_my_access_lists_every_destination_with_a_grant(admin: httpx.Async
     assert items["db"]["token_groups"] == ["dev"]
     none = await admin.get("/api/my-access", headers=bearer(keys["bob"]))
     assert none.json() == {"items": []}
+
+
+async def test_a_lapsed_grant_says_so(admin: httpx.AsyncClient, clock) -> None:
+    """A time-bound grant past its end (not yet swept) shows as lapsed, not as a grant on
+    another sub-resource."""
+    from jot.api.explain import Source
+
+    await _world(admin)
+    body = {"subject": "user:bob", "role": "oncall", "resource": "web", "duration": 60}
+    assert (await admin.post("/api/grants", json=body)).status_code == 201
+    found = await _explain(admin, "user:bob", "web.ns")
+    assert [(s["applies"], s["lapsed"]) for s in found["sources"]] == [(True, False)]
+    clock.advance(60)
+    found = await _explain(admin, "user:bob", "web.ns")
+    assert (found["token"], found["roles"]) == (False, [])
+    (source,) = (Source.model_validate(s) for s in found["sources"])
+    assert (source.applies, source.lapsed, source.applies_text()) == (False, True, "no (lapsed)")
+    other = await _explain(admin, "user:alice", "web")
+    texts = {s["role"]: Source.model_validate(s).applies_text() for s in other["sources"]}
+    assert texts == {"viewer": "yes", "admin": "no (another sub-resource)"}

@@ -24,6 +24,14 @@ class Source(Response):
     applies: bool
     #: When a time-bound grant lapses; None: until removed.
     expires: datetime | None = None
+    #: It would apply to the resource, but it lapsed (the sweep deletes it soon).
+    lapsed: bool = False
+
+    def applies_text(self) -> str:
+        """Whether it applies, and if not why, as the CLI and the console show it."""
+        if self.applies:
+            return "yes"
+        return "no (lapsed)" if self.lapsed else "no (another sub-resource)"
 
 
 class Explanation(Response):

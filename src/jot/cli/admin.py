@@ -311,10 +311,7 @@ def grants_check(subject: str, resource: str, server: str | None, as_json: bool)
         click.echo(f"{found.subject} gets no token for {found.destination}: {found.reason}")
     roles = ", ".join(found.roles) or "none"
     click.echo(f"roles on {found.resource}: {roles}")
-    rows = [
-        [s.role, s.subject, s.resource, "yes" if s.applies else "no (another sub-resource)"]
-        for s in found.sources
-    ]
+    rows = [[s.role, s.subject, s.resource, s.applies_text()] for s in found.sources]
     if rows:
         print_table(["role", "from", "on", f"applies to {found.resource}"], rows)
 

@@ -76,6 +76,8 @@ def _explained(
         Source(
             subject=who, role=held.role, resource=held.resource,
             applies=applies(held, resource, now),
+            lapsed=applies(held._replace(expires=None), resource, now)
+            and not applies(held, resource, now),
             expires=None if held.expires is None else to_datetime(held.expires),
         )
         for who in subjects_of(name, groups)
