@@ -239,6 +239,7 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/"): [page("/")],
     ("POST", "/token"): [page("/token", {"destination": "web"})],
     ("GET", "/kubeconfig"): [page("/kubeconfig?destination=web")],
+    ("POST", "/keys"): [page("/keys", {"ttl": "x"})],
     ("POST", "/keys/revoke"): [page("/keys/revoke", {"id": "x"})],
     ("POST", "/password"): [page("/password", {"current": "x", "new": "short"})],
     ("GET", "/debug"): [page("/debug")],

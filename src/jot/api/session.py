@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, SecretStr
 
-from jot.api._base import Name, Request, Resource, Response, Role, Subject
+from jot.api._base import Label, Name, Request, Resource, Response, Role, Subject
 from jot.api.requests import MAX_GRANT_DURATION
 
 __all__ = [
@@ -22,8 +22,13 @@ __all__ = [
 
 
 class LoginRequest(Request):
+    """Name and password. ``key_name`` labels the new key (default ``login``); ``ttl`` (seconds)
+    makes it expire sooner than the authority's ``access_key_lifetime``, never later."""
+
     name: Name
     password: SecretStr = Field(min_length=1, max_length=1024)
+    key_name: Label | None = None
+    ttl: int | None = Field(default=None, ge=60)
 
 
 class PasswordChange(Request):

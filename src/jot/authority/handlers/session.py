@@ -27,6 +27,9 @@ __all__ = ["change_password", "login", "logout", "whoami"]
 def login(ctx: Context, body: LoginRequest) -> LoginResponse:
     """Name and password → a new access key. Failures are limited, backed off and audited."""
     limits, settings = ctx.authority.limits, ctx.authority.settings
+    lifetime = settings.access_key_lifetime
+    if body.ttl is not None and body.ttl > lifetime:
+        raise BadRequest(f"ttl: a login's key lives at most {_days(lifetime)} here")
     wait = limits.password_turn(body.name, ctx.client)
     if wait > 0:
         ctx.audit_refusal("login.locked", body.name)
@@ -43,7 +46,7 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
         LOGINS.labels("failed").inc()
         raise Unauthorized("wrong name or password")
     limits.password_ok(body.name, ctx.client)
-    expires = ctx.now + timedelta(seconds=settings.access_key_lifetime)
+    expires = ctx.now + timedelta(seconds=body.ttl or lifetime)
     key_id, secret, full = new_access_key()
     ctx.caller = Caller(identity.id, identity.name, identity.kind)
     with ctx.writing():
@@ -51,7 +54,7 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
             AccessKey(
                 id=key_id,
                 identity_id=identity.id,
-                name="login",
+                name=body.key_name or "login",
                 secret_hash=hash_secret(secret),
                 created=ctx.now,
                 expires=expires,
@@ -60,9 +63,13 @@ def login(ctx: Context, body: LoginRequest) -> LoginResponse:
                 revoked=None,
             )
         )
-        ctx.audit("login.ok", identity.name, access_key=key_id)
+        ctx.audit("login.ok", identity.name, access_key=key_id, name=body.key_name or "login")
     LOGINS.labels("ok").inc()
     return LoginResponse(access_key=full, identity=identity.name, expires=expires)
+
+
+def _days(seconds: int) -> str:
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds} seconds"
 
 
 @reads_first

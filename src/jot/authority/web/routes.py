@@ -36,6 +36,7 @@ PAGES: list[Page] = [
     Page("GET", "/", home.home, Need.SELF),
     Page("POST", "/token", home.get_token, Need.SELF),
     Page("GET", "/kubeconfig", home.kubeconfig, Need.SELF),
+    Page("POST", "/keys", home.create_key, Need.SELF),
     Page("POST", "/keys/revoke", home.revoke_key, Need.SELF),
     Page("POST", "/password", home.change_password, Need.SELF),
     Page("GET", "/debug", debug.debugger, Need.PUBLIC),

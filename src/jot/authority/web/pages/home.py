@@ -3,6 +3,7 @@ from which grant, and a token on request (through the token endpoint's own handl
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import yaml
@@ -11,18 +12,23 @@ from starlette.responses import Response
 
 from jot.api import TokenRequest
 from jot.api.explain import AccessList
+from jot.api.keys import AccessKeyCreate
 from jot.api.kubeconfig import entries, merge
-from jot.api.session import PasswordChange
+from jot.api.session import LoginRequest, PasswordChange
 from jot.authority import tokens
 from jot.authority.access import Need
-from jot.authority.errors import APIError
+from jot.authority.context import run_as
+from jot.authority.errors import APIError, BadRequest, Forbidden, Unauthorized
 from jot.authority.handlers import audit, clusters, explain, keys, session
 from jot.authority.web.visit import Visit, invalid
 
-__all__ = ["change_password", "get_token", "home", "kubeconfig", "revoke_key"]
+__all__ = ["change_password", "create_key", "get_token", "home", "kubeconfig", "revoke_key"]
 
 #: One's own recent events shown per page.
 EVENTS = 10
+
+#: The lifetimes the key form offers (those within ``access_key_lifetime``).
+LIFETIMES = [(86400, "1 day"), (7 * 86400, "7 days"), (30 * 86400, "30 days")]
 
 
 def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
@@ -40,9 +46,11 @@ def _page(visit: Visit, status: int = 200, **extra: object) -> Response:
         limit=EVENTS,
         before=int(before) if before.isdigit() and len(before) < 19 else None,
     ).items
+    cap = visit.authority.settings.access_key_lifetime
     return visit.page(
         "home.html",
         status,
+        lifetimes=[(t, label) for t, label in LIFETIMES if t <= cap] or [(cap, f"{cap} s")],
         access=mine.items,
         keys=live,
         session_key=session_key,
@@ -88,6 +96,75 @@ def kubeconfig(visit: Visit) -> Response:
         },
     )
     return visit.finish(response)
+
+
+def create_key(visit: Visit) -> Response:
+    """A key of one's own that outlives this browser session, shown once.
+
+    A key made with the session's own key would be derived from it and end with the session
+    (:mod:`jot.authority.lineage`). So the person proves who they are again, and the key is
+    made the way the CLI makes one: with the password, it is a login's key (the login's
+    limits, lockout and audit; its own line; ``ttl`` within ``access_key_lifetime``); with an
+    access key of theirs, it is derived from that key and never outlives it. Either way the
+    form's expiry is at most ``access_key_lifetime``: the console makes no key that never
+    expires.
+    """
+    form, me = visit.form, visit.me
+    if me is None:
+        raise Unauthorized()
+    password, pasted = form.get("password", ""), form.get("access_key", "").strip()
+    try:
+        ttl = _ttl(visit, form.get("ttl", ""))
+        label = form.get("name", "").strip() or "console"
+        if password and pasted:
+            raise BadRequest("give your password or an access key, not both")
+        if password:
+            body = LoginRequest.model_validate(
+                {"name": me.name, "password": password, "key_name": label, "ttl": ttl}
+            )
+            login = _confirmed(visit, None, session.login, body)
+            made, expires = login.access_key, login.expires
+        elif pasted:
+            _own(visit, pasted, me.id)
+            request = AccessKeyCreate(identity=me.name, name=label, ttl=ttl)
+            derived = _confirmed(visit, pasted, keys.create_access_key, request)
+            made, expires = derived.access_key, derived.key.expires
+        else:
+            raise BadRequest("confirm with your password or one of your access keys")
+    except ValidationError as exc:
+        return _page(visit, 400, message=invalid(exc))
+    except APIError as exc:
+        return _page(visit, exc.status, message=exc.message)
+    return _page(visit, 201, new_key=made, new_key_name=label, new_key_expires=expires)
+
+
+def _ttl(visit: Visit, text: str) -> int:
+    cap = visit.authority.settings.access_key_lifetime
+    if not text.isdigit() or len(text) > 12 or int(text) < 60:
+        raise BadRequest("choose when the key expires")
+    if int(text) > cap:
+        raise BadRequest(f"expiry over the cap: keys made here live at most {cap // 86400} days")
+    return int(text)
+
+
+def _own(visit: Visit, pasted: str, me: str) -> None:
+    """Refuse a key that is not a live key of the signed-in identity."""
+    try:
+        who = run_as(visit.request, pasted, Need.SELF, session.whoami)
+    except Unauthorized:
+        raise BadRequest("that access key is not valid (revoked, expired or mistyped)") from None
+    if who.id != me:
+        raise Forbidden("that access key is not yours")
+
+
+def _confirmed(visit: Visit, bearer: str | None, handler: Any, body: Any) -> Any:
+    """``handler`` as ``bearer`` (``None``: nobody, a login): its refusal is the confirming
+    credential's, never this session's (a 401 here must not end the session)."""
+    try:
+        return run_as(visit.request, bearer, Need.PUBLIC if bearer is None else Need.SELF,
+                      handler, body)  # fmt: skip
+    except Unauthorized as exc:
+        raise Forbidden(exc.message) from None
 
 
 def revoke_key(visit: Visit) -> Response:
