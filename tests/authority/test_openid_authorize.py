@@ -154,7 +154,10 @@ async def test_an_unchecked_redirect_uri_is_never_followed(
         ({"code_challenge": "x" * 43, "code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request"),
         ({"request": "eyJ..."}, "request_not_supported"),
-        ({"prompt": "login"}, "invalid_request"),
+        ({"prompt": "select_account"}, "invalid_request"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "-1"}, "invalid_request"),
+        ({"max_age": "soon"}, "invalid_request"),
         ({"client_id": "spa"}, "invalid_request"),  # A public client without PKCE.
     ],
 )
@@ -180,6 +183,72 @@ async def test_prompt_none_and_no_grant(admin: httpx.AsyncClient, who) -> None:
     denied = [e for e in (await admin.get("/api/audit")).json()["items"]
               if e["kind"] == "openid.authorize.denied"]  # fmt: skip
     assert denied[0]["detail"]["reason"] == "no_grant"
+
+
+def _fresh_sign_in(response: httpx.Response) -> str:
+    """The sign-in page asked for although a session is live: its ``next``."""
+    assert response.status_code == 303, response.text
+    target = urlsplit(response.headers["location"])
+    assert target.path == "/sign-in"
+    query = parse_qs(target.query)
+    assert query["again"] == ["1"]
+    return query["next"][0]
+
+
+async def test_prompt_login_asks_for_a_fresh_sign_in(
+    admin: httpx.AsyncClient, started: Started, who
+) -> None:
+    made = await _setup(admin)
+    who["name"] = "alice@example.com"
+    who["since"] = datetime.now(UTC) - timedelta(minutes=30)
+    back = _fresh_sign_in(await _authorize(admin, prompt="login"))
+    assert "prompt=login" in back
+    # Back without a new sign-in (the same session): sent to sign in again, no code.
+    assert _fresh_sign_in(await admin.get(back)).startswith("/oidc/authorize?")
+    # A new sign-in: the code comes, and the ID token's auth_time is the new sign-in's.
+    who["since"] = datetime.now(UTC) + timedelta(seconds=1)
+    again = await admin.get(back)
+    found = re.search(r"content='0;url=([^']+)'", again.text)
+    assert found is not None, again.text
+    code = parse_qs(urlsplit(html.unescape(found.group(1))).query)["code"][0]
+    claims = await _id_token(admin, code, made["web"])
+    assert claims["auth_time"] == int(who["since"].timestamp())
+    # prompt=none cannot ask for a sign-in: login_required goes back to the client.
+    who["since"] = datetime.now(UTC) - timedelta(seconds=10)
+    assert _query(await _authorize(admin, prompt="none", max_age="0"))["error"] == (
+        "login_required"
+    )
+
+
+async def test_max_age_asks_for_a_fresh_sign_in_only_when_older(
+    admin: httpx.AsyncClient, who
+) -> None:
+    made = await _setup(admin)
+    who["name"] = "alice@example.com"
+    who["since"] = datetime.now(UTC) - timedelta(hours=1)
+    recent_enough = _query(await _authorize(admin, max_age="7200"))
+    claims = await _id_token(admin, recent_enough["code"], made["web"])
+    assert claims["auth_time"] == int(who["since"].timestamp())
+    back = _fresh_sign_in(await _authorize(admin, max_age="600"))
+    assert "max_age=600" in back
+    assert _query(await _authorize(admin, prompt="none", max_age="600"))["error"] == (
+        "login_required"
+    )
+
+
+async def _id_token(client: httpx.AsyncClient, code: str, secret: str) -> dict[str, Any]:
+    """The ID token's claims, redeemed and checked the way authlib's client checks them."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+    answer = await client.post("/oidc/token", data=form, auth=("web", secret))
+    assert answer.status_code == 200, answer.text
+    keys = JsonWebKey.import_key_set((await client.get("/.well-known/jwks.json")).json())
+    claims = authlib_jwt.decode(
+        answer.json()["id_token"], keys, claims_cls=CodeIDToken,
+        claims_options={"iss": {"values": [ISSUER]}, "aud": {"values": ["web"]}},
+        claims_params={"nonce": "no-1", "client_id": "web", "max_age": 1},
+    )  # fmt: skip
+    claims.validate(leeway=5)
+    return dict(claims)
 
 
 async def _rp_flow(

@@ -182,6 +182,7 @@ async def test_discovery_lists_what_is_supported(client: httpx.AsyncClient) -> N
         "none",
     }
     assert config["id_token_signing_alg_values_supported"] == ["EdDSA"]
+    assert config["prompt_values_supported"] == ["none", "login", "consent"]
 
 
 async def test_code_flow_gives_a_jot_an_id_token_and_a_refresh_token(

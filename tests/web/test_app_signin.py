@@ -19,12 +19,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from jot.authority.web import sessions
 from jot.destination.browser import BrowserSettings, BrowserSignIn
 from jot.destination.tls import write_self_signed
 from jot.destination.verifier import Verifier
@@ -32,8 +34,8 @@ from jot.destination.wsgi import JotWSGIMiddleware, wsgi_identity
 from tests.destination.servers import free_port, jot_process, serve_in_thread
 from tests.oidc.oidc_harness import Running
 
-from .conftest import PASSWORD, new_user, register_destination
-from .test_destination_signin import _upstream
+from .conftest import new_user, register_destination
+from .test_destination_signin import _sign_in_form, _upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -153,10 +155,7 @@ def _shown(page: Page) -> dict[str, str]:
 def _sign_in(page: Page, stack: Stack, start: str, name: str) -> None:
     page.goto(start)
     assert page.url.startswith(f"{stack.server.url}/sign-in"), page.url
-    form = page.locator("form", has=page.get_by_label("Password"))
-    form.get_by_label("Name").fill(name)
-    form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_role("button", name="Sign in").click()
+    _sign_in_form(page, name)
     page.wait_for_url(start)
 
 
@@ -237,3 +236,38 @@ def test_a_removed_grant_and_sign_out_end_access(page: Page, stack: Stack, kind:
     expect(page.locator("h1")).to_have_text("Signed out")
     page.goto(f"{front.url}/page")
     assert page.url.startswith(f"{stack.server.url}/sign-in"), page.url
+
+
+def test_prompt_login_shows_the_form_to_a_signed_in_browser(page: Page, stack: Stack) -> None:
+    """OIDC ``prompt=login``: a browser with a live session signs in again, and the old
+    session ends (one per browser)."""
+    with serve_in_thread(_upstream([])) as client:
+        _fresh_sign_in(page, stack, f"{client}/cb")
+
+
+def _fresh_sign_in(page: Page, stack: Stack, callback: str) -> None:
+    register_destination(stack.server, "fresh", callback)
+    ask = {"client_id": "fresh", "redirect_uri": callback, "response_type": "code",
+           "scope": "openid", "state": "st"}  # fmt: skip
+    authorize = f"{stack.server.url}/oidc/authorize?"
+    page.goto(authorize + urlencode(ask))
+    _sign_in_form(page, stack.user)
+    page.wait_for_url(f"{callback}?**")
+    name = sessions.cookie_name(stack.server.authority)
+    before = _cookie(page, stack.server.url, name)
+    # Signed in: without prompt=login, straight back with a code (no form).
+    page.goto(authorize + urlencode(ask))
+    page.wait_for_url(f"{callback}?**")
+    assert "code" in parse_qs(urlsplit(page.url).query)
+    # With it: the sign-in form although the session is live, then back with a code.
+    page.goto(authorize + urlencode({**ask, "prompt": "login"}))
+    assert urlsplit(page.url).path == "/sign-in", page.url
+    _sign_in_form(page, stack.user)
+    page.wait_for_url(f"{callback}?**")
+    assert "code" in parse_qs(urlsplit(page.url).query)
+    assert _cookie(page, stack.server.url, name) != before
+    assert sessions.find(stack.server.authority, before, "127.0.0.1") is None
+
+
+def _cookie(page: Page, url: str, name: str) -> str:
+    return next(c["value"] for c in page.context.cookies(url) if c["name"] == name)

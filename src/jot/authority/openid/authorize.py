@@ -7,12 +7,17 @@ never redirected anywhere (RFC 6749 §4.1.2.1: an unchecked redirect is an open 
 After that, problems go back to the client as ``error`` parameters. No consent page: the
 clients are the operator's own registered destinations. A person without a grant on the
 destination gets a clear page, not a code.
+
+``prompt=login``, and ``max_age`` when the sign-in is older (OIDC Core §3.1.2.1), send the
+browser to sign in again even with a live session; the ID token's ``auth_time`` is then the
+new sign-in's. ``prompt=none`` never shows a page: ``login_required`` goes back instead.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from html import escape
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -39,6 +44,10 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # every redirect after the post: so the way back to the client is then a page that moves on
 # by itself (a meta refresh is a new navigation), not a redirect.
 _AFTER_SIGN_IN = "jot_signed_in"
+# Added with it when the sign-in had to be a fresh one (prompt=login, max_age): the time the
+# browser was sent, which the new sign-in must be later than. The person could remove it, as
+# they could remove prompt=login itself; the relying party checks auth_time (§3.1.2.1).
+_SIGNED_IN_AFTER = "jot_fresh_after"
 # Parameter values longer than this are refused (a state or nonce is a few dozen characters).
 _MAX_VALUE = 1024
 
@@ -54,7 +63,15 @@ class _Ask:
     scope: str
     nonce: str | None
     challenge: str | None
-    prompt_none: bool
+    prompts: frozenset[str]
+    #: The longest ago the person may have signed in, in seconds (``max_age``).
+    max_age: int | None
+    #: Back from a fresh sign-in: it must have happened after this.
+    fresh_after: datetime | None
+
+    @property
+    def prompt_none(self) -> bool:
+        return "none" in self.prompts
 
 
 class _Page(Exception):
@@ -135,8 +152,25 @@ def _ask(authority: Authority, params: dict[str, str]) -> _Ask:
         params.get("scope", ""),
         params.get("nonce"),
         challenge,
-        params.get("prompt") == "none",
+        frozenset(params.get("prompt", "").split()),
+        _seconds(params.get("max_age")),
+        _instant(params.pop(_SIGNED_IN_AFTER, None)),
     )
+
+
+def _seconds(value: str | None) -> int | None:
+    """``max_age``: a count of seconds; anything else is not a request we can honour."""
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return -1  # Refused by _check, where the error can go back to the client.
+    return int(value)
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    return to_datetime(float(value))
 
 
 def _check(ask: _Ask, params: dict[str, str]) -> None:
@@ -158,9 +192,23 @@ def _check(ask: _Ask, params: dict[str, str]) -> None:
         raise OAuthError(
             "invalid_request", "a public client must send a PKCE code_challenge", reason="pkce"
         )
-    prompts = set(params.get("prompt", "").split())
-    if prompts - {"none", "consent"} or (ask.prompt_none and len(prompts) > 1):
-        raise OAuthError("invalid_request", "prompt may be none (or consent) only", reason="prompt")
+    if ask.prompts - set(discovery.PROMPTS) or (ask.prompt_none and len(ask.prompts) > 1):
+        raise OAuthError(
+            "invalid_request", "prompt may be none alone, or login and consent", reason="prompt"
+        )
+    if ask.max_age is not None and ask.max_age < 0:
+        raise OAuthError("invalid_request", "max_age must be a number of seconds", reason="max_age")
+
+
+def _too_old(ask: _Ask, me: signin.SignedIn, now: datetime) -> bool:
+    """Whether the request asks for a sign-in fresher than the session's (OIDC Core
+    §3.1.2.1: prompt=login, max_age)."""
+    if ask.fresh_after is not None:
+        # Back from the sign-in this request sent the browser to: it must be that one.
+        return me.auth_time < ask.fresh_after
+    if "login" in ask.prompts:
+        return True
+    return ask.max_age is not None and now - me.auth_time > timedelta(seconds=ask.max_age)
 
 
 def _answer(
@@ -168,13 +216,17 @@ def _answer(
 ) -> Response:
     _check(ask, params)
     me = signin.signed_in(request)
-    if me is None:
-        if ask.prompt_none:
-            raise OAuthError("login_required", "nobody is signed in at jot")
-        # Back here after the sign-in, with the same request (a POST becomes a GET).
-        back = urlencode({**params, _AFTER_SIGN_IN: "1"})
-        return RedirectResponse(signin.sign_in_url(f"{paths.AUTHORIZE}?{back}"), 303)
     now = to_datetime(authority.clock())
+    if me is None or _too_old(ask, me, now):
+        if ask.prompt_none:
+            raise OAuthError("login_required", "a sign-in at jot is needed")
+        # Back here after the sign-in, with the same request (a POST becomes a GET).
+        back = {**params, _AFTER_SIGN_IN: "1"}
+        if me is not None:
+            # A fresh sign-in although one is live: the sign-in page must not skip its form.
+            back[_SIGNED_IN_AFTER] = str(int(now.timestamp()))
+        url = signin.sign_in_url(f"{paths.AUTHORIZE}?{urlencode(back)}", again=me is not None)
+        return RedirectResponse(url, 303)
     with authority.db.transaction(write=True) as session:
         identity = session.get(Identity, me.identity_id)
         if identity is None:

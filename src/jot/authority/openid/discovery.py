@@ -10,11 +10,14 @@ from starlette.requests import Request
 from jot.authority.openid import clients, paths
 from jot.authority.state import Authority
 
-__all__ = ["CLAIMS", "SCOPES", "openid_configuration"]
+__all__ = ["CLAIMS", "PROMPTS", "SCOPES", "openid_configuration"]
 
 #: The scopes a client may ask for; ``profile`` and ``groups`` add nothing the ID token does
 #: not carry anyway, but relying parties ask for them by habit.
 SCOPES = ("openid", "profile", "groups")
+#: The ``prompt`` values honoured (``consent`` asks for nothing: there is no consent page for
+#: the operator's own destinations).
+PROMPTS = ("none", "login", "consent")
 CLAIMS = (
     "iss", "sub", "aud", "iat", "exp", "auth_time", "nonce", "at_hash",
     "name", "preferred_username", "groups",
@@ -43,7 +46,7 @@ def openid_configuration(request: Request) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": list(clients.ASSERTION_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS),
-        "prompt_values_supported": ["none", "consent"],
+        "prompt_values_supported": list(PROMPTS),
         "authorization_response_iss_parameter_supported": True,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from jot.authority.state import Authority
 from jot.authority.web import sessions
 from jot.authority.web.models import WebSession
+from jot.authority.web.pages.signin import AGAIN
 
 __all__ = ["SIGN_IN", "SignedIn", "session_end", "sign_in_url", "signed_in"]
 
@@ -49,9 +50,11 @@ def signed_in(request: Request) -> SignedIn | None:
     return SignedIn(active.identity_id, active.id, row.created, row.expires)
 
 
-def sign_in_url(return_to: str) -> str:
-    """The sign-in page that sends the browser back to ``return_to`` (a path here) after."""
-    return f"{SIGN_IN}?" + urlencode({"next": return_to})
+def sign_in_url(return_to: str, *, again: bool = False) -> str:
+    """The sign-in page that sends the browser back to ``return_to`` (a path here) after;
+    ``again``: show the form even to a browser that is signed in (a fresh sign-in)."""
+    query = {"next": return_to, **({AGAIN: "1"} if again else {})}
+    return f"{SIGN_IN}?" + urlencode(query)
 
 
 def session_end(session: Session, session_id: str | None, now: datetime) -> datetime | None:

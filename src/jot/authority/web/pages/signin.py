@@ -23,11 +23,15 @@ from jot.authority.oidc import providers
 from jot.authority.web import sessions
 from jot.authority.web.visit import Visit, invalid, local_path
 
-__all__ = ["sign_in", "sign_in_form", "sign_out"]
+__all__ = ["AGAIN", "sign_in", "sign_in_form", "sign_out"]
+
+#: The parameter that asks for the form although the browser is signed in (an OpenID client
+#: asked for a fresh sign-in: prompt=login, max_age).
+AGAIN = "again"
 
 
 def sign_in_form(visit: Visit) -> Response:
-    if visit.me is not None:
+    if visit.me is not None and visit.request.query_params.get(AGAIN) != "1":
         return visit.redirect(local_path(visit.request.query_params.get("next")))
     return _form(visit)
 
@@ -75,6 +79,16 @@ def sign_in(visit: Visit) -> Response:
         client=visit.client,
         user_agent=visit.request.headers.get("user-agent"),
     )
+    if visit.session is not None:
+        # Signed in again over a live session (a fresh sign-in): one session per browser, so
+        # that signing out ends everything made from either (at each next refresh).
+        sessions.end(
+            visit.authority,
+            visit.session.id,
+            reason="signed in again",
+            client=visit.client,
+            actor=visit.me.name if visit.me else None,
+        )
     visit.drop_cookie = False
     response = visit.redirect(local_path(visit.form.get("next")))
     sessions.set_cookie(response, visit.authority, cookie)

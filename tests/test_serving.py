@@ -1,0 +1,143 @@
+"""jot._serving's one-send responses: a small response's head and body leave in one write;
+HEAD answers, streamed responses, pipelined requests and closes are not held up."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from jot._serving import GuardedHTTP, _HeadWithBody
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _view(*, chunked: bool = False) -> tuple[_Transport, _HeadWithBody, Any]:
+    transport = _Transport()
+    done: list[bool] = []
+    cycle = SimpleNamespace(
+        response_started=False, chunked_encoding=None, on_response=lambda: done.append(True)
+    )
+    view = _HeadWithBody(transport, cycle)  # type: ignore[arg-type]
+    cycle.response_started, cycle.chunked_encoding = True, chunked
+    cycle.done = done
+    return transport, view, cycle
+
+
+def test_the_head_leaves_with_the_body_in_one_write() -> None:
+    transport, view, _ = _view()
+    view.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    assert transport.writes == []
+    view.write(b"ok")
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
+
+
+def test_a_response_without_a_body_write_or_a_close_lets_the_head_go() -> None:
+    transport, view, cycle = _view()
+    view.write(b"HEAD-ANSWER")
+    view.response_done()
+    assert transport.writes == [b"HEAD-ANSWER"]
+    assert cycle.done == [True]
+    transport, view, _ = _view()
+    view.write(b"head")
+    view.close()
+    assert transport.writes == [b"head"]
+    assert transport.closed
+
+
+def test_a_chunked_head_and_writes_before_the_response_are_not_held() -> None:
+    transport, view, _ = _view(chunked=True)
+    view.write(b"head")
+    assert transport.writes == [b"head"]
+    transport = _Transport()
+    cycle = SimpleNamespace(response_started=False, chunked_encoding=None, on_response=lambda: None)
+    view = _HeadWithBody(transport, cycle)  # type: ignore[arg-type]
+    view.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # Before the response started.
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+
+
+async def _small(request: Request) -> Response:
+    return Response("small", media_type="text/plain")
+
+
+async def _stream(request: Request) -> StreamingResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        await asyncio.sleep(2)
+        yield b"late"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    app = Starlette(
+        routes=[Route("/small", _small, methods=["GET", "HEAD"]), Route("/stream", _stream)]
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, http=GuardedHTTP, log_level="warning", lifespan="off")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.01)
+    yield sock.getsockname()[1]
+    running.should_exit = True
+    thread.join(5)
+
+
+def _exchange(port: int, raw: bytes, until: bytes, timeout: float = 1.5) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(raw)
+        got = b""
+        while until not in got:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def test_small_head_and_pipelined_answers_over_a_real_server(server: int) -> None:
+    get = b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n"
+    head = b"HEAD /small HTTP/1.1\r\nHost: x\r\n\r\n"
+    answer = _exchange(server, get, b"small")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert answer.endswith(b"\r\n\r\nsmall")
+    answer = _exchange(server, head, b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert b"content-length: 5" in answer
+    # Pipelined: a HEAD (no body write) then a GET on one connection, both answered.
+    answer = _exchange(server, head + get, b"small")
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+
+
+def test_a_streamed_responses_head_is_not_held_for_its_body(server: int) -> None:
+    started = time.monotonic()
+    answer = _exchange(server, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    assert time.monotonic() - started < 1.5  # The body comes after 2 s.
