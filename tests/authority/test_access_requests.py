@@ -391,3 +391,28 @@ def test_chat_text_cannot_ping_or_dress_up_links() -> None:
     assert "&lt;!channel&gt;" in payload["text"]
     assert "&amp; go" in payload["text"]
     assert payload["request"]["reason"] == reason
+
+
+async def test_asking_and_cancelling_in_a_loop_is_bounded(
+    admin: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    """Cancelling makes room among the waiting, not among the hour's requests: both notify."""
+    from jot.api.requests import MAX_PER_HOUR
+
+    who = await _world(admin)
+    for _ in range(MAX_PER_HOUR):
+        made = await _ok(admin, "POST", "/api/access-requests", json=_ask(), headers=who[ALICE])
+        await _ok(
+            admin, "POST", f"/api/access-requests/{made.json()['id']}/cancel", headers=who[ALICE]
+        )
+        clock.advance(60)
+    looped = await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
+    assert looped.status_code == 429, looped.text
+    assert (
+        looped.json()["message"] == f"you asked {MAX_PER_HOUR} times in the last hour; wait a while"
+    )
+    assert int(looped.headers["Retry-After"]) == 3600 - 60 * MAX_PER_HOUR
+    clock.advance(3600 - 60 * MAX_PER_HOUR + 1)  # The first one left the hour.
+    assert (
+        await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
+    ).status_code == 201

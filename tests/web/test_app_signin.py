@@ -152,9 +152,9 @@ def _shown(page: Page) -> dict[str, str]:
     return json.loads(page.locator("body").inner_text())
 
 
-def _sign_in(page: Page, stack: Stack, start: str, name: str) -> None:
+def _sign_in(page: Page, server: Running, start: str, name: str) -> None:
     page.goto(start)
-    assert page.url.startswith(f"{stack.server.url}/sign-in"), page.url
+    assert page.url.startswith(f"{server.url}/sign-in"), page.url
     _sign_in_form(page, name)
     page.wait_for_url(start)
 
@@ -162,7 +162,7 @@ def _sign_in(page: Page, stack: Stack, start: str, name: str) -> None:
 @FRONTS
 def test_sign_in_and_back_at_the_page(page: Page, stack: Stack, kind: str) -> None:
     front = stack.fronts[kind]
-    _sign_in(page, stack, f"{front.url}/reports/today?x=1&y=2", stack.user)
+    _sign_in(page, stack.server, f"{front.url}/reports/today?x=1&y=2", stack.user)
     assert _shown(page) == {
         "path": "/reports/today",
         "query": "x=1&y=2",
@@ -216,7 +216,7 @@ def test_a_removed_grant_and_sign_out_end_access(page: Page, stack: Stack, kind:
         grant = {"subject": f"user:{user}", "role": "editor", "resource": front.name}
         made = api.post("/api/grants", json=grant)
         assert made.status_code == 201
-    _sign_in(page, stack, f"{front.url}/page", user)
+    _sign_in(page, stack.server, f"{front.url}/page", user)
     assert _shown(page)["roles"] == "editor"
     with stack.server.api() as api:
         assert api.delete(f"/api/grants/{made.json()['id']}").status_code == 204

@@ -18,6 +18,7 @@ from jot.api._base import CONTROL, Request, Resource, Response, Role
 __all__ = [
     "MAX_GRANT_DURATION",
     "MAX_PENDING",
+    "MAX_PER_HOUR",
     "AccessRequest",
     "AccessRequestCreate",
     "AccessRequestList",
@@ -32,6 +33,9 @@ MAX_GRANT_DURATION = 366 * 86400
 #: Requests one person may have waiting for an answer at once: each one notifies the
 #: approvers (and the webhook), so one person cannot flood them.
 MAX_PENDING = 10
+#: Requests one person may make in an hour, whatever became of them (asking and cancelling
+#: in a loop would notify as often).
+MAX_PER_HOUR = 30
 
 RequestState = Literal["pending", "approved", "denied", "cancelled", "expired"]
 

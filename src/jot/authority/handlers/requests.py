@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, false, func, or_, select, update
 
 from jot.api.requests import (
     MAX_PENDING,
+    MAX_PER_HOUR,
     AccessRequestCreate,
     AccessRequestList,
     Answer,
@@ -153,17 +154,27 @@ def create_request(ctx: Context, body: AccessRequestCreate) -> RequestOut:
 
 def _not_flooding(ctx: Context, identity_id: str) -> None:
     """At most :data:`MAX_PENDING` requests of one person wait at once (429 until the oldest
-    is answered, cancelled or expires)."""
-    waiting = (
-        select(func.count(), func.min(AccessRequest.expires))
-        .where(AccessRequest.identity_id == identity_id)
-        .where(AccessRequest.state == "pending", AccessRequest.expires > ctx.now)
+    is answered, cancelled or expires), and at most :data:`MAX_PER_HOUR` are made in an hour
+    (asking and cancelling in a loop would notify the approvers as often)."""
+    mine = AccessRequest.identity_id == identity_id
+    waiting = select(func.count(), func.min(AccessRequest.expires)).where(
+        mine, AccessRequest.state == "pending", AccessRequest.expires > ctx.now
     )
     count, first_end = ctx.session.execute(waiting).one()
     if count >= MAX_PENDING:
         raise TooManyRequests(
             f"you have {count} requests waiting for an answer; cancel one or wait",
             (first_end - ctx.now).total_seconds(),
+        )
+    hour = timedelta(hours=1)
+    recent = select(func.count(), func.min(AccessRequest.created)).where(
+        mine, AccessRequest.created > ctx.now - hour
+    )
+    count, first = ctx.session.execute(recent).one()
+    if count >= MAX_PER_HOUR:
+        raise TooManyRequests(
+            f"you asked {count} times in the last hour; wait a while",
+            (first + hour - ctx.now).total_seconds(),
         )
 
 
