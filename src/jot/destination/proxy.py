@@ -425,7 +425,6 @@ async def _error(
         headers = [*headers, (b"content-type", b"text/plain")]
     all_headers = [
         *headers,
-        (b"cache-control", b"no-store"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]
