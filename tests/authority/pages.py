@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 
 import httpx
+from starlette.requests import Request
 
 from jot.authority.app import Started, create_app
 
 from .conftest import ISSUER, bearer
 
-__all__ = ["form_token", "person", "signed_in"]
+__all__ = ["form_token", "person", "session_token", "signed_in"]
 
 
 def form_token(html: str, action: str) -> str:
@@ -46,3 +47,13 @@ async def signed_in(
     )
     assert done.status_code == 303, done.text
     return http
+
+
+def session_token(started: Started, browser: httpx.AsyncClient, action: str) -> str:
+    """The CSRF token a page would give this browser for a form that posts to ``action``, for
+    a post that no page of this person shows (forged by the person themselves)."""
+    header = "; ".join(f"{c.name}={c.value}" for c in browser.cookies.jar).encode()
+    session = next(c.value for c in browser.cookies.jar if c.name.endswith("jot_session"))
+    request = Request({"type": "http", "headers": [(b"cookie", header)]})
+    issued = started.authority.forms.issue(request, f"{action}|{session.split('.')[0]}")
+    return issued.token

@@ -246,6 +246,10 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/sign-in"): [page("/sign-in")],
     ("POST", "/sign-in"): [_sign_in],
     ("POST", "/sign-out"): [page("/sign-out", {})],
+    ("GET", "/requests"): [page("/requests")],
+    ("POST", "/requests"): [page("/requests", {"role": ""}, "/requests")],
+    ("POST", "/requests/answer"): [page("/requests/answer", {"id": "x"}, "/requests")],
+    ("POST", "/requests/cancel"): [page("/requests/cancel", {"id": "x"}, "/requests")],
     # The console's posts carry bodies its handlers refuse (400, 404): only the access rule
     # can refuse them otherwise, and an allowed one changes nothing the next call needs.
     ("GET", "/admin"): [page("/admin")],

@@ -46,6 +46,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
     for path in (
         "/",
         "/debug",
+        "/requests",
         "/admin/users",
         "/admin/groups",
         "/admin/destinations",

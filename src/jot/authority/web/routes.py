@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from jot.authority.access import Need
-from jot.authority.web.pages import admin, debug, home, insight, signin
+from jot.authority.web.pages import admin, debug, home, insight, requests, signin
 from jot.authority.web.render import STATIC
 from jot.authority.web.visit import PageFunction, endpoint
 
@@ -43,6 +43,12 @@ PAGES: list[Page] = [
     Page("GET", "/sign-in", signin.sign_in_form, Need.PUBLIC),
     Page("POST", "/sign-in", signin.sign_in, Need.PUBLIC),
     Page("POST", "/sign-out", signin.sign_out, Need.SELF),
+    # Access requests: everyone asks; whoever the handler lets answer (approver or admin)
+    # answers; the page's own rule only asks for someone signed in.
+    Page("GET", "/requests", requests.requests_page, Need.SELF),
+    Page("POST", "/requests", requests.ask, Need.SELF),
+    Page("POST", "/requests/answer", requests.answer, Need.SELF),
+    Page("POST", "/requests/cancel", requests.cancel, Need.SELF),
     # The admin console: reading needs view (or admin), changing needs admin, as in the API.
     Page("GET", "/admin", admin.overview, Need.VIEW),
     Page("GET", "/admin/users", admin.users, Need.VIEW),
@@ -60,8 +66,6 @@ PAGES: list[Page] = [
     Page("POST", "/admin/grants", admin.grant_create, Need.ADMIN),
     Page("POST", "/admin/grants/delete", admin.grant_delete, Need.ADMIN),
     Page("GET", "/admin/explain", insight.explain_page, Need.VIEW),
-    # Issue 19: the access requests' page goes here (GET /admin/requests, Need.VIEW; its
-    # answers POST /admin/requests/answer through the API handler's approver rule).
     Page("GET", "/admin/access-keys", admin.access_keys, Need.VIEW),
     Page("POST", "/admin/access-keys/revoke", admin.key_revoke, Need.ADMIN),
     Page("GET", "/admin/signing-keys", admin.signing_keys, Need.VIEW),

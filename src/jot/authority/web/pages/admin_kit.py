@@ -38,7 +38,8 @@ SECTIONS: list[tuple[str, str]] = [
     ("/admin/destinations", "Destinations"),
     ("/admin/grants", "Grants"),
     ("/admin/explain", "Explain access"),
-    # Issue 19's access requests get their page here: ("/admin/requests", "Access requests").
+    # Everyone's page (asking, answering); listed here for admins and viewers too.
+    ("/requests", "Access requests"),
     ("/admin/access-keys", "Access keys"),
     ("/admin/signing-keys", "Signing keys"),
     ("/admin/providers", "Login providers"),
