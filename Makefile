@@ -27,6 +27,7 @@ run: install
 
 test: install
 	scripts/install-nginx
+	scripts/install-caddy
 	scripts/install-chromium
 	scripts/install-axe
 	scripts/install-apache

@@ -35,7 +35,7 @@ from tests.destination.servers import free_port, jot_process, serve_in_thread
 from tests.oidc.oidc_harness import Running
 
 from .conftest import new_user, register_destination
-from .test_destination_signin import _sign_in_form, _upstream
+from .test_destination_signin import _sign_in_form, _upstream, refused_soon
 
 pytestmark = pytest.mark.e2e
 
@@ -124,10 +124,7 @@ def _proxy(server: Running, tmp: Path, upstream: str) -> Iterator[Front]:
 @pytest.fixture(scope="module")
 def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("fronts")
-    user = new_user(server)
-    with server.api() as api:
-        api.post("/api/groups", json={"name": "staff"})
-        api.post("/api/groups/staff/members", json={"name": user})
+    user = new_user(server, group="staff")
     with contextlib.ExitStack() as stack:
         upstream = stack.enter_context(serve_in_thread(_upstream([])))
         fronts = {
@@ -137,14 +134,6 @@ def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield Stack(server, fronts, user)
 
 
-@pytest.fixture
-def page(chromium, stack: Stack) -> Iterator[Page]:
-    context = chromium.new_context(ignore_https_errors=True)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
 FRONTS = pytest.mark.parametrize("kind", ["proxy", "wsgi"])
 
 
@@ -152,9 +141,9 @@ def _shown(page: Page) -> dict[str, str]:
     return json.loads(page.locator("body").inner_text())
 
 
-def _sign_in(page: Page, stack: Stack, start: str, name: str) -> None:
+def _sign_in(page: Page, server: Running, start: str, name: str) -> None:
     page.goto(start)
-    assert page.url.startswith(f"{stack.server.url}/sign-in"), page.url
+    assert page.url.startswith(f"{server.url}/sign-in"), page.url
     _sign_in_form(page, name)
     page.wait_for_url(start)
 
@@ -162,7 +151,7 @@ def _sign_in(page: Page, stack: Stack, start: str, name: str) -> None:
 @FRONTS
 def test_sign_in_and_back_at_the_page(page: Page, stack: Stack, kind: str) -> None:
     front = stack.fronts[kind]
-    _sign_in(page, stack, f"{front.url}/reports/today?x=1&y=2", stack.user)
+    _sign_in(page, stack.server, f"{front.url}/reports/today?x=1&y=2", stack.user)
     assert _shown(page) == {
         "path": "/reports/today",
         "query": "x=1&y=2",
@@ -216,18 +205,11 @@ def test_a_removed_grant_and_sign_out_end_access(page: Page, stack: Stack, kind:
         grant = {"subject": f"user:{user}", "role": "editor", "resource": front.name}
         made = api.post("/api/grants", json=grant)
         assert made.status_code == 201
-    _sign_in(page, stack, f"{front.url}/page", user)
+    _sign_in(page, stack.server, f"{front.url}/page", user)
     assert _shown(page)["roles"] == "editor"
     with stack.server.api() as api:
         assert api.delete(f"/api/grants/{made.json()['id']}").status_code == 204
-    # The destination follows its grants (long-poll): a request soon is refused.
-    for _ in range(50):
-        response = page.goto(f"{front.url}/page")
-        if response is not None and response.status == 403:
-            break
-        page.wait_for_timeout(200)
-    assert response is not None
-    assert response.status == 403
+    refused_soon(page, f"{front.url}/page")
     # Sign out: the cookie goes here, and the authority's session ends after one click.
     page.goto(f"{front.url}/.jot/signout")
     assert page.url.startswith(f"{stack.server.url}/oidc/logout")

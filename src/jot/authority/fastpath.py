@@ -21,7 +21,6 @@ What is issued, and when, is :mod:`jot.authority.tokens`' business; this module 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -139,9 +138,7 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
     async def in_thread(request: Request, payload: TokenRequest) -> TokenResponse:
         authority: Authority = request.app.state.authority
         check = functools.partial(run, request, need, check_token, body=payload)
-        checked = await asyncio.get_running_loop().run_in_executor(
-            authority.checks, contextvars.copy_context().run, check
-        )
+        checked = await authority.checks.run(check)
         if checked is not None:
             client = request.client.host if request.client else None
             return await issue_checked(request.app.state.authority, checked, client)

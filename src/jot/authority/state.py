@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from jot.authority.audit import GroupCommit, Refusals
@@ -12,6 +11,7 @@ from jot.authority.clock import Clock
 from jot.authority.csrf import Forms
 from jot.authority.db import Database
 from jot.authority.keyring import Keyring
+from jot.authority.lanes import Lanes
 from jot.authority.limits import Limits
 from jot.authority.notify import Notifier
 from jot.authority.settings import Settings
@@ -55,15 +55,15 @@ class Authority:
     #: Access-request events go to ``webhook_url`` when it is set.
     notifier: Notifier | None = field(init=False)
     #: The threads of token checks that miss the caches (:mod:`jot.authority.fastpath`): a
-    #: few of their own, since handing each check to anyio's pool of 40 threads cost more CPU
-    #: (GIL hand-offs, its limiter's bookkeeping) than the check. SQLite's reads need the GIL
+    #: few of their own, in batches, since handing each check to anyio's pool of 40 threads
+    #: cost more CPU (GIL hand-offs, wake-ups) than the check. SQLite's reads need the GIL
     #: anyway; PostgreSQL's wait on the network, so more of them overlap.
-    checks: ThreadPoolExecutor = field(init=False)
+    checks: Lanes = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit_log = GroupCommit(self.db)
         workers = _CHECK_THREADS_SQLITE if self.db.is_sqlite else _CHECK_THREADS
-        self.checks = ThreadPoolExecutor(workers, thread_name_prefix="jot-token-check")
+        self.checks = Lanes(workers, "jot-token-check")
         url, secret = self.settings.webhook_url, self.settings.webhook_secret
         self.notifier = None
         if url is not None and secret is not None:
@@ -72,7 +72,7 @@ class Authority:
     def close(self) -> None:
         """Release database connections (and the Redis client, if any)."""
         self.audit_log.close()
-        self.checks.shutdown(wait=False)
+        self.checks.close()
         if self.notifier is not None:
             self.notifier.close()
         self.db.dispose()
