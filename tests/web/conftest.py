@@ -72,8 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[oidc_harness.Ru
 
 @pytest.fixture
 def context(chromium: Browser) -> Iterator[BrowserContext]:
-    made = chromium.new_context()
-    made.set_default_timeout(10_000)
+    # The destinations' tests serve https with self-signed certificates.
+    made = chromium.new_context(ignore_https_errors=True)
+    made.set_default_timeout(15_000)
     yield made
     made.close()
 
@@ -83,12 +84,17 @@ def page(context: BrowserContext) -> Page:
     return context.new_page()
 
 
-def new_user(server: oidc_harness.Running, *, admin: bool = False) -> str:
-    """A fresh user with :data:`PASSWORD` (an admin of jot when ``admin``)."""
+def new_user(server: oidc_harness.Running, *, admin: bool = False, group: str | None = None) -> str:
+    """A fresh user with :data:`PASSWORD` (an admin of jot when ``admin``; a member of
+    ``group``, made if need be)."""
     name = f"u{secrets.token_hex(4)}@example.com"
     with server.api() as api:
         made = api.post("/api/users", json={"name": name, "kind": "user", "password": PASSWORD})
         assert made.status_code == 201, made.text
+        if group is not None:
+            api.post("/api/groups", json={"name": group})  # 409 when it is there already.
+            joined = api.post(f"/api/groups/{group}/members", json={"name": name})
+            assert joined.status_code in (200, 201, 204), joined.text
         if admin:
             grant = {"subject": f"user:{name}", "role": "admin", "resource": "jot"}
             assert api.post("/api/grants", json=grant).status_code == 201

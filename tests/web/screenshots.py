@@ -31,7 +31,10 @@ def _example(server: oidc_harness.Running) -> None:
             for member in members:
                 api.post(f"/api/groups/{group}/members", json={"name": member})
         for dest, kind in (("web", "http"), ("db", "http"), ("prod-cluster", "kubernetes")):
-            api.post("/api/destinations", json={"name": dest, "kind": kind})
+            body = {"name": dest, "kind": kind}
+            if kind == "kubernetes":
+                body["cluster_server"] = "https://k8s-proxy.example.com"
+            api.post("/api/destinations", json=body)
         for subject, role, resource in (
             ("user:ada@example.com", "admin", "jot"),
             ("group:dev", "viewer", "web"),
@@ -39,6 +42,8 @@ def _example(server: oidc_harness.Running) -> None:
             ("group:dev", "reader", "db"),
             ("group:ops", "cluster-admin", "prod-cluster"),
             ("user:ci-deployer", "edit", "prod-cluster.apps"),
+            ("user:alice@example.com", "view", "prod-cluster.staging"),
+            ("user:bob@example.com", "approver", "jot.web"),
         ):
             api.post("/api/grants", json={"subject": subject, "role": role, "resource": resource})
 
@@ -46,6 +51,28 @@ def _example(server: oidc_harness.Running) -> None:
 def _shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(OUT / f"{name}.png"))
     print(f"docs/console/{name}.png")
+
+
+def _my_access_below(page: Page) -> None:
+    """A key made on My access (shown once), and the person's recent activity."""
+    page.get_by_label("Name", exact=True).fill("laptop")
+    page.get_by_label("Your password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create key").click()
+    page.wait_for_selector("#new-key-card")
+    page.locator("#new-key-card").scroll_into_view_if_needed()
+    _shoot(page, "my-access-key")
+    page.locator("#activity").scroll_into_view_if_needed()
+    _shoot(page, "my-access-activity")
+
+
+def _ask(page: Page, url: str) -> None:
+    page.goto(f"{url}/requests")
+    page.get_by_label("Role").fill("editor")
+    page.get_by_label("Resource").fill("web.shop")
+    page.get_by_label("For how long").select_option(label="4 hours")
+    page.get_by_label("Why").fill("INC-7: fix the prices before the sale")
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_selector("#done")
 
 
 def main() -> None:
@@ -70,6 +97,13 @@ def main() -> None:
             )
             page.wait_for_selector("#verdict.bad")
             _shoot(page, "debugger-tampered")
+            page.goto(f"{server.url}/")
+            _my_access_below(page)
+            _ask(page, server.url)
+            page.get_by_role("button", name="Sign out").click()
+            sign_in(page, server, "bob@example.com")
+            page.goto(f"{server.url}/requests")
+            _shoot(page, "requests")
             page.get_by_role("button", name="Sign out").click()
             sign_in(page, server, "ada@example.com")
             for path, name in (

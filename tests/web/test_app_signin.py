@@ -35,7 +35,7 @@ from tests.destination.servers import free_port, jot_process, serve_in_thread
 from tests.oidc.oidc_harness import Running
 
 from .conftest import new_user, register_destination
-from .test_destination_signin import _sign_in_form, _upstream
+from .test_destination_signin import _sign_in_form, _upstream, refused_soon
 
 pytestmark = pytest.mark.e2e
 
@@ -124,10 +124,7 @@ def _proxy(server: Running, tmp: Path, upstream: str) -> Iterator[Front]:
 @pytest.fixture(scope="module")
 def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("fronts")
-    user = new_user(server)
-    with server.api() as api:
-        api.post("/api/groups", json={"name": "staff"})
-        api.post("/api/groups/staff/members", json={"name": user})
+    user = new_user(server, group="staff")
     with contextlib.ExitStack() as stack:
         upstream = stack.enter_context(serve_in_thread(_upstream([])))
         fronts = {
@@ -135,14 +132,6 @@ def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "wsgi": stack.enter_context(_wsgi(server, tmp)),
         }
         yield Stack(server, fronts, user)
-
-
-@pytest.fixture
-def page(chromium, stack: Stack) -> Iterator[Page]:
-    context = chromium.new_context(ignore_https_errors=True)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 FRONTS = pytest.mark.parametrize("kind", ["proxy", "wsgi"])
@@ -220,14 +209,7 @@ def test_a_removed_grant_and_sign_out_end_access(page: Page, stack: Stack, kind:
     assert _shown(page)["roles"] == "editor"
     with stack.server.api() as api:
         assert api.delete(f"/api/grants/{made.json()['id']}").status_code == 204
-    # The destination follows its grants (long-poll): a request soon is refused.
-    for _ in range(50):
-        response = page.goto(f"{front.url}/page")
-        if response is not None and response.status == 403:
-            break
-        page.wait_for_timeout(200)
-    assert response is not None
-    assert response.status == 403
+    refused_soon(page, f"{front.url}/page")
     # Sign out: the cookie goes here, and the authority's session ends after one click.
     page.goto(f"{front.url}/.jot/signout")
     assert page.url.startswith(f"{stack.server.url}/oidc/logout")

@@ -89,10 +89,7 @@ def _caddy(
 @pytest.fixture(scope="module")
 def site(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("caddy")
-    user = new_user(server)
-    with server.api() as api:
-        api.post("/api/groups", json={"name": "staff"})
-        api.post("/api/groups/staff/members", json={"name": user})
+    user = new_user(server, group="staff")
     cert, key = write_self_signed(["127.0.0.1", "localhost"], tmp)
     port = free_port()
     url = f"https://localhost:{port}"
@@ -112,14 +109,6 @@ def site(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         )
         stack.enter_context(_caddy(tmp, port, url, auth_url, app_url, cert, key))
         yield Site(server, url, user, seen)
-
-
-@pytest.fixture
-def page(chromium, site: Site) -> Iterator[Page]:
-    context = chromium.new_context(ignore_https_errors=True)
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 def _cookie(page: Page) -> str:

@@ -79,16 +79,9 @@ def sign_in(visit: Visit) -> Response:
         client=visit.client,
         user_agent=visit.request.headers.get("user-agent"),
     )
-    if visit.session is not None:
-        # Signed in again over a live session (a fresh sign-in): one session per browser, so
-        # that signing out ends everything made from either (at each next refresh).
-        sessions.end(
-            visit.authority,
-            visit.session.id,
-            reason="signed in again",
-            client=visit.client,
-            actor=visit.me.name if visit.me else None,
-        )
+    # Signed in again over a live session (a fresh sign-in): one session per browser, so
+    # that signing out ends everything made from either (at each next refresh).
+    _end_session(visit, "signed in again")
     visit.drop_cookie = False
     response = visit.redirect(local_path(visit.form.get("next")))
     sessions.set_cookie(response, visit.authority, cookie)
@@ -117,14 +110,18 @@ def _with_key(visit: Visit, pasted: str) -> tuple[str, str, WhoAmI]:
     return made.access_key, made.key.id, who
 
 
-def sign_out(visit: Visit) -> Response:
+def _end_session(visit: Visit, reason: str) -> None:
     if visit.session is not None:
         sessions.end(
             visit.authority,
             visit.session.id,
-            reason="signed out",
+            reason=reason,
             client=visit.client,
             actor=visit.me.name if visit.me else None,
         )
+
+
+def sign_out(visit: Visit) -> Response:
+    _end_session(visit, "signed out")
     visit.drop_cookie = True
     return visit.redirect("/sign-in?signed_out=1")
