@@ -161,3 +161,24 @@ async def test_a_new_user_with_a_revoked_name_is_someone_else(admin: httpx.Async
     assert index.revoked(old_id, "any-jti")
     assert not index.revoked(new_id, "any-jti")
     assert index.roles_for("Bob", [], "web") == {"viewer"}
+
+
+async def test_deleting_a_user_refuses_its_tokens_everywhere(admin: httpx.AsyncClient) -> None:
+    """Destinations give roles by the token's name: without a deny entry, the deleted bob's
+    tokens would get the grants of the next person called bob until they expire."""
+    from jot.destination.grants import GrantIndex
+
+    bob, old_id = await _world(admin)
+    await _ok(admin, "POST", "/api/tokens", json={"destination": "web"}, headers=bob)
+    before = (await _ok(admin, "GET", "/api/grants", params={"destination": "web"})).json()
+    await _ok(admin, "DELETE", "/api/users/bob")
+    await _ok(admin, "POST", "/api/users", json={"name": "bob", "kind": "machine"})
+    grant = {"subject": "user:bob", "role": "admin", "resource": "web"}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    after = (await _ok(admin, "GET", "/api/grants", params={"destination": "web"})).json()
+    assert after["revision"] > before["revision"]
+    index = GrantIndex(after["items"], after["revoked"])
+    assert index.revoked(old_id, "any-jti")  # The old bob's tokens: refused.
+    assert index.roles_for("bob", [], "web") == {"admin"}  # The new bob's: his roles.
+    (entry,) = (await _ok(admin, "GET", "/api/revocations")).json()["items"]
+    assert (entry["target"], entry["reason"]) == ("user:bob", "identity deleted")

@@ -327,6 +327,8 @@ async def test_the_middleware_signs_browsers_in(world: dict[str, Any]) -> None:
         assert (await site.post("/page")).status_code == 401
         started = await site.get(first.headers["location"])
         assert started.status_code == 302
+        # Answers that are this browser's own: never stored by a cache.
+        assert first.headers["cache-control"] == started.headers["cache-control"] == "no-store"
         answer = await world["http"].get(started.headers["location"])
         done = await site.get(answer.headers["location"].removeprefix(ORIGIN))
         assert done.status_code == 303

@@ -41,9 +41,26 @@ from jot.cli.main import cli
              "http://127.0.0.1:1", "--allow-upgrade", "h2c, websocket"],
             "not an upgrade protocol",
         ),
+        (
+            ["proxy", "--name", "k8s", "--issuer", "https://a.example", "--upstream",
+             "https://127.0.0.1:1", "--kubernetes", "--public-url", "https://k8s.example",
+             "--client-secret-file", __file__],
+            "browser sign-in is for web apps",
+        ),
+        (
+            ["proxy", "--name", "web", "--issuer", "https://a.example", "--upstream",
+             "http://127.0.0.1:1", "--public-url", "https://web.example/app",
+             "--client-secret-file", __file__],
+            "must be an origin",
+        ),
+        (
+            ["proxy", "--name", "web", "--issuer", "https://a.example", "--upstream",
+             "http://127.0.0.1:1", "--client-secret-file", __file__],
+            "--client-secret-file needs --public-url",
+        ),
     ],
     ids=["no-issuer", "http-issuer", "key-file", "upstream", "half-tls", "strip-header",
-         "allow-upgrade"],
+         "allow-upgrade", "browser-kubernetes", "browser-origin", "browser-no-url"],
 )  # fmt: skip
 def test_user_mistakes_are_one_line(args, message):
     result = CliRunner().invoke(cli, ["connector", *args])

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from jot.api.claims import MAX_LEEWAY
 from jot.api.grants import Revoked
+from jot.authority.credentials import new_id
 from jot.authority.models import Destination, Revocation
 from jot.authority.prepared import Prepared
 
-__all__ = ["ends", "live", "of_subject", "prune"]
+__all__ = ["deny", "ends", "live", "of_subject", "prune"]
 
 _SUBJECT = Prepared(
     select(Revocation.until)
@@ -37,6 +38,30 @@ def ends(session: Session, now: datetime) -> datetime:
     (the longest lifetime any destination sets), even at the most lenient destination."""
     longest = session.scalar(select(func.max(Destination.lifetime))) or 0
     return now + timedelta(seconds=int(longest) + MAX_LEEWAY)
+
+
+def deny(
+    session: Session,
+    kind: str,
+    value: str,
+    target: str,
+    now: datetime,
+    *,
+    actor: str | None,
+    reason: str | None,
+) -> Revocation:
+    """The entry refusing ``value`` (a subject's id, or a jti) until :func:`ends`: made now,
+    or the one there is, run on. The caller moves the grants revision."""
+    until = ends(session, now)  # Before the row is added: a query would flush it unfinished.
+    row = session.scalars(
+        select(Revocation).where(Revocation.kind == kind, Revocation.value == value)
+    ).first()
+    if row is None:
+        row = Revocation(id=new_id(), kind=kind, value=value, target=target, created=now)
+        session.add(row)
+    row.until, row.actor, row.reason = until, actor, reason
+    session.flush()
+    return row
 
 
 def live(session: Session, now: datetime) -> list[Revoked]:

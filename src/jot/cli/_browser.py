@@ -71,8 +71,9 @@ def build_browser(
 ) -> AsyncBrowserSignIn | None:
     """The browser sign-in of ``--public-url``, or ``None`` without it."""
     if not opts["public_urls"]:
-        if opts["client_secret_file"] or opts.get("signin_redirect"):
-            raise click.UsageError("--client-secret-file and --signin-redirect need --public-url")
+        for name in ("client_secret_file", "signin_redirect"):
+            if opts.get(name):
+                raise click.UsageError(f"--{name.replace('_', '-')} needs --public-url")
         return None
     if issuer is None:
         raise click.UsageError("browser sign-in needs --issuer (the authority signs people in)")

@@ -70,6 +70,7 @@ Scope = Mapping[str, Any]
 #: An answer the flows make themselves: status, headers, body.
 Page = tuple[int, Headers, bytes]
 T = TypeVar("T")
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 @dataclass(frozen=True)
@@ -250,16 +251,22 @@ class BrowserFlows:
         """An app's answer to a browser without a session: a GET is sent to sign in and
         comes back to the same address; anything else (a form post, a fetch) gets 401."""
         if scope["method"] not in ("GET", "HEAD"):
-            return 401, [(b"content-type", b"text/plain"), *cookies], b"Sign in first."
+            plain = (b"content-type", b"text/plain")
+            return 401, [plain, _NO_STORE, *cookies], b"Sign in first."
         raw = scope.get("raw_path") or quote(scope["path"]).encode()
         query = scope.get("query_string", b"")
         back = (raw + (b"?" + query if query else b"")).decode("latin-1")
-        return 302, [(b"location", sign_in_location(back)), *cookies], b""
+        return 302, [(b"location", sign_in_location(back)), _NO_STORE, *cookies], b""
 
     # -- the endpoints under /.jot/ ----------------------------------------------------------
 
     def endpoint(self, scope: Scope) -> Flow[Page]:
-        """Answer ``/.jot/signin``, ``/.jot/callback`` or ``/.jot/signout``."""
+        """Answer ``/.jot/signin``, ``/.jot/callback`` or ``/.jot/signout``; never stored by
+        a cache (each answer is this browser's: its state, its cookies)."""
+        status, headers, body = yield from self._endpoint(scope)
+        return status, [*headers, _NO_STORE], body
+
+    def _endpoint(self, scope: Scope) -> Flow[Page]:
         path = scope["path"].removeprefix(PREFIX)
         origin = self.settings.origin(header(scope, b"host"))
         if origin is None:

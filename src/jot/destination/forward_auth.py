@@ -101,7 +101,7 @@ class ForwardAuth:
         if self.browser is not None and scope["path"].startswith(PREFIX + "/"):
             status, page_headers, body = await self.browser.endpoint(scope)
             length = (b"content-length", str(len(body)).encode())
-            page_headers += [(b"cache-control", b"no-store"), length]
+            page_headers.append(length)
             await send({"type": "http.response.start", "status": status, "headers": page_headers})
             await send({"type": "http.response.body", "body": body})
             return

@@ -258,7 +258,8 @@ class Proxy:
                 up.send(h11.Request(method=request.method, target=target, headers=headers))
             )
             if upgrade_of(client_headers) is not None:
-                return await self._upgrade(conn, up, reader, writer, up_reader, up_writer)
+                streams = (reader, writer, up_reader, up_writer)
+                return await self._upgrade(conn, up, *streams, cookies)
             await self._request_body(conn, up, reader, up_writer, writer)
             return await self._response(conn, up, writer, up_reader, cookies)
         finally:
@@ -353,6 +354,7 @@ class Proxy:
         writer: asyncio.StreamWriter,
         up_reader: asyncio.StreamReader,
         up_writer: asyncio.StreamWriter,
+        cookies: Headers,
     ) -> bool:
         up_writer.write(up.send(h11.EndOfMessage()))
         event = await _upstream_event(up, up_reader)
@@ -364,14 +366,14 @@ class Proxy:
                 conn.send(
                     h11.Response(
                         status_code=event.status_code,
-                        headers=response_headers(list(event.headers)),
+                        headers=[*response_headers(list(event.headers)), *cookies],
                         reason=event.reason,
                     )
                 )
             )
             await self._finish(conn, up, writer, up_reader)
             return False
-        headers = response_headers(list(event.headers), switching=True)
+        headers = [*response_headers(list(event.headers), switching=True), *cookies]
         writer.write(
             conn.send(
                 h11.InformationalResponse(status_code=101, headers=headers, reason=event.reason)
@@ -425,7 +427,6 @@ async def _error(
         headers = [*headers, (b"content-type", b"text/plain")]
     all_headers = [
         *headers,
-        (b"cache-control", b"no-store"),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]

@@ -131,7 +131,7 @@ def _with_cookies(start_response: StartResponse, cookies: list[tuple[bytes, byte
 def _page(page: tuple[int, list[tuple[bytes, bytes]], bytes], start_response: Any) -> list[bytes]:
     status, headers, body = page
     found = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
-    found += [("Cache-Control", "no-store"), ("Content-Length", str(len(body)))]
+    found.append(("Content-Length", str(len(body))))
     start_response(f"{status} {HTTPStatus(status).phrase}", found)
     return [body]
 

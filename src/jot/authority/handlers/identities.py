@@ -21,7 +21,7 @@ from jot.api.identities import (
 from jot.api.identities import (
     Identity as IdentityOut,
 )
-from jot.authority import access, grants_store, lineage, paging
+from jot.authority import access, grants_store, lineage, paging, revocations
 from jot.authority.context import Context, load_identity
 from jot.authority.credentials import hash_password, new_id
 from jot.authority.errors import BadRequest, Conflict, NotFound
@@ -138,6 +138,13 @@ def delete_identity(ctx: Context, name: str) -> None:
     if ctx.caller is not None and row.id == ctx.caller.id:
         raise BadRequest("you cannot delete the identity you are logged in as")
     grants_store.delete_for_subject(ctx, grants_store.Subject(row.id, None, f"user:{row.name}"))
+    # Its tokens still carry its name, and destinations give roles by name: someone given
+    # that name next would lend them their grants until they expire. Refused everywhere.
+    revocations.deny(
+        ctx.session, "subject", row.id, f"user:{row.name}", ctx.now,
+        actor=ctx.actor, reason="identity deleted",
+    )  # fmt: skip
+    grants_store.bump(ctx)
     ctx.session.delete(row)
     ctx.audit("identity.deleted", row.name)
 

@@ -183,6 +183,9 @@ def _visible(ctx: Context) -> ColumnElement[bool]:
     if access.reads_everything(ctx.roles):
         return ~false()
     me = ctx.me()
+    # The scopes come from the one rule (jot.api.roles); this is rule 2 (a scope covers
+    # itself and what is below it) as a SQL filter, so that the list pages in the database:
+    # what it lists is exactly what may_approve lets one answer (test_who_may_answer).
     scopes = access.approver_scopes(ctx.session, me.id, ctx.now)
     below = [
         or_(AccessRequest.resource == scope, AccessRequest.resource.startswith(f"{scope}."))

@@ -14,7 +14,6 @@ from jot.api.revocations import Revocation as RevocationOut
 from jot.api.revocations import RevocationCreate, RevocationList
 from jot.authority import grants_store, lineage, revocations
 from jot.authority.context import Context
-from jot.authority.credentials import new_id
 from jot.authority.errors import BadRequest, NotFound
 from jot.authority.models import Revocation
 
@@ -41,18 +40,12 @@ def create_revocation(ctx: Context, body: RevocationCreate) -> RevocationOut:
         keys = lineage.revoke_identity(ctx.session, subject.identity_id, ctx.now)
     else:
         kind, value, target = "token", str(body.token), str(body.token)
-    until = revocations.ends(ctx.session, ctx.now)
-    row = ctx.session.scalars(
-        select(Revocation).where(Revocation.kind == kind, Revocation.value == value)
-    ).first()
-    if row is None:
-        row = Revocation(id=new_id(), kind=kind, value=value, target=target, created=ctx.now)
-        ctx.session.add(row)
-    row.until, row.actor, row.reason = until, ctx.actor, body.reason  # Again: runs on.
-    ctx.session.flush()
+    row = revocations.deny(
+        ctx.session, kind, value, target, ctx.now, actor=ctx.actor, reason=body.reason
+    )
     grants_store.bump(ctx)  # Every destination's long-poll answers with it now.
     ctx.audit(
-        "revocation.created", target, kind=kind, value=value, until=until.isoformat(),
+        "revocation.created", target, kind=kind, value=value, until=row.until.isoformat(),
         reason=body.reason, revoked_access_keys=keys,
     )  # fmt: skip
     return _out(row, keys)
