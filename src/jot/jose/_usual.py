@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from os import urandom
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode
@@ -315,6 +315,8 @@ class Opening:
     max_wrapped: int
     iv_size: int
     tag_size: int
+    #: For ``dir``: the content decryption with the key (the CEK) prepared once.
+    direct: Callable[[bytes, bytes, bytes, bytes], bytes] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,12 +367,14 @@ def decrypt(
         return new_decrypted(DecryptedJWE, (selection.header, plaintext, selection.key, None))
     content, algorithm, key = opening.content, opening.algorithm, opening.key
     iv_b, ciphertext_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
-    if algorithm is None:  # dir: the key is the CEK (and the encrypted key is empty).
-        cek = key.crypto_key
+    direct = opening.direct
+    if direct is not None:  # dir: the key is the CEK (and the encrypted key is empty).
+        plaintext = direct(iv_b, ciphertext_b, tag_b, opening.aad)
     else:
         wrapped = b64decode(encrypted_key) if encrypted_key else b""
-        cek = algorithm.unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c)
-    plaintext = content.decrypt_sized(cek, iv_b, ciphertext_b, tag_b, opening.aad)
+        unwrap = cast(KeyManagement, algorithm).unwrap  # Not dir: an algorithm unwraps.
+        cek = unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c)
+        plaintext = content.decrypt_sized(cek, iv_b, ciphertext_b, tag_b, opening.aad)
     return new_decrypted(DecryptedJWE, (opening.header, plaintext, key, None))
 
 
@@ -392,6 +396,7 @@ def _keep_opening(opener: Opener, selection: Selection) -> None:
             selection.header, selection.protected.encode("ascii"), content,
             None if direct else algorithm, selection.key, 0 if direct else MAX_ENCRYPTED_KEY,
             _encoded_size(content.iv_size), _encoded_size(content.tag_size),
+            content.decryptor(selection.key.crypto_key) if direct else None,
         )  # fmt: skip
         _bounded(opener.headers, selection.protected, opening)
 
