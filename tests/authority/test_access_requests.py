@@ -416,3 +416,26 @@ async def test_asking_and_cancelling_in_a_loop_is_bounded(
     assert (
         await admin.post("/api/access-requests", json=_ask(), headers=who[ALICE])
     ).status_code == 201
+
+
+async def test_no_self_approval_through_a_group_or_another_spelling(
+    admin: httpx.AsyncClient,
+) -> None:
+    """An approver by group membership asking for themselves is refused as any approver;
+    a second identity under another spelling of the name cannot be made to approve with."""
+    who = await _world(admin)
+    await _ok(admin, "POST", "/api/groups", json={"name": "approvers"})
+    await _ok(admin, "POST", "/api/groups/approvers/members", json={"name": ALICE})
+    grant = {"subject": "group:approvers", "role": "approver", "resource": "jot.db"}
+    await _ok(admin, "POST", "/api/grants", json=grant)
+    mine = (
+        await admin.post("/api/access-requests", json=_ask(resource="db"), headers=who[ALICE])
+    ).json()
+    own = await admin.post(
+        f"/api/access-requests/{mine['id']}/approve", json={}, headers=who[ALICE]
+    )
+    assert own.status_code == 403
+    assert own.json()["message"] == "you cannot answer your own request; another approver must"
+    twin = await admin.post("/api/users", json={"name": ALICE.upper()})
+    assert twin.status_code == 409, twin.text  # Names are one whatever their case.
+    assert await _token(admin, who[ALICE], "db") == 403  # Nothing was granted.

@@ -96,3 +96,31 @@ def test_issuer_comes_from_jot_server_too():
     )
     assert result.exit_code == 2
     assert "must be https" in result.output  # JOT_SERVER was read as the issuer.
+
+
+def test_bad_decryption_keys_are_one_line_naming_the_option(tmp_path):
+    """Not a JWK, a public key, a signing key: one line each, naming --decryption-key."""
+    import json
+
+    from jot.jose import jwk
+
+    files = {
+        "empty.jwk": "{}",
+        "public.jwk": json.dumps(jwk.generate("X25519").public().to_dict()),
+        "signing.jwk": json.dumps(jwk.generate("Ed25519").to_dict(private=True)),
+    }
+    for name, text in {**files, "key": "jot_ak_x"}.items():
+        (tmp_path / name).write_text(text)
+    for name, message in (
+        ("empty.jwk", "Invalid value for --decryption-key: "),
+        ("public.jwk", "a decryption key must be the private half of a public key pair"),
+        ("signing.jwk", "not a decryption key"),
+    ):
+        args = ["connector", "forward-auth", "--name", "web", "--issuer", "https://a.example",
+                "--access-key-file", str(tmp_path / "key"),
+                "--decryption-key", str(tmp_path / name)]  # fmt: skip
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output, result.output
+        assert "BadParameter" not in result.output
+        assert "Traceback" not in result.output

@@ -177,12 +177,9 @@ def _held(
 def roles_on(
     name: str, groups: Iterable[str], resource: str, grants: HeldGrants, *, now: float | None = None
 ) -> frozenset[str]:
-    """The roles that ``name`` and its ``groups`` hold on ``resource``: the destination's
-    answer at every request."""
-    applicable = set(resource_chain(resource))
-    return frozenset(
-        held.role for held in _held(name, groups, grants, now) if held.resource in applicable
-    )
+    """The roles that ``name`` and its ``groups`` hold on ``resource``: :func:`decide`'s
+    ``roles``, without deny entries."""
+    return decide(name, groups, resource, grants, now=now).roles
 
 
 def roles_below(
@@ -211,13 +208,9 @@ def roles_within(
     *,
     now: float | None = None,
 ) -> frozenset[str]:
-    """The roles held on ``destination`` or any of its sub-resources: the authority issues a
-    token for ``destination`` only when there is one."""
-    return frozenset(
-        held.role
-        for held in _held(name, groups, grants, now)
-        if _within(held.resource, destination)
-    )
+    """The roles held on ``destination`` or any of its sub-resources (:func:`decide`'s
+    ``within``): the authority issues a token for ``destination`` only when there is one."""
+    return decide(name, groups, destination, grants, now=now).within
 
 
 def granting_groups(

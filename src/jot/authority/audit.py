@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, insert, select
+from sqlalchemy import Select, Update, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,7 @@ from jot.api.session import AuditEvent as AuditOut
 from jot.authority.db import Database
 from jot.authority.models import TOKEN_ISSUED, AuditEvent
 
-__all__ = ["GroupCommit", "Refusals", "own", "query", "record", "row"]
+__all__ = ["GroupCommit", "Refusals", "own", "own_side", "query", "record", "row"]
 
 
 _INSERT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
@@ -234,14 +234,21 @@ def own(
     is what lets the planners use them), merged here.
     """
     found: dict[int, AuditEvent] = {}
-    for column in (AuditEvent.actor, AuditEvent.target):
-        stmt = (
-            select(AuditEvent)
-            .where(column == name, AuditEvent.kind != TOKEN_ISSUED, AuditEvent.time >= since)
-            .order_by(AuditEvent.id.desc())
-            .limit(limit)
-        )
-        if before is not None:
-            stmt = stmt.where(AuditEvent.id < before)
+    for side in ("actor", "target"):
+        stmt = own_side(side, name, since, limit=limit, before=before)
         found.update((row.id, row) for row in session.scalars(stmt))
     return [_out(found[key]) for key in sorted(found, reverse=True)[:limit]]
+
+
+def own_side(
+    side: str, name: str, since: datetime, *, limit: int, before: int | None = None
+) -> Select[AuditEvent]:
+    """One side of :func:`own`: the events whose ``side`` (``actor``/``target``) is ``name``."""
+    column = AuditEvent.actor if side == "actor" else AuditEvent.target
+    stmt = (
+        select(AuditEvent)
+        .where(column == name, AuditEvent.kind != TOKEN_ISSUED, AuditEvent.time >= since)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return stmt if before is None else stmt.where(AuditEvent.id < before)

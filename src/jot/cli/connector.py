@@ -205,6 +205,8 @@ def build_verifier(settings: ConnectorSettings) -> AsyncVerifier:
             leeway=s.leeway, cache_size=s.cache_size, keep_system_groups=s.keep_system_groups,
             decrypt_with=_decryption_keys(s.decryption_keys), accept_unsealed=s.accept_unsealed,
         )  # fmt: skip
+    except click.ClickException:
+        raise  # Already one line, naming its option.
     except (ValueError, OSError) as exc:
         raise click.UsageError(str(exc).splitlines()[0]) from None
     except Exception as exc:  # A JOSE error in a static JWKS file, say: one line, no traceback.

@@ -3,8 +3,8 @@ from which grant, and a token on request (through the token endpoint's own handl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import yaml
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from jot.authority.access import Need
 from jot.authority.context import run_as
 from jot.authority.errors import APIError, BadRequest, Forbidden, Unauthorized
 from jot.authority.handlers import audit, clusters, explain, keys, session
+from jot.authority.web.pages.admin_kit import attempt
 from jot.authority.web.visit import Visit, invalid
 
 __all__ = ["change_password", "create_key", "get_token", "home", "kubeconfig", "revoke_key"]
@@ -170,18 +171,18 @@ def _confirmed(visit: Visit, bearer: str | None, handler: Any, body: Any) -> Any
 def revoke_key(visit: Visit) -> Response:
     """Revoke one of one's own access keys (and every key made from it)."""
     key_id = visit.form.get("id", "")[:64]
-    try:
+
+    def act() -> str:
         visit.call(Need.SELF, keys.revoke_access_key, key_id)
-    except APIError as exc:
-        if exc.status == 401:
-            raise
-        return _page(visit, exc.status, message=exc.message)
-    return visit.redirect(f"/?{urlencode({'done': f'revoked {key_id}'})}")
+        return f"revoked {key_id}"
+
+    return attempt(visit, "/", act, _again(visit))
 
 
 def change_password(visit: Visit) -> Response:
     """The API's own password change: the current password, wrong guesses limited."""
-    try:
+
+    def act() -> str:
         body = PasswordChange.model_validate(
             {
                 "current": visit.form.get("current", ""),
@@ -190,10 +191,11 @@ def change_password(visit: Visit) -> Response:
             }
         )
         visit.call(Need.SELF, session.change_password, body)
-    except ValidationError as exc:
-        return _page(visit, 400, message=invalid(exc))
-    except APIError as exc:
-        if exc.status == 401:
-            raise
-        return _page(visit, exc.status, message=exc.message)
-    return visit.redirect(f"/?{urlencode({'done': 'your password was changed'})}")
+        return "your password was changed"
+
+    return attempt(visit, "/", act, _again(visit))
+
+
+def _again(visit: Visit) -> Callable[[int, str], Response]:
+    """My access again, with why a form was refused."""
+    return lambda status, why: _page(visit, status, message=why)

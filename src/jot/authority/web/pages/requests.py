@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from jot.api.requests import AccessRequest, AccessRequestCreate, Answer
 from jot.authority.access import Need
-from jot.authority.errors import APIError
 from jot.authority.handlers import requests
-from jot.authority.web.visit import Visit, invalid
+from jot.authority.web.pages.admin_kit import attempt
+from jot.authority.web.visit import Visit
 
 __all__ = ["answer", "ask", "cancel", "requests_page"]
 
@@ -66,17 +64,8 @@ def requests_page(visit: Visit) -> Response:
 
 
 def _attempt(visit: Visit, act: Callable[[], str]) -> Response:
-    """``act`` (an API handler, saying what it did), then back to the page with that; refused,
-    the page again with the handler's reason and its status (the input kept)."""
-    try:
-        message = act()
-    except ValidationError as exc:
-        return _page(visit, 400, message=invalid(exc))
-    except APIError as exc:
-        if exc.status == 401:
-            raise
-        return _page(visit, exc.status, message=exc.message)
-    return visit.redirect(f"/requests?{urlencode({'done': message})}")
+    """``act`` through the console's one way to answer a form (:func:`admin_kit.attempt`)."""
+    return attempt(visit, "/requests", act, lambda status, why: _page(visit, status, message=why))
 
 
 def ask(visit: Visit) -> Response:
