@@ -117,6 +117,15 @@ class Registered:
     secret: str
     access_key: str
 
+    def options(self, directory: Path, name: str) -> tuple[str, ...]:
+        """A connector's options for these credentials, written to files in ``directory``."""
+        (directory / f"{name}.key").write_text(self.access_key)
+        (directory / f"{name}.secret").write_text(self.secret)
+        return (
+            "--access-key-file", str(directory / f"{name}.key"),
+            "--client-secret-file", str(directory / f"{name}.secret"),
+        )  # fmt: skip
+
 
 def register_destination(
     server: oidc_harness.Running,

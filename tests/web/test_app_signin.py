@@ -113,12 +113,9 @@ def _proxy(server: Running, tmp: Path, upstream: str) -> Iterator[Front]:
     port = free_port()
     url = f"https://localhost:{port}"
     registered = register_destination(server, "shop", f"{url}/.jot/callback", lifetime=LIFETIME)
-    (tmp / "shop.key").write_text(registered.access_key)
-    (tmp / "shop.secret").write_text(registered.secret)
     with jot_process(
         "connector", "proxy", "--issuer", server.url, "--name", "shop",
-        "--access-key-file", str(tmp / "shop.key"),
-        "--client-secret-file", str(tmp / "shop.secret"), "--public-url", url,
+        *registered.options(tmp, "shop"), "--public-url", url,
         "--upstream", upstream, "--tls-cert", str(cert), "--tls-key", str(key),
         "--listen", f"127.0.0.1:{port}",
     ):  # fmt: skip

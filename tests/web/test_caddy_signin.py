@@ -91,13 +91,10 @@ def site(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     port = free_port()
     url = f"https://localhost:{port}"
     registered = register_destination(server, "web", f"{url}/.jot/callback", lifetime=LIFETIME)
-    (tmp / "web.key").write_text(registered.access_key)
-    (tmp / "web.secret").write_text(registered.secret)
     seen: list[dict[str, str]] = []
     with contextlib.ExitStack() as stack:
         app_url = stack.enter_context(serve_in_thread(_upstream(seen)))
-        files = ("--access-key-file", str(tmp / "web.key"))
-        files += ("--client-secret-file", str(tmp / "web.secret"))
+        files = registered.options(tmp, "web")
         auth_url = stack.enter_context(
             jot_process(*FORWARD_AUTH, "--issuer", server.url, "--public-url", url, *files)
         )

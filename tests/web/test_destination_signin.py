@@ -127,26 +127,9 @@ def stack(server: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             url = f"https://{host}:{port}"
             registered = register_destination(server, name, f"{url}/.jot/callback")
             secret = registered.secret
-            (tmp / f"{name}.key").write_text(registered.access_key)
-            (tmp / f"{name}.secret").write_text(secret)
-            auth_url = stack.enter_context(
-                jot_process(
-                    "connector",
-                    "forward-auth",
-                    "--issuer",
-                    server.url,
-                    "--name",
-                    name,
-                    "--access-key-file",
-                    str(tmp / f"{name}.key"),
-                    "--client-secret-file",
-                    str(tmp / f"{name}.secret"),
-                    "--public-url",
-                    url,
-                    "--listen",
-                    "127.0.0.1:0",
-                )
-            )
+            args = ("--issuer", server.url, "--name", name, "--public-url", url)
+            args += ("--listen", "127.0.0.1:0", *registered.options(tmp, name))
+            auth_url = stack.enter_context(jot_process("connector", "forward-auth", *args))
             stack.enter_context(_nginx(tmp / name, port, auth_url, app_url, cert, key))
             apps[name] = App(name, url, secret)
         yield Stack(server, apps, user, seen)
