@@ -35,11 +35,14 @@ async def person(http: httpx.AsyncClient, admin_key: str, name: str, password: s
 
 
 async def signed_in(
-    started: Started, name: str, password: str, base: str = ISSUER
+    started: Started, name: str, password: str, base: str = ISSUER, *, make: str | None = None
 ) -> httpx.AsyncClient:
-    """A browser of its own (its own cookies), signed in as ``name`` with ``password``."""
+    """A browser of its own (its own cookies), signed in as ``name`` with ``password``; with
+    ``make`` (an admin's key), the user is made first."""
     transport = httpx.ASGITransport(app=create_app(authority=started.authority))
     http = httpx.AsyncClient(transport=transport, base_url=base)
+    if make is not None:
+        await person(http, make, name, password)
     page = await http.get("/sign-in")
     form = {"method": "password", "name": name, "password": password}
     done = await http.post(

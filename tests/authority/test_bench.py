@@ -29,5 +29,7 @@ def test_bench_smoke_run() -> None:
     for row in ["bare GET /hello", *ROWS]:
         assert f"| {row} |" in result.stdout
     assert "50,000 grants within 1.2× of 10 (CPU)" in result.stdout
-    assert "✗ 2 workers ≥ 1.6× one worker: not measured" in result.stdout
+    assert "✗ 2 workers ≥ 1.6× one worker, or the machine saturated" in result.stdout
+    assert "CPU per request: not measured" in result.stdout
+    assert "| client µs/req | busy |" in result.stdout
     assert "cached `jot token`" in result.stdout

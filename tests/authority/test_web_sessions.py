@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from jot.authority.app import Started, create_app, open_authority
+from jot.authority.app import Started, open_authority
 from jot.authority.clock import FakeClock
 from jot.authority.models import AuditEvent
 from jot.authority.settings import Settings
+
+from .pages import signed_in
 
 pytestmark = pytest.mark.anyio
 
@@ -26,25 +27,8 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory(web_session_idle=600, web_session_lifetime=1800)
 
 
-async def _client(started: Started, base: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(authority=started.authority))
-    return httpx.AsyncClient(transport=transport, base_url=base)
-
-
 async def _signed_in(started: Started, admin_key: str, base: str) -> httpx.AsyncClient:
-    http = await _client(started, base)
-    made = await http.post(
-        "/api/users",
-        json={"name": "alice", "kind": "user", "password": PASSWORD},
-        headers={"Authorization": f"Bearer {admin_key}"},
-    )
-    assert made.status_code == 201
-    page = await http.get("/sign-in")
-    token = re.search(r"name='csrf_token' value='([^']+)'", page.text)
-    assert token is not None
-    form = {"method": "password", "name": "alice", "password": PASSWORD}
-    done = await http.post("/sign-in", data={**form, "csrf_token": token.group(1)})
-    assert done.status_code == 303, done.text
+    http = await signed_in(started, "alice", PASSWORD, base, make=admin_key)
     assert (await http.get("/")).status_code == 200
     return http
 

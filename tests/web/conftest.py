@@ -119,14 +119,20 @@ class Registered:
 
 
 def register_destination(
-    server: oidc_harness.Running, name: str, redirect_uri: str, group: str = "staff"
+    server: oidc_harness.Running,
+    name: str,
+    redirect_uri: str,
+    group: str = "staff",
+    lifetime: int | None = None,
 ) -> Registered:
-    """Destination ``name`` (an OpenID client with ``redirect_uri``), ``viewer`` for
-    ``group``, and a machine with the connector grant on it (its access key)."""
+    """Destination ``name`` (an OpenID client with ``redirect_uri``; its tokens live
+    ``lifetime`` seconds), ``viewer`` for ``group``, and a machine with the connector grant
+    on it (its access key)."""
+    body: dict[str, object] = {"name": name, "oidc": {"redirect_uris": [redirect_uri]}}
+    if lifetime is not None:
+        body["lifetime"] = lifetime
     with server.api() as api:
-        made = api.post(
-            "/api/destinations", json={"name": name, "oidc": {"redirect_uris": [redirect_uri]}}
-        )
+        made = api.post("/api/destinations", json=body)
         assert made.status_code == 201, made.text
         grant = {"subject": f"group:{group}", "role": "viewer", "resource": name}
         assert api.post("/api/grants", json=grant).status_code == 201

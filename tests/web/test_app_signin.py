@@ -15,6 +15,7 @@ import contextlib
 import json
 import socketserver
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ from .conftest import new_user, register_destination
 from .test_destination_signin import _sign_in_form, _upstream, refused_soon
 
 pytestmark = pytest.mark.e2e
+
+#: The destinations' token lifetime here: renewal (a minute before the end) is due after 5 s.
+LIFETIME = 65
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ def _wsgi(server: Running, tmp: Path) -> Iterator[Front]:
         "127.0.0.1", 0, lambda e, s: [], server_class=_ThreadingServer, handler_class=_Quiet
     )
     url = f"http://127.0.0.1:{httpd.server_port}"
-    registered = register_destination(server, "notes", f"{url}/.jot/callback")
+    registered = register_destination(server, "notes", f"{url}/.jot/callback", lifetime=LIFETIME)
     verifier = Verifier(server.url, audience="notes", access_key=registered.access_key)
     browser = BrowserSignIn(
         BrowserSettings(server.url, "notes", registered.secret, (url,)), verifier
@@ -108,7 +112,7 @@ def _proxy(server: Running, tmp: Path, upstream: str) -> Iterator[Front]:
     cert, key = write_self_signed(["127.0.0.1", "localhost"], tmp)
     port = free_port()
     url = f"https://localhost:{port}"
-    registered = register_destination(server, "shop", f"{url}/.jot/callback")
+    registered = register_destination(server, "shop", f"{url}/.jot/callback", lifetime=LIFETIME)
     (tmp / "shop.key").write_text(registered.access_key)
     (tmp / "shop.secret").write_text(registered.secret)
     with jot_process(
@@ -164,6 +168,32 @@ def test_sign_in_and_back_at_the_page(page: Page, stack: Stack, kind: str) -> No
     assert cookies[0]["sameSite"] == "Lax"
     assert cookies[0]["secure"] == front.url.startswith("https://")
     assert stack.user not in cookies[0]["value"]
+
+
+@FRONTS
+def test_the_renewed_cookie_reaches_the_browser(page: Page, stack: Stack, kind: str) -> None:
+    front = stack.fronts[kind]
+    _sign_in(page, stack.server, f"{front.url}/start", stack.user)
+    renewal_reaches_the_browser(page, f"{front.url}/later", front.cookie, stack.user)
+
+
+def renewal_reaches_the_browser(page: Page, url: str, name: str, user: str) -> None:
+    """Once the jot in the session cookie is due for renewal, one answer carries the new
+    cookie to the browser, and the next request has nothing to renew."""
+    first = _cookie(page, url, name)
+    time.sleep(LIFETIME - 60 + 1)  # The jot inside now has less than a minute left.
+    response = page.goto(url)
+    assert response is not None
+    assert response.status == 200
+    assert _shown(page)["user"] == user
+    renewed = _cookie(page, url, name)
+    assert renewed != first
+    assert name in response.all_headers()["set-cookie"]
+    again = page.goto(url)
+    assert again is not None
+    assert again.status == 200
+    assert "set-cookie" not in again.all_headers()
+    assert _cookie(page, url, name) == renewed
 
 
 @FRONTS

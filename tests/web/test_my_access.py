@@ -5,6 +5,8 @@ the token never leaves the page."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 
 import jwt
@@ -167,3 +169,30 @@ def test_own_keys_and_password(page: Page, server: Running) -> None:
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, server, name, "a new horse battery")
     expect(page.locator("#me-name")).to_have_text(name)
+
+
+def test_the_kubeconfig_button_downloads_what_kubectl_reads(
+    page: Page, server: Running, tmp_path
+) -> None:
+    name = new_user(server)
+    with server.api() as api:
+        body = {"name": "k8s", "kind": "kubernetes", "cluster_server": "https://k8s.example:6443"}
+        assert api.post("/api/destinations", json=body).status_code == 201
+        grant = {"subject": f"user:{name}", "role": "view", "resource": "k8s.dev"}
+        assert api.post("/api/grants", json=grant).status_code == 201
+    sign_in(page, server, name)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Kubeconfig for k8s").click()
+    assert download.value.suggested_filename == "jot-k8s.kubeconfig"
+    saved = tmp_path / "jot-k8s.kubeconfig"
+    download.value.save_as(saved)
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None, "kubectl is not installed"
+    shown = subprocess.run(
+        [kubectl, "config", "view", "--kubeconfig", str(saved), "-o", "json"],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    config = json.loads(shown.stdout)
+    assert config["clusters"][0]["cluster"]["server"] == "https://k8s.example:6443"
+    assert config["users"][0]["user"]["exec"]["args"][:3] == ["token", "--for", "k8s"]
+    assert config["users"][0]["user"]["exec"]["args"][-2:] == ["--server", server.url]
