@@ -75,3 +75,17 @@ def test_applies_is_the_rule_decide_reads() -> None:
     assert applies(Held("web", "a", 100.0), "web.x", 99.9)
     assert not applies(Held("web", "a", 100.0), "web.x", 100.0)
     assert not applies(Held("web.x", "b"), "web", 0.0)
+
+
+def test_the_namespace_and_its_group_are_named_once() -> None:
+    """What a Kubernetes destination sends and what `jot destinations rbac` binds."""
+    from jot.api.roles import namespace_of, role_group
+
+    assert [namespace_of(r) for r in ("k8s", "k8s.dev", "k8s.dev.x", "k8s.")] == [
+        None,
+        "dev",
+        None,
+        None,
+    ]
+    assert role_group("jot:role:", "edit") == "jot:role:edit"
+    assert role_group("jot:role:", "edit", "dev") == "jot:role:edit:dev"

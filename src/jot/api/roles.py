@@ -28,8 +28,10 @@ __all__ = [
     "decide",
     "expiry_of",
     "granting_groups",
+    "namespace_of",
     "resource_chain",
     "revoked",
+    "role_group",
     "roles_below",
     "roles_on",
     "roles_within",
@@ -194,6 +196,20 @@ def roles_below(
         if held.resource.startswith(prefix):
             below.setdefault(held.resource, set()).add(held.role)
     return {sub: frozenset(roles) for sub, roles in below.items()}
+
+
+def namespace_of(resource: str) -> str | None:
+    """The Kubernetes namespace that a grant on ``resource`` is about: ``k8s.dev`` → ``dev``;
+    None for the whole destination (``k8s``) and for deeper sub-resources (``k8s.dev.x``),
+    which mean nothing to Kubernetes."""
+    namespace = resource.partition(".")[2]
+    return namespace if namespace and "." not in namespace else None
+
+
+def role_group(prefix: str, role: str, namespace: str | None = None) -> str:
+    """The group a Kubernetes destination sends for ``role`` (in ``namespace``), and that
+    ``jot destinations rbac`` binds: one name on both sides, or a binding matches nobody."""
+    return f"{prefix}{role}" if namespace is None else f"{prefix}{role}:{namespace}"
 
 
 def _within(resource: str, destination: str) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jot.api.roles import namespace_of, role_group
+
 __all__ = ["MANAGED_BY", "bindings"]
 
 #: The labels on every binding, so that ``kubectl apply --prune -l …`` removes stale ones.
@@ -54,20 +56,19 @@ def bindings(
     cluster: set[str] = set()
     namespaced: set[tuple[str, str]] = set()
     for role, resource in grants:
+        namespace = namespace_of(resource)
         if resource == destination:
             cluster.add(role)
-        else:
-            namespace = resource.removeprefix(destination + ".")
-            if "." not in namespace:  # Deeper sub-resources mean nothing to Kubernetes.
-                namespaced.add((namespace, role))
+        elif namespace is not None:  # Deeper sub-resources mean nothing to Kubernetes.
+            namespaced.add((namespace, role))
     found = [
         _binding("ClusterRoleBinding", f"jot:{destination}:{role}", None,
-                 cluster_roles.get(role, role), f"{role_prefix}{role}", labels)
+                 cluster_roles.get(role, role), role_group(role_prefix, role), labels)
         for role in sorted(cluster)
     ]  # fmt: skip
     found += [
         _binding("RoleBinding", f"jot:{destination}:{role}", namespace,
-                 cluster_roles.get(role, role), f"{role_prefix}{role}:{namespace}", labels)
+                 cluster_roles.get(role, role), role_group(role_prefix, role, namespace), labels)
         for namespace, role in sorted(namespaced)
     ]  # fmt: skip
     return found

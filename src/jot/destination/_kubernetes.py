@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jot.api.identities import RESERVED_PREFIX, is_reserved_name
+from jot.api.roles import namespace_of, role_group
 from jot.destination._core import RESERVED_NAME
 from jot.destination.errors import ForbiddenError
 from jot.destination.identity import Identity
@@ -37,7 +38,7 @@ def kubernetes_user(
             )
     groups = tuple(group_prefix + group for group in identity.groups)
     if role_prefix is not None:
-        groups += tuple(role_prefix + role for role in sorted(identity.roles))
+        groups += tuple(role_group(role_prefix, role) for role in sorted(identity.roles))
         groups += namespaced_groups(identity, role_prefix)
     return KubernetesUser(identity.name, identity.subject, groups)
 
@@ -49,7 +50,7 @@ def namespaced_groups(identity: Identity, role_prefix: str) -> tuple[str, ...]:
     (``k8s.dev.x``) have no Kubernetes meaning and give nothing here."""
     found: list[str] = []
     for resource, roles in identity.scoped_roles.items():
-        namespace = resource.partition(".")[2]
-        if namespace and "." not in namespace:
-            found += (f"{role_prefix}{role}:{namespace}" for role in roles)
+        namespace = namespace_of(resource)
+        if namespace is not None:
+            found += (role_group(role_prefix, role, namespace) for role in roles)
     return tuple(sorted(found))
