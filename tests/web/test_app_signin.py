@@ -271,6 +271,7 @@ def _fresh_sign_in(page: Page, stack: Stack, callback: str) -> None:
     # With it: the sign-in form although the session is live, then back with a code.
     page.goto(authorize + urlencode({**ask, "prompt": "login"}))
     assert urlsplit(page.url).path == "/sign-in", page.url
+    expect(page.get_by_role("status")).to_contain_text("asks you to sign in again")
     _sign_in_form(page, stack.user)
     page.wait_for_url(f"{callback}?**")
     assert "code" in parse_qs(urlsplit(page.url).query)

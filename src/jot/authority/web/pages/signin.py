@@ -47,6 +47,7 @@ def _form(visit: Visit, message: str = "", status: int = 200, name: str = "") ->
         next=nxt,
         name=name,
         signed_out=notice,
+        again=visit.request.query_params.get(AGAIN) == "1",
         providers=[(n, f"/oidc/{quote(n)}/login?{urlencode({'next': nxt})}") for n in names],
     )
 
