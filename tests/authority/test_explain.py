@@ -129,7 +129,8 @@ async def test_a_lapsed_grant_says_so(
     assert (source.applies, source.lapsed, source.applies_text()) == (False, True, "no (lapsed)")
     page = await console.get("/admin/explain", params={"subject": "user:bob", "resource": "web.ns"})
     assert page.status_code == 200, page.text
-    assert "<td>no (lapsed)</td>" in page.text and "another sub-resource" not in page.text
+    assert "<td>no (lapsed)</td>" in page.text
+    assert "another sub-resource" not in page.text
     other = await _explain(admin, "user:alice", "web")
     texts = {s["role"]: Source.model_validate(s).applies_text() for s in other["sources"]}
     assert texts == {"viewer": "yes", "admin": "no (another sub-resource)"}
