@@ -167,6 +167,20 @@ async def test_nobody_approves_their_own_request(admin: httpx.AsyncClient) -> No
     assert own.status_code == 403
 
 
+async def test_mine_lists_only_ones_own(admin: httpx.AsyncClient) -> None:
+    """``mine`` keeps one's own requests from being crowded out of an admin's or an approver's
+    list by everyone else's."""
+    who = await _world(admin)
+    alices = await _ok(admin, "POST", "/api/access-requests", json=_ask(), headers=who[ALICE])
+    bobs = await _ok(admin, "POST", "/api/access-requests", json=_ask(), headers=who[BOB])
+    admins = await _ok(admin, "POST", "/api/access-requests", json=_ask(resource="db"))
+    every = (await _ok(admin, "GET", "/api/access-requests")).json()["items"]
+    assert len(every) == 3
+    for headers, made in (({}, admins), (who[BOB], bobs), (who[ALICE], alices)):
+        listed = await _ok(admin, "GET", "/api/access-requests?mine=true", headers=headers)
+        assert [r["id"] for r in listed.json()["items"]] == [made.json()["id"]]
+
+
 async def test_requests_expire_unanswered(
     admin: httpx.AsyncClient, started: Started, clock: FakeClock
 ) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from jot.authority.app import Started
+
 from .conftest import bearer
+from .pages import signed_in
 
 pytestmark = pytest.mark.anyio
 
@@ -102,12 +105,19 @@ async def test_my_access_lists_every_destination_with_a_grant(admin: httpx.Async
     assert none.json() == {"items": []}
 
 
-async def test_a_lapsed_grant_says_so(admin: httpx.AsyncClient, clock) -> None:
+async def test_a_lapsed_grant_says_so(
+    admin: httpx.AsyncClient, admin_key: str, started: Started, clock
+) -> None:
     """A time-bound grant past its end (not yet swept) shows as lapsed, not as a grant on
-    another sub-resource."""
+    another sub-resource: in the API, the CLI's text and the console's page."""
     from jot.api.explain import Source
 
     await _world(admin)
+    carol = {"name": "carol", "kind": "user", "password": PASSWORD}
+    assert (await admin.post("/api/users", json=carol)).status_code == 201
+    body = {"subject": "user:carol", "role": "admin", "resource": "jot"}
+    assert (await admin.post("/api/grants", json=body)).status_code == 201
+    console = await signed_in(started, "carol", PASSWORD)
     body = {"subject": "user:bob", "role": "oncall", "resource": "web", "duration": 60}
     assert (await admin.post("/api/grants", json=body)).status_code == 201
     found = await _explain(admin, "user:bob", "web.ns")
@@ -117,6 +127,10 @@ async def test_a_lapsed_grant_says_so(admin: httpx.AsyncClient, clock) -> None:
     assert (found["token"], found["roles"]) == (False, [])
     (source,) = (Source.model_validate(s) for s in found["sources"])
     assert (source.applies, source.lapsed, source.applies_text()) == (False, True, "no (lapsed)")
+    page = await console.get("/admin/explain", params={"subject": "user:bob", "resource": "web.ns"})
+    assert page.status_code == 200, page.text
+    assert "<td>no (lapsed)</td>" in page.text
+    assert "another sub-resource" not in page.text
     other = await _explain(admin, "user:alice", "web")
     texts = {s["role"]: Source.model_validate(s).applies_text() for s in other["sources"]}
     assert texts == {"viewer": "yes", "admin": "no (another sub-resource)"}

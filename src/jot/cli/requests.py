@@ -81,12 +81,13 @@ def requests_add(
 
 @requests.command("list")
 @click.option("--state", type=click.Choice(_STATES), help="Only requests in this state.")
+@click.option("--mine", is_flag=True, help="Only your own requests.")
 @server_option
 @json_option
-def requests_list(state: str | None, server: str | None, as_json: bool) -> None:
+def requests_list(state: str | None, mine: bool, server: str | None, as_json: bool) -> None:
     """List requests, newest first: yours and those you may answer (all, for admins)."""
     print_items(
-        call(server, ops.access_requests_list(state=state)),
+        call(server, ops.access_requests_list(state=state, mine=mine)),
         as_json,
         ["id", "requester", "role", "resource", "for", "state", "created", "reason"],
         _row,

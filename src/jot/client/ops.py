@@ -326,8 +326,11 @@ def grant_delete(grant_id: str) -> Call[None]:
     return Call("DELETE", f"/api/grants/{_q(grant_id)}", _none)
 
 
-def access_requests_list(*, state: str | None = None) -> Call[AccessRequestList]:
-    return Call("GET", "/api/access-requests", _model(AccessRequestList), params={"state": state})
+def access_requests_list(
+    *, state: str | None = None, mine: bool = False
+) -> Call[AccessRequestList]:
+    params = {"state": state, "mine": mine or None}
+    return Call("GET", "/api/access-requests", _model(AccessRequestList), params=params)
 
 
 def access_request_create(

@@ -199,13 +199,16 @@ def list_requests(
     ctx: Context,
     state: RequestState | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
+    mine: bool = False,
 ) -> AccessRequestList:
     """Newest first: every request for admins and viewers, else one's own and those one may
-    answer. ``state=pending`` lists what waits for an answer."""
+    answer. ``state=pending`` lists what waits for an answer; ``mine`` only one's own."""
     stmt = select(AccessRequest, Identity.name).join(
         Identity, Identity.id == AccessRequest.identity_id
     )
     stmt = stmt.where(_visible(ctx))
+    if mine:
+        stmt = stmt.where(AccessRequest.identity_id == ctx.me().id)
     if state == "pending":
         stmt = stmt.where(AccessRequest.state == "pending", AccessRequest.expires > ctx.now)
     elif state == "expired":
