@@ -46,6 +46,8 @@ def _example(server: oidc_harness.Running) -> None:
             ("user:bob@example.com", "approver", "jot.web"),
         ):
             api.post("/api/grants", json={"subject": subject, "role": role, "resource": resource})
+        until = {"subject": "user:bob@example.com", "role": "editor", "resource": "web.blog"}
+        api.post("/api/grants", json={**until, "duration": 8 * 3600})  # Time left, on Grants.
 
 
 def _shoot(page: Page, name: str) -> None:
@@ -109,6 +111,7 @@ def main() -> None:
             for path, name in (
                 ("/admin/users", "admin-users"),
                 ("/admin/grants", "admin-grants"),
+                ("/admin/destinations/prod-cluster", "admin-destination"),
                 (
                     "/admin/explain?subject=user:alice@example.com&resource=web.blog",
                     "admin-explain",

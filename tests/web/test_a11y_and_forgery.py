@@ -54,6 +54,9 @@ def test_the_main_pages_have_no_serious_accessibility_violation(
         "/admin/explain?subject=user:admin&resource=jot",
         "/admin/access-keys",
         "/admin/signing-keys",
+        "/admin/revocations",
+        f"/admin/users/{admin}",
+        "/admin/destinations/jot",
         "/admin/providers",
         "/admin/audit",
     ):

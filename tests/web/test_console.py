@@ -4,6 +4,7 @@ a user cannot reach an admin page."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from playwright.sync_api import Page, expect
@@ -11,6 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.oidc.oidc_harness import Running
 
 from .conftest import new_user, sign_in
+from .test_a11y_and_forgery import _violations
 
 
 def _submit(page: Page, title: str, values: dict[str, str], button: str) -> None:
@@ -115,3 +117,42 @@ def test_the_audit_log_pages_and_follows_live(page: Page, server: Running) -> No
     page.get_by_role("button", name="Filter").click()
     for text in page.locator("#rows tbody tr td:nth-child(2)").all_inner_texts():
         assert text.startswith("web.session.")
+
+
+def test_an_admin_makes_a_machines_key_and_revokes_a_token(page: Page, server: Running) -> None:
+    machine = f"ci-{secrets.token_hex(3)}"
+    sign_in(page, server, new_user(server, admin=True))
+    page.goto(f"{server.url}/admin/users")
+    _submit(
+        page,
+        "Add a user or machine identity",
+        {"Name (an e-mail address for people)": machine, "Kind": "machine"},
+        "Add",
+    )
+    page.get_by_role("link", name="Access keys").click()
+    form = {
+        "Identity (a user or machine)": machine,
+        "Key name": "deploy",
+        "Expires after": "7 days",
+    }
+    _submit(page, "Make a key for an identity", form, "Make key")
+    expect(page.locator("#secret")).to_have_value(re.compile(r"^jot_ak_"))
+    assert _violations(page) == []  # The page with its one-time secret, too.
+    key = page.locator("#secret").input_value()
+    with server.api() as api:
+        assert (
+            api.get("/api/whoami", headers={"Authorization": f"Bearer {key}"}).json()["name"]
+            == machine
+        )
+    page.goto(f"{server.url}/admin/access-keys")  # Shown once: the list shows no key.
+    expect(page.locator("#secret")).to_have_count(0)
+
+    page.get_by_role("link", name="Revocations").click()
+    jti = f"jti-{secrets.token_hex(4)}"
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    _submit(page, "Revoke one token", {"Token id (jti)": jti}, "Revoke token")
+    expect(page.locator("#rows")).not_to_contain_text(jti)  # Dismissed: nothing sent.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke token").click()
+    expect(page.locator("#done")).to_contain_text(f"revoked {jti} at every destination")
+    expect(page.locator(f"#rows tr:has-text('{jti}')")).to_be_visible()

@@ -545,7 +545,7 @@ def destinations_rbac(
     RoleBinding in that namespace."""
     import yaml
 
-    from jot.cli._rbac import bindings
+    from jot.api.rbac import bindings
 
     cluster_roles = {}
     for item in mapped:

@@ -14,7 +14,16 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from jot.authority.access import Need
-from jot.authority.web.pages import admin, debug, home, insight, requests, signin
+from jot.authority.web.pages import (
+    admin,
+    admin_detail,
+    debug,
+    home,
+    insight,
+    requests,
+    revocations,
+    signin,
+)
 from jot.authority.web.render import STATIC
 from jot.authority.web.visit import PageFunction, endpoint
 
@@ -54,6 +63,9 @@ PAGES: list[Page] = [
     Page("GET", "/admin/users", admin.users, Need.VIEW),
     Page("POST", "/admin/users", admin.user_create, Need.ADMIN),
     Page("POST", "/admin/users/delete", admin.user_delete, Need.ADMIN),
+    Page("GET", "/admin/users/{name}", admin_detail.user_page, Need.VIEW),
+    Page("POST", "/admin/users/{name}/password", admin_detail.user_password, Need.ADMIN),
+    Page("POST", "/admin/users/{name}/rename", admin_detail.user_rename, Need.ADMIN),
     Page("GET", "/admin/groups", admin.groups_page, Need.VIEW),
     Page("POST", "/admin/groups", admin.group_create, Need.ADMIN),
     Page("POST", "/admin/groups/delete", admin.group_delete, Need.ADMIN),
@@ -62,17 +74,26 @@ PAGES: list[Page] = [
     Page("GET", "/admin/destinations", admin.destinations_page, Need.VIEW),
     Page("POST", "/admin/destinations", admin.destination_create, Need.ADMIN),
     Page("POST", "/admin/destinations/delete", admin.destination_delete, Need.ADMIN),
+    Page("GET", "/admin/destinations/{name}", admin_detail.destination_page, Need.VIEW),
+    Page("POST", "/admin/destinations/{name}/update", admin_detail.destination_update, Need.ADMIN),
+    Page("POST", "/admin/destinations/{name}/seal", admin_detail.destination_seal, Need.ADMIN),
     Page("GET", "/admin/grants", admin.grants_page, Need.VIEW),
     Page("POST", "/admin/grants", admin.grant_create, Need.ADMIN),
     Page("POST", "/admin/grants/delete", admin.grant_delete, Need.ADMIN),
     Page("GET", "/admin/explain", insight.explain_page, Need.VIEW),
     Page("GET", "/admin/access-keys", admin.access_keys, Need.VIEW),
+    Page("POST", "/admin/access-keys", admin.key_create, Need.ADMIN),
     Page("POST", "/admin/access-keys/revoke", admin.key_revoke, Need.ADMIN),
     Page("GET", "/admin/signing-keys", admin.signing_keys, Need.VIEW),
     Page("POST", "/admin/signing-keys/rotate", admin.signing_keys_rotate, Need.ADMIN),
     Page("GET", "/admin/providers", admin.providers_page, Need.VIEW),
     Page("POST", "/admin/providers", admin.provider_create, Need.ADMIN),
+    Page("POST", "/admin/providers/update", admin.provider_update, Need.ADMIN),
     Page("POST", "/admin/providers/delete", admin.provider_delete, Need.ADMIN),
+    Page("GET", "/admin/revocations", revocations.revocations_page, Need.VIEW),
+    Page("POST", "/admin/revocations", revocations.revoke, Need.ADMIN),
+    Page("POST", "/admin/revocations/token", revocations.revoke_token, Need.ADMIN),
+    Page("POST", "/admin/revocations/lift", revocations.lift, Need.ADMIN),
     Page("GET", "/admin/audit", insight.audit_page, Need.VIEW),
     Page("GET", "/admin/audit/tail", insight.audit_tail, Need.VIEW),
 ]

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
 from jot.api.destinations import DestinationCreate
 from jot.api.identities import GroupCreate, IdentityCreate, MemberChange
-from jot.api.providers import ProviderCreate
+from jot.api.keys import AccessKeyCreate
+from jot.api.providers import ProviderCreate, ProviderUpdate
 from jot.api.session import GrantCreate
 from jot.authority.access import Need
+from jot.authority.errors import BadRequest
 from jot.authority.handlers import destinations, grants, identities, keys
 from jot.authority.oidc import providers
 from jot.authority.web.pages.admin_kit import (
@@ -23,7 +26,9 @@ from jot.authority.web.pages.admin_kit import (
     Form,
     Listing,
     Row,
+    Secret,
     attempt,
+    ends,
     next_url,
     show,
 )
@@ -42,10 +47,12 @@ __all__ = [
     "group_member_add",
     "group_member_remove",
     "groups_page",
+    "key_create",
     "key_revoke",
     "overview",
     "provider_create",
     "provider_delete",
+    "provider_update",
     "providers_page",
     "signing_keys",
     "signing_keys_rotate",
@@ -53,6 +60,21 @@ __all__ = [
     "user_delete",
     "users",
 ]
+
+
+#: The grant form's "For" choices: seconds, or None for a grant until removed.
+DURATIONS: dict[str, int | None] = {
+    "until removed": None,
+    "1 hour": 3600,
+    "8 hours": 8 * 3600,
+    "1 day": 86400,
+    "7 days": 7 * 86400,
+    "30 days": 30 * 86400,
+}
+
+#: The access-key form's expiry choices (seconds).
+KEY_LIFETIMES: dict[str, int] = {"1 day": 86400, "7 days": 7 * 86400, "30 days": 30 * 86400,
+                                 "90 days": 90 * 86400, "1 year": 365 * 86400}  # fmt: skip
 
 
 def _q(visit: Visit, name: str) -> str:
@@ -87,6 +109,7 @@ def _users(visit: Visit, status: int = 200, error: str = "") -> Response:
             i.name,
             [i.name, i.kind, ", ".join(i.groups) or "—", "yes" if i.has_password else "no"],
             [Action("/admin/users/delete", "Remove", {"name": i.name}, remove.format(name=i.name))],
+            link=f"/admin/users/{quote(i.name, safe='@')}",
         )
         for i in found
     ]
@@ -251,7 +274,7 @@ def _destinations(visit: Visit, status: int = 200, error: str = "") -> Response:
                     f"Remove {d.name}? Its grants go with it.",
                 )
             ],
-            link=f"/admin/grants?resource={d.name}",
+            link=f"/admin/destinations/{quote(d.name)}",
         )
         for d in found
     ]
@@ -333,12 +356,7 @@ def _grants(visit: Visit, status: int = 200, error: str = "") -> Response:
     rows = [
         Row(
             g.id,
-            [
-                g.subject,
-                g.role,
-                g.resource,
-                g.expires.strftime("%Y-%m-%d %H:%M") if g.expires else "—",
-            ],
+            [g.subject, g.role, g.resource, ends(visit, g.expires)],
             [
                 Action(
                     "/admin/grants/delete",
@@ -357,6 +375,14 @@ def _grants(visit: Visit, status: int = 200, error: str = "") -> Response:
             Field("subject", "Subject (user:NAME or group:NAME)"),
             Field("role", "Role"),
             Field("resource", "Resource (destination or destination.sub-resource)"),
+            Field("duration", "For", options=list(DURATIONS), value="until removed"),
+            Field(
+                "until",
+                "Or until (UTC)",
+                "datetime-local",
+                required=False,
+                hint="a time-bound grant lapses by itself (jot grants add --for/--until)",
+            ),
         ],
         "Grant",
     )
@@ -382,11 +408,18 @@ def grants_page(visit: Visit) -> Response:
 
 def grant_create(visit: Visit) -> Response:
     def act() -> str:
+        until = _f(visit, "until")
         body = GrantCreate.model_validate(
-            {k: _f(visit, k) for k in ("subject", "role", "resource")}
+            {
+                **{k: _f(visit, k) for k in ("subject", "role", "resource")},
+                "duration": DURATIONS.get(_f(visit, "duration")),
+                # datetime-local has no zone; the label says UTC.
+                "expires": f"{until}+00:00" if until else None,
+            }
         )
-        visit.call(Need.ADMIN, grants.create_grant, body)
-        return f"granted {body.role} on {body.resource} to {body.subject}"
+        made = visit.call(Need.ADMIN, grants.create_grant, body)
+        lapse = f" until {ends(visit, made.expires)}" if made.expires else ""
+        return f"granted {body.role} on {body.resource} to {body.subject}{lapse}"
 
     return attempt(visit, "/admin/grants", act, _again(_grants, visit))
 
@@ -402,7 +435,9 @@ def grant_delete(visit: Visit) -> Response:
 # -- access keys and signing keys -----------------------------------------------------------
 
 
-def _access_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
+def _access_keys(
+    visit: Visit, status: int = 200, error: str = "", secret: Secret | None = None
+) -> Response:
     who, after = _q(visit, "identity"), _q(visit, "after")
     found = visit.call(
         Need.SELF, keys.list_access_keys, who or None, after=after or None, limit=PAGE
@@ -428,16 +463,26 @@ def _access_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
         )
         for k in found
     ]
+    form = Form(
+        "/admin/access-keys",
+        "Make a key for an identity",
+        [
+            Field("identity", "Identity (a user or machine)", value=who),
+            Field("name", "Key name", value="key"),
+            Field("ttl", "Expires after", options=list(KEY_LIFETIMES), value="30 days"),
+        ],
+        "Make key",
+    )
     listing = Listing(
         "/admin/access-keys",
         "Access keys",
         ["Id", "Identity", "Name", "Expires", "Last used", "State"],
         rows,
-        [],
+        [form],
         [Field("identity", "Identity", value=who)],
         next_url(visit, found, lambda k: k.id, identity=who),
     )
-    return show(visit, listing, status=status, error=error)
+    return show(visit, listing, status=status, error=error, secret=secret)
 
 
 def _when(value: Any) -> str:
@@ -446,6 +491,34 @@ def _when(value: Any) -> str:
 
 def access_keys(visit: Visit) -> Response:
     return _access_keys(visit)
+
+
+def key_create(visit: Visit) -> Response:
+    """A key an admin makes for an identity (a machine has no other way to get one); it starts
+    a line of its own and is shown once, on this answer only."""
+    made: list[Any] = []
+
+    def act() -> str:
+        lifetime = KEY_LIFETIMES.get(_f(visit, "ttl"))
+        if lifetime is None:
+            raise BadRequest("choose when the key expires")
+        body = AccessKeyCreate.model_validate(
+            {"identity": _f(visit, "identity"), "name": _f(visit, "name") or "key", "ttl": lifetime}
+        )
+        # The route's own rule (the handler lets only an admin make a key for another).
+        made.append(visit.call(Need.SELF, keys.create_access_key, body))
+        return ""
+
+    answer = attempt(visit, "/admin/access-keys", act, _again(_access_keys, visit))
+    if not made:
+        return answer
+    new = made[0]
+    secret = Secret(
+        f"Access key “{new.key.name}” of {new.key.identity}",
+        new.access_key,
+        f"Shown this once: copy it now. It expires {_when(new.key.expires)} UTC.",
+    )
+    return _access_keys(visit, 201, secret=secret)
 
 
 def key_revoke(visit: Visit) -> Response:
@@ -510,7 +583,14 @@ def _providers(visit: Visit, status: int = 200, error: str = "") -> Response:
     rows = [
         Row(
             p.name,
-            [p.name, p.issuer, p.client_id, ", ".join(p.scopes)],
+            [
+                p.name,
+                p.issuer,
+                p.client_id,
+                ", ".join(p.scopes),
+                ", ".join(p.allowed_domains) or "any",
+                f"{p.email_claim} / {p.name_claim} / {p.groups_claim}",
+            ],
             [
                 Action(
                     "/admin/providers/delete",
@@ -533,12 +613,25 @@ def _providers(visit: Visit, status: int = 200, error: str = "") -> Response:
         ],
         "Add",
     )
+    change = Form(
+        "/admin/providers/update",
+        "Change a provider (empty fields stay as they are)",
+        [
+            Field("name", "Name"),
+            Field("issuer", "Issuer URL", "url", required=False),
+            Field("client_id", "Client id", required=False),
+            Field("client_secret", "New client secret", "password", required=False),
+            Field("scopes", "Scopes (space-separated)", required=False),
+            Field("allowed_domains", "Allowed e-mail domains (space-separated)", required=False),
+        ],
+        "Save",
+    )
     listing = Listing(
         "/admin/providers",
         "Login providers",
-        ["Name", "Issuer", "Client id", "Scopes"],
+        ["Name", "Issuer", "Client id", "Scopes", "Domains", "Claims (e-mail / name / groups)"],
         rows,
-        [form],
+        [form, change],
     )
     return show(visit, listing, status=status, error=error)
 
@@ -559,6 +652,19 @@ def provider_create(visit: Visit) -> Response:
         )
         made = visit.call(Need.ADMIN, providers.create_provider, body)
         return f"added provider {made.name}"
+
+    return attempt(visit, "/admin/providers", act, _again(_providers, visit))
+
+
+def provider_update(visit: Visit) -> Response:
+    def act() -> str:
+        given = {k: _f(visit, k) for k in ("issuer", "client_id", "client_secret") if _f(visit, k)}
+        for k in ("scopes", "allowed_domains"):
+            if _f(visit, k):
+                given[k] = _f(visit, k).split()  # type: ignore[assignment]
+        body = ProviderUpdate.model_validate(given)
+        made = visit.call(Need.ADMIN, providers.update_provider, _f(visit, "name"), body)
+        return f"changed provider {made.name}"
 
     return attempt(visit, "/admin/providers", act, _again(_providers, visit))
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from jot.authority.clock import to_datetime
 from jot.authority.errors import APIError
 from jot.authority.web.visit import Visit, invalid
+from jot.cli._duration import spoken
 
 __all__ = [
     "PAGE",
@@ -23,7 +26,9 @@ __all__ = [
     "Form",
     "Listing",
     "Row",
+    "Secret",
     "attempt",
+    "ends",
     "next_url",
     "show",
 ]
@@ -42,6 +47,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("/requests", "Access requests"),
     ("/admin/access-keys", "Access keys"),
     ("/admin/signing-keys", "Signing keys"),
+    ("/admin/revocations", "Revocations"),
     ("/admin/providers", "Login providers"),
     ("/admin/audit", "Audit log"),
 ]
@@ -99,6 +105,30 @@ class Listing:
     intro: str = ""
     #: The label of the filter form's button.
     search: str = "Filter"
+    #: A block of text shown as it is (a YAML document), under a heading of its own.
+    text: str = ""
+    text_title: str = ""
+
+
+@dataclass
+class Secret:
+    """A secret the handler shows once (a new access key, a client secret), with a copy
+    button."""
+
+    title: str
+    value: str
+    hint: str = "Shown this once: copy it now."
+
+
+def ends(visit: Visit, value: datetime | None) -> str:
+    """When a grant ends, and how long that is from now (``jot grants list``'s way)."""
+    if value is None:
+        return "—"
+    left = (value - to_datetime(visit.authority.clock())).total_seconds()
+    if left >= 300:  # To the minute: the seconds of a long time left are noise.
+        left = round(left / 60) * 60
+    when = value.strftime("%Y-%m-%d %H:%M")
+    return f"{when} ({spoken(left)} left)" if left > 0 else when
 
 
 def next_url(
@@ -112,8 +142,17 @@ def next_url(
     return f"{visit.request.url.path}?{urlencode(query)}"
 
 
-def show(visit: Visit, listing: Listing, *, status: int = 200, error: str = "") -> Response:
-    done = visit.request.query_params.get("done", "")[:300]
+def show(
+    visit: Visit,
+    listing: Listing,
+    *,
+    status: int = 200,
+    error: str = "",
+    secret: Secret | None = None,
+    done: str | None = None,
+) -> Response:
+    if done is None:
+        done = visit.request.query_params.get("done", "")[:300]
     return visit.page(
         "admin.html",
         status,
@@ -122,6 +161,7 @@ def show(visit: Visit, listing: Listing, *, status: int = 200, error: str = "") 
         sections=SECTIONS,
         error=error,
         done=done,
+        secret=secret,
     )
 
 
