@@ -144,6 +144,10 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
+def _nothing() -> None:
+    pass
+
+
 class _HeadWithBody:
     """A response's view of the connection's transport: the head of a response of known
     length (uvicorn's first write once such a response started) is held and leaves with the
@@ -161,7 +165,7 @@ class _HeadWithBody:
     def write(self, data: bytes) -> None:
         if self._head is not None:
             data, self._head = self._head + data, None
-        elif not self._seen and self._cycle.response_started:
+        elif not self._seen and self._cycle is not None and self._cycle.response_started:
             self._seen = True
             if self._cycle.chunked_encoding is False:
                 self._head = data
@@ -174,9 +178,12 @@ class _HeadWithBody:
             self._transport.write(head)
 
     def response_done(self) -> None:
-        """The cycle's ``on_response``: the head goes out before the next response."""
+        """The cycle's ``on_response``: the head goes out before the next response. The
+        references back to the cycle and the protocol are dropped, so that no reference
+        cycle keeps them for the garbage collector (which then ran far more often)."""
         self.flush()
-        self._done()
+        done, self._done, self._cycle = self._done, _nothing, None
+        done()
 
     def close(self) -> None:
         self.flush()
