@@ -332,3 +332,42 @@ async def test_unknown_names_are_not_found(root: httpx.AsyncClient, page: str) -
     missing = await root.get(page)
     assert missing.status_code == 404
     assert "nobody" in missing.text or "nowhere" in missing.text
+
+
+async def test_the_jot_destinations_form_sends_only_what_changed(
+    root: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    # The form shows every field; the unchanged kind of 'jot' (which may not change) is not
+    # sent again, as the CLI sends only the options given.
+    kind = (await admin.get("/api/destinations/jot")).json()["kind"]
+    here = "/admin/destinations/jot"
+    changed = await _post(
+        root, here, f"{here}/update", kind=kind, lifetime="900", group_narrowing="all",
+        cluster_server="", cluster_ca="",
+    )  # fmt: skip
+    assert "changed destination jot" in await _done(root, changed)
+    assert (await admin.get("/api/destinations/jot")).json()["lifetime"] == 900
+    refused = await _post(root, here, f"{here}/update", kind="other", lifetime="900")
+    assert refused.status_code == 400
+    assert "cannot change" in html.unescape(refused.text)
+
+
+async def test_a_provider_changes_and_an_unknown_one_is_not_found(
+    root: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    made = {"name": "corp", "issuer": "https://idp.example.com", "client_id": "jot"}
+    assert (await admin.post("/api/providers", json=made)).status_code == 201
+    action = "/admin/providers/update"
+    changed = await _post(
+        root, "/admin/providers", action, name="corp", client_id="jot2",
+        scopes="openid email", allowed_domains="example.com", issuer="", client_secret="",
+    )  # fmt: skip
+    assert "changed provider corp" in await _done(root, changed)
+    row = (await admin.get("/api/providers/corp")).json()
+    assert (row["client_id"], row["scopes"], row["allowed_domains"]) == (
+        "jot2", ["openid", "email"], ["example.com"],
+    )  # fmt: skip
+    assert row["issuer"] == "https://idp.example.com"  # Empty: kept.
+    missing = await _post(root, "/admin/providers", action, name="nope", client_id="x")
+    assert missing.status_code == 404
+    assert "nope" in html.unescape(missing.text)

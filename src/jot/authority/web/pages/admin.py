@@ -4,7 +4,6 @@ through its API handler with the route's own access rule (:meth:`Visit.call`).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -27,9 +26,11 @@ from jot.authority.web.pages.admin_kit import (
     Listing,
     Row,
     Secret,
+    again,
     attempt,
     ends,
     next_url,
+    posted,
     show,
 )
 from jot.authority.web.visit import Visit
@@ -41,6 +42,7 @@ __all__ = [
     "destinations_page",
     "grant_create",
     "grant_delete",
+    "grant_row",
     "grants_page",
     "group_create",
     "group_delete",
@@ -79,16 +81,6 @@ KEY_LIFETIMES: dict[str, int] = {"1 day": 86400, "7 days": 7 * 86400, "30 days":
 
 def _q(visit: Visit, name: str) -> str:
     return visit.request.query_params.get(name, "")[:300]
-
-
-def _f(visit: Visit, name: str) -> str:
-    return visit.form.get(name, "").strip()
-
-
-def _again(
-    page: Callable[[Visit, int, str], Response], visit: Visit
-) -> Callable[[int, str], Response]:
-    return lambda status, message: page(visit, status, message)
 
 
 def overview(visit: Visit) -> Response:
@@ -148,23 +140,23 @@ def user_create(visit: Visit) -> Response:
     def act() -> str:
         body = IdentityCreate.model_validate(
             {
-                "name": _f(visit, "name"),
-                "kind": _f(visit, "kind") or "user",
+                "name": posted(visit, "name"),
+                "kind": posted(visit, "kind") or "user",
                 "password": visit.form.get("password") or None,
             }
         )
         made = visit.call(Need.ADMIN, identities.create_identity, body)
         return f"added {made.kind} {made.name}"
 
-    return attempt(visit, "/admin/users", act, _again(_users, visit))
+    return attempt(visit, "/admin/users", act, again(_users, visit))
 
 
 def user_delete(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.ADMIN, identities.delete_identity, _f(visit, "name"))
-        return f"removed {_f(visit, 'name')}"
+        visit.call(Need.ADMIN, identities.delete_identity, posted(visit, "name"))
+        return f"removed {posted(visit, 'name')}"
 
-    return attempt(visit, "/admin/users", act, _again(_users, visit))
+    return attempt(visit, "/admin/users", act, again(_users, visit))
 
 
 # -- groups -------------------------------------------------------------------------------
@@ -222,36 +214,38 @@ def groups_page(visit: Visit) -> Response:
 
 def group_create(visit: Visit) -> Response:
     def act() -> str:
-        made = visit.call(Need.ADMIN, identities.create_group, GroupCreate(name=_f(visit, "name")))
+        made = visit.call(
+            Need.ADMIN, identities.create_group, GroupCreate(name=posted(visit, "name"))
+        )
         return f"added group {made.name}"
 
-    return attempt(visit, "/admin/groups", act, _again(_groups, visit))
+    return attempt(visit, "/admin/groups", act, again(_groups, visit))
 
 
 def group_delete(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.ADMIN, identities.delete_group, _f(visit, "name"))
-        return f"removed group {_f(visit, 'name')}"
+        visit.call(Need.ADMIN, identities.delete_group, posted(visit, "name"))
+        return f"removed group {posted(visit, 'name')}"
 
-    return attempt(visit, "/admin/groups", act, _again(_groups, visit))
+    return attempt(visit, "/admin/groups", act, again(_groups, visit))
 
 
 def group_member_add(visit: Visit) -> Response:
     def act() -> str:
-        body = MemberChange(name=_f(visit, "member"))
-        visit.call(Need.ADMIN, identities.add_member, _f(visit, "group"), body)
-        return f"added {body.name} to {_f(visit, 'group')}"
+        body = MemberChange(name=posted(visit, "member"))
+        visit.call(Need.ADMIN, identities.add_member, posted(visit, "group"), body)
+        return f"added {body.name} to {posted(visit, 'group')}"
 
-    return attempt(visit, "/admin/groups", act, _again(_groups, visit))
+    return attempt(visit, "/admin/groups", act, again(_groups, visit))
 
 
 def group_member_remove(visit: Visit) -> Response:
     def act() -> str:
-        group, member = _f(visit, "group"), _f(visit, "member")
+        group, member = posted(visit, "group"), posted(visit, "member")
         visit.call(Need.ADMIN, identities.remove_member, group, member)
         return f"removed {member} from {group}"
 
-    return attempt(visit, "/admin/groups", act, _again(_groups, visit))
+    return attempt(visit, "/admin/groups", act, again(_groups, visit))
 
 
 # -- destinations -------------------------------------------------------------------------
@@ -316,28 +310,44 @@ def destination_create(visit: Visit) -> Response:
     def act() -> str:
         body = DestinationCreate.model_validate(
             {
-                "name": _f(visit, "name"),
-                "kind": _f(visit, "kind") or "http",
-                "lifetime": _f(visit, "lifetime") or 300,
-                "group_narrowing": _f(visit, "group_narrowing") or "all",
-                "cluster_server": _f(visit, "cluster_server") or None,
+                "name": posted(visit, "name"),
+                "kind": posted(visit, "kind") or "http",
+                "lifetime": posted(visit, "lifetime") or 300,
+                "group_narrowing": posted(visit, "group_narrowing") or "all",
+                "cluster_server": posted(visit, "cluster_server") or None,
             }
         )
         made = visit.call(Need.ADMIN, destinations.create_destination, body)
         return f"added destination {made.name}"
 
-    return attempt(visit, "/admin/destinations", act, _again(_destinations, visit))
+    return attempt(visit, "/admin/destinations", act, again(_destinations, visit))
 
 
 def destination_delete(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.ADMIN, destinations.delete_destination, _f(visit, "name"))
-        return f"removed destination {_f(visit, 'name')}"
+        visit.call(Need.ADMIN, destinations.delete_destination, posted(visit, "name"))
+        return f"removed destination {posted(visit, 'name')}"
 
-    return attempt(visit, "/admin/destinations", act, _again(_destinations, visit))
+    return attempt(visit, "/admin/destinations", act, again(_destinations, visit))
 
 
 # -- grants -------------------------------------------------------------------------------
+
+
+def grant_row(visit: Visit, g: Any) -> Row:
+    """A grant in a table (the Grants page, a user's, a destination's), with its Remove."""
+    return Row(
+        g.id,
+        [g.subject, g.role, g.resource, ends(visit, g.expires)],
+        [
+            Action(
+                "/admin/grants/delete",
+                "Remove",
+                {"id": g.id},
+                f"Remove {g.role} on {g.resource} from {g.subject}?",
+            )
+        ],
+    )
 
 
 def _grants(visit: Visit, status: int = 200, error: str = "") -> Response:
@@ -353,21 +363,7 @@ def _grants(visit: Visit, status: int = 200, error: str = "") -> Response:
         after=after or None,
         limit=PAGE,
     ).items
-    rows = [
-        Row(
-            g.id,
-            [g.subject, g.role, g.resource, ends(visit, g.expires)],
-            [
-                Action(
-                    "/admin/grants/delete",
-                    "Remove",
-                    {"id": g.id},
-                    f"Remove {g.role} on {g.resource} from {g.subject}?",
-                )
-            ],
-        )
-        for g in found
-    ]
+    rows = [grant_row(visit, g) for g in found]
     form = Form(
         "/admin/grants",
         "Grant a role",
@@ -408,11 +404,11 @@ def grants_page(visit: Visit) -> Response:
 
 def grant_create(visit: Visit) -> Response:
     def act() -> str:
-        until = _f(visit, "until")
+        until = posted(visit, "until")
         body = GrantCreate.model_validate(
             {
-                **{k: _f(visit, k) for k in ("subject", "role", "resource")},
-                "duration": DURATIONS.get(_f(visit, "duration")),
+                **{k: posted(visit, k) for k in ("subject", "role", "resource")},
+                "duration": DURATIONS.get(posted(visit, "duration")),
                 # datetime-local has no zone; the label says UTC.
                 "expires": f"{until}+00:00" if until else None,
             }
@@ -421,15 +417,15 @@ def grant_create(visit: Visit) -> Response:
         lapse = f" until {ends(visit, made.expires)}" if made.expires else ""
         return f"granted {body.role} on {body.resource} to {body.subject}{lapse}"
 
-    return attempt(visit, "/admin/grants", act, _again(_grants, visit))
+    return attempt(visit, "/admin/grants", act, again(_grants, visit))
 
 
 def grant_delete(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.ADMIN, grants.delete_grant, _f(visit, "id"))
-        return f"removed grant {_f(visit, 'id')}"
+        visit.call(Need.ADMIN, grants.delete_grant, posted(visit, "id"))
+        return f"removed grant {posted(visit, 'id')}"
 
-    return attempt(visit, "/admin/grants", act, _again(_grants, visit))
+    return attempt(visit, "/admin/grants", act, again(_grants, visit))
 
 
 # -- access keys and signing keys -----------------------------------------------------------
@@ -499,17 +495,21 @@ def key_create(visit: Visit) -> Response:
     made: list[Any] = []
 
     def act() -> str:
-        lifetime = KEY_LIFETIMES.get(_f(visit, "ttl"))
+        lifetime = KEY_LIFETIMES.get(posted(visit, "ttl"))
         if lifetime is None:
             raise BadRequest("choose when the key expires")
         body = AccessKeyCreate.model_validate(
-            {"identity": _f(visit, "identity"), "name": _f(visit, "name") or "key", "ttl": lifetime}
+            {
+                "identity": posted(visit, "identity"),
+                "name": posted(visit, "name") or "key",
+                "ttl": lifetime,
+            }
         )
         # The route's own rule (the handler lets only an admin make a key for another).
         made.append(visit.call(Need.SELF, keys.create_access_key, body))
         return ""
 
-    answer = attempt(visit, "/admin/access-keys", act, _again(_access_keys, visit))
+    answer = attempt(visit, "/admin/access-keys", act, again(_access_keys, visit))
     if not made:
         return answer
     new = made[0]
@@ -523,10 +523,10 @@ def key_create(visit: Visit) -> Response:
 
 def key_revoke(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.SELF, keys.revoke_access_key, _f(visit, "id"))
-        return f"revoked {_f(visit, 'id')}"
+        visit.call(Need.SELF, keys.revoke_access_key, posted(visit, "id"))
+        return f"revoked {posted(visit, 'id')}"
 
-    return attempt(visit, "/admin/access-keys", act, _again(_access_keys, visit))
+    return attempt(visit, "/admin/access-keys", act, again(_access_keys, visit))
 
 
 def _signing_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
@@ -572,7 +572,7 @@ def signing_keys_rotate(visit: Visit) -> Response:
         visit.call(Need.ADMIN, keys.rotate_signing_key)
         return "the signing key was revoked; a new one signs"
 
-    return attempt(visit, "/admin/signing-keys", act, _again(_signing_keys, visit))
+    return attempt(visit, "/admin/signing-keys", act, again(_signing_keys, visit))
 
 
 # -- login providers ------------------------------------------------------------------------
@@ -644,34 +644,35 @@ def provider_create(visit: Visit) -> Response:
     def act() -> str:
         body = ProviderCreate.model_validate(
             {
-                "name": _f(visit, "name"),
-                "issuer": _f(visit, "issuer"),
-                "client_id": _f(visit, "client_id"),
+                "name": posted(visit, "name"),
+                "issuer": posted(visit, "issuer"),
+                "client_id": posted(visit, "client_id"),
                 "client_secret": visit.form.get("client_secret") or None,
             }
         )
         made = visit.call(Need.ADMIN, providers.create_provider, body)
         return f"added provider {made.name}"
 
-    return attempt(visit, "/admin/providers", act, _again(_providers, visit))
+    return attempt(visit, "/admin/providers", act, again(_providers, visit))
 
 
 def provider_update(visit: Visit) -> Response:
     def act() -> str:
-        given = {k: _f(visit, k) for k in ("issuer", "client_id", "client_secret") if _f(visit, k)}
-        for k in ("scopes", "allowed_domains"):
-            if _f(visit, k):
-                given[k] = _f(visit, k).split()  # type: ignore[assignment]
-        body = ProviderUpdate.model_validate(given)
-        made = visit.call(Need.ADMIN, providers.update_provider, _f(visit, "name"), body)
+        # Empty fields stay as they are; the lists are space-separated.
+        given: dict[str, Any] = {
+            k: posted(visit, k) for k in ("issuer", "client_id", "client_secret")
+        }
+        given |= {k: posted(visit, k).split() for k in ("scopes", "allowed_domains")}
+        body = ProviderUpdate.model_validate({k: v for k, v in given.items() if v})
+        made = visit.call(Need.ADMIN, providers.update_provider, posted(visit, "name"), body)
         return f"changed provider {made.name}"
 
-    return attempt(visit, "/admin/providers", act, _again(_providers, visit))
+    return attempt(visit, "/admin/providers", act, again(_providers, visit))
 
 
 def provider_delete(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.ADMIN, providers.delete_provider, _f(visit, "name"))
-        return f"removed provider {_f(visit, 'name')}"
+        visit.call(Need.ADMIN, providers.delete_provider, posted(visit, "name"))
+        return f"removed provider {posted(visit, 'name')}"
 
-    return attempt(visit, "/admin/providers", act, _again(_providers, visit))
+    return attempt(visit, "/admin/providers", act, again(_providers, visit))

@@ -4,7 +4,6 @@ destinations update`` make — each through its API handler and the route's acce
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -18,15 +17,16 @@ from jot.api.untrusted import UntrustedJSONError, loads
 from jot.authority.access import Need
 from jot.authority.errors import BadRequest
 from jot.authority.handlers import destinations, grants, identities, sealing
+from jot.authority.web.pages.admin import grant_row
 from jot.authority.web.pages.admin_kit import (
-    Action,
     Field,
     Form,
     Listing,
     Row,
     Secret,
+    again,
     attempt,
-    ends,
+    posted,
     show,
 )
 from jot.authority.web.visit import Visit
@@ -49,10 +49,6 @@ def _name(visit: Visit) -> str:
     return str(visit.request.path_params["name"])
 
 
-def _f(visit: Visit, name: str) -> str:
-    return visit.form.get(name, "").strip()
-
-
 def _ticked(visit: Visit, name: str) -> bool:
     return visit.form.get(name) == "yes"
 
@@ -61,27 +57,7 @@ def _grant_rows(visit: Visit, subject: str | None, resource: str | None) -> list
     found = visit.call(
         Need.GRANTS, grants.list_grants, None, subject, resource=resource, limit=SHOWN
     ).items
-    return [
-        Row(
-            g.id,
-            [g.subject, g.role, g.resource, ends(visit, g.expires)],
-            [
-                Action(
-                    "/admin/grants/delete",
-                    "Remove",
-                    {"id": g.id},
-                    f"Remove {g.role} on {g.resource} from {g.subject}?",
-                )
-            ],
-        )
-        for g in found
-    ]
-
-
-def _again(
-    page: Callable[[Visit, int, str], Response], visit: Visit
-) -> Callable[[int, str], Response]:
-    return lambda status, message: page(visit, status, message)
+    return [grant_row(visit, g) for g in found]
 
 
 # -- one user -------------------------------------------------------------------------------
@@ -153,12 +129,12 @@ def user_password(visit: Visit) -> Response:
         also = "; its access keys were revoked" if body.revoke_access_keys else ""
         return f"set the password of {name}{also}"
 
-    return attempt(visit, f"/admin/users/{quote(name, safe='@')}", act, _again(_user, visit))
+    return attempt(visit, f"/admin/users/{quote(name, safe='@')}", act, again(_user, visit))
 
 
 def user_rename(visit: Visit) -> Response:
     name = _name(visit)
-    renamed = _f(visit, "new_name")
+    renamed = posted(visit, "new_name")
 
     def act() -> str:
         body = IdentityUpdate.model_validate({"name": renamed})
@@ -166,7 +142,7 @@ def user_rename(visit: Visit) -> Response:
         return f"renamed {name} to {renamed}"
 
     back = f"/admin/users/{quote(renamed, safe='@')}"
-    return attempt(visit, back, act, _again(_user, visit))
+    return attempt(visit, back, act, again(_user, visit))
 
 
 # -- one destination ------------------------------------------------------------------------
@@ -309,15 +285,16 @@ def _lines(visit: Visit, name: str) -> list[str]:
     return [line.strip() for line in visit.form.get(name, "").splitlines() if line.strip()]
 
 
-def _update_body(visit: Visit) -> DestinationUpdate:
-    """The update the posted form asks for: the form of the basics, or the OpenID client's."""
+def _update_body(visit: Visit, current: Any) -> DestinationUpdate:
+    """The update the posted form asks for: the form of the basics (what differs from
+    ``current``, as the CLI sends only the options given), or the OpenID client's."""
     if "redirect_uris" in visit.form:
         uris = _lines(visit, "redirect_uris")
         oidc = None
         if uris:
             oidc = {
                 "redirect_uris": uris,
-                "auth_method": _f(visit, "auth_method") or "client_secret_basic",
+                "auth_method": posted(visit, "auth_method") or "client_secret_basic",
                 "post_logout_redirect_uris": _lines(visit, "logout_uris"),
             }
         return DestinationUpdate.model_validate(
@@ -327,12 +304,11 @@ def _update_body(visit: Visit) -> DestinationUpdate:
                 "remove_oidc": _ticked(visit, "remove_oidc"),
             }
         )
+    given = {k: posted(visit, k) for k in ("kind", "lifetime", "group_narrowing", "cluster_server")}
+    changed = {k: v for k, v in given.items() if v and v != str(getattr(current, k) or "")}
     return DestinationUpdate.model_validate(
         {
-            "kind": _f(visit, "kind") or None,
-            "lifetime": _f(visit, "lifetime") or None,
-            "group_narrowing": _f(visit, "group_narrowing") or None,
-            "cluster_server": _f(visit, "cluster_server") or None,
+            **changed,
             "cluster_ca": visit.form.get("cluster_ca", "").strip() or None,
             "remove_cluster": _ticked(visit, "no_cluster"),
         }
@@ -344,13 +320,14 @@ def destination_update(visit: Visit) -> Response:
     made: list[str] = []
 
     def act() -> str:
-        body = _update_body(visit)
+        current = visit.call(Need.GRANTS, destinations.get_destination, name)
+        body = _update_body(visit, current)
         result = visit.call(Need.ADMIN, destinations.update_destination, name, body)
         if result.oidc is not None and result.oidc.client_secret is not None:
             made.append(result.oidc.client_secret)
         return f"changed destination {name}"
 
-    shown = attempt(visit, f"/admin/destinations/{quote(name)}", act, _again(_destination, visit))
+    shown = attempt(visit, f"/admin/destinations/{quote(name)}", act, again(_destination, visit))
     if not made:
         return shown
     # A new client secret: shown on this answer only, never in a URL.
@@ -383,4 +360,4 @@ def destination_seal(visit: Visit) -> Response:
         )
         return f"tokens for {name} are sealed to {stored.get('kid')}"
 
-    return attempt(visit, f"/admin/destinations/{quote(name)}", act, _again(_destination, visit))
+    return attempt(visit, f"/admin/destinations/{quote(name)}", act, again(_destination, visit))

@@ -27,9 +27,11 @@ __all__ = [
     "Listing",
     "Row",
     "Secret",
+    "again",
     "attempt",
     "ends",
     "next_url",
+    "posted",
     "show",
 ]
 
@@ -140,6 +142,18 @@ def next_url(
     query = {k: v for k, v in keep.items() if v}
     query["after"] = cursor(items[-1])
     return f"{visit.request.url.path}?{urlencode(query)}"
+
+
+def posted(visit: Visit, name: str) -> str:
+    """A posted form field, trimmed."""
+    return visit.form.get(name, "").strip()
+
+
+def again(
+    page: Callable[[Visit, int, str], Response], visit: Visit
+) -> Callable[[int, str], Response]:
+    """``page`` shown again with a refusal (status, message): :func:`attempt`'s ``again``."""
+    return lambda status, message: page(visit, status, message)
 
 
 def show(

@@ -9,7 +9,17 @@ from starlette.responses import Response
 from jot.api.revocations import RevocationCreate
 from jot.authority.access import Need
 from jot.authority.handlers import revocations
-from jot.authority.web.pages.admin_kit import Action, Field, Form, Listing, Row, attempt, show
+from jot.authority.web.pages.admin_kit import (
+    Action,
+    Field,
+    Form,
+    Listing,
+    Row,
+    again,
+    attempt,
+    posted,
+    show,
+)
 from jot.authority.web.visit import Visit
 
 __all__ = ["lift", "revocations_page", "revoke", "revoke_token"]
@@ -74,14 +84,14 @@ def revocations_page(visit: Visit) -> Response:
 def _revoke(visit: Visit, what: str) -> Response:
     def act() -> str:
         body = RevocationCreate.model_validate(
-            {what: visit.form.get(what, "").strip(), "reason": visit.form.get("reason") or None}
+            {what: posted(visit, what), "reason": visit.form.get("reason") or None}
         )
         made = visit.call(Need.ADMIN, revocations.create_revocation, body)
         keys = made.revoked_access_keys
         also = f"; {len(keys)} access key{'s' if len(keys) != 1 else ''} revoked" if keys else ""
         return f"revoked {made.target} at every destination until {made.until:%Y-%m-%d %H:%M}{also}"
 
-    return attempt(visit, _SECTION, act, lambda status, message: _page(visit, status, message))
+    return attempt(visit, _SECTION, act, again(_page, visit))
 
 
 def revoke(visit: Visit) -> Response:
@@ -94,7 +104,7 @@ def revoke_token(visit: Visit) -> Response:
 
 def lift(visit: Visit) -> Response:
     def act() -> str:
-        visit.call(Need.ADMIN, revocations.delete_revocation, visit.form.get("id", "").strip())
-        return f"lifted revocation {visit.form.get('id', '').strip()}"
+        visit.call(Need.ADMIN, revocations.delete_revocation, posted(visit, "id"))
+        return f"lifted revocation {posted(visit, 'id')}"
 
-    return attempt(visit, _SECTION, act, lambda status, message: _page(visit, status, message))
+    return attempt(visit, _SECTION, act, again(_page, visit))
