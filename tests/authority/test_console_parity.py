@@ -312,6 +312,8 @@ async def test_without_the_csrf_token_nothing_changes(
          404, "no identity named 'nobody'"),
         ("/admin/access-keys", "/admin/access-keys", {"identity": "alice", "ttl": "forever"},
          400, "choose when the key expires"),
+        ("/admin/access-keys", "/admin/access-keys", {"identity": "Root", "ttl": "1 day"},
+         400, "make your own keys on My access"),
         ("/admin/revocations", "/admin/revocations", {"subject": "user:nobody"}, 404, "nobody"),
         ("/admin/revocations", "/admin/revocations", {"subject": "alice"}, 400, "subject"),
     ],

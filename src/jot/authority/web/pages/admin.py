@@ -10,7 +10,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from jot.api.destinations import DestinationCreate
-from jot.api.identities import GroupCreate, IdentityCreate, MemberChange
+from jot.api.identities import GroupCreate, IdentityCreate, MemberChange, fold_name
 from jot.api.keys import AccessKeyCreate
 from jot.api.providers import ProviderCreate, ProviderUpdate
 from jot.api.session import GrantCreate
@@ -495,6 +495,11 @@ def key_create(visit: Visit) -> Response:
     made: list[Any] = []
 
     def act() -> str:
+        me = visit.me.name if visit.me is not None else ""
+        if fold_name(posted(visit, "identity")) == fold_name(me):
+            # The handler would derive it from this browser's key: it would end at sign-out.
+            raise BadRequest("make your own keys on My access (a key made here would end with "
+                             "this browser session)")  # fmt: skip
         lifetime = KEY_LIFETIMES.get(posted(visit, "ttl"))
         if lifetime is None:
             raise BadRequest("choose when the key expires")
