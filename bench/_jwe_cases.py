@@ -189,12 +189,16 @@ def _floor(row: str, key: jot_jwk.Key, plaintext: bytes) -> _Pair:
     headers: dict[str, dict[str, Any]] = {}  # Filled by _header: each one parsed once.
     if alg == "dir":
         secret = key.crypto_key
+        # Decrypting keeps the key's AESGCM object, as jot's usual path does (a library's
+        # per-key state, like the parsed headers); encrypting builds one per token, as jot.
+        cipher = AESGCM(secret)
 
-        def dir_cek(wrapped: str, header: dict[str, Any]) -> bytes:
-            return secret
+        def dir_open(token: str) -> bytes:
+            protected, _, iv, ciphertext, tag = token.split(".")
+            _header(protected, headers)
+            return cipher.decrypt(_b64d(iv), _b64d(ciphertext) + _b64d(tag), protected.encode())
 
-        return (lambda: _gcm_seal(prefix, secret, plaintext, b""),
-                lambda token: _gcm_open(token, dir_cek, headers))  # fmt: skip
+        return (lambda: _gcm_seal(prefix, secret, plaintext, b""), dir_open)
     if alg == "RSA-OAEP-256":
         public, private = key.public().verifier, key.crypto_key
 

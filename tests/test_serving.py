@@ -141,3 +141,19 @@ def test_a_streamed_responses_head_is_not_held_for_its_body(server: int) -> None
     answer = _exchange(server, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", b"\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK")
     assert time.monotonic() - started < 1.5  # The body comes after 2 s.
+
+
+def test_a_finished_response_leaves_no_reference_cycle() -> None:
+    """The view drops the cycle and the protocol's callback when the response ends: a cycle
+    through them left every request to the garbage collector."""
+    import gc
+
+    transport, view, cycle = _view()
+    cycle.transport = view
+    cycle.on_response = view.response_done
+    view.write(b"head")
+    view.write(b"body")
+    view.response_done()
+    assert cycle.done == [True]
+    assert cycle not in gc.get_referents(view)
+    assert transport.writes == [b"headbody"]

@@ -30,11 +30,14 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from os import urandom
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from jot.jose import _json
 from jot.jose._b64 import b64decode, b64encode
-from jot.jose._jwe.content import ContentEncryption, get_content_encryption
+from jot.jose._jwe.content import DECRYPTION_FAILED, ContentEncryption, get_content_encryption
 from jot.jose._jwe.keys import KeyManagement
 from jot.jose._jwe.opening import (
     MAX_ENCRYPTED_KEY,
@@ -46,7 +49,7 @@ from jot.jose._jwe.opening import (
     open_compact,
 )
 from jot.jose._jwe.sealing import ENTROPY, Recipient, check_recipient
-from jot.jose.errors import BadSignatureError
+from jot.jose.errors import BadSignatureError, DecryptionError
 from jot.jose.jwa import SIGNATURE_ALGORITHMS, SignatureAlgorithm
 from jot.jose.jwk import Key, KeySet
 
@@ -315,8 +318,8 @@ class Opening:
     max_wrapped: int
     iv_size: int
     tag_size: int
-    #: For ``dir``: the content decryption with the key (the CEK) prepared once.
-    direct: Callable[[bytes, bytes, bytes, bytes], bytes] | None = None
+    #: For ``dir`` with AES-GCM: the key's (the CEK's) cipher, its key schedule made once.
+    gcm: AESGCM | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,13 +370,18 @@ def decrypt(
         return new_decrypted(DecryptedJWE, (selection.header, plaintext, selection.key, None))
     content, algorithm, key = opening.content, opening.algorithm, opening.key
     iv_b, ciphertext_b, tag_b = b64decode(iv), b64decode(ciphertext), b64decode(tag)
-    direct = opening.direct
-    if direct is not None:  # dir: the key is the CEK (and the encrypted key is empty).
-        plaintext = direct(iv_b, ciphertext_b, tag_b, opening.aad)
+    gcm = opening.gcm
+    if gcm is not None:  # dir and AES-GCM: content.decrypt_sized, inline, with a kept cipher.
+        try:
+            plaintext = gcm.decrypt(iv_b, ciphertext_b + tag_b, opening.aad)
+        except InvalidTag:
+            raise DecryptionError(DECRYPTION_FAILED) from None
     else:
-        wrapped = b64decode(encrypted_key) if encrypted_key else b""
-        unwrap = cast(KeyManagement, algorithm).unwrap  # Not dir: an algorithm unwraps.
-        cek = unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c)
+        if algorithm is None:  # dir: the key is the CEK (and the encrypted key is empty).
+            cek = key.crypto_key
+        else:
+            wrapped = b64decode(encrypted_key) if encrypted_key else b""
+            cek = algorithm.unwrap(key, content, wrapped, opening.header, opener.limits.max_p2c)
         plaintext = content.decrypt_sized(cek, iv_b, ciphertext_b, tag_b, opening.aad)
     return new_decrypted(DecryptedJWE, (opening.header, plaintext, key, None))
 
@@ -396,9 +404,13 @@ def _keep_opening(opener: Opener, selection: Selection) -> None:
             selection.header, selection.protected.encode("ascii"), content,
             None if direct else algorithm, selection.key, 0 if direct else MAX_ENCRYPTED_KEY,
             _encoded_size(content.iv_size), _encoded_size(content.tag_size),
-            content.decryptor(selection.key.crypto_key) if direct else None,
+            AESGCM(selection.key.crypto_key) if direct and content.name in _GCM else None,
         )  # fmt: skip
         _bounded(opener.headers, selection.protected, opening)
+
+
+# The content encryptions whose dir openings keep an AESGCM cipher.
+_GCM = frozenset({"A128GCM", "A192GCM", "A256GCM"})
 
 
 def _encoded_size(size: int) -> int:

@@ -7,9 +7,8 @@ plaintext; every decryption failure is the same :class:`DecryptionError`.
 
 from __future__ import annotations
 
-import functools
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
@@ -64,11 +63,6 @@ class ContentEncryption:
     ) -> bytes:
         """:meth:`decrypt` for a CEK, IV and tag that the caller checked are of the exact sizes."""
         raise NotImplementedError  # pragma: no cover - every algorithm overrides it
-
-    def decryptor(self, cek: bytes) -> Callable[[bytes, bytes, bytes, bytes], bytes]:
-        """:meth:`decrypt_sized` with ``cek`` bound, for a CEK that opens many tokens (``dir``):
-        what can be prepared once for the key is (AES-GCM's key schedule)."""
-        return functools.partial(self.decrypt_sized, cek)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -147,17 +141,6 @@ class AESGCMEncryption(ContentEncryption):
             return AESGCM(cek).decrypt(iv, ciphertext + tag, aad)
         except InvalidTag:
             raise DecryptionError(DECRYPTION_FAILED) from None
-
-    def decryptor(self, cek: bytes) -> Callable[[bytes, bytes, bytes, bytes], bytes]:
-        cipher = AESGCM(cek)  # Immutable: safe to share between threads.
-
-        def decrypt(iv: bytes, ciphertext: bytes, tag: bytes, aad: bytes) -> bytes:
-            try:
-                return cipher.decrypt(iv, ciphertext + tag, aad)
-            except InvalidTag:
-                raise DecryptionError(DECRYPTION_FAILED) from None
-
-        return decrypt
 
 
 #: Every content encryption algorithm, by ``enc`` name; all of them are allowed by default.
