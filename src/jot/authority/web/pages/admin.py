@@ -537,7 +537,11 @@ def key_revoke(visit: Visit) -> Response:
 def _signing_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
     found = visit.call(Need.VIEW, keys.list_signing_keys).items
     rows = [
-        Row(k.kid, [k.kid, k.alg, k.state, _when(k.activates), _when(k.retires)]) for k in found
+        Row(
+            k.kid,
+            [k.kid, k.alg, k.state, _when(k.activates), _when(k.retires), _when(k.published_until)],
+        )
+        for k in found
     ]
     form = Form(
         "/admin/signing-keys/rotate",
@@ -557,10 +561,12 @@ def _signing_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
     listing = Listing(
         "/admin/signing-keys",
         "Signing keys",
-        ["Key id", "Algorithm", "State", "Signs from", "Retires"],
+        ["Key id", "Algorithm", "State", "Signs from", "Retires", "Published until"],
         rows,
         [form],
-        intro="Keys rotate on schedule by themselves; rotate here only when a key may be known.",
+        intro="Keys rotate on schedule by themselves: next (published, signs later), active "
+        "(signs now), retired (still published while its tokens live), revoked. Rotate here "
+        "only when a key may be known.",
     )
     return show(visit, listing, status=status, error=error)
 
