@@ -19,6 +19,7 @@ from jot.authority.errors import BadRequest
 from jot.authority.handlers import destinations, grants, identities, keys
 from jot.authority.oidc import providers
 from jot.authority.web.pages.admin_kit import (
+    NAME_SAFE,
     PAGE,
     Action,
     Field,
@@ -101,7 +102,7 @@ def _users(visit: Visit, status: int = 200, error: str = "") -> Response:
             i.name,
             [i.name, i.kind, ", ".join(i.groups) or "—", "yes" if i.has_password else "no"],
             [Action("/admin/users/delete", "Remove", {"name": i.name}, remove.format(name=i.name))],
-            link=f"/admin/users/{quote(i.name, safe='@')}",
+            link=f"/admin/users/{quote(i.name, safe=NAME_SAFE)}",
         )
         for i in found
     ]
