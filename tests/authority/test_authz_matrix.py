@@ -256,6 +256,13 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/admin/users"): [page("/admin/users")],
     ("POST", "/admin/users"): [page("/admin/users", {"name": ""}, "/admin/users")],
     ("POST", "/admin/users/delete"): [page("/admin/users/delete", {"name": "x"}, "/admin/users")],
+    ("GET", "/admin/users/{name}"): [page("/admin/users/bot")],
+    ("POST", "/admin/users/{name}/password"): [
+        page("/admin/users/bot/password", {"password": ""}, "/admin/users/bot")
+    ],
+    ("POST", "/admin/users/{name}/rename"): [
+        page("/admin/users/bot/rename", {"new_name": ""}, "/admin/users/bot")
+    ],
     ("GET", "/admin/groups"): [page("/admin/groups")],
     ("POST", "/admin/groups"): [page("/admin/groups", {"name": ""}, "/admin/groups")],
     ("POST", "/admin/groups/delete"): [
@@ -274,6 +281,15 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/admin/destinations/delete"): [
         page("/admin/destinations/delete", {"name": "x"}, "/admin/destinations")
     ],
+    # The console's writes below are refused by their handler (bad input, unknown names)
+    # once past the rule: only the rule is under test, and nothing changes.
+    ("GET", "/admin/destinations/{name}"): [page("/admin/destinations/web")],
+    ("POST", "/admin/destinations/{name}/update"): [
+        page("/admin/destinations/web/update", {"lifetime": "5"}, "/admin/destinations/web")
+    ],
+    ("POST", "/admin/destinations/{name}/seal"): [
+        page("/admin/destinations/web/seal", {"key": "{"}, "/admin/destinations/web")
+    ],
     ("GET", "/admin/grants"): [page("/admin/grants")],
     ("POST", "/admin/grants"): [page("/admin/grants", {"subject": "x"}, "/admin/grants")],
     ("POST", "/admin/grants/delete"): [page("/admin/grants/delete", {"id": "x"}, "/admin/grants")],
@@ -281,6 +297,19 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/admin/access-keys"): [page("/admin/access-keys")],
     ("POST", "/admin/access-keys/revoke"): [
         page("/admin/access-keys/revoke", {"id": "x"}, "/admin/access-keys")
+    ],
+    ("POST", "/admin/access-keys"): [
+        page("/admin/access-keys", {"identity": "bot", "ttl": "x"}, "/admin/access-keys")
+    ],
+    ("GET", "/admin/revocations"): [page("/admin/revocations")],
+    ("POST", "/admin/revocations"): [
+        page("/admin/revocations", {"subject": "x"}, "/admin/revocations")
+    ],
+    ("POST", "/admin/revocations/token"): [
+        page("/admin/revocations/token", {"token": ""}, "/admin/revocations")
+    ],
+    ("POST", "/admin/revocations/lift"): [
+        page("/admin/revocations/lift", {"id": "x"}, "/admin/revocations")
     ],
     ("GET", "/admin/signing-keys"): [page("/admin/signing-keys")],
     ("POST", "/admin/signing-keys/rotate"): [  # Not confirmed: refused, nothing rotates.
@@ -290,6 +319,9 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("POST", "/admin/providers"): [page("/admin/providers", {"name": ""}, "/admin/providers")],
     ("POST", "/admin/providers/delete"): [
         page("/admin/providers/delete", {"name": "x"}, "/admin/providers")
+    ],
+    ("POST", "/admin/providers/update"): [
+        page("/admin/providers/update", {"name": "x"}, "/admin/providers")
     ],
     ("GET", "/admin/audit"): [page("/admin/audit")],
     ("GET", "/admin/audit/tail"): [page("/admin/audit/tail?after=0")],

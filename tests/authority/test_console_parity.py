@@ -153,12 +153,15 @@ async def test_a_users_password_name_and_grants(
     done = await _done(root, await _post(root, "/admin/users/alice", pw, password="new pass 123"))
     assert "set the password of alice" in done
     await (await signed_in(started, "alice", "new pass 123")).aclose()  # The new one works.
-    renamed = await _post(
-        root, "/admin/users/alice", "/admin/users/alice/rename", new_name="alice2"
-    )
-    assert renamed.headers["location"].startswith("/admin/users/alice2")
-    shown = (await admin.get("/api/grants", params={"subject": "user:alice2"})).json()["items"]
+    new = "alice+ops:1@example.com"  # Every character a name may have, in a path.
+    renamed = await _post(root, "/admin/users/alice", "/admin/users/alice/rename", new_name=new)
+    assert f"renamed alice to {new}" in await _done(root, renamed)
+    shown = (await admin.get("/api/grants", params={"subject": f"user:{new}"})).json()["items"]
     assert [g["role"] for g in shown] == ["editor"]  # The grants followed the name.
+    again = await _post(
+        root, f"/admin/users/{new}", f"/admin/users/{new}/password", password="x" * 9
+    )
+    assert f"set the password of {new}" in await _done(root, again)
 
 
 async def test_a_destination_changes_and_its_new_secret_is_shown_once(
@@ -312,6 +315,8 @@ async def test_without_the_csrf_token_nothing_changes(
          404, "no identity named 'nobody'"),
         ("/admin/access-keys", "/admin/access-keys", {"identity": "alice", "ttl": "forever"},
          400, "choose when the key expires"),
+        ("/admin/access-keys", "/admin/access-keys", {"identity": "Root", "ttl": "1 day"},
+         400, "make your own keys on My access"),
         ("/admin/revocations", "/admin/revocations", {"subject": "user:nobody"}, 404, "nobody"),
         ("/admin/revocations", "/admin/revocations", {"subject": "alice"}, 400, "subject"),
     ],

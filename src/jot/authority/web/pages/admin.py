@@ -10,7 +10,7 @@ from urllib.parse import quote
 from starlette.responses import Response
 
 from jot.api.destinations import DestinationCreate
-from jot.api.identities import GroupCreate, IdentityCreate, MemberChange
+from jot.api.identities import GroupCreate, IdentityCreate, MemberChange, fold_name
 from jot.api.keys import AccessKeyCreate
 from jot.api.providers import ProviderCreate, ProviderUpdate
 from jot.api.session import GrantCreate
@@ -19,6 +19,7 @@ from jot.authority.errors import BadRequest
 from jot.authority.handlers import destinations, grants, identities, keys
 from jot.authority.oidc import providers
 from jot.authority.web.pages.admin_kit import (
+    NAME_SAFE,
     PAGE,
     Action,
     Field,
@@ -101,7 +102,7 @@ def _users(visit: Visit, status: int = 200, error: str = "") -> Response:
             i.name,
             [i.name, i.kind, ", ".join(i.groups) or "—", "yes" if i.has_password else "no"],
             [Action("/admin/users/delete", "Remove", {"name": i.name}, remove.format(name=i.name))],
-            link=f"/admin/users/{quote(i.name, safe='@')}",
+            link=f"/admin/users/{quote(i.name, safe=NAME_SAFE)}",
         )
         for i in found
     ]
@@ -495,6 +496,11 @@ def key_create(visit: Visit) -> Response:
     made: list[Any] = []
 
     def act() -> str:
+        me = visit.me.name if visit.me is not None else ""
+        if fold_name(posted(visit, "identity")) == fold_name(me):
+            # The handler would derive it from this browser's key: it would end at sign-out.
+            raise BadRequest("make your own keys on My access (a key made here would end with "
+                             "this browser session)")  # fmt: skip
         lifetime = KEY_LIFETIMES.get(posted(visit, "ttl"))
         if lifetime is None:
             raise BadRequest("choose when the key expires")
@@ -532,7 +538,11 @@ def key_revoke(visit: Visit) -> Response:
 def _signing_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
     found = visit.call(Need.VIEW, keys.list_signing_keys).items
     rows = [
-        Row(k.kid, [k.kid, k.alg, k.state, _when(k.activates), _when(k.retires)]) for k in found
+        Row(
+            k.kid,
+            [k.kid, k.alg, k.state, _when(k.activates), _when(k.retires), _when(k.published_until)],
+        )
+        for k in found
     ]
     form = Form(
         "/admin/signing-keys/rotate",
@@ -552,10 +562,12 @@ def _signing_keys(visit: Visit, status: int = 200, error: str = "") -> Response:
     listing = Listing(
         "/admin/signing-keys",
         "Signing keys",
-        ["Key id", "Algorithm", "State", "Signs from", "Retires"],
+        ["Key id", "Algorithm", "State", "Signs from", "Retires", "Published until"],
         rows,
         [form],
-        intro="Keys rotate on schedule by themselves; rotate here only when a key may be known.",
+        intro="Keys rotate on schedule by themselves: next (published, signs later), active "
+        "(signs now), retired (still published while its tokens live), revoked. Rotate here "
+        "only when a key may be known.",
     )
     return show(visit, listing, status=status, error=error)
 

@@ -19,6 +19,7 @@ from jot.authority.errors import BadRequest
 from jot.authority.handlers import destinations, grants, identities, sealing
 from jot.authority.web.pages.admin import grant_row
 from jot.authority.web.pages.admin_kit import (
+    NAME_SAFE,
     Field,
     Form,
     Listing,
@@ -66,7 +67,7 @@ def _grant_rows(visit: Visit, subject: str | None, resource: str | None) -> list
 def _user(visit: Visit, status: int = 200, error: str = "") -> Response:
     name = _name(visit)
     found = visit.call(Need.VIEW, identities.get_identity, name)
-    here = f"/admin/users/{quote(found.name, safe='@')}"
+    here = f"/admin/users/{quote(found.name, safe=NAME_SAFE)}"
     forms = [
         Form(
             f"{here}/rename",
@@ -129,7 +130,7 @@ def user_password(visit: Visit) -> Response:
         also = "; its access keys were revoked" if body.revoke_access_keys else ""
         return f"set the password of {name}{also}"
 
-    return attempt(visit, f"/admin/users/{quote(name, safe='@')}", act, again(_user, visit))
+    return attempt(visit, f"/admin/users/{quote(name, safe=NAME_SAFE)}", act, again(_user, visit))
 
 
 def user_rename(visit: Visit) -> Response:
@@ -141,7 +142,7 @@ def user_rename(visit: Visit) -> Response:
         visit.call(Need.ADMIN, identities.update_identity, name, body)
         return f"renamed {name} to {renamed}"
 
-    back = f"/admin/users/{quote(renamed, safe='@')}"
+    back = f"/admin/users/{quote(renamed, safe=NAME_SAFE)}"
     return attempt(visit, back, act, again(_user, visit))
 
 

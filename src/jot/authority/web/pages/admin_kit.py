@@ -19,6 +19,7 @@ from jot.authority.web.visit import Visit, invalid
 from jot.cli._duration import spoken
 
 __all__ = [
+    "NAME_SAFE",
     "PAGE",
     "SECTIONS",
     "Action",
@@ -34,6 +35,10 @@ __all__ = [
     "posted",
     "show",
 ]
+
+#: What an identity's name keeps unquoted in a page's path: every character a name may have
+#: (so that the path a form posts to is the path the CSRF check sees, decoded or not).
+NAME_SAFE = "@+:"
 
 #: Rows per console page.
 PAGE = 50
