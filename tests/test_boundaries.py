@@ -4,6 +4,7 @@
   `cryptography`.
 * `jot.cli` and `jot.destination` never import `jot.authority`: the authority and its
   verifiers meet only over HTTP, through `jot.api`.
+* Nothing imports `jot.cli`: the command line is the top layer.
 * The authority makes and signs with its keys in `authority/signing.py` alone; elsewhere it
   only passes `jot.jose.Key` objects along, or verifies an OpenID provider's ID tokens.
 """
@@ -135,6 +136,11 @@ def test_the_authority_signs_in_one_module() -> None:
 @pytest.mark.parametrize("package", ["jot.cli", "jot.destination"])
 def test_cli_and_destination_never_import_the_authority(package: str) -> None:
     assert _violations(package, "jot.authority") == []
+
+
+@pytest.mark.parametrize("package", ["jot.api", "jot.authority", "jot.client", "jot.destination"])
+def test_nothing_below_the_command_line_imports_it(package: str) -> None:
+    assert _violations(package, "jot.cli") == []
 
 
 @pytest.mark.parametrize(

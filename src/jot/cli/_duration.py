@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-__all__ = ["Duration", "spoken"]
+__all__ = ["Duration"]
 
 
 class Duration(click.ParamType[int]):
@@ -35,13 +35,3 @@ class Duration(click.ParamType[int]):
             top = f" and {self.maximum}" if self.maximum is not None else ""
             self.fail(f"{value} is not between {self.minimum}{top} seconds", param, ctx)
         return seconds
-
-
-def spoken(seconds: float) -> str:
-    """Seconds as the flags take them: ``7200`` → ``2h``, ``5400`` → ``1h30m``, ``0`` → ``0s``."""
-    left, parts = max(0, round(seconds)), []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size:
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return "".join(parts) or "0s"

@@ -11,10 +11,11 @@ import click
 
 from jot.api.claims import MAX_LIFETIME, MIN_LIFETIME
 from jot.api.destinations import DestinationCreate
+from jot.api.durations import spoken
 from jot.api.identities import GroupCreate, IdentityCreate, fold_name
 from jot.api.requests import MAX_GRANT_DURATION
 from jot.api.session import GrantCreate
-from jot.cli._duration import Duration, spoken
+from jot.cli._duration import Duration
 from jot.cli._openid_client import oidc_options, oidc_spec, show_oidc
 from jot.cli._options import json_option, server_option, yes_option
 from jot.cli._output import cell, print_items, print_json, print_table, say

@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
+from jot.api.durations import spoken
 from jot.api.requests import AccessRequestCreate
-from jot.cli._duration import Duration, spoken
+from jot.cli._duration import Duration
 from jot.cli._ids import unique
 from jot.cli._options import json_option, server_option
 from jot.cli._output import cell, print_items, print_json, say

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from jot.api.durations import spoken
 from jot.authority.clock import to_datetime
 from jot.authority.errors import APIError
 from jot.authority.web.visit import Visit, invalid
-from jot.cli._duration import spoken
 
 __all__ = [
     "NAME_SAFE",
