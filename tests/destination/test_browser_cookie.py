@@ -4,6 +4,8 @@ remembered openings answer exactly as opening again would."""
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from jot.destination import browser_cookie
 from jot.destination.browser_cookie import CookieJar, Pending, Session, cookie_key, read_cookies
@@ -11,6 +13,22 @@ from jot.destination.browser_cookie import CookieJar, Pending, Session, cookie_k
 
 def _jar(secret: str = "jot_cs_" + "a" * 43, name: str = "web") -> CookieJar:
     return CookieJar(cookie_key(secret, name), secure=True)
+
+
+def _derives_to_json_start(secret: str, name: str) -> bool:
+    kdf = HKDF(hashes.SHA256(), 32, salt=b"jot browser cookie", info=name.encode())
+    return kdf.derive(secret.encode()).lstrip()[:1] == b"{"
+
+
+def test_every_client_secret_makes_a_cookie_key() -> None:
+    """The derived bytes are a key, not a typed-in secret: the one derivation in ~250 that
+    starts with "{" (like a JWK's JSON) is a key too (the full suite once met such a
+    secret: the destination could not start its browser sign-in)."""
+    secret = next(
+        s for n in range(100_000) if _derives_to_json_start(s := f"jot_cs_{n:043d}", "web")
+    )
+    jar = _jar(secret)
+    assert jar.session(jar.seal_session(Session("a.b.c", "h", 2_000)), now=1_000) is not None
 
 
 def test_only_the_destinations_key_opens_it() -> None:

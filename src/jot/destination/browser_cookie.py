@@ -45,7 +45,9 @@ def cookie_key(client_secret: str, audience: str) -> OctKey:
     derived = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"jot browser cookie", info=audience.encode()
     ).derive(client_secret.encode())
-    return OctKey.from_secret(derived, alg=_ALG)
+    # Raw key bytes, not a typed-in secret: from_secret's check against encoded keys would
+    # refuse the one derivation in ~250 that happens to start with "{" (the JSON of a JWK).
+    return OctKey(derived, alg=_ALG)
 
 
 @dataclass(frozen=True)
