@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.routing import Route
+from sqlalchemy import event, text
 
 from jot.authority import audit, fastpath
 from jot.authority.app import Started, create_app
@@ -25,10 +25,7 @@ pytestmark = pytest.mark.anyio
 async def plain(started: Started) -> AsyncIterator[httpx.AsyncClient]:
     """The same authority with the lean routes taken out: FastAPI answers every request."""
     app = create_app(authority=started.authority)
-    lean = (fastpath.PATH, fastpath.JWKS_PATH)
-    app.router.routes[:] = [
-        r for r in app.router.routes if not (type(r) is Route and r.path in lean)
-    ]
+    app.state.shortcuts.clear()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
         yield http
@@ -216,13 +213,13 @@ async def test_requests_missing_the_caches_together_check_the_key_once(
     started.authority.auth_cache.clear()  # As when the entries expire.
     started.authority.decisions.clear()
     long_way: list[str] = []
-    run = fastpath.run
+    run = fastpath.check
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         long_way.append(kwargs["body"].destination)
         return run(*args, **kwargs)
 
-    monkeypatch.setattr(fastpath, "run", counting)
+    monkeypatch.setattr(fastpath, "check", counting)
     answers = await asyncio.gather(
         *(client.post("/api/tokens", json={"destination": "jot"}, headers=auth) for _ in range(10))
     )
@@ -273,3 +270,34 @@ async def test_a_due_last_used_touch_is_committed_with_the_audit_row(
         last_used = session.scalar(select(AccessKey.last_used).where(AccessKey.id == key_id))
     assert last_used is not None
     assert abs(last_used.timestamp() - started.authority.clock()) < 1
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_check_after_the_server_dropped_its_connections_still_works(
+    client: httpx.AsyncClient, started: Started, admin_key: str
+) -> None:
+    """Token checks read on pooled connections (``Database.reading``), whose pre-ping
+    replaces the ones PostgreSQL dropped (a restart): no request sees the drop."""
+    db = started.authority.db
+    pids: set[int] = set()
+
+    def note(dbapi_connection: Any, *_: Any) -> None:
+        pids.add(dbapi_connection.info.backend_pid)
+
+    event.listen(db.engine, "checkout", note)
+    auth = bearer(admin_key)
+    first = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+    assert first.status_code == 201, first.text
+    event.remove(db.engine, "checkout", note)
+    assert pids
+    with db.engine.connect() as admin:
+        mine = admin.execute(text("SELECT pg_backend_pid()")).scalar()
+        for pid in pids - {mine}:  # Only these: other tests share the server.
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    for _ in range(3):
+        started.authority.auth_cache.clear()  # Every request checks the key again.
+        started.authority.decisions.clear()
+        answer = await client.post("/api/tokens", json={"destination": "jot"}, headers=auth)
+        assert answer.status_code == 201, answer.text

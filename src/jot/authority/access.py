@@ -30,7 +30,7 @@ from jot.authority import revocations
 from jot.authority.clock import to_datetime
 from jot.authority.errors import Forbidden
 from jot.authority.models import Destination, Grant, Group, Membership
-from jot.authority.prepared import Prepared
+from jot.authority.prepared import Prepared, Reads
 
 __all__ = [
     "APPROVER",
@@ -98,7 +98,7 @@ _GROUP_NAMES = Prepared(
 )
 
 
-def group_names(session: Session, identity_id: str) -> list[str]:
+def group_names(session: Reads, identity_id: str) -> list[str]:
     """The names of the identity's groups, sorted (Core: this runs on every key check)."""
     return [name for (name,) in _GROUP_NAMES.rows(session, {"me": identity_id})]
 
@@ -133,7 +133,7 @@ _HELD = Prepared(
 
 
 def held_grants(
-    session: Session, identity_id: str, name: str, destination: str
+    session: Reads, identity_id: str, name: str, destination: str
 ) -> dict[str, list[Held]]:
     """The grants on ``destination`` or its sub-resources that identity ``identity_id``
     (called ``name``) holds, directly or through its groups, by subject as
@@ -148,7 +148,7 @@ def held_grants(
 
 
 def jot_roles(
-    session: Session, identity_id: str, name: str, groups: list[str], *, now: float
+    session: Reads, identity_id: str, name: str, groups: list[str], *, now: float
 ) -> tuple[set[str], float | None]:
     """The roles that decide access to this API: those held on ``jot`` itself, plus
     ``connector`` when a connector grant on some ``jot.<destination>`` is held (which

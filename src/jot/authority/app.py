@@ -115,6 +115,9 @@ def create_app(settings: Settings | None = None, *, authority: Authority | None 
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # FastAPI asks OpenTelemetry on every request whether a provider is configured
+        # (~4 µs of environment lookups); jot's metrics are Prometheus' (/metrics).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.authority = authority
     install_error_handlers(app)

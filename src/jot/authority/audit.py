@@ -154,8 +154,10 @@ class GroupCommit:
     def _insert(
         self, rows: list[dict[str, Any]], updates: Sequence[tuple[Update, dict[str, Any]]] = ()
     ) -> None:
-        # One connection kept across batches, Core only: a pool checkout and an ORM session
-        # per batch cost more than the rows themselves. A connection that failed is dropped.
+        # Core only: an ORM session per batch cost more than the rows themselves. On SQLite
+        # one connection is kept across batches (a pool checkout cost more too); one that
+        # failed is dropped. PostgreSQL's go back to the pool, whose pre-ping replaces those
+        # the server dropped (a restart) before a batch fails on one.
         with self._db.writer_turn():
             connection, self._connection = self._connection or self._db.writer(), None
             try:
@@ -170,7 +172,10 @@ class GroupCommit:
             except BaseException:
                 connection.close()
                 raise
-            self._connection = connection
+            if self._db.is_sqlite:
+                self._connection = connection
+            else:
+                connection.close()
 
     def close(self) -> None:
         if self._connection is not None:

@@ -24,7 +24,7 @@ from jot.authority.credentials import parse_access_key, secret_matches
 from jot.authority.errors import APIError, TooManyRequests, Unauthorized
 from jot.authority.logs import IDENTITY_SCOPE_KEY
 from jot.authority.models import AccessKey, Identity
-from jot.authority.prepared import Prepared
+from jot.authority.prepared import Prepared, Reads
 from jot.authority.state import Authority
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Context",
     "bearer_of",
     "cached_principal",
+    "check",
     "load_identity",
     "reads_first",
     "run",
@@ -60,7 +61,9 @@ class CommitThenRaise(Exception):
 @dataclass
 class Context:
     authority: Authority
-    session: Session
+    #: Where the request's reads run: its ORM session, or for a token check (:func:`check`)
+    #: a Core connection, which the prepared reads of the token path take as well.
+    reads: Reads
     now: datetime
     client: str | None
     caller: Caller | None = None
@@ -75,6 +78,18 @@ class Context:
     #: An access key whose ``last_used`` is due to be written (by a read-only request: after
     #: its transaction, unless the handler takes it over, as token issuance does).
     touch_due: str | None = None
+
+    @property
+    def session(self) -> Session:
+        """The request's ORM session (a token check has none: its handler reads through
+        :attr:`reads` alone)."""
+        if not isinstance(self.reads, Session):
+            raise TypeError("this request reads on a connection: it has no ORM session")
+        return self.reads
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        self.reads = session
 
     @property
     def actor(self) -> str | None:
@@ -159,10 +174,7 @@ def run_as(
     try:
         with authority.db.transaction(write=write) as session:
             ctx = Context(authority, session, to_datetime(authority.clock()), client, writes=write)
-            if bearer is not None:
-                _authenticate(ctx, bearer, write=write)
-                request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
-            access.check(need, ctx.roles)
+            _admit(ctx, request, bearer, need, write=write)
             try:
                 result = handler(ctx, *args, **kwargs)
             except CommitThenRaise as exc:
@@ -178,6 +190,38 @@ def run_as(
     for hook in ctx.after_commit:
         hook()
     return result
+
+
+def check(request: Request, need: access.Need, handler: Callable[..., T], **kwargs: Any) -> T:
+    """:func:`run` for a handler that only reads (the token check of
+    :mod:`jot.authority.fastpath`, on a token-check thread): the same authentication and
+    access check, in one read transaction on the thread's own connection
+    (:meth:`~jot.authority.db.Database.reading`), where the handler reads through
+    ``ctx.reads``. A due ``last_used`` write that the handler does not take over is written
+    after, as :func:`run` does."""
+    authority: Authority = request.app.state.authority
+    bearer = _bearer(request) if need is not access.Need.PUBLIC else None
+    client = request.client.host if request.client else None
+    ctx: Context | None = None
+    try:
+        with authority.db.reading() as connection:
+            now = to_datetime(authority.clock())
+            ctx = Context(authority, connection, now, client, writes=False)
+            _admit(ctx, request, bearer, need, write=False)
+            return handler(ctx, **kwargs)
+    finally:
+        if ctx is not None and ctx.touch_due is not None:
+            _touch_apart(authority, ctx.touch_due, ctx.now)
+
+
+def _admit(
+    ctx: Context, request: Request, bearer: str | None, need: access.Need, *, write: bool
+) -> None:
+    """Authenticate ``bearer`` (if any) and check that the caller may do what ``need`` says."""
+    if bearer is not None:
+        _authenticate(ctx, bearer, write=write)
+        request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
+    access.check(need, ctx.roles)
 
 
 def bearer_of(request: Request) -> str | None:
@@ -258,7 +302,7 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     if parsed is None:
         raise _reject(ctx, "a valid access key is required")
     key_id, secret = parsed
-    key = _KEY.first(ctx.session, {"key": key_id})
+    key = _KEY.first(ctx.reads, {"key": key_id})
     if key is None or not secret_matches(secret, key[0]):
         raise _reject(ctx, "a valid access key is required", key_id)
     _, revoked, expires, idle, last_used, origin_id, identity_id, name, kind = key
@@ -268,9 +312,9 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
         raise _reject(ctx, "this access key has expired; log in again", key_id)
     if idle and last_used + timedelta(seconds=idle) <= ctx.now:
         raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
-    groups = access.group_names(ctx.session, identity_id)
+    groups = access.group_names(ctx.reads, identity_id)
     roles, roles_until = access.jot_roles(
-        ctx.session, identity_id, name, groups, now=ctx.now.timestamp()
+        ctx.reads, identity_id, name, groups, now=ctx.now.timestamp()
     )
     if ctx.now - last_used >= _TOUCH_EVERY:
         if write:

@@ -1,9 +1,10 @@
 """Lean routes for ``POST /api/tokens``, the hot path of the authority, and the JWKS.
 
 FastAPI's generic machinery (dependency resolution, body parsing, response-model
-serialisation, two thread-pool hops) costs more CPU than issuing the token itself. This route
-sits in front of the FastAPI one (which stays for the OpenAPI description and answers every
-request the lean route does not take):
+serialisation, two thread-pool hops, five layers of its own middleware) costs more CPU than
+issuing the token itself. These routes are taken by :class:`Shortcut`, the innermost of jot's
+middleware, in front of the FastAPI ones (which stay for the OpenAPI description and answer
+every request the lean routes do not take):
 
 - it takes only a well-formed JSON body that validates as :class:`~jot.api.TokenRequest`;
   anything else is replayed to the FastAPI route, so errors read exactly as before;
@@ -22,28 +23,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
-from starlette.routing import Route as StarletteRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jot.api import TokenRequest, TokenResponse
 from jot.authority import access
-from jot.authority.context import bearer_of, cached_principal, run
+from jot.authority.context import bearer_of, cached_principal, check, run
 from jot.authority.logs import IDENTITY_SCOPE_KEY
 from jot.authority.middleware import replaying
 from jot.authority.state import Authority
 from jot.authority.tokens import check_token, issue_cached, issue_checked
 
-__all__ = ["JWKS_PATH", "PATH", "install", "install_jwks"]
+__all__ = ["JWKS_PATH", "PATH", "Shortcut", "install", "install_jwks"]
 
 PATH = "/api/tokens"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -69,36 +69,71 @@ async def _from_cache(
     return await issue_cached(authority, principal, client, payload)
 
 
-class _LeanRoute(StarletteRoute):
-    """A Starlette route that names itself in the scope, as FastAPI's routes do, so that the
-    request metrics label it with its path (not ``unmatched``)."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is not Match.NONE:
-            child["route"] = self
-        return match, child
+#: A lean endpoint: ``(scope, receive, send, rest)``, where ``rest`` is the app behind jot's
+#: middleware (FastAPI's own middleware and router), for requests it hands over.
+Lean = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]
 
 
-class _Asgi:
-    """An object, not a function: Starlette then mounts it as an ASGI app as it is."""
+class Shortcut:
+    """The lean routes, taken just inside jot's own middleware (client address, body limit,
+    metrics, security headers and the access log all apply), before FastAPI's: its inner
+    middleware and the router's search cost the token path more than its JSON did. Errors
+    go to the app's exception handlers as FastAPI's routes' do."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
-        self.app = app
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: dict[tuple[str, str], tuple[APIRoute, Lean]],
+        handlers: Mapping[Any, Any],
+    ) -> None:
+        self.app, self.routes = app, routes
+        # As Starlette builds its own: 500 and Exception belong to the outermost middleware.
+        mine = {k: v for k, v in handlers.items() if k not in (500, Exception)}
+        self._guarded = ExceptionMiddleware(self._lean, handlers=mine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        if scope["type"] == "http" and (scope["method"], _path(scope)) in self.routes:
+            await self._guarded(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _lean(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route, endpoint = self.routes[scope["method"], _path(scope)]
+        scope["route"] = route  # Labels the request metrics as FastAPI's route would.
+        await endpoint(scope, receive, send, self.app)
+
+
+def _path(scope: Scope) -> str:
+    """The path the router matches (without the app's ``root_path``), as Starlette reads it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _shortcuts(app: FastAPI) -> dict[tuple[str, str], tuple[APIRoute, Lean]]:
+    """The lean routes of ``app``; the first call adds :class:`Shortcut`, the innermost of
+    jot's middleware (routes are installed before it adds its own)."""
+    routes: dict[tuple[str, str], tuple[APIRoute, Lean]] | None = getattr(
+        app.state, "shortcuts", None
+    )
+    if routes is None:
+        routes = app.state.shortcuts = {}
+        app.add_middleware(Shortcut, routes=routes, handlers=app.exception_handlers)
+    return routes
+
+
+def _route(app: FastAPI, method: str, path: str) -> APIRoute:
+    return next(
+        route
+        for route in app.router.routes
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ())
+    )
 
 
 def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
     """Put the lean route in front of the FastAPI route for ``POST /api/tokens``."""
-    fallback = next(
-        route
-        for route in app.router.routes
-        if isinstance(route, APIRoute) and route.path == PATH and "POST" in (route.methods or ())
-    )
 
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    async def endpoint(scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:
         request = Request(scope, receive)
         body = await request.body()
         payload: TokenRequest | None = None
@@ -108,7 +143,7 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
             except ValidationError:
                 payload = None
         if payload is None:
-            await fallback.handle(scope, replaying(body, receive), send)
+            await rest(scope, replaying(body, receive), send)  # FastAPI's route answers.
             return
         result = await _from_cache(request, need, payload) or await long_way(request, payload)
         response = Response(result.model_dump_json(), status, media_type="application/json")
@@ -137,22 +172,26 @@ def install(app: FastAPI, handler: Any, need: access.Need, status: int) -> None:
 
     async def in_thread(request: Request, payload: TokenRequest) -> TokenResponse:
         authority: Authority = request.app.state.authority
-        check = functools.partial(run, request, need, check_token, body=payload)
-        checked = await authority.checks.run(check)
+        checked = await authority.checks.run(
+            functools.partial(check, request, need, check_token, body=payload)
+        )
         if checked is not None:
             client = request.client.host if request.client else None
             return await issue_checked(request.app.state.authority, checked, client)
         result = await run_in_threadpool(run, request, need, handler, body=payload)
         return cast(TokenResponse, result)
 
-    lean = _LeanRoute(PATH, _Asgi(endpoint), methods=["POST"], include_in_schema=False)
-    app.router.routes.insert(0, lean)
+    _shortcuts(app)["POST", PATH] = (_route(app, "POST", PATH), endpoint)
 
 
 def install_jwks(app: FastAPI, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
     """Serve the JWKS through Starlette's plain request wrapper, in front of the FastAPI route
     (kept for the OpenAPI description): the endpoint takes only the request, so FastAPI's
-    dependency resolution is pure overhead on this busy, cache-served route."""
-    lean = _LeanRoute(JWKS_PATH, endpoint, methods=["GET"], include_in_schema=False)
-    lean.methods = {"GET"}  # Starlette adds HEAD; the FastAPI route never answered it.
-    app.router.routes.insert(0, lean)
+    dependency resolution is pure overhead on this busy, cache-served route. Only ``GET``:
+    ``HEAD`` goes to the FastAPI route, as it always did."""
+
+    async def jwks(scope: Scope, receive: Receive, send: Send, rest: ASGIApp) -> None:
+        response = await endpoint(Request(scope, receive))
+        await response(scope, receive, send)
+
+    _shortcuts(app)["GET", JWKS_PATH] = (_route(app, "GET", JWKS_PATH), jwks)

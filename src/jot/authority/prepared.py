@@ -27,7 +27,10 @@ from sqlalchemy.sql.expression import CompoundSelect, Select
 #: A select of any shape (its typed rows become plain tuples here).
 _Statement = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]]
 
-__all__ = ["Prepared"]
+__all__ = ["Prepared", "Reads"]
+
+#: Where prepared statements run: an ORM session's transaction, or a Core connection's.
+Reads = Session | Connection
 
 _Processor = Callable[[Any], Any] | None
 
@@ -77,7 +80,7 @@ class Prepared:
                 )
         return compiled
 
-    def rows(self, on: Session | Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(self, on: Reads, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row for ``params`` (by bind name), in the transaction of ``on``."""
         connection = on.connection() if isinstance(on, Session) else on
         dialect = connection.dialect
@@ -119,7 +122,7 @@ class Prepared:
             for row in fetched
         ]
 
-    def first(self, on: Session | Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    def first(self, on: Reads, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row, or ``None``."""
         rows = self.rows(on, params)
         return rows[0] if rows else None

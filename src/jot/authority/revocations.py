@@ -18,7 +18,7 @@ from jot.api.claims import MAX_LEEWAY
 from jot.api.grants import Revoked
 from jot.authority.credentials import new_id
 from jot.authority.models import Destination, Revocation
-from jot.authority.prepared import Prepared
+from jot.authority.prepared import Prepared, Reads
 
 __all__ = ["deny", "ends", "live", "of_subject", "prune"]
 
@@ -76,7 +76,7 @@ def live(session: Session, now: datetime) -> list[Revoked]:
     ]
 
 
-def of_subject(session: Session, identity_id: str, now: datetime) -> dict[tuple[str, str], float]:
+def of_subject(session: Reads, identity_id: str, now: datetime) -> dict[tuple[str, str], float]:
     """The deny entry in force for the identity, as :func:`jot.api.roles.decide` reads deny
     entries (empty: none)."""
     row = _SUBJECT.first(session, {"me": identity_id, "now": now})

@@ -19,7 +19,7 @@ from jot.authority.settings import Settings
 __all__ = ["Authority", "ChangeCounter"]
 
 # Threads of token checks (measured with bench/authority.py's cache-miss row).
-_CHECK_THREADS_SQLITE, _CHECK_THREADS = 2, 8
+_CHECK_THREADS_SQLITE, _CHECK_THREADS = 1, 8
 
 
 class ChangeCounter:

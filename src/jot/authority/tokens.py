@@ -39,7 +39,7 @@ from jot.authority.errors import APIError, Forbidden, NotFound
 from jot.authority.middleware import count_token
 from jot.authority.models import TOKEN_ISSUED, Destination
 from jot.authority.oidc.revalidate import is_plain, revalidate, without_provider
-from jot.authority.prepared import Prepared
+from jot.authority.prepared import Prepared, Reads
 from jot.authority.state import Authority
 from jot.jose import Key
 
@@ -88,7 +88,7 @@ class TokenTooLarge(APIError):
 
 
 def decide(
-    session: Session,
+    session: Reads,
     caller: Caller,
     groups: Sequence[str],
     name: str,
@@ -101,7 +101,7 @@ def decide(
 
 
 def _decide(
-    session: Session, caller: Caller, groups: Sequence[str], name: str, now: float | None = None
+    session: Reads, caller: Caller, groups: Sequence[str], name: str, now: float | None = None
 ) -> tuple[TokenDecision, tuple[str, ...]]:
     """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
     destination = _DESTINATION.first(session, {"name": name})
@@ -199,7 +199,7 @@ def _decision(ctx: Context, me: Caller, destination: str) -> TokenDecision:
     now = ctx.now.timestamp()
     if decision is None or not _holds(decision, now):
         generation = cache.generation
-        decision = decide(ctx.session, me, ctx.groups, destination, now=now)
+        decision = decide(ctx.reads, me, ctx.groups, destination, now=now)
         cache.put(cache_key, decision, generation)
     return decision
 

@@ -77,7 +77,7 @@ def without_provider(ctx: Context) -> bool:
     me = ctx.caller
     if me is None or me.origin_id is None or me.origin_id in _PLAIN_KEYS:
         return True
-    if _PROVIDER_SESSION.first(ctx.session, {"key": me.origin_id}) is None:
+    if _PROVIDER_SESSION.first(ctx.reads, {"key": me.origin_id}) is None:
         _remember_plain(me.origin_id)
         return True
     return False
