@@ -16,7 +16,8 @@ locked every normal client out. :class:`GuardedHTTP` (uvicorn's httptools protoc
 - **quiet logs**: each of these is logged at most once per minute, with a count;
 - **one send per small response**: uvicorn writes a response's head and its body apart,
   two ``send()`` calls where one does (on a cached token, the second cost about a tenth of
-  the server's CPU): the head waits for the body's first write (:class:`_HeadWithBody`).
+  the server's CPU): the head of a response with a body waits for the body's first write
+  (:class:`_HeadWithBody`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import os
 import resource
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -144,49 +144,42 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
-def _nothing() -> None:
-    pass
-
-
 class _HeadWithBody:
-    """A response's view of the connection's transport: the head of a response of known
-    length (uvicorn's first write once such a response started) is held and leaves with the
-    next write, the body's, in one ``send()``. A close, or the end of a response without a
-    body write (``HEAD``), lets it go first; a streamed (chunked) response is not held."""
+    """A response's view of the connection's transport: the head of a response whose body
+    will be written (a known, non-zero length; not ``HEAD``) is held and leaves with the
+    body's first write, in one ``send()``. Any other head (an empty body: nothing to join it
+    with; a streamed, chunked response) goes at once, and a close lets a held head go first.
 
-    __slots__ = ("_cycle", "_done", "_head", "_seen", "_transport")
+    The view looks at its response only once, at the head: it then lets go of the cycle
+    (which holds the view), so that no reference cycle leaves every request to the garbage
+    collector."""
+
+    __slots__ = ("_cycle", "_head", "_transport")
 
     def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
         self._transport, self._cycle = transport, cycle
-        self._done: Callable[[], None] = cycle.on_response
         self._head: bytes | None = None
-        self._seen = False  # Whether the head was written (held or gone).
 
     def write(self, data: bytes) -> None:
-        if self._head is not None:
-            data, self._head = self._head + data, None
-        elif not self._seen and self._cycle is not None and self._cycle.response_started:
-            self._seen = True
-            if self._cycle.chunked_encoding is False:
+        head, cycle = self._head, self._cycle
+        if head is not None:
+            data, self._head = head + data, None
+        elif cycle is not None and cycle.response_started:  # This is the head.
+            self._cycle = None
+            if (
+                cycle.chunked_encoding is False
+                and cycle.expected_content_length
+                and cycle.scope["method"] != "HEAD"
+            ):
                 self._head = data
                 return
+            cycle.transport = self._transport  # Nothing to hold: the rest goes straight.
         self._transport.write(data)
 
-    def flush(self) -> None:
+    def close(self) -> None:
         if self._head is not None:
             head, self._head = self._head, None
             self._transport.write(head)
-
-    def response_done(self) -> None:
-        """The cycle's ``on_response``: the head goes out before the next response. The
-        references back to the cycle and the protocol are dropped, so that no reference
-        cycle keeps them for the garbage collector (which then ran far more often)."""
-        self.flush()
-        done, self._done, self._cycle = self._done, _nothing, None
-        done()
-
-    def close(self) -> None:
-        self.flush()
         self._transport.close()
 
     def is_closing(self) -> bool:
@@ -238,9 +231,7 @@ class GuardedHTTP(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:
-            view = _HeadWithBody(self.transport, cycle)
-            cycle.transport = view  # type: ignore[assignment]
-            cycle.on_response = view.response_done
+            cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
