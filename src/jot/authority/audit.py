@@ -128,6 +128,9 @@ class GroupCommit:
     async def _flush(self) -> None:
         batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         try:
+            # One turn of the event loop first: the requests it runs join this batch (a
+            # batch that left at once often held one row, each costing a thread hand-off).
+            await asyncio.sleep(0)
             while self._pending:
                 batch, self._pending = self._pending, []
                 touches, self._touches = self._touches, []
