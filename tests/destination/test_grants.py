@@ -149,6 +149,35 @@ def test_a_time_bound_grant_is_dropped_at_its_end_without_a_new_list():
     assert index.expiry_of("bob", [], now=end) is None
 
 
+def test_an_answer_is_kept_per_caller_until_any_of_its_grants_lapses():
+    """roles, roles below and the next lapse are remembered together, until the first of the
+    caller's grants ends, wherever it is (here one on another destination): each part is
+    then decided again, as without the memo."""
+    index = GrantIndex(
+        [
+            {"subject": "group:ops", "role": "edit", "resource": "k8s.dev",
+             "expires": "2030-01-01T00:00:00+00:00"},
+            {"subject": "user:bob", "role": "view", "resource": "k8s"},
+            {"subject": "user:bob", "role": "oncall", "resource": "other",
+             "expires": "2029-01-01T00:00:00+00:00"},
+        ]
+    )  # fmt: skip
+    first, end = 1861920000.0, 1893456000.0  # 2029-01-01, 2030-01-01 (UTC)
+    answer = index.answer("bob", ["ops"], "k8s", now=first - 1)
+    assert answer.roles == {"view"}
+    assert answer.below == {"k8s.dev": {"edit"}}
+    assert answer.until == first == index.expiry_of("bob", ["ops"], now=first - 1)
+    assert index.answer("bob", iter(["ops"]), "k8s", now=first - 1) is answer  # Remembered.
+    later = index.answer("bob", ["ops"], "k8s", now=first)
+    assert later is not answer
+    assert (later.roles, later.below, later.until) == ({"view"}, {"k8s.dev": {"edit"}}, end)
+    gone = index.answer("bob", ["ops"], "k8s", now=end)
+    assert (gone.roles, gone.below, gone.until) == ({"view"}, {}, None)
+    # roles_below hands out its own dict: changing it changes no later answer.
+    index.roles_below("carol", ["ops"], "k8s", now=first)["k8s.x"] = frozenset({"admin"})
+    assert index.roles_below("carol", ["ops"], "k8s", now=first) == {"k8s.dev": {"edit"}}
+
+
 def test_a_file_grant_with_an_end_lapses_at_it(tmp_path):
     """``expires`` in a grants file makes the grant time-bound (it used to be dropped: the
     grant held for good); without a zone, or not a time, the file is refused."""

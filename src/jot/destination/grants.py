@@ -17,6 +17,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +27,14 @@ import yaml
 from jot.api.roles import Held, decide, expiry_of, resource_chain, revoked, roles_below
 from jot.destination.settings import CACHE_SIZE
 
-__all__ = ["FileGrants", "GrantIndex", "GrantSource", "parse_grants", "resource_chain"]
+__all__ = [
+    "FileGrants",
+    "GrantAnswer",
+    "GrantIndex",
+    "GrantSource",
+    "parse_grants",
+    "resource_chain",
+]
 
 
 class GrantSource(Protocol):
@@ -43,6 +51,21 @@ class GrantSource(Protocol):
     def mentioned_groups(self) -> frozenset[str]:
         """Groups that some grant names (``group:<name>``)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class GrantAnswer:
+    """What the grants give one caller at one resource, from when it was asked until
+    ``until``."""
+
+    #: The roles held on the resource (and above it).
+    roles: frozenset[str]
+    #: The roles on each sub-resource below it (a Kubernetes destination's namespaces); shared
+    #: by every request of the caller: read it, never change it.
+    below: Mapping[str, frozenset[str]]
+    #: When the next of the caller's grants lapses (None: none is time-bound): until then,
+    #: every part of the answer holds.
+    until: float | None
 
 
 class GrantIndex:
@@ -67,9 +90,7 @@ class GrantIndex:
         self._index = index
         # Answers per caller, for tokens the verification cache does not hold (more callers
         # than it holds, or --cache-size 0): the same users and groups ask again and again.
-        self._answers: dict[
-            tuple[str, tuple[str, ...], str], tuple[frozenset[str], float | None]
-        ] = {}
+        self._answers: dict[tuple[str, tuple[str, ...], str], GrantAnswer] = {}
         self.mentioned_groups = frozenset(
             subject.removeprefix("group:") for subject in index if subject.startswith("group:")
         )
@@ -82,31 +103,41 @@ class GrantIndex:
         """Itself: the grants never change (see :class:`GrantSource`)."""
         return self
 
-    def roles_for(
+    def answer(
         self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
-    ) -> frozenset[str]:
-        """The roles at ``resource`` at ``now`` (default: the system clock): a time-bound
-        grant stops applying at its end here too, without a new list from the authority."""
+    ) -> GrantAnswer:
+        """What the grants give ``name`` in ``groups`` at ``resource`` at ``now`` (default:
+        the system clock): a time-bound grant stops applying at its end here too, without a
+        new list from the authority."""
         current = time.time() if now is None else now
         groups = tuple(groups)
         key = (name, groups, resource)
         found = self._answers.get(key)
-        if found is not None and (found[1] is None or current < found[1]):
-            return found[0]
+        if found is not None and (found.until is None or current < found.until):
+            return found
         # The one decision (jot.api.roles.decide), as the authority's token endpoint makes it.
-        decision = decide(name, groups, resource, self._index, now=current)
+        answer = GrantAnswer(
+            decide(name, groups, resource, self._index, now=current).roles,
+            roles_below(name, groups, resource, self._index, now=current),
+            expiry_of(name, groups, self._index, now=current),
+        )
         if len(self._answers) >= CACHE_SIZE:
             self._answers.clear()  # Bounded; many distinct callers just start it over.
-        # Kept until the next of the caller's grants lapses: then it is decided again.
-        self._answers[key] = (decision.roles, decision.until)
-        return decision.roles
+        self._answers[key] = answer
+        return answer
+
+    def roles_for(
+        self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
+    ) -> frozenset[str]:
+        """The roles at ``resource`` at ``now`` (see :meth:`answer`)."""
+        return self.answer(name, groups, resource, now=now).roles
 
     def roles_below(
         self, name: str, groups: Iterable[str], resource: str, *, now: float | None = None
     ) -> dict[str, frozenset[str]]:
         """Roles granted on each sub-resource below ``resource`` (namespaces, for
         Kubernetes)."""
-        return roles_below(name, groups, resource, self._index, now=now)
+        return dict(self.answer(name, groups, resource, now=now).below)
 
     def revoked(self, subject: str, jti: str, *, now: float | None = None) -> bool:
         """Whether the authority revoked this subject (its ``sub``) or this token (its

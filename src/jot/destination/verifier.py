@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -95,10 +95,10 @@ def _grants_now(grants: object) -> object:
     return getattr(grants, "index", None)
 
 
-def _check_revoked(grants: object, claims: dict[str, Any], now: float) -> None:
+def _check_revoked(index: object, claims: dict[str, Any], now: float) -> None:
     """Refuse a token that the authority revoked (``jot revoke``): the deny entries come with
-    the grants, so every destination has them as soon as its long-poll answers."""
-    index = getattr(grants, "index", None)
+    the grants (``index``, :func:`_grants_now`), so every destination has them as soon as its
+    long-poll answers."""
     if isinstance(index, GrantIndex) and index.revoked(claims["sub"], claims["jti"], now=now):
         raise RevokedTokenError("the token has been revoked at the authority")
 
@@ -119,7 +119,7 @@ def _roles_for(
 
 def _below(
     grants: object, claims: dict[str, Any], resource: str, now: float
-) -> tuple[dict[str, frozenset[str]], float | None]:
+) -> tuple[Mapping[str, frozenset[str]], float | None]:
     """Roles on sub-resources below ``resource`` (a Kubernetes destination's namespaces), and
     when the next of the caller's time-bound grants lapses, from the source's current index;
     nothing from a source without one."""
@@ -127,8 +127,8 @@ def _below(
     if not isinstance(index, GrantIndex):
         return {}, None
     name, groups = claims.get("name") or claims["sub"], claims.get("groups") or []
-    below = index.roles_below(name, groups, resource, now=now)
-    return below, index.expiry_of(name, groups, now=now)
+    answer = index.answer(name, groups, resource, now=now)
+    return answer.below, answer.until
 
 
 def _sources(issuer: str | None, jwks: object, jwks_uri: str | None) -> None:
@@ -195,10 +195,10 @@ class Verifier(_Base):
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
-        _check_revoked(self.grants, claims, now)
+        grants = _grants_now(self.grants)
+        _check_revoked(grants, claims, now)
         if self.replay is not None and not self.replay.first_use(claims["jti"], entry.exp):
             raise ReplayedTokenError("the token has been used before")
-        grants = _grants_now(self.grants)
         remembered = self.core.remembered(entry, resource, grants, now)
         if remembered is not None:
             return remembered
@@ -272,12 +272,12 @@ class AsyncVerifier(_Base):
             self.deny_list.is_denied(claims["jti"], claims["sub"])
         ):
             raise RevokedTokenError("the token has been revoked")
-        _check_revoked(self.grants, claims, now)
+        grants = _grants_now(self.grants)
+        _check_revoked(grants, claims, now)
         if self.replay is not None and not await _maybe(
             self.replay.first_use(claims["jti"], entry.exp)
         ):
             raise ReplayedTokenError("the token has been used before")
-        grants = _grants_now(self.grants)
         remembered = self.core.remembered(entry, resource, grants, now)
         if remembered is not None:
             return remembered
