@@ -1,4 +1,5 @@
-"""Core selects compiled once and run straight on the driver, for the token path's reads.
+"""Core statements compiled once and run straight on the driver: the token path's reads, and
+the audit rows of issued tokens.
 
 SQLAlchemy's execute path (parameter set-up, result metadata, events) costs ~30 µs a
 statement, several times what SQLite itself spends on a small indexed read: on a token
@@ -22,10 +23,10 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import CompoundSelect, Select
+from sqlalchemy.sql.expression import CompoundSelect, Insert, Select
 
-#: A select of any shape (its typed rows become plain tuples here).
-_Statement = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]]
+#: A select of any shape (its typed rows become plain tuples here), or an insert.
+_Statement = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]] | Insert
 
 __all__ = ["Prepared", "Reads"]
 
@@ -62,6 +63,15 @@ def _compile(statement: _Statement, dialect: Dialect) -> _Compiled:
     return _Compiled(compiled.string, order, defaults, binds, results)
 
 
+def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+    """The driver's arguments for ``params`` (by bind name), converted by the binds' types."""
+    values = {**compiled.defaults, **params}
+    for name, process in compiled.binds.items():
+        if process is not None:
+            values[name] = process(values[name])
+    return values if compiled.order is None else [values[name] for name in compiled.order]
+
+
 class Prepared:
     """A select run on a session's connection: :meth:`rows` are plain tuples, converted as
     SQLAlchemy converts them (timezone-aware datetimes …)."""
@@ -82,22 +92,37 @@ class Prepared:
 
     def rows(self, on: Reads, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row for ``params`` (by bind name), in the transaction of ``on``."""
+        compiled, fetched = self._run(on, [params], many=False)
+        if not any(compiled.results):
+            return list(fetched)
+        processors = compiled.results
+        return [
+            tuple(
+                v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True)
+            )
+            for row in fetched
+        ]
+
+    def execute_many(self, on: Reads, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement (an insert) once for each of ``rows``, in one driver call."""
+        self._run(on, rows, many=True)
+
+    def _run(
+        self, on: Reads, rows: Sequence[Mapping[str, Any]], *, many: bool
+    ) -> tuple[_Compiled, list[Any]]:
         connection = on.connection() if isinstance(on, Session) else on
         dialect = connection.dialect
         compiled = self._for(dialect)
-        values = {**compiled.defaults, **params}
-        for name, process in compiled.binds.items():
-            if process is not None:
-                values[name] = process(values[name])
-        args: Sequence[Any] | Mapping[str, Any] = (
-            values if compiled.order is None else [values[name] for name in compiled.order]
-        )
+        args = [_arguments(compiled, params) for params in rows]
         raw = connection.connection.dbapi_connection
         assert raw is not None
         cursor = raw.cursor()
         try:
-            cursor.execute(compiled.sql, args)
-            fetched = cursor.fetchall()
+            if many:
+                cursor.executemany(compiled.sql, args)  # type: ignore[arg-type]
+                return compiled, []
+            cursor.execute(compiled.sql, args[0])
+            return compiled, list(cursor.fetchall())
         except dialect.loaded_dbapi.Error as exc:
             gone = dialect.is_disconnect(exc, raw, cursor)
             if gone:
@@ -112,15 +137,6 @@ class Prepared:
             ) from exc
         finally:
             cursor.close()
-        if not any(compiled.results):
-            return list(fetched)
-        processors = compiled.results
-        return [
-            tuple(
-                v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True)
-            )
-            for row in fetched
-        ]
 
     def first(self, on: Reads, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row, or ``None``."""
