@@ -8,6 +8,7 @@ import httpx
 import jwt as pyjwt
 import pytest
 
+from jot.authority import errors
 from jot.authority.clock import FakeClock
 
 from .conftest import ISSUER, bearer
@@ -368,3 +369,24 @@ async def test_the_last_admin_cannot_be_removed_through_its_group(admin: httpx.A
     assert (await admin.get("/api/grants", params={"subject": "group:admins"})).json()["items"][0][
         "id"
     ] == grant["id"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/destinations/{name}"),
+        ("GET", "/api/users/{name}"),
+        ("GET", "/api/groups/{name}"),
+        ("GET", "/api/clusters/{name}"),
+    ],
+)
+async def test_an_echoed_name_is_bounded_in_the_message(
+    admin: httpx.AsyncClient, method: str, path: str
+) -> None:
+    name = "x" * 5_000
+    answer = await admin.request(method, path.format(name=name))
+    assert answer.status_code == 404, answer.text
+    message = answer.json()["message"]
+    assert len(message) <= errors.MAX_MESSAGE
+    assert message.startswith("x" * 10) or " 'xxxx" in message  # Its start stays …
+    assert " … " in message  # … the middle gives way.

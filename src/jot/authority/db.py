@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,17 +181,43 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(_WRITE_WAIT * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("jot_write", False)
+        raw = conn.connection.dbapi_connection
         # Straight on the driver: SQLAlchemy's statement machinery (events, result set-up)
         # costs several times the BEGIN itself, on every transaction.
-        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-            "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        )
+        if conn.get_execution_options().get("jot_write", False):
+            _begin_immediate(raw)
+        else:
+            raw.execute("BEGIN")  # type: ignore[union-attr]
+
+
+#: How long a writer waits for SQLite's write lock (the connections' busy timeout too).
+_WRITE_WAIT = 30.0
+
+
+def _begin_immediate(raw: Any) -> None:
+    """``BEGIN IMMEDIATE``, waiting for the write lock in short naps. SQLite's own busy
+    handler sleeps 1, 2, 5, 10 … ms between tries: with two server processes on one database,
+    whose writes (a batch of audit rows) take ~0.1 ms, each meeting cost the loser a
+    millisecond or more, and its whole batch of requests with it."""
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline, nap = time.monotonic() + _WRITE_WAIT, 0.00005
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(nap)
+            nap = min(nap * 2, 0.002)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(_WRITE_WAIT * 1000)}")
 
 
 def advisory_lock(session: Session, name: int) -> None:

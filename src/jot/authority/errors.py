@@ -34,11 +34,24 @@ __all__ = [
 log = logging.getLogger("jot.authority")
 
 
+#: The longest message an error answers with. Messages echo what was asked for (``no
+#: destination named '…'``), and a request may name 5,000 characters: the middle of a longer
+#: message gives way, its start and its advice at the end stay.
+MAX_MESSAGE = 400
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[: MAX_MESSAGE - 120]} … {message[-100:]}"
+
+
 class APIError(Exception):
     status = 500
     error = "internal"
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        message = _bounded(message)
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
@@ -77,7 +90,8 @@ class TooManyRequests(APIError):
 def _json(
     status: int, error: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
+    body = {"error": error, "message": _bounded(message)}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
