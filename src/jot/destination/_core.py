@@ -259,7 +259,7 @@ class VerifierCore:
             token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
             typ=s.typ, leeway=s.leeway, require=REQUIRED_CLAIMS, now=now,
         )  # fmt: skip
-        claims = dict(verified.claims)
+        claims = verified.claims  # Parsed for this call: the entry may keep it.
         _check_shape(claims)
         entry = CachedToken(claims, key_name(verified.key), float(claims["exp"]))
         if self.cache is not None:
