@@ -183,10 +183,10 @@ class Verifier(_Base):
         destination). Raises :class:`InvalidTokenError` (401) or ``UnavailableError`` (503)."""
         resource = self.settings.resource(resource)
         now = self._clock()
-        digest, entry, kid = self.core.lookup(token, now, self.jwks.names)
+        entry, kid = self.core.lookup(token, now, self.jwks.names)
         if entry is None:
             inner, kid = self.core.unseal(token, kid)
-            entry = self.core.check(inner, digest, self.jwks.get(kid), now)
+            entry = self.core.check(inner, token, self.jwks.get(kid), now)
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
@@ -259,10 +259,10 @@ class AsyncVerifier(_Base):
         """As :meth:`Verifier.verify`."""
         resource = self.settings.resource(resource)
         now = self._clock()
-        digest, entry, kid = self.core.lookup(token, now, self.jwks.names)
+        entry, kid = self.core.lookup(token, now, self.jwks.names)
         if entry is None:
             inner, kid = self.core.unseal(token, kid)
-            entry = self.core.check(inner, digest, await self.jwks.aget(kid), now)
+            entry = self.core.check(inner, token, await self.jwks.aget(kid), now)
         claims = entry.claims
         if self.deny_list is not None and await _maybe(
             self.deny_list.is_denied(claims["jti"], claims["sub"])
