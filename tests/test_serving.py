@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from jot._serving import GuardedHTTP, _HeadWithBody
+from jot._serving import EmptyAnswersHTTP, GuardedHTTP, _HeadWithBody, uvicorn_options
 
 
 class _Transport:
@@ -34,6 +34,9 @@ class _Transport:
 
     def is_closing(self) -> bool:
         return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
 
 
 def _view(
@@ -165,3 +168,34 @@ def test_a_view_lets_go_of_its_cycle_at_the_head() -> None:
     view.write(b"ok")
     view.write(b"more")  # Later writes pass through.
     assert transport.writes == [b"headok", b"more"]
+
+
+@pytest.mark.parametrize(("bodies", "held"), [(True, True), (False, False)])
+def test_an_app_without_bodies_is_served_without_the_view(bodies: bool, held: bool) -> None:
+    """uvicorn_options(bodies=False) (forward auth) installs no view: the head goes as
+    written; the answer is the same."""
+    from uvicorn.server import ServerState
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    http = uvicorn_options(bodies=bodies)["http"]
+    assert http is (GuardedHTTP if bodies else EmptyAnswersHTTP)
+    config = uvicorn.Config(app, http=http, lifespan="off", log_level="warning")
+    config.load()
+
+    async def exchange() -> list[bytes]:
+        transport = _Transport()
+        protocol = http(config=config, server_state=ServerState(), app_state={})
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert isinstance(protocol.cycle.transport, _HeadWithBody) is held
+        await asyncio.sleep(0.01)
+        protocol.connection_lost(None)
+        return transport.writes
+
+    writes = asyncio.run(exchange())
+    assert len(writes) == (1 if held else 2)
+    assert b"".join(writes).endswith(b"content-length: 2\r\n\r\nok")

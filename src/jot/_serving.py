@@ -17,7 +17,8 @@ locked every normal client out. :class:`GuardedHTTP` (uvicorn's httptools protoc
 - **one send per small response**: uvicorn writes a response's head and its body apart,
   two ``send()`` calls where one does (on a cached token, the second cost about a tenth of
   the server's CPU): the head of a response with a body waits for the body's first write
-  (:class:`_HeadWithBody`).
+  (:class:`_HeadWithBody`). An app whose answers have no body (forward auth) is served
+  without it (``uvicorn_options(bodies=False)``): there, it only cost time.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "BUSY",
     "FULL",
     "SLOW",
+    "EmptyAnswersHTTP",
     "GuardedHTTP",
     "RateLimitedLog",
     "ServingConfigError",
@@ -195,6 +197,8 @@ class GuardedHTTP(HttpToolsProtocol):
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int = connection_cap(1024)
+    #: Whether a response's head waits for its body (see :class:`_HeadWithBody`).
+    one_send = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -230,7 +234,7 @@ class GuardedHTTP(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
         cycle = self.cycle
-        if cycle is not None and cycle.transport is self.transport:
+        if self.one_send and cycle is not None and cycle.transport is self.transport:
             cycle.transport = _HeadWithBody(self.transport, cycle)  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -252,6 +256,13 @@ class GuardedHTTP(HttpToolsProtocol):
             self.transport.close()
 
 
+class EmptyAnswersHTTP(GuardedHTTP):
+    """:class:`GuardedHTTP` for an app whose answers have no body (forward auth): a head has
+    nothing to wait for, and the view cost about 0.8 µs of CPU per answer."""
+
+    one_send = False
+
+
 def server_limits() -> tuple[float, float, int]:
     """``(header timeout, idle timeout, connection cap)`` from the environment
     (``JOT_HEADER_TIMEOUT``, ``JOT_IDLE_TIMEOUT``, ``JOT_MAX_CONNECTIONS``), after raising
@@ -263,8 +274,10 @@ def server_limits() -> tuple[float, float, int]:
     return header, idle, cap
 
 
-def uvicorn_options() -> dict[str, Any]:
-    """uvicorn settings for a guarded server (see :func:`server_limits`)."""
+def uvicorn_options(*, bodies: bool = True) -> dict[str, Any]:
+    """uvicorn settings for a guarded server (see :func:`server_limits`); ``bodies=False``
+    for an app whose answers have no body (:class:`EmptyAnswersHTTP`)."""
     header, idle, cap = server_limits()
     GuardedHTTP.header_timeout, GuardedHTTP.max_connections = header, cap
-    return {"http": GuardedHTTP, "timeout_keep_alive": max(1, round(idle))}
+    http = GuardedHTTP if bodies else EmptyAnswersHTTP
+    return {"http": http, "timeout_keep_alive": max(1, round(idle))}

@@ -80,34 +80,45 @@ def _entry(exp: float) -> CachedToken:
 def test_a_full_cache_keeps_what_it_holds_until_it_expires():
     cache = VerificationCache(max_entries=3)
     for n in range(3):
-        cache.put(bytes([n]), _entry(100 + n), now=0)
-    cache.put(b"new", _entry(200), now=0)  # Full, nothing expired: not kept …
-    assert cache.get(b"new", 0, None) is None
-    assert all(cache.get(bytes([n]), 0, None) is not None for n in range(3))  # … nor evicting.
-    cache.put(b"new", _entry(200), now=100.5)  # The oldest expired: it makes room.
-    assert cache.get(b"new", 100.5, None) is not None
-    assert cache.get(b"\x00", 100.5, None) is None
+        cache.put(chr(n), _entry(100 + n), now=0)
+    cache.put("new", _entry(200), now=0)  # Full, nothing expired: not kept …
+    assert cache.get("new", 0, None) is None
+    assert all(cache.get(chr(n), 0, None) is not None for n in range(3))  # … nor evicting.
+    cache.put("new", _entry(200), now=100.5)  # The oldest expired: it makes room.
+    assert cache.get("new", 100.5, None) is not None
+    assert cache.get("\x00", 100.5, None) is None
     assert len(cache) == 3
 
 
 def test_expired_entries_behind_a_long_lived_one_are_swept():
     cache = VerificationCache(max_entries=3)
-    cache.put(b"long", _entry(1000), now=0)
-    cache.put(b"a", _entry(10), now=0)
-    cache.put(b"b", _entry(10), now=0)
+    cache.put("long", _entry(1000), now=0)
+    cache.put("a", _entry(10), now=0)
+    cache.put("b", _entry(10), now=0)
     # The front (long) has not expired: two tokens are refused; the third refusal in a row
     # (max_entries) sweeps a and b away, and the third token is kept.
     for n in range(3):
-        cache.put(bytes([n]), _entry(500), now=20)
+        cache.put(chr(n), _entry(500), now=20)
     assert len(cache) == 2
-    assert cache.get(b"long", 20, None) is not None
-    assert cache.get(b"\x01", 20, None) is None
-    assert cache.get(b"\x02", 20, None) is not None
+    assert cache.get("long", 20, None) is not None
+    assert cache.get("\x01", 20, None) is None
+    assert cache.get("\x02", 20, None) is not None
+
+
+def test_entries_are_found_by_the_whole_token_only():
+    """The key is the token itself: one byte more, less or other is another entry."""
+    cache = VerificationCache()
+    token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2ln"
+    cache.put(token, _entry(100), now=0)
+    assert cache.get(token, 0, None) is not None
+    assert cache.get("".join(token), 0, None) is not None  # Equal text, another object.
+    for other in (token[:-1], token + "A", token[:-1] + "m", " " + token):
+        assert cache.get(other, 0, None) is None
 
 
 def test_a_cache_of_size_zero_keeps_nothing():
     cache = VerificationCache(max_entries=0)
-    cache.put(b"x", _entry(10), now=0)
+    cache.put("x", _entry(10), now=0)
     assert len(cache) == 0
 
 

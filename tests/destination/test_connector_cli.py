@@ -124,3 +124,25 @@ def test_bad_decryption_keys_are_one_line_naming_the_option(tmp_path):
         assert message in result.output, result.output
         assert "BadParameter" not in result.output
         assert "Traceback" not in result.output
+
+
+def test_forward_auth_is_served_without_holding_heads(tmp_path, monkeypatch):
+    """Forward auth's answers have no body: it asks serve() for no one-send view."""
+    import json
+
+    import jot.destination.serve
+    from jot.jose import jwk
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [jwk.generate("Ed25519").public().to_dict()]}))
+    grants = tmp_path / "grants.toml"
+    grants.write_text('[[grants]]\nsubject = "group:ops"\nrole = "admin"\nresource = "web"\n')
+    served: dict[str, object] = {}
+    monkeypatch.setattr(jot.destination.serve, "serve", lambda app, **kw: served.update(kw))
+    result = CliRunner().invoke(
+        cli,
+        ["connector", "forward-auth", "--name", "web", "--issuer", "https://a.example",
+         "--jwks-file", str(jwks), "--grants-file", str(grants)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert served["bodies"] is False

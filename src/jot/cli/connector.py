@@ -329,7 +329,8 @@ def forward_auth(**opts: Any) -> None:
     check_authority(settings)
     publish_key(settings, verifier)
     host, port = _address(opts)
-    _run(lambda: serve(app, host=host, port=port, log_level=opts["log_level"]))
+    # Its answers have no body (the sign-in pages aside): no head waits for one.
+    _run(lambda: serve(app, host=host, port=port, log_level=opts["log_level"], bodies=False))
 
 
 def _run(start: Callable[[], None]) -> None:

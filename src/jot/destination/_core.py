@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any, Literal, overload
 
 from jot.api.claims import MAX_LEEWAY, MAX_TOKEN_BYTES, REQUIRED_CLAIMS, TOKEN_TYPE
-from jot.destination.cache import CachedToken, Decision, VerificationCache, token_digest
+from jot.destination.cache import CachedToken, Decision, VerificationCache
 from jot.destination.errors import BadRequestError, ForbiddenError, UnavailableError
 from jot.destination.identity import Identity
 from jot.destination.jwks import key_name
@@ -217,23 +217,20 @@ class VerifierCore:
 
     def lookup(
         self, token: str, now: float, keys: Collection[str] | None
-    ) -> tuple[bytes, CachedToken | None, str | None]:
-        """``(digest, cached entry or None, kid)``; the kid is read only on a miss. ``keys``:
-        the current key names (None: a key set that never changes)."""
+    ) -> tuple[CachedToken | None, str | None]:
+        """``(cached entry or None, kid)``; the kid is read only on a miss. ``keys``: the
+        current key names (None: a key set that never changes)."""
         if len(token) > MAX_TOKEN_BYTES:
             raise MalformedTokenError("token too large")
-        if self.cache is None:
-            return b"", None, _kid(token)
-        digest = token_digest(token)
-        hit = self.cache.get(digest, now, keys)
+        hit = self.cache.get(token, now, keys) if self.cache is not None else None
         if hit is not None:
-            return digest, hit, None
-        return digest, None, _kid(token)
+            return hit, None
+        return None, _kid(token)
 
     def unseal(self, token: str, kid: str | None) -> tuple[str, str | None]:
         """The signed jot inside a sealed token, and its signing key's kid; a signed-only
         token as it is (refused where sealed tokens are required). The caller then checks the
-        inner token as any other, and caches the answer under the sealed token's digest."""
+        inner token as any other, and caches the answer under the sealed token."""
         keys = self.settings.decrypt_with
         if keys is None:
             return token, kid
@@ -252,18 +249,19 @@ class VerifierCore:
             raise MalformedTokenError("the sealed token does not hold a JWT") from None
         return inner, _kid(inner)
 
-    def check(self, token: str, digest: bytes, keys: KeySet, now: float) -> CachedToken:
-        """Verify signature and claims; remember the token until its ``exp``."""
+    def check(self, token: str, received: str, keys: KeySet, now: float) -> CachedToken:
+        """Verify signature and claims; remember the token as ``received`` (a sealed token
+        as it came, not the jot inside) until its ``exp``."""
         s = self.settings
         verified = jwt.decode_complete(
             token, keys, algorithms=s.algorithms, issuer=s.issuer, audience=s.audience,
             typ=s.typ, leeway=s.leeway, require=REQUIRED_CLAIMS, now=now,
         )  # fmt: skip
-        claims = dict(verified.claims)
+        claims = verified.claims  # Parsed for this call: the entry may keep it.
         _check_shape(claims)
         entry = CachedToken(claims, key_name(verified.key), float(claims["exp"]))
         if self.cache is not None:
-            self.cache.put(digest, entry, now)
+            self.cache.put(received, entry, now)
         return entry
 
     def remembered(

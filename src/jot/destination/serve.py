@@ -41,7 +41,10 @@ def serve(
     keyfile: str | None = None,
     out: TextIO = sys.stdout,
     log_level: str = "warning",
+    bodies: bool = True,
 ) -> None:
+    """Serve ``app``; ``bodies=False`` for an app whose answers have no body (forward auth:
+    see :func:`jot._serving.uvicorn_options`)."""
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     scheme = "https" if certfile else "http"
@@ -50,6 +53,6 @@ def serve(
     config = uvicorn.Config(
         app, log_level=log_level, lifespan="on", ssl_certfile=certfile, ssl_keyfile=keyfile,
         ssl_version=ssl.PROTOCOL_TLS_SERVER, access_log=False, server_header=False,
-        proxy_headers=False, **uvicorn_options(),
+        proxy_headers=False, **uvicorn_options(bodies=bodies),
     )  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])

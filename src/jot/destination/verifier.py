@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from jot.destination._core import VerifierCore, VerifierSettings, decryption_keys
-from jot.destination.cache import CachedToken, VerificationCache
+from jot.destination.cache import VerificationCache
 from jot.destination.errors import ReplayedTokenError, RevokedTokenError
 from jot.destination.grants import FileGrants, GrantIndex, GrantSource
 from jot.destination.grants_client import AsyncAuthorityGrants, AuthorityGrants
@@ -75,12 +75,6 @@ class _Base:
     @property
     def cache(self) -> VerificationCache | None:
         return self.core.cache
-
-    def _hit_or_miss(
-        self, token: str, keys: frozenset[str] | None
-    ) -> tuple[bytes, CachedToken | None, str | None, float]:
-        now = self._clock()
-        return (*self.core.lookup(token, now, keys), now)
 
 
 #: The "grants" of a verifier without any: nothing ever changes, no roles.
@@ -188,10 +182,11 @@ class Verifier(_Base):
         """The identity in ``token`` with its roles at ``resource`` (default: this
         destination). Raises :class:`InvalidTokenError` (401) or ``UnavailableError`` (503)."""
         resource = self.settings.resource(resource)
-        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
+        now = self._clock()
+        entry, kid = self.core.lookup(token, now, self.jwks.names)
         if entry is None:
             inner, kid = self.core.unseal(token, kid)
-            entry = self.core.check(inner, digest, self.jwks.get(kid), now)
+            entry = self.core.check(inner, token, self.jwks.get(kid), now)
         claims = entry.claims
         if self.deny_list is not None and self.deny_list.is_denied(claims["jti"], claims["sub"]):
             raise RevokedTokenError("the token has been revoked")
@@ -263,10 +258,11 @@ class AsyncVerifier(_Base):
     async def verify(self, token: str, *, resource: str | None = None) -> Identity:
         """As :meth:`Verifier.verify`."""
         resource = self.settings.resource(resource)
-        digest, entry, kid, now = self._hit_or_miss(token, self.jwks.names)
+        now = self._clock()
+        entry, kid = self.core.lookup(token, now, self.jwks.names)
         if entry is None:
             inner, kid = self.core.unseal(token, kid)
-            entry = self.core.check(inner, digest, await self.jwks.aget(kid), now)
+            entry = self.core.check(inner, token, await self.jwks.aget(kid), now)
         claims = entry.claims
         if self.deny_list is not None and await _maybe(
             self.deny_list.is_denied(claims["jti"], claims["sub"])

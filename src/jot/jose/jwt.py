@@ -229,6 +229,8 @@ def _media_type(value: str) -> str:
 def _check_type(header: Mapping[str, Any], expected: str) -> None:
     """Require the ``typ`` header (RFC 8725 §3.11), compared as RFC 7515 §4.1.9 says."""
     actual = header.get("typ")
+    if actual == expected and type(actual) is str:  # The usual case: spelled the same.
+        return
     if not isinstance(actual, str) or _media_type(actual) != _media_type(expected):
         raise InvalidTypeError(f"the token's typ is not {expected!r}", claim="typ")
 
