@@ -74,3 +74,30 @@ async def test_a_cancelled_waiter_does_not_disturb_the_others(db: Database) -> N
     assert done[2] is None
     assert isinstance(done[1], asyncio.CancelledError)
     assert _logged(db) == [0, 1, 2]  # The cancelled request's row is kept (its token left).
+
+
+async def test_rows_of_the_next_turns_of_the_loop_join_the_batch(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests that write a turn or two after the first share its batch; a turn that adds
+    nothing ends the wait."""
+    batches: list[int] = []
+    insert = audit.GroupCommit._insert
+
+    def counting(self: audit.GroupCommit, rows: list[dict[str, Any]], *args: Any) -> None:
+        batches.append(len(rows))
+        insert(self, rows, *args)
+
+    monkeypatch.setattr(audit.GroupCommit, "_insert", counting)
+    log = audit.GroupCommit(db)
+
+    async def later(n: int, turns: int) -> None:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        await log.write(_row(n))
+
+    await asyncio.gather(*(later(n, turns=n) for n in range(3)))
+    assert batches == [3]
+    await asyncio.gather(later(3, turns=0), later(4, turns=audit._GATHER_TURNS + 2))
+    assert batches == [3, 1, 1]
+    assert _logged(db) == list(range(5))

@@ -105,6 +105,11 @@ class Refusals:
         return {**detail, "repeated": last[1]} if last is not None and last[1] else detail
 
 
+#: At most this many turns of the event loop before a batch leaves (a turn without a new row
+#: ends the wait at once): more rows a batch, no timer, so no wait on an idle server.
+_GATHER_TURNS = 4
+
+
 class GroupCommit:
     """Audit rows of requests that write nothing else (a token issued from cached checks),
     committed together.
@@ -139,9 +144,7 @@ class GroupCommit:
     async def _flush(self) -> None:
         batch: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         try:
-            # One turn of the event loop first: the requests it runs join this batch (a
-            # batch that left at once often held one row, each costing a thread hand-off).
-            await asyncio.sleep(0)
+            await self._gather()
             while self._pending:
                 batch, self._pending = self._pending, []
                 touches, self._touches = self._touches, []
@@ -164,6 +167,16 @@ class GroupCommit:
             for _, done in batch + self._pending:
                 done.cancel()
             self._pending, self._touches = [], []
+
+    async def _gather(self) -> None:
+        """Let the event loop run a few turns while they add rows: their requests join this
+        batch. A batch that left at once often held one row, each costing a thread hand-off
+        (and with two server processes, each process's batches are smaller still)."""
+        for _ in range(_GATHER_TURNS):
+            before = len(self._pending)
+            await asyncio.sleep(0)
+            if len(self._pending) == before:
+                return
 
     def _insert(
         self, rows: list[dict[str, Any]], updates: Sequence[tuple[Update, dict[str, Any]]] = ()
