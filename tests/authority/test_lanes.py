@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import time
 from typing import Any
@@ -79,3 +80,14 @@ async def test_never_more_threads_than_lanes_and_waiting_calls_go_together(
     # 20 calls at once in 2 lanes: two batches of 10, one per thread.
     assert batches == [10, 10]
     assert len(threads) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+@pytest.mark.anyio
+async def test_the_lanes_run_under_sched_batch() -> None:
+    """Their wake-ups must not preempt the event loop that hands them work."""
+    lanes = Lanes(1, "test")
+    try:
+        assert await lanes.run(lambda: os.sched_getscheduler(0)) == os.SCHED_BATCH
+    finally:
+        lanes.close()

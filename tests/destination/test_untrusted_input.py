@@ -380,3 +380,16 @@ async def test_each_refusal_is_answered_alike_in_every_front_end(
     async with httpx.AsyncClient(transport=transport, base_url="http://dest") as client:
         answer_json = (await client.post("/", json=review)).json()
     assert answer_json["status"] == {"authenticated": False, "error": reason}
+
+
+@pytest.mark.parametrize(
+    "name", ["a\x00b", "é\u202e\x00", "x\r\nImpersonate-Group: system:masters"]
+)
+def test_an_identity_no_header_can_carry_is_403_at_the_kubernetes_proxy(
+    no_error_logs, proxies, name
+):
+    # A signed name with a control character cannot become Impersonate-User: refused with an
+    # answer (the connection used to close with none).
+    token = AUTHORITY.token(aud="k8s", exp=4102444800, name=name)
+    answer = exchange(proxies["k8s"], _raw("/api", [("Authorization", "Bearer " + token)], b""))
+    assert status_of(answer) == 403, answer[:200]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from collections.abc import Sequence
@@ -12,10 +13,10 @@ from typing import Any
 from sqlalchemy import Select, Update, bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from jot.api.session import AuditEvent as AuditOut
 from jot.authority.db import Database
+from jot.authority.lanes import Lanes
 from jot.authority.models import TOKEN_ISSUED, AuditEvent
 from jot.authority.prepared import Prepared
 
@@ -126,6 +127,8 @@ class GroupCommit:
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._touches: list[tuple[Update, dict[str, Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        # A thread of its own (one batch at a time), not one of anyio's pool: see Lanes.
+        self._writer = Lanes(1, "jot-audit")
 
     async def write(
         self, values: dict[str, Any], *, also: tuple[Update, dict[str, Any]] | None = None
@@ -150,7 +153,8 @@ class GroupCommit:
                 touches, self._touches = self._touches, []
                 error: Exception | None = None
                 try:
-                    await run_in_threadpool(self._insert, [values for values, _ in batch], touches)
+                    rows = [values for values, _ in batch]
+                    await self._writer.run(functools.partial(self._insert, rows, touches))
                 except Exception as exc:
                     error = exc
                 for _, done in batch:
@@ -205,6 +209,7 @@ class GroupCommit:
                 connection.close()
 
     def close(self) -> None:
+        self._writer.close()
         if self._connection is not None:
             self._connection.close()
             self._connection = None

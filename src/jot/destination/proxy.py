@@ -243,6 +243,17 @@ class Proxy:
             client_headers, ours, host=self.host_header, credential=credential, rules=self.rules
         )
         target = self.base_path.encode() + request.target
+        up = h11.Connection(h11.CLIENT, max_incomplete_event_size=_CHUNK)
+        try:
+            upstream_head = up.send(
+                h11.Request(method=request.method, target=target, headers=headers)
+            )
+        except h11.LocalProtocolError as exc:
+            # The client's headers passed h11's parser: what fails is the identity's, a name
+            # or group with a control character, which no header can carry.
+            log.info("jot proxy: 403 the identity cannot be passed on in headers: %s", exc)
+            await _error(conn, writer, 403)
+            return False
         try:
             up_reader, up_writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port, ssl=self.tls, limit=_CHUNK),
@@ -253,10 +264,7 @@ class Proxy:
             await _error(conn, writer, 502)
             return False
         try:
-            up = h11.Connection(h11.CLIENT, max_incomplete_event_size=_CHUNK)
-            up_writer.write(
-                up.send(h11.Request(method=request.method, target=target, headers=headers))
-            )
+            up_writer.write(upstream_head)
             if upgrade_of(client_headers) is not None:
                 streams = (reader, writer, up_reader, up_writer)
                 return await self._upgrade(conn, up, *streams, cookies)
