@@ -24,14 +24,12 @@ __all__ = ["GroupCommit", "Refusals", "own", "own_side", "query", "record", "row
 
 
 _TABLE = AuditEvent.metadata.tables[AuditEvent.__tablename__]
-_INSERT = insert(_TABLE)
-#: The values of a row (:func:`row`); the id is the database's.
-_ROW_COLUMNS = ("time", "kind", "actor", "target", "client", "detail")
-#: The group commit's insert on the driver: SQLAlchemy's executemany cost ~30 µs a batch,
-#: more than SQLite's BEGIN, rows and COMMIT (a batch often holds a row or two).
-_INSERT_MANY = Prepared(
+#: The insert of rows (:func:`row`: every column but the id, which is the database's), run
+#: on the driver: SQLAlchemy's execute path cost ~30 µs a call, more than SQLite's BEGIN,
+#: rows and COMMIT of a group commit's batch (often a row or two).
+_INSERT = Prepared(
     insert(_TABLE).values(
-        {name: bindparam(name, type_=_TABLE.c[name].type) for name in _ROW_COLUMNS}
+        {c.name: bindparam(c.name, type_=c.type) for c in _TABLE.columns if not c.primary_key}
     )
 )
 
@@ -68,9 +66,9 @@ def record(
 ) -> None:
     """Append one event in the caller's transaction (it is lost only if that rolls back)."""
     values = row(time, kind, actor=actor, target=target, client=client, detail=detail)
-    # A prebuilt table insert on the session's connection: the ORM's unit of work and execute
-    # layer cost more than the row itself on the token hot path.
-    session.connection().execute(_INSERT, values)
+    # The prebuilt insert on the session's connection: the ORM's unit of work and execute
+    # layer cost more than the row itself.
+    _INSERT.execute_many(session, [values])
 
 
 class Refusals:
@@ -193,7 +191,7 @@ class GroupCommit:
             connection, self._connection = self._connection or self._db.writer(), None
             try:
                 with connection.begin():
-                    _INSERT_MANY.execute_many(connection, rows)
+                    _INSERT.execute_many(connection, rows)
                     # One executemany per statement (the same prebuilt one, in practice).
                     by_statement: dict[Update, list[dict[str, Any]]] = {}
                     for update, values in updates:

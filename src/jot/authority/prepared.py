@@ -129,7 +129,7 @@ class Prepared:
                 connection.invalidate(exc)
             raise DBAPIError.instance(
                 compiled.sql,
-                args,
+                args if many else args[0],
                 exc,
                 dialect.loaded_dbapi.Error,
                 connection_invalidated=gone,
