@@ -7,9 +7,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from jot.authority import db
+from jot.authority.app import create_app, open_authority
+from jot.authority.settings import Settings
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -50,3 +53,30 @@ def test_a_writer_gives_up_after_the_busy_timeout(
     assert _busy_timeout(waiter) == 300
     holder.execute("ROLLBACK")
     assert not waiter.in_transaction
+
+
+@pytest.mark.anyio
+async def test_a_lock_held_past_the_wait_answers_503_then_writes_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the write lock too long: token requests (the group commit) and
+    other writes answer 503, not 500, and work again once it lets go."""
+    monkeypatch.setattr(db, "_WRITE_WAIT", 0.3)
+    started = open_authority(Settings(data_dir=tmp_path / "data"))
+    app = create_app(authority=started.authority)
+    auth = {"Authorization": f"Bearer {started.bootstrap_key}"}
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://x", headers=auth) as c:
+            holder = _connect(tmp_path / "data" / "jot.db")
+            holder.execute("BEGIN IMMEDIATE")
+            token = await c.post("/api/tokens", json={"destination": "jot"})
+            group = await c.post("/api/groups", json={"name": "ops"})
+            assert (token.status_code, group.status_code) == (503, 503), (token.text, group.text)
+            assert token.json()["error"] == "unavailable"
+            holder.execute("ROLLBACK")
+            token = await c.post("/api/tokens", json={"destination": "jot"})
+            group = await c.post("/api/groups", json={"name": "ops"})
+            assert (token.status_code, group.status_code) == (201, 201), (token.text, group.text)
+    finally:
+        started.authority.close()

@@ -189,10 +189,17 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
         raw = conn.connection.dbapi_connection
         # Straight on the driver: SQLAlchemy's statement machinery (events, result set-up)
         # costs several times the BEGIN itself, on every transaction.
-        if conn.get_execution_options().get("jot_write", False):
-            _begin_immediate(raw)
-        else:
-            raw.execute("BEGIN")  # type: ignore[union-attr]
+        write = conn.get_execution_options().get("jot_write", False)
+        try:
+            if write:
+                _begin_immediate(raw)
+            else:
+                raw.execute("BEGIN")  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            # SQLAlchemy runs this hook outside its error handling: wrap the driver's error as
+            # it would, so that a lock held past the wait answers 503, not 500.
+            statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+            raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 #: How long a writer waits for SQLite's write lock (the connections' busy timeout too).
