@@ -204,6 +204,39 @@ async def test_revoked_key_is_refused_at_once_despite_the_cache(
     assert refused.status_code == 401
 
 
+async def test_roles_on_jot_still_decide_after_a_token_check_left_them_out(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, started: Started, admin_key: str
+) -> None:
+    # A token check reads no roles on jot (its decision needs none), and its cached key check
+    # must not stand in for one that does: the admin stays admin, alice never becomes one.
+    for made in (
+        admin.post("/api/users", json={"name": "alice@example.com"}),
+        admin.post("/api/destinations", json={"name": "web"}),
+        admin.post(
+            "/api/grants",
+            json={"subject": "user:alice@example.com", "role": "user", "resource": "web"},
+        ),
+    ):
+        assert (await made).is_success
+    made = await admin.post("/api/access-keys", json={"identity": "alice@example.com"})
+    alice_key = made.json()["access_key"]
+    cache = started.authority.auth_cache
+    for key, destination, roles, listing in (
+        (admin_key, "jot", ["admin"], 200),
+        (alice_key, "web", [], 403),
+    ):
+        cache.clear()
+        token = await client.post(
+            "/api/tokens", json={"destination": destination}, headers=bearer(key)
+        )
+        assert token.status_code == 201, token.text
+        cached = cache.get(cache.digest(key))
+        assert cached is not None
+        assert cached.roles is None
+        assert (await client.get("/api/users", headers=bearer(key))).status_code == listing
+        assert (await client.get("/api/whoami", headers=bearer(key))).json()["roles"] == roles
+
+
 async def test_requests_missing_the_caches_together_check_the_key_once(
     client: httpx.AsyncClient, started: Started, admin_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "jot_roles",
     "may_approve",
     "reads_everything",
+    "reads_roles",
 ]
 
 JOT_DESTINATION = "jot"
@@ -76,6 +77,11 @@ _ALLOWED: dict[Need, frozenset[str]] = {
     Need.METRICS: frozenset({"admin", "view", "metrics"}),
 }
 _READ_ALL = _ALLOWED[Need.VIEW]
+
+
+def reads_roles(need: Need) -> bool:
+    """Whether ``need`` depends on the caller's roles on ``jot`` (not public, not self)."""
+    return need in _ALLOWED
 
 
 def check(need: Need, roles: Iterable[str]) -> None:

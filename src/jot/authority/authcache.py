@@ -45,7 +45,8 @@ class Principal:
     inactivity_timeout: int | None
     last_used: datetime
     groups: tuple[str, ...]
-    roles: frozenset[str]
+    #: The roles on ``jot``; ``None`` when the check left them out (a token check).
+    roles: frozenset[str] | None
     #: When the next time-bound grant behind ``roles`` lapses (None: none is time-bound).
     roles_until: float | None = None
 

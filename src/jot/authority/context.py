@@ -68,7 +68,8 @@ class Context:
     client: str | None
     caller: Caller | None = None
     groups: list[str] = field(default_factory=list)
-    roles: set[str] = field(default_factory=set)
+    #: The caller's roles on ``jot`` (:attr:`roles`); ``None`` until read.
+    known_roles: set[str] | None = None
     #: Run after a successful commit (refresh in-process caches).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     #: A writing request that changes nothing an access check reads (issuing a token).
@@ -90,6 +91,19 @@ class Context:
     @session.setter
     def session(self, session: Session) -> None:
         self.reads = session
+
+    @property
+    def roles(self) -> set[str]:
+        """The caller's roles on ``jot``: from its key check, or read at first use when the
+        check left them out (a token check needs none: :func:`check`)."""
+        if self.known_roles is None:
+            me, now = self.caller, self.now.timestamp()
+            self.known_roles = (
+                set()
+                if me is None
+                else access.jot_roles(self.reads, me.id, me.name, self.groups, now=now)[0]
+            )
+        return self.known_roles
 
     @property
     def actor(self) -> str | None:
@@ -207,7 +221,7 @@ def check(request: Request, need: access.Need, handler: Callable[..., T], **kwar
         with authority.db.reading() as connection:
             now = to_datetime(authority.clock())
             ctx = Context(authority, connection, now, client, writes=False)
-            _admit(ctx, request, bearer, need, write=False)
+            _admit(ctx, request, bearer, need, write=False, roles=access.reads_roles(need))
             return handler(ctx, **kwargs)
     finally:
         if ctx is not None and ctx.touch_due is not None:
@@ -215,13 +229,21 @@ def check(request: Request, need: access.Need, handler: Callable[..., T], **kwar
 
 
 def _admit(
-    ctx: Context, request: Request, bearer: str | None, need: access.Need, *, write: bool
+    ctx: Context,
+    request: Request,
+    bearer: str | None,
+    need: access.Need,
+    *,
+    write: bool,
+    roles: bool = True,
 ) -> None:
-    """Authenticate ``bearer`` (if any) and check that the caller may do what ``need`` says."""
+    """Authenticate ``bearer`` (if any) and check that the caller may do what ``need`` says;
+    the caller's roles on ``jot`` are read with its key unless ``roles`` is false."""
     if bearer is not None:
-        _authenticate(ctx, bearer, write=write)
+        _authenticate(ctx, bearer, write=write, roles=roles)
         request.scope[IDENTITY_SCOPE_KEY] = ctx.me().id  # For the access log.
-    access.check(need, ctx.roles)
+    if access.reads_roles(need):
+        access.check(need, ctx.roles)
 
 
 def bearer_of(request: Request) -> str | None:
@@ -248,16 +270,20 @@ def _reject(ctx: Context, reason: str, key_id: str = "-") -> APIError:
     return Unauthorized(reason)
 
 
-def _authenticate(ctx: Context, bearer: str, *, write: bool) -> None:
+def _authenticate(ctx: Context, bearer: str, *, write: bool, roles: bool) -> None:
     cache = ctx.authority.auth_cache
     digest = cache.digest(bearer)
     principal = cache.get(digest)
-    if principal is None or not still_valid(principal, ctx.now):
+    if (
+        principal is None
+        or not still_valid(principal, ctx.now)
+        or (roles and principal.roles is None)
+    ):
         generation = cache.generation
-        principal = _check_key(ctx, bearer, write=write)
+        principal = _check_key(ctx, bearer, write=write, roles=roles)
         cache.put(digest, principal, generation)
-    ctx.caller = principal.caller
-    ctx.groups, ctx.roles = list(principal.groups), set(principal.roles)
+    ctx.caller, ctx.groups = principal.caller, list(principal.groups)
+    ctx.known_roles = None if principal.roles is None else set(principal.roles)
 
 
 def cached_principal(authority: Authority, bearer: str | None) -> Principal | None:
@@ -297,7 +323,7 @@ _KEY = Prepared(
 )
 
 
-def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
+def _check_key(ctx: Context, bearer: str, *, write: bool, roles: bool) -> Principal:
     parsed = parse_access_key(bearer)
     if parsed is None:
         raise _reject(ctx, "a valid access key is required")
@@ -313,8 +339,12 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
     if idle and last_used + timedelta(seconds=idle) <= ctx.now:
         raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
     groups = access.group_names(ctx.reads, identity_id)
-    roles, roles_until = access.jot_roles(
-        ctx.reads, identity_id, name, groups, now=ctx.now.timestamp()
+    # A token check leaves the roles out: its decision reads the grants that matter there
+    # (for a user in many groups, the roles on jot were a third of a token's key check).
+    jot_roles, roles_until = (
+        access.jot_roles(ctx.reads, identity_id, name, groups, now=ctx.now.timestamp())
+        if roles
+        else (None, None)
     )
     if ctx.now - last_used >= _TOUCH_EVERY:
         if write:
@@ -325,7 +355,8 @@ def _check_key(ctx: Context, bearer: str, *, write: bool) -> Principal:
             ctx.touch_due = key_id
         last_used = ctx.now
     caller = Caller(identity_id, name, kind, key_id, origin_id or key_id)
-    return Principal(caller, expires, idle, last_used, tuple(groups), frozenset(roles), roles_until)
+    known = None if jot_roles is None else frozenset(jot_roles)
+    return Principal(caller, expires, idle, last_used, tuple(groups), known, roles_until)
 
 
 #: The write of an access key's ``last_used`` (at most every minute per key), built once:

@@ -63,8 +63,11 @@ async def _from_cache(
     principal = cached_principal(authority, bearer_of(request))
     if principal is None:
         return None
+    if access.reads_roles(need):
+        if principal.roles is None:
+            return None  # Checked by a token request, which reads no roles.
+        access.check(need, principal.roles)
     client = request.client.host if request.client else None
-    access.check(need, principal.roles)
     request.scope[IDENTITY_SCOPE_KEY] = principal.caller.id  # For the access log.
     return await issue_cached(authority, principal, client, payload)
 

@@ -1,0 +1,140 @@
+"""CPU per token request inside one process: the authority's ASGI app called straight (no
+sockets, no load generator sharing the cores), for A/B comparisons of the token path.
+
+``bench/authority.py`` is the record (real servers, real sockets, ratios to a bare endpoint);
+this driver answers a narrower question with less noise: how many µs of this process's CPU
+(every thread: the event loop, the check lane, the audit writer) one ``POST /api/tokens``
+costs. 32 coroutines send requests to the app; a pass is ``--requests`` of them, its cost
+``time.process_time()`` over the pass divided by the requests; the best of ``--passes`` is
+printed (the machine's other load only ever adds).
+
+Rows (the same directory as bench/authority.py's, ``bench/_directory.py``):
+
+* ``same key``: the bootstrap admin's key again and again (the caches answer);
+* ``cache miss``: users' keys round-robin (in group ``g0``), for ``bench``;
+* ``10 grants``: the same for ``g10`` (group narrowing on);
+* ``200 groups``: users in 200 of 2,000 groups, for ``g10``.
+
+Each miss pool is large enough that no key comes back within the caches' life (1 s) at the
+rates printed. Usage: ``.venv/bin/python bench/inprocess.py [--rows "same key;200 groups"]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import _directory
+
+from jot.authority.app import create_app, open_authority
+from jot.authority.settings import load_settings
+
+ROWS = ("same key", "cache miss", "10 grants", "200 groups")
+CONNECTIONS = 32
+
+
+def request(app: Any, key: str, destination: str) -> Callable[[], Any]:
+    """A coroutine function sending one token request to ``app``; it fails on a non-2xx."""
+    body = json.dumps({"destination": destination}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/tokens", "raw_path": b"/api/tokens",
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "headers": [
+            (b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {key}".encode()),
+        ],
+    }  # fmt: skip
+
+    async def one() -> None:
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()  # Nothing more: the client stays connected.
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(dict(scope), receive, send)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"token request for {destination!r} answered {status}")
+
+    return one
+
+
+async def cpu_per_request(calls: Iterator[Callable[[], Any]], requests: int) -> float:
+    """µs of this process's CPU per request over ``requests`` of them, 32 in flight."""
+    left = requests
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await next(calls)()
+
+    start = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return (time.process_time() - start) * 1e6 / requests
+
+
+async def measure(app: Any, rows: dict[str, list[Callable[[], Any]]], args: Any) -> None:
+    async with app.router.lifespan_context(app):
+        pools = {name: itertools.cycle(calls) for name, calls in rows.items()}
+        best = dict.fromkeys(rows, float("inf"))
+        for pool in pools.values():  # Warm-up: imports, the keyring, first statements.
+            await cpu_per_request(pool, min(args.requests, 500))
+        for _ in range(args.passes):  # Interleaved, as bench/authority.py's rounds.
+            for name, pool in pools.items():
+                await asyncio.sleep(1.1)  # The caches' life: a miss row starts cold.
+                best[name] = min(best[name], await cpu_per_request(pool, args.requests))
+    print(f"| row | CPU µs/request (best of {args.passes}) |\n|---|---:|")
+    for name, value in best.items():
+        print(f"| {name} | {value:,.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", help="row names separated by ; (default: all)")
+    parser.add_argument("--users", type=int, default=3_000, help="keys per miss pool")
+    parser.add_argument("--requests", type=int, default=2_000, help="requests per pass")
+    parser.add_argument("--passes", type=int, default=5)
+    args = parser.parse_args()
+    wanted = args.rows.split(";") if args.rows else list(ROWS)
+    if unknown := set(wanted) - set(ROWS):
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}; rows are {', '.join(ROWS)}")
+    work = Path(tempfile.mkdtemp(prefix="jot-inprocess-"))
+    settings = load_settings(data_dir=work, issuer="http://127.0.0.1:8000")
+    started = open_authority(settings)
+    sweep = {"10 grants", "200 groups"} & set(wanted)  # Their destinations come with the wide pool.
+    pool = _directory.fill(settings.sqlalchemy_url, args.users, wide=args.users if sweep else 0)
+    app = create_app(authority=started.authority)
+    admin = started.bootstrap_key
+    assert admin is not None
+    keys = {
+        "same key": ([admin], "bench"),
+        "cache miss": (pool.narrow, "bench"),
+        "10 grants": (pool.narrow, "g10"),
+        "200 groups": (pool.wide, "g10"),
+    }
+    rows = {name: [request(app, k, keys[name][1]) for k in keys[name][0]] for name in wanted}
+    asyncio.run(measure(app, rows, args))
+
+
+if __name__ == "__main__":
+    main()
