@@ -87,6 +87,26 @@ async def test_group_narrowing_keeps_only_granted_groups(admin: httpx.AsyncClien
     assert claims["groups"] == ["devs"]
 
 
+async def test_groups_come_in_code_point_order_whatever_their_characters(
+    admin: httpx.AsyncClient,
+) -> None:
+    # Read joined in one string (access.group_names) and sorted by Python, on every database
+    # alike (PostgreSQL's collation would sort "B-team" after "a.team").
+    key = await _setup(admin)
+    names = ["B-team", "a.team", "A:team", "z+1", "0day", "x@y.example", "a_b", "devs0"]
+    for name in names:
+        made = await admin.post("/api/groups", json={"name": name})
+        assert made.status_code == 201, made.text
+        added = await admin.post(f"/api/groups/{name}/members", json={"name": "alice@example.com"})
+        assert added.is_success, added.text
+    assert (await admin.post("/api/groups", json={"name": "a,b"})).status_code == 400
+    whoami = (await admin.get("/api/whoami", headers=bearer(key))).json()
+    assert whoami["groups"] == sorted([*names, "devs", "ops"])
+    token = (await _token(admin, key)).json()["token"]
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    assert claims["groups"] == whoami["groups"]
+
+
 async def test_token_needs_a_grant_and_a_known_destination(admin: httpx.AsyncClient) -> None:
     key = await _setup(admin)
     await admin.post("/api/destinations", json={"name": "db"})
