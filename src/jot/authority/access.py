@@ -108,7 +108,7 @@ def reads_everything(roles: Iterable[str]) -> bool:
 #: Group names never hold a comma (:data:`jot.api._base.Name`; a login provider's groups
 #: follow the same rule).
 _SEPARATOR = ","
-_SEPARATOR_SQL = literal_column(f"'{_SEPARATOR}'")
+_SEPARATOR_SQL: ColumnElement[str] = literal_column(f"'{_SEPARATOR}'")
 # One row, not one per group: SQLite's driver lets go of the GIL at every row it steps to,
 # and the event loop thread, waiting for it, took it at each of a large group list's rows.
 # The separator is written into the SQL (as a bind it would be rendered per execution).
