@@ -197,8 +197,7 @@ def run_as(
         if ctx is not None and ctx.touch_due is not None:
             _touch_apart(authority, ctx.touch_due, ctx.now)
     if changes and not ctx.keeps_auth_cache:
-        authority.auth_cache.clear()
-        authority.decisions.clear()
+        authority.forget_checks()
     if deferred is not None:
         raise deferred.error
     for hook in ctx.after_commit:
@@ -338,7 +337,7 @@ def _check_key(ctx: Context, bearer: str, *, write: bool, roles: bool) -> Princi
         raise _reject(ctx, "this access key has expired; log in again", key_id)
     if idle and last_used + timedelta(seconds=idle) <= ctx.now:
         raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
-    groups = access.group_names(ctx.reads, identity_id)
+    groups = access.group_names(ctx.reads, identity_id, ctx.authority.group_names)
     # A token check leaves the roles out: its decision reads the grants that matter there
     # (for a user in many groups, the roles on jot were a third of a token's key check).
     jot_roles, roles_until = (

@@ -53,8 +53,7 @@ def sweep(authority: Authority) -> int:
         done += sum(_lapse(ctx, grant_id) for grant_id in grants)
         done += sum(_expire(ctx, request_id) for request_id in pending)
         revocations.prune(session, now)  # Aged out: every token they concerned has expired.
-    authority.auth_cache.clear()
-    authority.decisions.clear()
+    authority.forget_checks()
     for hook in ctx.after_commit:
         hook()
     return done

@@ -28,12 +28,18 @@ from sqlalchemy.sql.expression import CompoundSelect, Insert, Select
 #: A select of any shape (its typed rows become plain tuples here), or an insert.
 _Statement = Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]] | Insert
 
-__all__ = ["Prepared", "Reads"]
+__all__ = ["Prepared", "Reads", "dialect_name"]
 
 #: Where prepared statements run: an ORM session's transaction, or a Core connection's.
 Reads = Session | Connection
 
 _Processor = Callable[[Any], Any] | None
+
+
+def dialect_name(on: Reads) -> str:
+    """The database kind (``sqlite``, ``postgresql``) that ``on`` reads."""
+    connection = on.connection() if isinstance(on, Session) else on
+    return connection.dialect.name
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from jot.authority.audit import GroupCommit, Refusals
-from jot.authority.authcache import AuthCache, Principal, TokenDecision
+from jot.authority.authcache import AuthCache, GroupNames, Principal, TokenDecision
 from jot.authority.clock import Clock
 from jot.authority.csrf import Forms
 from jot.authority.db import Database
@@ -48,6 +48,8 @@ class Authority:
     auth_cache: AuthCache[Principal] = field(default_factory=AuthCache)
     #: Token decisions (destination found, grant held, groups narrowed), same rules.
     decisions: AuthCache[TokenDecision] = field(default_factory=AuthCache)
+    #: The names of groups that key checks found (never stale: see GroupNames).
+    group_names: GroupNames = field(default_factory=GroupNames)
     #: Repeated refusals of anonymous requests, folded into few audit rows.
     refusals: Refusals = field(default_factory=Refusals)
     #: Audit rows of requests that write nothing else, committed in batches.
@@ -59,6 +61,11 @@ class Authority:
     #: cost more CPU (GIL hand-offs, wake-ups) than the check. SQLite's reads need the GIL
     #: anyway; PostgreSQL's wait on the network, so more of them overlap.
     checks: Lanes = field(init=False)
+
+    def forget_checks(self) -> None:
+        """Drop every cached check (after a write of this process: it shows at once)."""
+        self.auth_cache.clear()
+        self.decisions.clear()
 
     def __post_init__(self) -> None:
         self.audit_log = GroupCommit(self.db)

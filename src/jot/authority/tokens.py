@@ -108,7 +108,7 @@ def _decide(
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
     name, lifetime, narrowing, sealed = destination
-    grants = access.held_grants(session, caller.id, caller.name, name)
+    grants = access.held_grants(session, caller.id, caller.name, name, groups=len(groups))
     now = time.time() if now is None else now
     denied = revocations.of_subject(session, caller.id, to_datetime(now))
     # The one decision (jot.api.roles.decide), as every destination makes it.

@@ -221,8 +221,7 @@ def end(
         row.ended = now
         revoked = lineage.revoke(db, [row.access_key_id], now)
         _audit(db, now, row, reason, client, actor, revoked)
-    authority.auth_cache.clear()
-    authority.decisions.clear()
+    authority.forget_checks()
     return True
 
 
