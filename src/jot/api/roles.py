@@ -235,13 +235,14 @@ def granting_groups(
     """The ``groups`` (in their order) that hold a grant within ``destination``: a narrowed
     token carries only these."""
     current = time.time() if now is None else now
-    granting = {
-        subject[6:]
-        for subject, held in grants.items()
-        if subject.startswith("group:")
-        and any(_within(h.resource, destination) for h in _live(held, current))
-    }
-    return tuple(group for group in groups if group in granting)
+    granting: set[str] = set()
+    for subject, held in grants.items():  # Plain loops: this runs for every token issued.
+        if subject.startswith("group:"):
+            for h in held:
+                if _current(h, current) and _within(h.resource, destination):
+                    granting.add(subject[6:])
+                    break
+    return tuple([group for group in groups if group in granting]) if granting else ()
 
 
 def expiry_of(
