@@ -10,7 +10,7 @@ Rows (each a kind of load on a real ``jot server``, started here on free loopbac
 * ``PostgreSQL`` rows: a database of its own, made from ``JOT_TEST_POSTGRES_URL`` and dropped
   after; with the Redis limiter (``JOT_TEST_REDIS_URL``) on a second server of that database;
 * ``sweep`` rows (cache misses, group narrowing on): destinations with 10, 1,000 and 50,000
-  grants (and 50,000 of which half are time-bound), and users in 200 of 2,000 groups, among
+  grants (and 50,000 of which half are time-bound), and 3,000 users in 200 of 2,000 groups, among
   5,000 destinations;
 * ``JWKS``.
 
