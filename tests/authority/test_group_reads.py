@@ -132,6 +132,8 @@ def test_known_group_names_answer_all_or_nothing_and_expire() -> None:
     assert names.names(["a"]) is None
     names.learn([("a", "alpha"), ("b", "beta")])
     assert names.names(["b", "a"]) == ["beta", "alpha"]
+    assert names.names(["b"]) == ["beta"]
+    assert names.names([]) is None  # No groups: nothing to look up (the caller knows).
     assert names.names(["a", "c"]) is None  # One unknown: read them all.
     names.learn([("c", "gamma"), ("d", "delta")])  # Over the bound: start again.
     assert names.names(["c", "d"]) == ["gamma", "delta"]
