@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import Route as StarletteRoute
 
-from jot.authority import routes
+from jot.authority import logs, routes
 from jot.authority.app import create_app, open_authority
 from jot.authority.settings import Settings
 from jot.authority.web.routes import PAGES
@@ -260,3 +260,12 @@ async def test_docs_load_nothing_from_elsewhere(tmp_path: Path) -> None:
         assert "https://" not in page.text
         assert (await http.get("/openapi.json")).status_code == 200
     started.authority.close()
+
+
+@pytest.mark.parametrize("sent", ["abc\n", "abc\r", "a" * 65, "a b", ""])
+def test_a_request_id_that_would_break_a_log_line_is_replaced(sent: str) -> None:
+    # A proxy's X-Request-Id is kept only if it is plain; re's "$" also matched before a
+    # final newline, which would have split the access log's line.
+    scope = {"headers": [(b"x-request-id", sent.encode("latin-1"))]}
+    assert logs._request_id(scope) != sent
+    assert logs._request_id({"headers": [(b"x-request-id", b"req-1.a_b")]}) == "req-1.a_b"

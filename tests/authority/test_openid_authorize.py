@@ -153,6 +153,7 @@ async def test_an_unchecked_redirect_uri_is_never_followed(
         ({"scope": "profile"}, "invalid_scope"),
         ({"code_challenge": "x" * 43, "code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request"),
+        ({"code_challenge": "x" * 43 + "\n", "code_challenge_method": "S256"}, "invalid_request"),
         ({"request": "eyJ..."}, "request_not_supported"),
         ({"prompt": "select_account"}, "invalid_request"),
         ({"prompt": "none login"}, "invalid_request"),

@@ -62,3 +62,17 @@ def test_a_provider_login_with_a_reserved_name_is_refused() -> None:
     with pytest.raises(LoginRefused) as refused:
         account_from_claims(provider, {"sub": "2", "email": "system:kube-proxy@example.com"})
     assert refused.value.reason == "reserved_name"
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\x00", " "])
+def test_a_provider_name_with_a_trailing_control_character_is_refused(end: str) -> None:
+    # A name travels in headers (X-Jot-User, X-Jot-Groups, Impersonate-User): a line break at
+    # its end must not slip through a pattern that "$" ends (it matches before a final "\n").
+    provider = _provider()
+    with pytest.raises(LoginRefused) as refused:
+        account_from_claims(provider, {"sub": "1", "email": f"alice@example.com{end}"})
+    assert refused.value.reason == "no_email"
+    claims = {"sub": "2", "email": "bob@example.com", "groups": ["devs", f"ops{end}"]}
+    account = account_from_claims(provider, claims)
+    assert account.groups == ("devs",)
+    assert account.ignored_groups == (f"ops{end}",)

@@ -141,7 +141,9 @@ def test_device_code_polling_rules(server, provider) -> None:
         assert "unknown or expired" in wrong.text
 
 
-@pytest.mark.parametrize("redirect", ["http://evil.example/cb", "https://127.0.0.1:1/cb"])
+@pytest.mark.parametrize(
+    "redirect", ["http://evil.example/cb", "https://127.0.0.1:1/cb", "http://127.0.0.1:1/cb\n"]
+)
 def test_cli_redirect_must_be_loopback(server, provider, redirect) -> None:
     challenge = "A" * 43
     response = httpx.get(

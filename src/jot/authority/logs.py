@@ -39,7 +39,7 @@ IDENTITY_SCOPE_KEY = "jot.identity"
 _FIELDS = ("request_id", "method", "route", "status", "duration_ms", "identity")
 _TEXT_FIELDS = ("request_id", "duration_ms", "identity")
 # An incoming X-Request-Id is kept when it is this tame (a proxy's id); else a fresh one.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 access_log = logging.getLogger("jot.access")
 
@@ -116,7 +116,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
-            if _REQUEST_ID.match(text):
+            if _REQUEST_ID.fullmatch(text):
                 return text
     return secrets.token_hex(8)
 

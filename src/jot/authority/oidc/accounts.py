@@ -34,7 +34,9 @@ __all__ = [
     "sync_groups",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+:-]{0,252}$")
+# Whole names only (fullmatch): re's "$" also matches before a final newline, and "devs\n"
+# passed as a group name, as did an address ending in one.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+:-]{0,252}")
 _MAX_GROUPS = 500
 # OIDC Core §2: a sub is at most 255 ASCII characters.
 _MAX_SUBJECT = 255
@@ -73,9 +75,9 @@ def _groups(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     # Keycloak names groups by path ("/admins"); the leading slash is not part of the name.
     names = [g[1:] if g.startswith("/") else g for g in value]
     # One spelling per group: "Dev" and "dev" are one group (names are case-insensitive).
-    folded = {fold_name(g): g for g in reversed(names) if _NAME.match(g)}
+    folded = {fold_name(g): g for g in reversed(names) if _NAME.fullmatch(g)}
     good = tuple(sorted(folded.values()))
-    bad = tuple(sorted({g[:100] for g in names if not _NAME.match(g)}))
+    bad = tuple(sorted({g[:100] for g in names if not _NAME.fullmatch(g)}))
     return good, bad
 
 
@@ -84,7 +86,7 @@ def account_from_claims(provider: Provider, claims: dict[str, Any]) -> Account:
     if not 0 < len(claims["sub"]) <= _MAX_SUBJECT:
         raise LoginRefused("bad_subject", "the provider's subject identifier is empty or too long")
     email = claims.get(provider.email_claim)
-    if not isinstance(email, str) or "@" not in email or not _NAME.match(email):
+    if not isinstance(email, str) or "@" not in email or not _NAME.fullmatch(email):
         raise LoginRefused(
             "no_email", f"the provider sent no usable e-mail address in {provider.email_claim!r}"
         )

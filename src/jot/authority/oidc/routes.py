@@ -51,8 +51,8 @@ _COOKIE = "jot_oidc_"
 _NEXT_COOKIE = "jot_oidc_next"
 _MAX_FORM = 4096
 # RFC 8252 §7.3: loopback redirects only, any port, for the CLI.
-_LOOPBACK = re.compile(r"^http://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}(/[A-Za-z0-9/_-]*)?$")
-_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|\[::1\]|localhost):\d{1,5}(/[A-Za-z0-9/_-]*)?")
+_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _authority(request: Request) -> Authority:
@@ -107,11 +107,11 @@ def login(
     authority = _authority(request)
     mode = "browser" if next is None else "web"
     if redirect_uri is not None or code_challenge is not None:
-        if not redirect_uri or not _LOOPBACK.match(redirect_uri):
+        if not redirect_uri or not _LOOPBACK.fullmatch(redirect_uri):
             return pages.page(
                 "Login failed", "redirect_uri must be a loopback http URL.", status=400
             )
-        if not code_challenge or not _CHALLENGE.match(code_challenge):
+        if not code_challenge or not _CHALLENGE.fullmatch(code_challenge):
             return pages.page(
                 "Login failed", "code_challenge must be an S256 PKCE challenge.", status=400
             )

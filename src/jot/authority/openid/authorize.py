@@ -38,7 +38,7 @@ from jot.authority.state import Authority
 
 __all__ = ["authorize"]
 
-_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 # Added to the request when the browser is sent to sign in. The sign-in page's policy lets
 # its form lead only to this site (CSP form-action 'self'), and a browser applies that to
 # every redirect after the post: so the way back to the client is then a page that moves on
@@ -183,7 +183,7 @@ def _check(ask: _Ask, params: dict[str, str]) -> None:
     if "openid" not in ask.scope.split():
         raise OAuthError("invalid_scope", "scope must include openid")
     method = params.get("code_challenge_method", "plain" if ask.challenge else None)
-    if ask.challenge is not None and (method != "S256" or not _CHALLENGE.match(ask.challenge)):
+    if ask.challenge is not None and (method != "S256" or not _CHALLENGE.fullmatch(ask.challenge)):
         # RFC 7636 §4.2: only S256 is supported (listed in the discovery document).
         raise OAuthError(
             "invalid_request", "code_challenge must be an S256 challenge", reason="pkce"
