@@ -363,11 +363,13 @@ def main() -> None:
     if args.child:
         child(args.child)
         return
-    work = Path(tempfile.mkdtemp(prefix="jot-bench-"))
-    args.env = _servers.environment(work)
-    with started(args, work) as (servers, rows, missing):
-        cached = _servers.cached_token_time(servers["sqlite"], args.env)
-        results = measure(rows, servers, args, work)
+    # Removed after the run: the directory's database alone is a few hundred megabytes.
+    with tempfile.TemporaryDirectory(prefix="jot-bench-") as tmp:
+        work = Path(tmp)
+        args.env = _servers.environment(work)
+        with started(args, work) as (servers, rows, missing):
+            cached = _servers.cached_token_time(servers["sqlite"], args.env)
+            results = measure(rows, servers, args, work)
     load = os.getloadavg()
     print(f"Load average after the run: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n")
     missed = report(results, missing)

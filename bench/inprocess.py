@@ -16,7 +16,10 @@ Rows (the same directory as bench/authority.py's, ``bench/_directory.py``):
 * ``200 groups``: users in 200 of 2,000 groups, for ``g10``.
 
 Each miss pool is large enough that no key comes back within the caches' life (1 s) at the
-rates printed. Usage: ``.venv/bin/python bench/inprocess.py [--rows "same key;200 groups"]``.
+rates printed. ``--steps`` prints instead what each read and step of a cache-missing check
+costs single-threaded, for a user in one group and one in 200 (µs, mean over every user of
+each pool, best of the passes). Usage: ``.venv/bin/python bench/inprocess.py [--rows "same
+key;200 groups"] [--steps]``.
 """
 
 from __future__ import annotations
@@ -33,8 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import _directory
+from sqlalchemy import text
 
+from jot.api.roles import decide, granting_groups
+from jot.authority import access, revocations, tokens
 from jot.authority.app import create_app, open_authority
+from jot.authority.authcache import GroupNames
+from jot.authority.clock import to_datetime
 from jot.authority.settings import load_settings
 
 ROWS = ("same key", "cache miss", "10 grants", "200 groups")
@@ -109,34 +117,102 @@ async def measure(app: Any, rows: dict[str, list[Callable[[], Any]]], args: Any)
         print(f"| {name} | {value:,.0f} |")
 
 
+def steps(authority: Any, passes: int) -> None:
+    """The ``--steps`` table (see the module's description)."""
+    known = GroupNames(ttl=3600)  # Warm for the whole run (the server's drops every second).
+    with authority.db.reading() as db:
+        users = db.execute(text("SELECT id, name FROM identities WHERE kind = 'machine'")).all()
+        for me, _ in users:
+            access.group_names(db, me, known)
+    pools = {"1 group": [u for u in users if u[1][0] == "n"],
+             "200 groups": [u for u in users if u[1][0] == "w"]}  # fmt: skip
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(passes):
+        for label, pool in pools.items():
+            spent: dict[str, float] = {}
+            for me, name in pool:
+                with authority.db.reading() as db:
+                    now = time.time()
+                    timed = _Timed(spent)
+                    ids = timed("group ids", access._GROUP_IDS.rows, db, {"me": me})[0][0]
+                    names = timed("group names", known.names, ids.split(","))
+                    names = timed("sort", sorted, names)
+                    timed("destination", tokens._DESTINATION.first, db, {"name": "g10"})
+                    held = access.held_grants
+                    grants = timed("held grants", held, db, me, name, "g10", groups=len(names))
+                    denied = timed("deny entry", revocations.of_subject, db, me, to_datetime(now))
+                    timed("rule", decide, name, names, "g10", grants, subject=me, denied=denied)
+                    timed("granting", granting_groups, names, "g10", grants, now=now)
+            for step, total in spent.items():
+                mean = total * 1e6 / len(pool)
+                mine = best.setdefault(label, {})
+                mine[step] = min(mine.get(step, mean), mean)
+    print("| step | " + " | ".join(best) + " |\n|---|" + "---:|" * len(best))
+    for step in best["1 group"]:
+        print(f"| {step} | " + " | ".join(f"{best[p][step]:.1f}" for p in best) + " |")
+
+
+class _Timed:
+    """Calls that add their wall time (one thread: its CPU) to ``spent`` by step."""
+
+    def __init__(self, spent: dict[str, float]) -> None:
+        self.spent = spent
+
+    def __call__(self, step: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        result = call(*args, **kwargs)
+        self.spent[step] = self.spent.get(step, 0.0) + time.perf_counter() - began
+        return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", help="row names separated by ; (default: all)")
-    parser.add_argument("--users", type=int, default=3_000, help="keys per miss pool")
-    parser.add_argument("--requests", type=int, default=2_000, help="requests per pass")
-    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--users", type=_positive, default=3_000, help="keys per miss pool")
+    parser.add_argument("--requests", type=_positive, default=2_000, help="requests per pass")
+    parser.add_argument("--passes", type=_positive, default=5)
+    parser.add_argument("--steps", action="store_true", help="the steps of a check instead")
     args = parser.parse_args()
+    if args.steps:
+        args.rows = "200 groups"  # Its directory: both pools and the sweep's destinations.
     wanted = args.rows.split(";") if args.rows else list(ROWS)
     if unknown := set(wanted) - set(ROWS):
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}; rows are {', '.join(ROWS)}")
-    work = Path(tempfile.mkdtemp(prefix="jot-inprocess-"))
+    with tempfile.TemporaryDirectory(prefix="jot-inprocess-") as work:
+        run(args, wanted, Path(work))
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def run(args: argparse.Namespace, wanted: list[str], work: Path) -> None:
     settings = load_settings(data_dir=work, issuer="http://127.0.0.1:8000")
     started = open_authority(settings)
-    sweep = {"10 grants", "200 groups"} & set(wanted)  # Their destinations come with the wide pool.
-    pool = _directory.fill(settings.sqlalchemy_url, args.users, wide=args.users if sweep else 0)
-    app = create_app(authority=started.authority)
-    admin = started.bootstrap_key
-    assert admin is not None
-    keys = {
-        "same key": ([admin], "bench"),
-        "cache miss": (pool.narrow, "bench"),
-        "10 grants": (pool.narrow, "g10"),
-        "200 groups": (pool.wide, "g10"),
-    }
-    rows = {name: [request(app, k, keys[name][1]) for k in keys[name][0]] for name in wanted}
-    gc.collect()  # As `jot server` does (server._freeze_startup_objects): what start-up
-    gc.freeze()  # made stays out of the cyclic GC's scans.
-    asyncio.run(measure(app, rows, args))
+    try:
+        sweep = {"10 grants", "200 groups"} & set(wanted)  # Their destinations: the wide pool.
+        pool = _directory.fill(settings.sqlalchemy_url, args.users, wide=args.users if sweep else 0)
+        if args.steps:
+            steps(started.authority, args.passes)
+            return
+        app = create_app(authority=started.authority)
+        admin = started.bootstrap_key
+        assert admin is not None
+        keys = {
+            "same key": ([admin], "bench"),
+            "cache miss": (pool.narrow, "bench"),
+            "10 grants": (pool.narrow, "g10"),
+            "200 groups": (pool.wide, "g10"),
+        }
+        rows = {name: [request(app, k, keys[name][1]) for k in keys[name][0]] for name in wanted}
+        gc.collect()  # As `jot server` does (server._freeze_startup_objects): what start-up
+        gc.freeze()  # made stays out of the cyclic GC's scans.
+        asyncio.run(measure(app, rows, args))
+    finally:
+        started.authority.close()
 
 
 if __name__ == "__main__":
