@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import itertools
 import json
@@ -137,11 +138,13 @@ def steps(authority: Any, passes: int) -> None:
                     ids = timed("group ids", access._GROUP_IDS.rows, db, {"me": me})[0][0]
                     names = timed("group names", known.names, ids.split(","))
                     names = timed("sort", sorted, names)
-                    timed("destination", tokens._DESTINATION.first, db, {"name": "g10"})
-                    held = access.held_grants
-                    grants = timed("held grants", held, db, me, name, "g10", groups=len(names))
+                    row = timed("destination", tokens._DESTINATION.first, db, {"name": "g10"})
+                    member = timed("member set", frozenset, names)
+                    shared = (authority.group_grants, row[-1])
+                    held = functools.partial(access.held_grants, groups=member, shared=shared)
+                    grants = timed("held grants", held, db, me, name, "g10")
                     denied = timed("deny entry", revocations.of_subject, db, me, to_datetime(now))
-                    timed("rule", decide, name, names, "g10", grants, subject=me, denied=denied)
+                    timed("rule", decide, name, member, "g10", grants, subject=me, denied=denied)
                     timed("granting", granting_groups, names, "g10", grants, now=now)
             for step, total in spent.items():
                 mean = total * 1e6 / len(pool)

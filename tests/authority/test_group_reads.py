@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert
 
 from jot.api.roles import Held
 from jot.authority import access
-from jot.authority.authcache import GroupNames
+from jot.authority.authcache import GroupGrants, GroupNames
 from jot.authority.clock import to_datetime
 from jot.authority.db import Database
 from jot.authority.models import Base, Destination, Grant, Group, Identity, Membership
@@ -76,9 +76,18 @@ def _fill(db: Database) -> None:
         ])  # fmt: skip
 
 
-def _held(db: Database, destination: str, groups: int) -> dict[str, list[Held]]:
+#: The names of ``me``'s groups (see :func:`_fill`).
+MY_GROUPS = [f"{'G' if i % 2 else 'g'}{i:02}" for i in range(MINE)]
+
+
+def _held(
+    db: Database,
+    destination: str,
+    groups: list[str],
+    shared: tuple[GroupGrants, int] | None = None,
+) -> dict[str, list[Held]]:
     with db.reading() as conn:
-        found = access.held_grants(conn, "me", "me", destination, groups=groups)
+        found = access.held_grants(conn, "me", "me", destination, groups=groups, shared=shared)
     return {subject: sorted(held) for subject, held in found.items()}
 
 
@@ -94,9 +103,9 @@ def test_held_grants_are_the_same_whichever_side_leads(
         return rows(*args)
 
     monkeypatch.setattr(access._HELD_BY_GRANTS, "rows", spy)
-    led_by_groups = _held(db, destination, 0)  # Unknown count: the caller's groups lead.
+    led_by_groups = _held(db, destination, [])  # Unknown groups: the caller's groups lead.
     assert by_grants == []
-    either = _held(db, destination, MINE)
+    either = _held(db, destination, MY_GROUPS)
     assert either == led_by_groups
     # few: G03, G07 and the direct grant (G41's is not mine); many: 20 even groups, twice.
     assert sum(len(held) for held in either.values()) == (3 if destination == "few" else 40)
@@ -141,3 +150,45 @@ def test_known_group_names_answer_all_or_nothing_and_expire() -> None:
     expired = GroupNames(ttl=0)
     expired.learn([("a", "alpha")])
     assert expired.names(["a"]) is None
+
+
+@pytest.mark.parametrize("destination", ["few", "many"])
+def test_kept_group_grants_give_the_same_grants_as_the_search(
+    db: Database, destination: str
+) -> None:
+    kept = GroupGrants(most=MINE)
+    searched = _held(db, destination, MY_GROUPS)
+    assert _held(db, destination, MY_GROUPS, (kept, 7)) == searched  # Read into kept.
+    assert _held(db, destination, MY_GROUPS, (kept, 7)) == searched  # From kept.
+    # few: 3 group grants are kept; many: 120, over the bound, are searched each time.
+    found = kept.get(destination, 7)
+    if destination == "few":
+        assert found is not False
+        assert found is not None
+        assert sorted(group for _, group, _ in found) == ["G03", "G07", "G41"]
+    else:
+        assert found is None
+    with db.engine.begin() as conn:  # A change, and its revision (as grants_store does).
+        conn.execute(
+            delete(Grant).where(Grant.destination_id == destination, Grant.group_id.is_not(None))
+        )
+    mine = {"user:me": searched["user:me"]} if destination == "few" else {}
+    kept_at_7 = searched if destination == "few" else mine  # "many" is searched each time.
+    assert _held(db, destination, MY_GROUPS, (kept, 7)) == kept_at_7
+    assert _held(db, destination, MY_GROUPS, (kept, 8)) == mine
+
+
+def test_kept_group_grants_follow_the_newest_revision() -> None:
+    grant = ("group:a", "a", Held("web", "viewer"))
+    kept = GroupGrants(most=4, max_entries=2)
+    assert kept.get("web", 1) is False
+    kept.put("web", 2, (grant,))
+    assert kept.get("web", 2) == (grant,)
+    assert kept.get("web", 1) is False  # An older revision's reader reads for itself.
+    kept.put("web", 1, ())  # ... and does not replace the newer entry.
+    assert kept.get("web", 2) == (grant,)
+    kept.put("big", 2, None)  # Too many: searched.
+    assert kept.get("big", 2) is None
+    kept.put("third", 2, ())  # Over the bound: start again.
+    assert kept.get("web", 2) is False
+    assert kept.get("third", 2) == ()

@@ -18,7 +18,7 @@ rule of :mod:`jot.api.roles`, which the destinations apply too.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from jot.api.roles import Held, decide, resource_chain, roles_below
 from jot.authority import revocations
-from jot.authority.authcache import GroupNames
+from jot.authority.authcache import GroupGrant, GroupGrants, GroupNames
 from jot.authority.clock import to_datetime
 from jot.authority.errors import Forbidden
 from jot.authority.models import Destination, Grant, Group, Membership
@@ -174,6 +174,9 @@ _GROUPS_HELD = (
     .where(Grant.destination_id == _DESTINATION_ID)
 )
 _HELD = Prepared(union_all(_MINE, _GROUPS_HELD.where(Grant.group_id.in_(_MY_GROUPS))))
+_MINE_ONLY = Prepared(_MINE)
+#: Every group grant of the destination, up to ``cap`` of them (:class:`GroupGrants`).
+_ALL_GROUPS_HELD = Prepared(_GROUPS_HELD.limit(bindparam("cap")))
 # The same grants found the other way round: each group grant of the destination, then
 # whether the caller is a member (one primary-key probe). Cheaper on SQLite, which plans
 # without statistics, when the destination has fewer group grants than the caller has
@@ -202,22 +205,65 @@ _MANY_GROUPS = 16
 
 
 def held_grants(
-    session: Reads, identity_id: str, name: str, destination: str, *, groups: int = 0
+    session: Reads,
+    identity_id: str,
+    name: str,
+    destination: str,
+    *,
+    groups: Collection[str] = (),
+    shared: tuple[GroupGrants, int] | None = None,
 ) -> dict[str, list[Held]]:
     """The grants on ``destination`` or its sub-resources that identity ``identity_id``
-    (called ``name``, in ``groups`` groups if known) holds, directly or through its groups,
-    by subject as :mod:`jot.api.roles` reads them."""
-    grants: dict[str, list[Held]] = {}
+    (called ``name``, in ``groups`` if known) holds, directly or through its groups, by
+    subject as :mod:`jot.api.roles` reads them. With ``shared`` (the cache, and the grants'
+    revision that this transaction read), a small destination's group grants come from there."""
     params = {"me": identity_id, "destination": destination}
+    kept = None if shared is None else _group_grants(session, destination, *shared)
+    if kept is not None:
+        grants = _grants_by_subject(_MINE_ONLY.rows(session, params), name)
+        member = groups if isinstance(groups, (set, frozenset)) else frozenset(groups)
+        for subject, group, held in kept:
+            if group in member:
+                grants.setdefault(subject, []).append(held)
+        return grants
     statement = _HELD
-    if groups >= _MANY_GROUPS and dialect_name(session) == "sqlite":
-        fewer = _GROUP_GRANTS.rows(session, {**params, "cap": groups})[0][0] < groups
+    if len(groups) >= _MANY_GROUPS and dialect_name(session) == "sqlite":
+        cap = len(groups)
+        fewer = _GROUP_GRANTS.rows(session, {**params, "cap": cap})[0][0] < cap
         statement = _HELD_BY_GRANTS if fewer else _HELD
-    for resource, role, group, expires in statement.rows(session, params):
+    return _grants_by_subject(statement.rows(session, params), name)
+
+
+def _grants_by_subject(rows: Iterable[Any], name: str) -> dict[str, list[Held]]:
+    grants: dict[str, list[Held]] = {}
+    for resource, role, group, expires in rows:
         subject = "user:" + name if group is None else "group:" + group
-        ends = None if expires is None else expires.timestamp()
-        grants.setdefault(subject, []).append(Held(resource, role, ends))
+        grants.setdefault(subject, []).append(Held(resource, role, _timestamp(expires)))
     return grants
+
+
+def _group_grants(
+    session: Reads, destination: str, shared: GroupGrants, revision: int
+) -> tuple[GroupGrant, ...] | None:
+    """The group grants of ``destination`` from ``shared``, read into it at a miss; ``None``
+    when it has more than ``shared.most``."""
+    kept = shared.get(destination, revision)
+    if kept is not False:
+        return kept
+    params = {"destination": destination, "cap": shared.most + 1}
+    rows = _ALL_GROUPS_HELD.rows(session, params)
+    read = None
+    if len(rows) <= shared.most:
+        read = tuple(
+            ("group:" + group, group, Held(resource, role, _timestamp(expires)))
+            for resource, role, group, expires in rows
+        )
+    shared.put(destination, revision, read)
+    return read
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
 
 
 def jot_roles(
@@ -228,7 +274,7 @@ def jot_roles(
     destinations it reads is :func:`check_destination`'s question); and when the next
     time-bound grant among them lapses (a cached answer must not outlive it). A revoked
     identity holds none while its entry lasts, even with a key from a new login."""
-    grants = held_grants(session, identity_id, name, JOT_DESTINATION, groups=len(groups))
+    grants = held_grants(session, identity_id, name, JOT_DESTINATION, groups=groups)
     denied = revocations.of_subject(session, identity_id, to_datetime(now))
     decision = decide(
         name, groups, JOT_DESTINATION, grants, subject=identity_id, denied=denied, now=now

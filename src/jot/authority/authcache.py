@@ -15,11 +15,20 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
+from jot.api.roles import Held
 from jot.jose import Key
 
-__all__ = ["AuthCache", "Caller", "GroupNames", "Principal", "TokenDecision"]
+__all__ = [
+    "AuthCache",
+    "Caller",
+    "GroupGrant",
+    "GroupGrants",
+    "GroupNames",
+    "Principal",
+    "TokenDecision",
+]
 
 V = TypeVar("V")
 
@@ -140,3 +149,42 @@ class GroupNames:
             if now >= self._until or len(self._names) >= self._max:
                 self._names, self._until = {}, now + self.ttl
             self._names.update(names)
+
+
+#: A group grant as :class:`GroupGrants` keeps it: its subject (``group:<name>``), the
+#: group's name and the grant.
+GroupGrant = tuple[str, str, Held]
+
+
+class GroupGrants:
+    """The group grants of destinations that have few (at most ``most``), as they were at a
+    revision of the grants (``jot.authority.grants_store``): a token decision reads the
+    caller's own grants and picks its groups' from here, rather than searching the grants of
+    each of a caller's groups (a user in 200 groups: ~50 → ~10 µs). Every change of a grant
+    (and of a group's or a destination's, which takes its grants along) advances the revision
+    in the same transaction, so an entry read at the revision a decision reads is never
+    stale, in any process. One entry per destination, the newest revision's; ``None`` for a
+    destination with more group grants (the decision searches those)."""
+
+    def __init__(self, most: int = 64, max_entries: int = 10_000) -> None:
+        self.most, self._max = most, max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[int, tuple[GroupGrant, ...] | None]] = {}
+
+    def get(
+        self, destination: str, revision: int
+    ) -> tuple[GroupGrant, ...] | Literal[False] | None:
+        """The group grants of ``destination`` at ``revision``; ``None`` when it has too
+        many; ``False`` when this is not known."""
+        entry = self._entries.get(destination)
+        return entry[1] if entry is not None and entry[0] == revision else False
+
+    def put(self, destination: str, revision: int, grants: tuple[GroupGrant, ...] | None) -> None:
+        """Keep what was read at ``revision`` (unless a newer revision's is kept)."""
+        with self._lock:
+            kept = self._entries.get(destination)
+            if kept is not None and kept[0] > revision:
+                return
+            if kept is None and len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[destination] = (revision, grants)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from jot.api import Grant as GrantOut
@@ -22,6 +22,7 @@ from jot.authority.errors import BadRequest, NotFound
 from jot.authority.models import Grant, Group, Identity, Revision
 
 __all__ = [
+    "CURRENT",
     "Subject",
     "bump",
     "delete_for_subject",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 _NAME = "grants"
+#: The revision, as a column of another statement (0 before the first change).
+CURRENT: ColumnElement[int] = func.coalesce(
+    select(Revision.value).where(Revision.name == _NAME).scalar_subquery(), 0
+)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,13 @@ import threading
 from dataclasses import dataclass, field
 
 from jot.authority.audit import GroupCommit, Refusals
-from jot.authority.authcache import AuthCache, GroupNames, Principal, TokenDecision
+from jot.authority.authcache import (
+    AuthCache,
+    GroupGrants,
+    GroupNames,
+    Principal,
+    TokenDecision,
+)
 from jot.authority.clock import Clock
 from jot.authority.csrf import Forms
 from jot.authority.db import Database
@@ -50,6 +56,8 @@ class Authority:
     decisions: AuthCache[TokenDecision] = field(default_factory=AuthCache)
     #: The names of groups that key checks found (never stale: see GroupNames).
     group_names: GroupNames = field(default_factory=GroupNames)
+    #: Small destinations' group grants, by the grants' revision (never stale: see there).
+    group_grants: GroupGrants = field(default_factory=GroupGrants)
     #: Repeated refusals of anonymous requests, folded into few audit rows.
     refusals: Refusals = field(default_factory=Refusals)
     #: Audit rows of requests that write nothing else, committed in batches.

@@ -31,8 +31,8 @@ from jot.api import TokenRequest, TokenResponse
 from jot.api.claims import MAX_TOKEN_BYTES, build_claims
 from jot.api.roles import decide as decide_roles
 from jot.api.roles import granting_groups
-from jot.authority import access, audit, revocations, signing
-from jot.authority.authcache import Caller, Principal, TokenDecision
+from jot.authority import access, audit, grants_store, revocations, signing
+from jot.authority.authcache import Caller, GroupGrants, Principal, TokenDecision
 from jot.authority.clock import to_datetime
 from jot.authority.context import TOUCH, Context, reads_first, still_valid, touch_values
 from jot.authority.errors import APIError, Forbidden, NotFound
@@ -62,6 +62,7 @@ _DESTINATION = Prepared(
         Destination.lifetime,
         Destination.group_narrowing,
         Destination.encryption_key,
+        grants_store.CURRENT,
     ).where(Destination.name == bindparam("name"))
 )
 
@@ -94,26 +95,41 @@ def decide(
     name: str,
     *,
     now: float | None = None,
+    shared: GroupGrants | None = None,
 ) -> TokenDecision:
     """Whether ``caller`` (in ``groups``) may have tokens for destination ``name`` at ``now``
-    (default: the system clock): 404, 403, or with which lifetime and groups."""
-    return _decide(session, caller, groups, name, now)[0]
+    (default: the system clock): 404, 403, or with which lifetime and groups. ``shared``:
+    small destinations' group grants (the authority's)."""
+    return _decide(session, caller, groups, name, now, shared)[0]
 
 
 def _decide(
-    session: Reads, caller: Caller, groups: Sequence[str], name: str, now: float | None = None
+    session: Reads,
+    caller: Caller,
+    groups: Sequence[str],
+    name: str,
+    now: float | None = None,
+    shared: GroupGrants | None = None,
 ) -> tuple[TokenDecision, tuple[str, ...]]:
     """:func:`decide`, and the groups that hold a grant there (narrowed or not)."""
     destination = _DESTINATION.first(session, {"name": name})
     if destination is None:
         raise NotFound(f"no destination named {name!r}")
-    name, lifetime, narrowing, sealed = destination
-    grants = access.held_grants(session, caller.id, caller.name, name, groups=len(groups))
+    name, lifetime, narrowing, sealed, revision = destination
+    member = frozenset(groups)
+    grants = access.held_grants(
+        session,
+        caller.id,
+        caller.name,
+        name,
+        groups=member,
+        shared=None if shared is None else (shared, revision),
+    )
     now = time.time() if now is None else now
     denied = revocations.of_subject(session, caller.id, to_datetime(now))
     # The one decision (jot.api.roles.decide), as every destination makes it.
     verdict = decide_roles(
-        caller.name, groups, name, grants, subject=caller.id, denied=denied, now=now
+        caller.name, member, name, grants, subject=caller.id, denied=denied, now=now
     )
     if verdict.revoked:
         until = to_datetime(denied[("subject", caller.id)]).isoformat()
@@ -199,7 +215,8 @@ def _decision(ctx: Context, me: Caller, destination: str) -> TokenDecision:
     now = ctx.now.timestamp()
     if decision is None or not _holds(decision, now):
         generation = cache.generation
-        decision = decide(ctx.reads, me, ctx.groups, destination, now=now)
+        shared = ctx.authority.group_grants
+        decision = decide(ctx.reads, me, ctx.groups, destination, now=now, shared=shared)
         cache.put(cache_key, decision, generation)
     return decision
 
