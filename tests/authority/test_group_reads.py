@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert
 
 from jot.api.roles import Held
 from jot.authority import access
-from jot.authority.authcache import GroupGrants, GroupNames
+from jot.authority.authcache import AtRevision, GroupGrants, GroupNames
 from jot.authority.clock import to_datetime
 from jot.authority.db import Database
 from jot.authority.models import Base, Destination, Grant, Group, Identity, Membership
@@ -156,7 +156,7 @@ def test_known_group_names_answer_all_or_nothing_and_expire() -> None:
 def test_kept_group_grants_give_the_same_grants_as_the_search(
     db: Database, destination: str
 ) -> None:
-    kept = GroupGrants(most=MINE)
+    kept = GroupGrants()
     searched = _held(db, destination, MY_GROUPS)
     assert _held(db, destination, MY_GROUPS, (kept, 7)) == searched  # Read into kept.
     assert _held(db, destination, MY_GROUPS, (kept, 7)) == searched  # From kept.
@@ -178,9 +178,9 @@ def test_kept_group_grants_give_the_same_grants_as_the_search(
     assert _held(db, destination, MY_GROUPS, (kept, 8)) == mine
 
 
-def test_kept_group_grants_follow_the_newest_revision() -> None:
+def test_values_at_a_revision_follow_the_newest() -> None:
     grant = ("group:a", "a", Held("web", "viewer"))
-    kept = GroupGrants(most=4, max_entries=2)
+    kept: GroupGrants = AtRevision(max_entries=2)
     assert kept.get("web", 1) is False
     kept.put("web", 2, (grant,))
     assert kept.get("web", 2) == (grant,)

@@ -18,12 +18,13 @@ rule of :mod:`jot.api.roles`, which the destinations apply too.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     bindparam,
     exists,
     func,
@@ -37,10 +38,10 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from jot.api.roles import Held, decide, resource_chain, roles_below
 from jot.authority import revocations
-from jot.authority.authcache import GroupGrant, GroupGrants, GroupNames
+from jot.authority.authcache import GroupGrant, GroupGrants, GroupNames, MemberGroups
 from jot.authority.clock import to_datetime
 from jot.authority.errors import Forbidden
-from jot.authority.models import Destination, Grant, Group, Membership
+from jot.authority.models import Destination, Grant, Group, Membership, Revision
 from jot.authority.prepared import Prepared, Reads, dialect_name
 
 __all__ = [
@@ -48,12 +49,14 @@ __all__ = [
     "CONNECTOR",
     "JOT_DESTINATION",
     "JOT_ROLES",
+    "MEMBERSHIPS_REVISION",
     "Need",
     "approver_scopes",
     "check",
     "check_destination",
     "connector_destinations",
     "group_names",
+    "groups_of",
     "held_by",
     "held_grants",
     "jot_roles",
@@ -148,6 +151,33 @@ def group_names(session: Reads, identity_id: str, known: GroupNames | None = Non
     return sorted(name for _, name in pairs)
 
 
+#: The memberships' revision, as a column of another statement: advanced by triggers at every
+#: change of a membership (migration gm01). ``None`` on a database without them (made by
+#: ``create_all``): then nothing is kept by it.
+MEMBERSHIPS_REVISION: ScalarSelect[int | None] = (
+    select(Revision.value).where(Revision.name == "memberships").scalar_subquery()
+)
+
+
+def groups_of(
+    session: Reads,
+    identity_id: str,
+    known: GroupNames,
+    kept: MemberGroups,
+    revision: int | None,
+) -> tuple[str, ...]:
+    """:func:`group_names`, kept in ``kept`` at the memberships' ``revision`` (read first, in
+    the same transaction): a user in 200 groups is not read again until some membership
+    changes."""
+    if revision is None:
+        return tuple(group_names(session, identity_id, known))
+    names = kept.get(identity_id, revision)
+    if names is False:
+        names = tuple(group_names(session, identity_id, known))
+        kept.put(identity_id, revision, names)
+    return names
+
+
 def held_by(identity_id: Any) -> ColumnElement[bool]:
     """Grants of the identity (a value or a bind parameter), directly or through its groups:
     one indexed condition, so that a check stays one query."""
@@ -175,7 +205,11 @@ _GROUPS_HELD = (
 )
 _HELD = Prepared(union_all(_MINE, _GROUPS_HELD.where(Grant.group_id.in_(_MY_GROUPS))))
 _MINE_ONLY = Prepared(_MINE)
-#: Every group grant of the destination, up to ``cap`` of them (:class:`GroupGrants`).
+#: A token decision keeps the group grants of destinations that have at most this many
+#: (``Authority.group_grants``): a caller's groups are looked up in them; the grants of
+#: larger ones are searched (an index search per decision, whatever their number).
+_MOST_KEPT = 64
+#: Every group grant of the destination, up to ``cap`` of them (:data:`_MOST_KEPT` + 1).
 _ALL_GROUPS_HELD = Prepared(_GROUPS_HELD.limit(bindparam("cap")))
 # The same grants found the other way round: each group grant of the destination, then
 # whether the caller is a member (one primary-key probe). Cheaper on SQLite, which plans
@@ -246,14 +280,14 @@ def _group_grants(
     session: Reads, destination: str, shared: GroupGrants, revision: int
 ) -> tuple[GroupGrant, ...] | None:
     """The group grants of ``destination`` from ``shared``, read into it at a miss; ``None``
-    when it has more than ``shared.most``."""
+    when it has more than :data:`_MOST_KEPT`."""
     kept = shared.get(destination, revision)
     if kept is not False:
         return kept
-    params = {"destination": destination, "cap": shared.most + 1}
+    params = {"destination": destination, "cap": _MOST_KEPT + 1}
     rows = _ALL_GROUPS_HELD.rows(session, params)
     read = None
-    if len(rows) <= shared.most:
+    if len(rows) <= _MOST_KEPT:
         read = tuple(
             ("group:" + group, group, Held(resource, role, _timestamp(expires)))
             for resource, role, group, expires in rows
@@ -267,7 +301,7 @@ def _timestamp(moment: datetime | None) -> float | None:
 
 
 def jot_roles(
-    session: Reads, identity_id: str, name: str, groups: list[str], *, now: float
+    session: Reads, identity_id: str, name: str, groups: Sequence[str], *, now: float
 ) -> tuple[set[str], float | None]:
     """The roles that decide access to this API: those held on ``jot`` itself, plus
     ``connector`` when a connector grant on some ``jot.<destination>`` is held (which

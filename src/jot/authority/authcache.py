@@ -21,11 +21,13 @@ from jot.api.roles import Held
 from jot.jose import Key
 
 __all__ = [
+    "AtRevision",
     "AuthCache",
     "Caller",
     "GroupGrant",
     "GroupGrants",
     "GroupNames",
+    "MemberGroups",
     "Principal",
     "TokenDecision",
 ]
@@ -151,40 +153,42 @@ class GroupNames:
             self._names.update(names)
 
 
-#: A group grant as :class:`GroupGrants` keeps it: its subject (``group:<name>``), the
-#: group's name and the grant.
+#: A group grant as the authority keeps small destinations' (``Authority.group_grants``):
+#: its subject (``group:<name>``), the group's name and the grant.
 GroupGrant = tuple[str, str, Held]
 
 
-class GroupGrants:
-    """The group grants of destinations that have few (at most ``most``), as they were at a
-    revision of the grants (``jot.authority.grants_store``): a token decision reads the
-    caller's own grants and picks its groups' from here, rather than searching the grants of
-    each of a caller's groups (a user in 200 groups: ~50 → ~10 µs). Every change of a grant
-    (and of a group's or a destination's, which takes its grants along) advances the revision
-    in the same transaction, so an entry read at the revision a decision reads is never
-    stale, in any process. One entry per destination, the newest revision's; ``None`` for a
-    destination with more group grants (the decision searches those)."""
+class AtRevision(Generic[V]):
+    """Values read from the database at a revision of what they depend on (``revisions``:
+    ``grants``, ``memberships``), by key. Every change of that data advances its revision in
+    the same transaction, so a value kept at the revision that a reader reads in its own
+    transaction is never stale, in any process: no time limit. One entry per key, the newest
+    revision's; all are dropped at ``max_entries``."""
 
-    def __init__(self, most: int = 64, max_entries: int = 10_000) -> None:
-        self.most, self._max = most, max_entries
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._max = max_entries
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[int, tuple[GroupGrant, ...] | None]] = {}
+        self._entries: dict[str, tuple[int, V]] = {}
 
-    def get(
-        self, destination: str, revision: int
-    ) -> tuple[GroupGrant, ...] | Literal[False] | None:
-        """The group grants of ``destination`` at ``revision``; ``None`` when it has too
-        many; ``False`` when this is not known."""
-        entry = self._entries.get(destination)
+    def get(self, key: str, revision: int) -> V | Literal[False]:
+        """The value kept for ``key`` at ``revision``, or ``False``."""
+        entry = self._entries.get(key)
         return entry[1] if entry is not None and entry[0] == revision else False
 
-    def put(self, destination: str, revision: int, grants: tuple[GroupGrant, ...] | None) -> None:
-        """Keep what was read at ``revision`` (unless a newer revision's is kept)."""
+    def put(self, key: str, revision: int, value: V) -> None:
+        """Keep what was read at ``revision`` (unless a newer revision's is kept): read the
+        revision first, then the value (a value newer than its revision does no harm)."""
         with self._lock:
-            kept = self._entries.get(destination)
+            kept = self._entries.get(key)
             if kept is not None and kept[0] > revision:
                 return
             if kept is None and len(self._entries) >= self._max:
                 self._entries.clear()
-            self._entries[destination] = (revision, grants)
+            self._entries[key] = (revision, value)
+
+
+#: Small destinations' group grants by destination name, at the ``grants`` revision (``None``:
+#: more than the decision keeps).
+GroupGrants = AtRevision[tuple[GroupGrant, ...] | None]
+#: Identities' groups' names (sorted) by identity id, at the ``memberships`` revision.
+MemberGroups = AtRevision[tuple[str, ...]]

@@ -316,6 +316,7 @@ _KEY = Prepared(
         Identity.id.label("identity_id"),
         Identity.name,
         Identity.kind,
+        access.MEMBERSHIPS_REVISION,
     )
     .join(Identity, Identity.id == AccessKey.identity_id)
     .where(AccessKey.id == bindparam("key"))
@@ -330,14 +331,17 @@ def _check_key(ctx: Context, bearer: str, *, write: bool, roles: bool) -> Princi
     key = _KEY.first(ctx.reads, {"key": key_id})
     if key is None or not secret_matches(secret, key[0]):
         raise _reject(ctx, "a valid access key is required", key_id)
-    _, revoked, expires, idle, last_used, origin_id, identity_id, name, kind = key
+    _, revoked, expires, idle, last_used, origin_id, identity_id, name, kind, memberships = key
     if revoked is not None:
         raise _reject(ctx, "this access key was revoked; log in again", key_id)
     if expires is not None and expires <= ctx.now:
         raise _reject(ctx, "this access key has expired; log in again", key_id)
     if idle and last_used + timedelta(seconds=idle) <= ctx.now:
         raise _reject(ctx, "this access key expired after inactivity; log in again", key_id)
-    groups = access.group_names(ctx.reads, identity_id, ctx.authority.group_names)
+    authority = ctx.authority
+    groups = access.groups_of(
+        ctx.reads, identity_id, authority.group_names, authority.member_groups, memberships
+    )
     # A token check leaves the roles out: its decision reads the grants that matter there
     # (for a user in many groups, the roles on jot were a third of a token's key check).
     jot_roles, roles_until = (
@@ -355,7 +359,7 @@ def _check_key(ctx: Context, bearer: str, *, write: bool, roles: bool) -> Princi
         last_used = ctx.now
     caller = Caller(identity_id, name, kind, key_id, origin_id or key_id)
     known = None if jot_roles is None else frozenset(jot_roles)
-    return Principal(caller, expires, idle, last_used, tuple(groups), known, roles_until)
+    return Principal(caller, expires, idle, last_used, groups, known, roles_until)
 
 
 #: The write of an access key's ``last_used`` (at most every minute per key), built once:

@@ -10,6 +10,7 @@ from jot.authority.authcache import (
     AuthCache,
     GroupGrants,
     GroupNames,
+    MemberGroups,
     Principal,
     TokenDecision,
 )
@@ -58,6 +59,8 @@ class Authority:
     group_names: GroupNames = field(default_factory=GroupNames)
     #: Small destinations' group grants, by the grants' revision (never stale: see there).
     group_grants: GroupGrants = field(default_factory=GroupGrants)
+    #: Identities' groups, by the memberships' revision (never stale: see there).
+    member_groups: MemberGroups = field(default_factory=MemberGroups)
     #: Repeated refusals of anonymous requests, folded into few audit rows.
     refusals: Refusals = field(default_factory=Refusals)
     #: Audit rows of requests that write nothing else, committed in batches.
