@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from jot.authority.app import Started, create_app, open_authority
+from jot.authority.authcache import AuthCache
 from jot.authority.clock import FakeClock
 from jot.authority.settings import Settings
 
@@ -83,6 +84,23 @@ async def admin(client: httpx.AsyncClient, admin_key: str) -> httpx.AsyncClient:
     """The same transport, authenticated as the bootstrap admin."""
     client.headers["Authorization"] = f"Bearer {admin_key}"
     return client
+
+
+@pytest.fixture
+async def replica(
+    settings: Settings, clock: FakeClock, started: Started
+) -> AsyncIterator[tuple[httpx.AsyncClient, Started]]:
+    """A second authority process on the same database, without the 1 s caches of key checks
+    and decisions: what it keeps beyond them (groups, group grants) must not go stale."""
+    other = open_authority(settings, clock=clock)
+    other.authority.auth_cache = AuthCache(ttl=0)
+    other.authority.decisions = AuthCache(ttl=0)
+    transport = httpx.ASGITransport(app=create_app(authority=other.authority))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
+            yield http, other
+    finally:
+        other.authority.close()
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -3,39 +3,16 @@ replica that kept them sees another replica's grant changes at its next decision
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from sqlalchemy import select
 
 from jot.authority import grants_store
-from jot.authority.app import Started, create_app, open_authority
-from jot.authority.authcache import AuthCache
-from jot.authority.clock import FakeClock
-from jot.authority.settings import Settings
+from jot.authority.app import Started
 
-from .conftest import ISSUER
 from .test_api import _setup, _token
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def replica(
-    settings: Settings, clock: FakeClock, started: Started
-) -> AsyncIterator[tuple[httpx.AsyncClient, Started]]:
-    """A second authority process on the same database, without the 1 s caches of key checks
-    and decisions (what is left to go stale is the group grants it keeps)."""
-    other = open_authority(settings, clock=clock)
-    other.authority.auth_cache = AuthCache(ttl=0)
-    other.authority.decisions = AuthCache(ttl=0)
-    transport = httpx.ASGITransport(app=create_app(authority=other.authority))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
-            yield http, other
-    finally:
-        other.authority.close()
 
 
 async def test_a_replica_sees_group_grant_changes_at_its_next_decision(

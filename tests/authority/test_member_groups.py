@@ -4,20 +4,15 @@ sees the change at its next key check."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from sqlalchemy import delete, insert, select
 
 from jot.authority.access import MEMBERSHIPS_REVISION
-from jot.authority.app import Started, create_app, open_authority
-from jot.authority.authcache import AuthCache
-from jot.authority.clock import FakeClock
+from jot.authority.app import Started
 from jot.authority.models import Membership
-from jot.authority.settings import Settings
 
-from .conftest import ISSUER, bearer
+from .conftest import bearer
 from .test_api import _setup, _token
 
 pytestmark = pytest.mark.anyio
@@ -30,23 +25,6 @@ def _revision(started: Started) -> int:
         value = conn.scalar(select(MEMBERSHIPS_REVISION))
     assert value is not None, "the memberships revision is missing (migration gm01)"
     return int(value)
-
-
-@pytest.fixture
-async def replica(
-    settings: Settings, clock: FakeClock, started: Started
-) -> AsyncIterator[tuple[httpx.AsyncClient, Started]]:
-    """A second authority process on the same database, without the 1 s caches of key checks
-    and decisions (what is left to go stale is the groups it keeps)."""
-    other = open_authority(settings, clock=clock)
-    other.authority.auth_cache = AuthCache(ttl=0)
-    other.authority.decisions = AuthCache(ttl=0)
-    transport = httpx.ASGITransport(app=create_app(authority=other.authority))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
-            yield http, other
-    finally:
-        other.authority.close()
 
 
 async def test_every_change_of_a_membership_advances_the_revision(
