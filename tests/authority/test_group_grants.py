@@ -1,14 +1,16 @@
 """Small destinations' group grants, kept by the grants' revision (``GroupGrants``): a
-replica that kept them sees another replica's grant changes at its next decision."""
+replica that kept them sees another replica's grant changes, and changes made in the database
+by hand (triggers advance the revision, migration gm01), at its next decision."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from jot.authority import grants_store
 from jot.authority.app import Started
+from jot.authority.models import Grant
 
 from .test_api import _setup, _token
 
@@ -34,6 +36,20 @@ async def test_a_replica_sees_group_grant_changes_at_its_next_decision(
     assert again.json()["token"]
     # Each answer came from the group grants kept at the revision the decision read.
     assert [group for _, group, _ in kept.get("web", _revision(started)) or ()] == ["ops"]
+
+
+async def test_a_grant_removed_in_the_database_by_hand_is_seen_at_the_next_decision(
+    admin: httpx.AsyncClient, started: Started
+) -> None:
+    key = await _setup(admin)
+    assert (await _token(admin, key)).status_code == 201  # The grants of web are kept now.
+    started.authority.decisions.clear()  # Not the 1 s cache of decisions: the kept grants.
+    seen = _revision(started)
+    with started.authority.db.engine.begin() as conn:
+        conn.execute(delete(Grant).where(Grant.group_id.is_not(None)))
+    assert _revision(started) > seen
+    refused = await _token(admin, key)
+    assert refused.status_code == 403, refused.text
 
 
 def _revision(started: Started) -> int:
