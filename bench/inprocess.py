@@ -13,6 +13,7 @@ Rows (the same directory as bench/authority.py's, ``bench/_directory.py``):
 * ``same key``: the bootstrap admin's key again and again (the caches answer);
 * ``cache miss``: users' keys round-robin (in group ``g0``), for ``bench``;
 * ``10 grants``: the same for ``g10`` (group narrowing on);
+* ``50,000 grants``: the same for ``g50k`` (too many group grants to keep: searched);
 * ``200 groups``: users in 200 of 2,000 groups, for ``g10``.
 
 Each miss pool is large enough that no key comes back within the caches' life (1 s) at the
@@ -46,7 +47,7 @@ from jot.authority.authcache import GroupNames
 from jot.authority.clock import to_datetime
 from jot.authority.settings import load_settings
 
-ROWS = ("same key", "cache miss", "10 grants", "200 groups")
+ROWS = ("same key", "cache miss", "10 grants", "50,000 grants", "200 groups")
 CONNECTIONS = 32
 
 
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace, wanted: list[str], work: Path) -> None:
     settings = load_settings(data_dir=work, issuer="http://127.0.0.1:8000")
     started = open_authority(settings)
     try:
-        sweep = {"10 grants", "200 groups"} & set(wanted)  # Their destinations: the wide pool.
+        sweep = set(ROWS[2:]) & set(wanted)  # Their destinations and the wide pool.
         pool = _directory.fill(settings.sqlalchemy_url, args.users, wide=args.users if sweep else 0)
         if args.steps:
             steps(started.authority, args.passes)
@@ -208,6 +209,7 @@ def run(args: argparse.Namespace, wanted: list[str], work: Path) -> None:
             "same key": ([admin], "bench"),
             "cache miss": (pool.narrow, "bench"),
             "10 grants": (pool.narrow, "g10"),
+            "50,000 grants": (pool.narrow, "g50k"),
             "200 groups": (pool.wide, "g10"),
         }
         rows = {name: [request(app, k, keys[name][1]) for k in keys[name][0]] for name in wanted}
