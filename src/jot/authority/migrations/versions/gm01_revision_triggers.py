@@ -40,7 +40,10 @@ def _bump(table: str) -> str:
 
 def upgrade() -> None:
     # The grants row exists once a grant changed; the memberships row from here on.
-    op.execute("INSERT INTO revisions (name, value) VALUES ('memberships', 1)")
+    op.execute(
+        "INSERT INTO revisions (name, value) VALUES ('memberships', 1) "
+        "ON CONFLICT (name) DO NOTHING"
+    )
     sqlite = op.get_bind().dialect.name == "sqlite"
     for table in _TABLES:
         if sqlite:  # Row triggers only.
