@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import create_engine, delete, insert, select, text
 
 from jot.authority.access import MEMBERSHIPS_REVISION
 from jot.authority.app import Started
 from jot.authority.models import Membership
 
 from .conftest import bearer
+from .helpers import postgres_base_url
 from .test_api import _setup, _token
 
 pytestmark = pytest.mark.anyio
@@ -71,3 +72,25 @@ async def test_a_replica_sees_membership_changes_at_its_next_key_check(
     assert added.status_code == 200, added.text
     token = await _token(other, key)
     assert token.status_code == 201, token.text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_change_from_a_session_with_another_search_path_advances_it(
+    admin: httpx.AsyncClient, started: Started
+) -> None:
+    """A script that names jot's schema but searches another (a DBA's psql, say) moves jot's
+    revision, not a ``revisions`` table it happens to find elsewhere, and does not fail."""
+    await _setup(admin)
+    engine = started.authority.db.engine
+    with engine.connect() as conn:
+        schema = conn.scalar(text("SELECT current_schema()"))
+    seen = _revision(started)
+    other = create_engine(postgres_base_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with other.connect() as conn:
+            conn.execute(text("SET search_path TO public"))
+            conn.execute(text(f'DELETE FROM "{schema}".memberships'))
+    finally:
+        other.dispose()
+    assert _revision(started) > seen

@@ -53,9 +53,13 @@ def upgrade() -> None:
                     f"ON {table} FOR EACH ROW BEGIN {_bump(table)}; END"
                 )
             continue
+        # The function finds ``revisions`` where jot's tables are (the search_path of this
+        # migration), not by the search_path of whoever changes a row: a script that names
+        # jot's schema but searches another must move jot's revision, not fail or move
+        # another's.
         op.execute(
-            f"CREATE FUNCTION {table}_revision() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {_bump(table)}; RETURN NULL; END $$"
+            f"CREATE FUNCTION {table}_revision() RETURNS trigger LANGUAGE plpgsql "
+            f"SET search_path FROM CURRENT AS $$ BEGIN {_bump(table)}; RETURN NULL; END $$"
         )
         op.execute(
             f"CREATE TRIGGER {table}_revision AFTER INSERT OR UPDATE OR DELETE ON {table} "
